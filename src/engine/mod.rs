@@ -1,0 +1,1125 @@
+//! The engine: one tokio task that owns the run. Commands and samples come in; every change goes out
+//! as an [`Event`], written to the journal first and broadcast second. It knows nothing of terminals.
+//!
+//! The loop never blocks on work: injects, rollbacks and checks run as tasks in a `JoinSet`, so a
+//! Halt is seen while they are in flight. Time comes from tokio's clock, so tests run whole
+//! scenarios under a paused clock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::event::{
+    CommandOutcome, Envelope, Event, MilestoneKind, Phase, RollbackStatus, RuleCheck, Verdict,
+};
+use crate::fault::{FaultLedger, FaultPlan, FaultState, LedgerEntry, RollbackReport, roll_back};
+use crate::journal::{JournalError, JournalWriter};
+use crate::metric::{
+    ProbeMap, Reading, RuleTracker, Sample, Transition, poll_once, spawn_samplers,
+};
+use crate::scenario::{RuleKind, Scenario, format_duration};
+use crate::target::HostMap;
+
+/// What the outside world may ask of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Emergency stop: nothing new starts; every live fault is rolled back at once.
+    Halt {
+        by: String,
+        reason: String,
+    },
+    Note {
+        role: String,
+        text: String,
+        action: bool,
+    },
+    Milestone {
+        kind: MilestoneKind,
+        role: String,
+    },
+    /// End the current step now and go on to the next.
+    Advance,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub verdict: Verdict,
+    pub exit_code: i32,
+    pub reason: String,
+    pub journal: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Most commands in flight at once across hosts.
+    pub fanout: usize,
+    /// Time limit of a preflight reachability check.
+    pub check_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            fanout: 64,
+            check_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The ends of a run the caller keeps: commands in, events out.
+#[derive(Clone)]
+pub struct Handle {
+    pub commands: mpsc::Sender<Command>,
+    pub events: broadcast::Sender<Arc<Envelope>>,
+}
+
+impl Handle {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>> {
+        self.events.subscribe()
+    }
+}
+
+/// Wall-clock time derived from tokio's clock, so journal times follow paused-clock tests.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    wall0: DateTime<Utc>,
+    t0: Instant,
+}
+
+impl Clock {
+    fn utc(&self) -> DateTime<Utc> {
+        self.wall0 + chrono::Duration::from_std(self.t0.elapsed()).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Preflight,
+    SteadyBefore,
+    /// `injecting` while the step's inject commands are in flight.
+    Step {
+        index: usize,
+        injecting: bool,
+    },
+    StepRollback {
+        index: usize,
+    },
+    SteadyAfter,
+    Halting,
+    Finished,
+}
+
+/// What a background task reports back.
+enum Done {
+    Check {
+        name: String,
+        ok: bool,
+        detail: String,
+    },
+    Reading {
+        metric: String,
+        reading: Reading,
+    },
+    Injected {
+        fault: String,
+        host: String,
+        outcome: CommandOutcome,
+    },
+    RolledBack {
+        fault: String,
+        host: String,
+        report: RollbackReport,
+    },
+}
+
+/// Which fault a task was about, so a panicking task is still accounted for.
+#[derive(Clone)]
+enum TaskKey {
+    Other,
+    Inject { fault: String, host: String },
+    Rollback { fault: String, host: String },
+}
+
+struct Halt {
+    at: Instant,
+}
+
+pub struct Engine {
+    scenario: Arc<Scenario>,
+    hosts: HostMap,
+    probes: ProbeMap,
+    journal: JournalWriter,
+    events: broadcast::Sender<Arc<Envelope>>,
+    commands: mpsc::Receiver<Command>,
+    options: Options,
+    clock: Clock,
+    permits: Arc<Semaphore>,
+
+    stage: Stage,
+    ops: JoinSet<Done>,
+    op_keys: HashMap<tokio::task::Id, TaskKey>,
+    ledger: FaultLedger,
+    trackers: Vec<RuleTracker>,
+    samplers: Option<JoinSet<()>>,
+    samples_tx: mpsc::Sender<Sample>,
+    samples_rx: mpsc::Receiver<Sample>,
+    latest: BTreeMap<String, Option<f64>>,
+    last_seen: BTreeMap<String, Instant>,
+    steady_readings: BTreeMap<String, Reading>,
+    preflight_failures: Vec<String>,
+    step_deadline: Option<Instant>,
+    max_deadline: Instant,
+    halt: Option<Halt>,
+    /// Why the run stopped early, for the verdict.
+    aborted: Option<String>,
+    violated: Option<String>,
+    journal_error: Option<String>,
+}
+
+impl Engine {
+    pub fn new(
+        scenario: Arc<Scenario>,
+        hosts: HostMap,
+        probes: ProbeMap,
+        journal: JournalWriter,
+        options: Options,
+    ) -> (Engine, Handle) {
+        let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        let (ev_tx, _) = broadcast::channel(8192);
+        let (samples_tx, samples_rx) = mpsc::channel(1024);
+        let now = Instant::now();
+        let trackers = scenario
+            .abort
+            .iter()
+            .cloned()
+            .map(RuleTracker::new)
+            .collect();
+        let engine = Engine {
+            max_deadline: now + scenario.max_duration,
+            permits: Arc::new(Semaphore::new(options.fanout.max(1))),
+            scenario,
+            hosts,
+            probes,
+            journal,
+            events: ev_tx.clone(),
+            commands: cmd_rx,
+            options,
+            clock: Clock {
+                wall0: Utc::now(),
+                t0: now,
+            },
+            stage: Stage::Preflight,
+            ops: JoinSet::new(),
+            op_keys: HashMap::new(),
+            ledger: FaultLedger::default(),
+            trackers,
+            samplers: None,
+            samples_tx,
+            samples_rx,
+            latest: BTreeMap::new(),
+            last_seen: BTreeMap::new(),
+            steady_readings: BTreeMap::new(),
+            preflight_failures: Vec::new(),
+            step_deadline: None,
+            halt: None,
+            aborted: None,
+            violated: None,
+            journal_error: None,
+        };
+        (
+            engine,
+            Handle {
+                commands: cmd_tx,
+                events: ev_tx,
+            },
+        )
+    }
+
+    /// Runs the game day to its verdict. Returns an error only when the journal cannot be started.
+    pub async fn run(mut self) -> Result<RunOutcome, JournalError> {
+        // The first record must reach the disk, or nothing else may happen.
+        self.journal.append(
+            self.clock.utc(),
+            Event::RunStarted {
+                scenario: Box::new((*self.scenario).clone()),
+                gameday_version: env!("CARGO_PKG_VERSION").to_string(),
+                dry_run: None,
+            },
+        )?;
+        self.start_preflight();
+        let mut commands_open = true;
+        while self.stage != Stage::Finished {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                biased;
+                cmd = self.commands.recv(), if commands_open => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => commands_open = false,
+                },
+                Some(done) = self.ops.join_next_with_id(), if !self.ops.is_empty() => {
+                    self.on_done(done);
+                }
+                Some(sample) = self.samples_rx.recv() => self.on_sample(sample),
+                _ = tokio::time::sleep_until(deadline) => self.on_time(),
+            }
+            if self.journal_error.is_some() && self.halt.is_none() {
+                self.halt(
+                    "engine",
+                    "the journal cannot be written: stopping so nothing goes unrecorded",
+                );
+            }
+        }
+        let verdict = self.verdict();
+        Ok(RunOutcome {
+            verdict: verdict.0,
+            exit_code: verdict.0.exit_code(),
+            reason: verdict.1,
+            journal: self.journal.path().to_path_buf(),
+        })
+    }
+
+    fn emit(&mut self, event: Event) -> bool {
+        match self.journal.append(self.clock.utc(), event) {
+            Ok(env) => {
+                // No subscriber is fine; a slow one lags and catches up from the journal.
+                let _ = self.events.send(Arc::new(env));
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "journal write failed");
+                self.journal_error.get_or_insert(e.to_string());
+                false
+            }
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        key: TaskKey,
+        fut: impl std::future::Future<Output = Done> + Send + 'static,
+    ) {
+        let permits = self.permits.clone();
+        let handle = self.ops.spawn(async move {
+            // The semaphore is never closed; a missing permit would only mean unbounded fan-out.
+            let _permit = permits.acquire_owned().await.ok();
+            fut.await
+        });
+        self.op_keys.insert(handle.id(), key);
+    }
+
+    // ---- phases -------------------------------------------------------------------------------
+
+    fn start_preflight(&mut self) {
+        self.stage = Stage::Preflight;
+        self.emit(Event::PhaseStarted {
+            phase: Phase::Preflight,
+        });
+        let timeout = self.options.check_timeout;
+        let targets: Vec<_> = self
+            .hosts
+            .iter()
+            .flat_map(|(t, hs)| hs.iter().map(move |h| (t.clone(), h.clone())))
+            .collect();
+        for (target, host) in targets {
+            self.spawn(TaskKey::Other, async move {
+                let out = host.exec("true", timeout).await;
+                Done::Check {
+                    name: format!("target {target}: {} reachable", host.name()),
+                    ok: out.success(),
+                    detail: out.summary(),
+                }
+            });
+        }
+        let metrics: Vec<_> = self
+            .scenario
+            .metrics
+            .values()
+            .filter_map(|m| {
+                self.probes
+                    .get(&m.name)
+                    .map(|p| (m.name.clone(), m.timeout, p.clone()))
+            })
+            .collect();
+        for (name, timeout, probe) in metrics {
+            self.spawn(TaskKey::Other, async move {
+                let reading = poll_once(probe.as_ref(), timeout).await;
+                Done::Check {
+                    name: format!("metric {name} returns data"),
+                    ok: reading.is_ok(),
+                    detail: match reading {
+                        Ok(v) => format!("value {v}"),
+                        Err(e) => e,
+                    },
+                }
+            });
+        }
+        if self.ops.is_empty() {
+            self.stage_drained();
+        }
+    }
+
+    fn start_steady_check(&mut self, phase: Phase) {
+        self.stage = if phase == Phase::SteadyStateBefore {
+            Stage::SteadyBefore
+        } else {
+            Stage::SteadyAfter
+        };
+        self.emit(Event::PhaseStarted { phase });
+        self.steady_readings.clear();
+        let mut wanted: Vec<String> = self
+            .scenario
+            .steady_state
+            .iter()
+            .map(|r| r.metric.clone())
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        for name in wanted {
+            let (Some(probe), Some(metric)) = (
+                self.probes.get(&name).cloned(),
+                self.scenario.metrics.get(&name),
+            ) else {
+                self.steady_readings
+                    .insert(name.clone(), Err("no source for this metric".into()));
+                continue;
+            };
+            let timeout = metric.timeout;
+            self.spawn(TaskKey::Other, async move {
+                let reading = poll_once(probe.as_ref(), timeout).await;
+                Done::Reading {
+                    metric: name,
+                    reading,
+                }
+            });
+        }
+        if self.ops.is_empty() {
+            self.stage_drained();
+        }
+    }
+
+    fn start_step(&mut self, index: usize) {
+        let step = self.scenario.steps[index].clone();
+        self.stage = Stage::Step {
+            index,
+            injecting: true,
+        };
+        self.step_deadline = Some(Instant::now() + step.duration);
+        self.emit(Event::StepStarted {
+            index,
+            name: step.name.clone(),
+            duration_ms: ms(step.duration),
+            prompt: step.prompt.clone(),
+        });
+        for fault in &step.faults {
+            let plan = FaultPlan::of(fault);
+            let hosts = self.hosts.get(&fault.target).cloned().unwrap_or_default();
+            for host in hosts {
+                // Intent before action: the undo is on disk before the inject is sent.
+                let recorded = self.emit(Event::FaultIntent {
+                    fault: fault.id.clone(),
+                    kind: fault.spec.kind_name().to_string(),
+                    step: index,
+                    target: fault.target.clone(),
+                    host: host.name().to_string(),
+                    inject: plan.inject.clone(),
+                    undo: plan.undo.clone(),
+                    verify: plan.verify.clone(),
+                    irreversible: fault.irreversible,
+                    timeout_ms: ms(fault.timeout),
+                });
+                if !recorded {
+                    // emit() flagged the journal; the loop halts the run right after this.
+                    continue;
+                }
+                self.ledger.insert(LedgerEntry {
+                    fault: fault.clone(),
+                    step: index,
+                    host: host.clone(),
+                    plan: plan.clone(),
+                    state: FaultState::Injecting,
+                });
+                let (fid, hname, inject, timeout) = (
+                    fault.id.clone(),
+                    host.name().to_string(),
+                    plan.inject.clone(),
+                    fault.timeout,
+                );
+                let key = TaskKey::Inject {
+                    fault: fid.clone(),
+                    host: hname.clone(),
+                };
+                self.spawn(key, async move {
+                    let outcome = host.exec(&inject, timeout).await;
+                    Done::Injected {
+                        fault: fid,
+                        host: hname,
+                        outcome,
+                    }
+                });
+            }
+        }
+        if self.ops.is_empty() {
+            self.stage_drained();
+        }
+    }
+
+    fn end_step(&mut self, index: usize, advanced: bool) {
+        self.step_deadline = None;
+        let name = self.scenario.steps[index].name.clone();
+        self.emit(Event::StepEnded {
+            index,
+            name,
+            advanced,
+        });
+        if self.ledger.to_roll_back(Some(index)).is_empty() {
+            self.next_step(index + 1);
+        } else {
+            self.stage = Stage::StepRollback { index };
+            self.spawn_rollbacks(Some(index));
+        }
+    }
+
+    fn next_step(&mut self, index: usize) {
+        if index < self.scenario.steps.len() {
+            self.start_step(index);
+        } else {
+            self.start_steady_check(Phase::SteadyStateAfter);
+        }
+    }
+
+    fn spawn_rollbacks(&mut self, step: Option<usize>) {
+        let work: Vec<_> = self
+            .ledger
+            .to_roll_back(step)
+            .into_iter()
+            .map(|e| {
+                (
+                    e.fault.id.clone(),
+                    e.host.clone(),
+                    e.plan.clone(),
+                    e.fault.timeout,
+                )
+            })
+            .collect();
+        for (fid, host, plan, timeout) in work {
+            let hname = host.name().to_string();
+            self.ledger.set(&fid, &hname, FaultState::RollingBack);
+            self.emit(Event::RollbackStarted {
+                fault: fid.clone(),
+                host: hname.clone(),
+            });
+            let key = TaskKey::Rollback {
+                fault: fid.clone(),
+                host: hname.clone(),
+            };
+            self.spawn(key, async move {
+                let report = roll_back(host.as_ref(), &plan, timeout).await;
+                Done::RolledBack {
+                    fault: fid,
+                    host: hname,
+                    report,
+                }
+            });
+        }
+        if self.ops.is_empty() {
+            self.stage_drained();
+        }
+    }
+
+    /// Emergency stop: drop what can be dropped, roll back everything that is live.
+    fn halt(&mut self, by: &str, reason: &str) {
+        if self.halt.is_some() || self.stage == Stage::Finished {
+            return;
+        }
+        self.halt = Some(Halt { at: Instant::now() });
+        self.aborted.get_or_insert_with(|| reason.to_string());
+        self.emit(Event::HaltRequested {
+            by: by.to_string(),
+            reason: reason.to_string(),
+        });
+        match self.stage {
+            Stage::Preflight | Stage::SteadyBefore | Stage::SteadyAfter => {
+                // Only checks are in flight and no fault is live: drop them (aborts the tasks).
+                self.ops = JoinSet::new();
+                self.op_keys.clear();
+                self.finish();
+            }
+            Stage::Step {
+                injecting: false, ..
+            } => self.start_halt_rollback(),
+            // In-flight injects and rollbacks are allowed to finish (bounded by their timeouts);
+            // stage_drained() then rolls back whatever is still live.
+            Stage::Step {
+                injecting: true, ..
+            }
+            | Stage::StepRollback { .. } => {}
+            Stage::Halting | Stage::Finished => {}
+        }
+    }
+
+    fn start_halt_rollback(&mut self) {
+        self.stage = Stage::Halting;
+        self.step_deadline = None;
+        self.emit(Event::PhaseStarted {
+            phase: Phase::Rollback,
+        });
+        self.spawn_rollbacks(None);
+    }
+
+    /// Called when every task of the current stage has reported.
+    fn stage_drained(&mut self) {
+        match self.stage {
+            Stage::Preflight => {
+                if self.preflight_failures.is_empty() {
+                    self.samplers = Some(spawn_samplers(
+                        &self.scenario.metrics,
+                        &self.probes,
+                        self.samples_tx.clone(),
+                    ));
+                    let now = Instant::now();
+                    for name in self.scenario.metrics.keys() {
+                        self.last_seen.insert(name.clone(), now);
+                    }
+                    self.start_steady_check(Phase::SteadyStateBefore);
+                } else {
+                    let reason = format!(
+                        "preflight failed: {}; no fault was injected",
+                        self.preflight_failures.join("; ")
+                    );
+                    self.aborted = Some(reason);
+                    self.finish();
+                }
+            }
+            Stage::SteadyBefore | Stage::SteadyAfter => {
+                let before = self.stage == Stage::SteadyBefore;
+                let (held, checks) = self.evaluate_steady_state();
+                self.emit(Event::SteadyState {
+                    phase: if before {
+                        Phase::SteadyStateBefore
+                    } else {
+                        Phase::SteadyStateAfter
+                    },
+                    held,
+                    checks: checks.clone(),
+                });
+                let failing = || {
+                    checks
+                        .iter()
+                        .filter(|c| !c.held)
+                        .map(|c| match &c.reason {
+                            Some(r) => format!("{} ({r})", c.rule),
+                            None => format!("{} (value {})", c.rule, fmt_value(c.value)),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                match (before, held) {
+                    (true, true) => {
+                        self.emit(Event::PhaseStarted {
+                            phase: Phase::Steps,
+                        });
+                        self.start_step(0);
+                    }
+                    (true, false) => {
+                        self.aborted = Some(format!(
+                            "steady state did not hold before the first fault: {}; no fault was injected",
+                            failing()
+                        ));
+                        self.finish();
+                    }
+                    (false, held) => {
+                        if !held {
+                            self.violated = Some(format!(
+                                "steady state did not hold after the last step: {}",
+                                failing()
+                            ));
+                        }
+                        self.finish();
+                    }
+                }
+            }
+            Stage::Step {
+                index,
+                injecting: true,
+            } => {
+                if self.halt.is_some() {
+                    self.start_halt_rollback();
+                } else {
+                    self.stage = Stage::Step {
+                        index,
+                        injecting: false,
+                    };
+                }
+            }
+            Stage::Step { .. } => {}
+            Stage::StepRollback { index } => {
+                if self.halt.is_some() {
+                    // Whatever else is live goes too; the halt's timing ends when all are back.
+                    if self.ledger.to_roll_back(None).is_empty() {
+                        self.rollback_finished();
+                    } else {
+                        self.start_halt_rollback();
+                    }
+                } else if self.ledger.any_unresolved() {
+                    self.aborted = Some(format!(
+                        "rollback after step {} did not verify; stopping before anything else is injected",
+                        index + 1
+                    ));
+                    self.finish();
+                } else {
+                    self.next_step(index + 1);
+                }
+            }
+            Stage::Halting => self.rollback_finished(),
+            Stage::Finished => {}
+        }
+    }
+
+    fn rollback_finished(&mut self) {
+        let faults = self
+            .ledger
+            .entries()
+            .filter(|e| e.state != FaultState::Irreversible)
+            .count();
+        let since_halt_ms = self.halt.as_ref().map(|h| ms(h.at.elapsed()));
+        self.emit(Event::RollbackFinished {
+            all_verified: !self.ledger.any_unresolved(),
+            faults,
+            since_halt_ms,
+        });
+        self.finish();
+    }
+
+    fn verdict(&self) -> (Verdict, String) {
+        if self.ledger.any_unresolved() {
+            let n = self
+                .ledger
+                .entries()
+                .filter(|e| {
+                    matches!(
+                        e.state,
+                        FaultState::Done(RollbackStatus::Failed | RollbackStatus::Unknown)
+                    ) || e.state.needs_rollback()
+                })
+                .count();
+            let why = self
+                .aborted
+                .as_ref()
+                .map(|a| format!(" (run stopped: {a})"))
+                .unwrap_or_default();
+            return (
+                Verdict::ManualActionNeeded,
+                format!("{n} fault rollback(s) not verified: manual action needed{why}"),
+            );
+        }
+        if let Some(a) = &self.aborted {
+            return (Verdict::Aborted, a.clone());
+        }
+        if let Some(v) = &self.violated {
+            return (Verdict::Violated, v.clone());
+        }
+        let n = self
+            .ledger
+            .entries()
+            .filter(|e| e.state == FaultState::Done(RollbackStatus::Verified))
+            .count();
+        (
+            Verdict::Held,
+            format!("steady state held before and after; {n} fault rollback(s) verified"),
+        )
+    }
+
+    fn finish(&mut self) {
+        self.samplers = None;
+        self.step_deadline = None;
+        self.emit(Event::PhaseStarted {
+            phase: Phase::Verdict,
+        });
+        let (verdict, reason) = self.verdict();
+        self.emit(Event::Verdict {
+            verdict,
+            exit_code: verdict.exit_code(),
+            reason,
+        });
+        self.emit(Event::RunEnded);
+        self.stage = Stage::Finished;
+    }
+
+    // ---- inputs -------------------------------------------------------------------------------
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Halt { by, reason } => self.halt(&by, &reason),
+            Command::Note { role, text, action } => {
+                let metrics = self.latest.clone();
+                let faults = self.ledger.live();
+                self.emit(Event::Note {
+                    role,
+                    text,
+                    action,
+                    metrics,
+                    faults,
+                });
+            }
+            Command::Milestone { kind, role } => {
+                self.emit(Event::Milestone { kind, role });
+            }
+            Command::Advance => {
+                if let Stage::Step {
+                    index,
+                    injecting: false,
+                } = self.stage
+                    && self.halt.is_none()
+                {
+                    self.end_step(index, true);
+                }
+            }
+        }
+    }
+
+    fn on_done(&mut self, done: Result<(tokio::task::Id, Done), tokio::task::JoinError>) {
+        let done = match done {
+            Ok((id, d)) => {
+                self.op_keys.remove(&id);
+                d
+            }
+            Err(e) => {
+                // A task died (panic or abort): account for its fault as if its command was lost.
+                let key = self.op_keys.remove(&e.id()).unwrap_or(TaskKey::Other);
+                let lost = CommandOutcome {
+                    error: Some(format!("task failed: {e}")),
+                    ..Default::default()
+                };
+                match key {
+                    TaskKey::Inject { fault, host } => Done::Injected {
+                        fault,
+                        host,
+                        outcome: lost,
+                    },
+                    TaskKey::Rollback { fault, host } => Done::RolledBack {
+                        fault,
+                        host,
+                        report: RollbackReport {
+                            status: RollbackStatus::Unknown,
+                            how: format!("rollback task failed: {e}"),
+                            attempts: 0,
+                            undo: lost,
+                            verify: None,
+                        },
+                    },
+                    TaskKey::Other => Done::Check {
+                        name: "internal check".into(),
+                        ok: false,
+                        detail: format!("task failed: {e}"),
+                    },
+                }
+            }
+        };
+        match done {
+            Done::Check { name, ok, detail } => {
+                if !ok {
+                    self.preflight_failures.push(format!("{name}: {detail}"));
+                }
+                self.emit(Event::PreflightCheck {
+                    check: name,
+                    ok,
+                    detail,
+                });
+            }
+            Done::Reading { metric, reading } => {
+                self.steady_readings.insert(metric.clone(), reading.clone());
+                self.on_sample(Sample {
+                    metric,
+                    reading,
+                    at: Instant::now(),
+                });
+            }
+            Done::Injected {
+                fault,
+                host,
+                outcome,
+            } => {
+                let ok = outcome.success();
+                let irreversible = self
+                    .ledger
+                    .get_mut(&fault, &host)
+                    .is_some_and(|e| e.fault.irreversible);
+                let state = match (ok, irreversible) {
+                    (_, true) => FaultState::Irreversible,
+                    (true, false) => FaultState::Injected,
+                    (false, false) => FaultState::InjectFailed,
+                };
+                self.ledger.set(&fault, &host, state);
+                let summary = outcome.summary();
+                self.emit(Event::FaultInjected {
+                    fault: fault.clone(),
+                    host: host.clone(),
+                    ok,
+                    outcome,
+                });
+                if !ok {
+                    self.halt(
+                        "engine",
+                        &format!(
+                            "inject of fault {fault} on {host} failed ({summary}); rolling back"
+                        ),
+                    );
+                }
+            }
+            Done::RolledBack {
+                fault,
+                host,
+                report,
+            } => {
+                self.ledger
+                    .set(&fault, &host, FaultState::Done(report.status));
+                let manual = (report.status != RollbackStatus::Verified)
+                    .then(|| self.manual_steps(&fault, &host))
+                    .flatten();
+                self.emit(Event::RollbackResult {
+                    fault,
+                    host,
+                    status: report.status,
+                    how: report.how,
+                    attempts: report.attempts,
+                    undo: report.undo,
+                    verify: report.verify,
+                    manual,
+                });
+            }
+        }
+        if self.ops.is_empty() {
+            self.stage_drained();
+        }
+    }
+
+    fn manual_steps(&mut self, fault: &str, host: &str) -> Option<String> {
+        let e = self.ledger.get_mut(fault, host)?;
+        let undo = e.plan.undo.as_ref()?;
+        let mut s = e.host.manual(undo);
+        if let Some(v) = &e.plan.verify {
+            s.push_str(&format!("  # then check: {}", e.host.manual(v)));
+        }
+        Some(s)
+    }
+
+    fn rules_active(&self) -> bool {
+        self.halt.is_none()
+            && matches!(
+                self.stage,
+                Stage::SteadyBefore
+                    | Stage::Step { .. }
+                    | Stage::StepRollback { .. }
+                    | Stage::SteadyAfter
+            )
+    }
+
+    fn on_sample(&mut self, s: Sample) {
+        let (value, error) = match &s.reading {
+            Ok(v) => (Some(*v), None),
+            Err(e) => (None, Some(e.clone())),
+        };
+        self.emit(Event::Sample {
+            metric: s.metric.clone(),
+            value,
+            error,
+        });
+        self.latest.insert(s.metric.clone(), value);
+        self.last_seen.insert(s.metric.clone(), s.at);
+        if !self.rules_active() {
+            return;
+        }
+        let now = Instant::now();
+        for i in 0..self.trackers.len() {
+            if self.trackers[i].rule.metric != s.metric {
+                continue;
+            }
+            let transitions = self.trackers[i].observe(now, &s.reading);
+            for t in transitions {
+                self.on_transition(i, t);
+            }
+        }
+    }
+
+    fn on_transition(&mut self, i: usize, t: Transition) {
+        let tracker = &self.trackers[i];
+        let (label, value, reason) = (
+            tracker.rule.label.clone(),
+            tracker.last_value,
+            tracker.last_reason.clone(),
+        );
+        match t {
+            Transition::Breaching { left } => {
+                self.emit(Event::RuleBreaching {
+                    rule: i,
+                    label,
+                    value,
+                    left_ms: ms(left),
+                    reason,
+                });
+            }
+            Transition::Cleared => {
+                self.emit(Event::RuleCleared {
+                    rule: i,
+                    label,
+                    value,
+                });
+            }
+            Transition::Tripped { breaching_for } => {
+                let why = match (&reason, value) {
+                    (Some(r), _) => format!("no data: {r}"),
+                    (None, v) => format!("value {}", fmt_value(v)),
+                };
+                self.emit(Event::RuleTripped {
+                    rule: i,
+                    label: label.clone(),
+                    value,
+                    breaching_ms: ms(breaching_for),
+                    reason: reason.clone(),
+                });
+                self.halt(
+                    "abort rule",
+                    &format!(
+                        "abort rule `{label}` tripped after {} ({why})",
+                        format_duration(breaching_for)
+                    ),
+                );
+            }
+        }
+    }
+
+    /// How long a metric may stay silent before its silence counts as no data.
+    fn stale_after(&self, metric: &str) -> Duration {
+        self.scenario
+            .metrics
+            .get(metric)
+            .map(|m| m.every + m.timeout + Duration::from_secs(1))
+            .unwrap_or(Duration::from_secs(60))
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut next = Instant::now() + Duration::from_secs(3600);
+        let mut consider = |t: Instant| {
+            if t < next {
+                next = t;
+            }
+        };
+        if let Stage::Step { .. } = self.stage
+            && let Some(d) = self.step_deadline
+        {
+            consider(d);
+        }
+        if self.halt.is_none() && self.stage != Stage::Finished {
+            consider(self.max_deadline);
+        }
+        if self.rules_active() {
+            for t in &self.trackers {
+                if let Some(d) = t.deadline() {
+                    consider(d);
+                }
+            }
+        }
+        if self.samplers.is_some() {
+            for (m, seen) in &self.last_seen {
+                consider(*seen + self.stale_after(m));
+            }
+        }
+        next
+    }
+
+    fn on_time(&mut self) {
+        let now = Instant::now();
+        if self.halt.is_none() && self.stage != Stage::Finished && now >= self.max_deadline {
+            let limit = format_duration(self.scenario.max_duration);
+            self.halt(
+                "max_duration",
+                &format!("max_duration {limit} exceeded; rolling back"),
+            );
+            return;
+        }
+        if self.samplers.is_some() {
+            let stale: Vec<(String, Duration)> = self
+                .last_seen
+                .iter()
+                .filter(|(m, seen)| now >= **seen + self.stale_after(m))
+                .map(|(m, seen)| (m.clone(), now - *seen))
+                .collect();
+            for (metric, silent) in stale {
+                // The sampler itself is stuck: fail closed with a synthesized no-data reading.
+                self.on_sample(Sample {
+                    metric,
+                    reading: Err(format!(
+                        "no sample for {}",
+                        format_duration(round_s(silent))
+                    )),
+                    at: now,
+                });
+            }
+        }
+        if self.rules_active() {
+            for i in 0..self.trackers.len() {
+                if let Some(t) = self.trackers[i].check(now) {
+                    self.on_transition(i, t);
+                }
+            }
+        }
+        if let Stage::Step {
+            index,
+            injecting: false,
+        } = self.stage
+            && self.halt.is_none()
+            && self.step_deadline.is_some_and(|d| now >= d)
+        {
+            self.end_step(index, false);
+        }
+    }
+
+    fn evaluate_steady_state(&self) -> (bool, Vec<RuleCheck>) {
+        let mut held = true;
+        let mut checks = Vec::new();
+        for rule in &self.scenario.steady_state {
+            debug_assert_eq!(rule.kind, RuleKind::SteadyState);
+            let reading = self
+                .steady_readings
+                .get(&rule.metric)
+                .cloned()
+                .unwrap_or_else(|| Err("no reading".into()));
+            let value = reading.as_ref().ok().copied();
+            let ok = !rule.breached_by(value);
+            held &= ok;
+            checks.push(RuleCheck {
+                rule: rule.label.clone(),
+                metric: rule.metric.clone(),
+                value,
+                held: ok,
+                reason: reading.err(),
+            });
+        }
+        (held, checks)
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn round_s(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs())
+}
+
+pub fn fmt_value(v: Option<f64>) -> String {
+    match v {
+        None => "no data".into(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+        Some(v) => format!("{v:.3}").trim_end_matches('0').to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

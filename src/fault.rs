@@ -1,0 +1,318 @@
+//! Faults: what each kind runs to inject, undo and verify, the ledger of live faults, and the
+//! rollback procedure whose result is observed, never assumed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::event::{CommandOutcome, LiveFault, RollbackStatus};
+use crate::scenario::{Fault, FaultSpec};
+use crate::target::Host;
+
+/// The exact commands of one fault on one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultPlan {
+    pub inject: String,
+    /// `None` only for irreversible faults.
+    pub undo: Option<String>,
+    pub verify: Option<String>,
+}
+
+impl FaultPlan {
+    pub fn of(fault: &Fault) -> FaultPlan {
+        match &fault.spec {
+            FaultSpec::Command {
+                inject,
+                rollback,
+                verify,
+            } => FaultPlan {
+                inject: inject.clone(),
+                undo: rollback.clone(),
+                verify: verify.clone(),
+            },
+        }
+    }
+}
+
+/// Attempts of the undo command before giving up; the pauses between them.
+pub const UNDO_ATTEMPTS: u32 = 3;
+const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(1)];
+
+/// The result of rolling one fault back on one host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollbackReport {
+    pub status: RollbackStatus,
+    pub how: String,
+    pub attempts: u32,
+    pub undo: CommandOutcome,
+    pub verify: Option<CommandOutcome>,
+}
+
+/// Runs the undo (retrying while it does not exit 0), then the verify command.
+/// VERIFIED needs a passing verify, or — when the fault has none — the undo's own exit 0.
+/// A command with no exit status (timeout, lost link) makes the result UNKNOWN, never VERIFIED.
+pub async fn roll_back(host: &dyn Host, plan: &FaultPlan, timeout: Duration) -> RollbackReport {
+    let Some(undo) = &plan.undo else {
+        return RollbackReport {
+            status: RollbackStatus::Failed,
+            how: "fault has no undo".into(),
+            attempts: 0,
+            undo: CommandOutcome::default(),
+            verify: None,
+        };
+    };
+    let mut attempts = 0;
+    let mut outcome;
+    loop {
+        attempts += 1;
+        outcome = host.exec(undo, timeout).await;
+        if outcome.success() || attempts >= UNDO_ATTEMPTS {
+            break;
+        }
+        let pause = RETRY_PAUSES[(attempts as usize - 1).min(RETRY_PAUSES.len() - 1)];
+        tokio::time::sleep(pause).await;
+    }
+    let Some(verify) = &plan.verify else {
+        let (status, how) = match outcome.exit {
+            Some(0) => (
+                RollbackStatus::Verified,
+                "undo exit status 0 (no verify command)".to_string(),
+            ),
+            Some(_) => (
+                RollbackStatus::Failed,
+                format!("undo failed: {}", outcome.summary()),
+            ),
+            None => (
+                RollbackStatus::Unknown,
+                format!("undo: {}", outcome.summary()),
+            ),
+        };
+        return RollbackReport {
+            status,
+            how,
+            attempts,
+            undo: outcome,
+            verify: None,
+        };
+    };
+    // The effect of an undo may take a moment to show (a service restarting): verify a few times.
+    let mut checked;
+    let mut verify_attempts = 0;
+    loop {
+        verify_attempts += 1;
+        checked = host.exec(verify, timeout).await;
+        if checked.success() || verify_attempts >= UNDO_ATTEMPTS {
+            break;
+        }
+        let pause = RETRY_PAUSES[(verify_attempts as usize - 1).min(RETRY_PAUSES.len() - 1)];
+        tokio::time::sleep(pause).await;
+    }
+    let (status, how) = match checked.exit {
+        Some(0) => (RollbackStatus::Verified, "verify passed".to_string()),
+        Some(_) => (
+            RollbackStatus::Failed,
+            format!("verify failed: {}", checked.summary()),
+        ),
+        None => (
+            RollbackStatus::Unknown,
+            format!("verify: {}", checked.summary()),
+        ),
+    };
+    RollbackReport {
+        status,
+        how,
+        attempts,
+        undo: outcome,
+        verify: Some(checked),
+    }
+}
+
+/// Where one fault on one host stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultState {
+    /// Intent journaled; inject sent or about to be.
+    Injecting,
+    Injected,
+    /// The inject did not exit 0; it may have half-applied, so it is still rolled back.
+    InjectFailed,
+    RollingBack,
+    /// Irreversible fault: nothing to roll back.
+    Irreversible,
+    Done(RollbackStatus),
+}
+
+impl FaultState {
+    pub fn label(self) -> &'static str {
+        match self {
+            FaultState::Injecting => "injecting",
+            FaultState::Injected => "injected",
+            FaultState::InjectFailed => "inject failed",
+            FaultState::RollingBack => "rolling back",
+            FaultState::Irreversible => "irreversible",
+            FaultState::Done(RollbackStatus::Verified) => "VERIFIED",
+            FaultState::Done(RollbackStatus::Failed) => "FAILED",
+            FaultState::Done(RollbackStatus::Unknown) => "UNKNOWN",
+        }
+    }
+
+    /// Still on the host as far as we know, and reversible.
+    pub fn needs_rollback(self) -> bool {
+        matches!(
+            self,
+            FaultState::Injecting | FaultState::Injected | FaultState::InjectFailed
+        )
+    }
+}
+
+pub struct LedgerEntry {
+    pub fault: Fault,
+    pub step: usize,
+    pub host: Arc<dyn Host>,
+    pub plan: FaultPlan,
+    pub state: FaultState,
+}
+
+/// Every fault that was ever intended in this run, per host, and where it stands.
+#[derive(Default)]
+pub struct FaultLedger {
+    entries: BTreeMap<(String, String), LedgerEntry>,
+}
+
+impl FaultLedger {
+    pub fn insert(&mut self, entry: LedgerEntry) {
+        let key = (entry.fault.id.clone(), entry.host.name().to_string());
+        self.entries.insert(key, entry);
+    }
+
+    pub fn get_mut(&mut self, fault: &str, host: &str) -> Option<&mut LedgerEntry> {
+        self.entries.get_mut(&(fault.to_string(), host.to_string()))
+    }
+
+    pub fn set(&mut self, fault: &str, host: &str, state: FaultState) {
+        if let Some(e) = self.get_mut(fault, host) {
+            e.state = state;
+        }
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &LedgerEntry> {
+        self.entries.values()
+    }
+
+    /// Faults to roll back, optionally only those of one step.
+    pub fn to_roll_back(&self, step: Option<usize>) -> Vec<&LedgerEntry> {
+        self.entries
+            .values()
+            .filter(|e| e.state.needs_rollback() && step.is_none_or(|s| e.step == s))
+            .collect()
+    }
+
+    pub fn live(&self) -> Vec<LiveFault> {
+        self.entries
+            .values()
+            .filter(|e| !matches!(e.state, FaultState::Done(RollbackStatus::Verified)))
+            .map(|e| LiveFault {
+                fault: e.fault.id.clone(),
+                host: e.host.name().to_string(),
+                state: e.state.label().to_string(),
+            })
+            .collect()
+    }
+
+    /// True when some rollback failed or is unknown.
+    pub fn any_unresolved(&self) -> bool {
+        self.entries.values().any(|e| {
+            matches!(
+                e.state,
+                FaultState::Done(RollbackStatus::Failed | RollbackStatus::Unknown)
+            ) || e.state.needs_rollback()
+                || e.state == FaultState::RollingBack
+        })
+    }
+
+    pub fn any_injected(&self) -> bool {
+        !self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::BoxFuture;
+    use std::sync::Mutex;
+
+    /// Answers each command with the next scripted outcome, and records what it was asked.
+    struct Scripted {
+        answers: Mutex<Vec<CommandOutcome>>,
+        asked: Mutex<Vec<String>>,
+    }
+
+    impl Host for Scripted {
+        fn name(&self) -> &str {
+            "scripted"
+        }
+        fn exec<'a>(&'a self, command: &'a str, _t: Duration) -> BoxFuture<'a, CommandOutcome> {
+            self.asked.lock().unwrap().push(command.to_string());
+            let next = self.answers.lock().unwrap().remove(0);
+            Box::pin(async move { next })
+        }
+    }
+
+    fn exit(code: i32) -> CommandOutcome {
+        CommandOutcome {
+            exit: Some(code),
+            ..Default::default()
+        }
+    }
+
+    fn plan(verify: Option<&str>) -> FaultPlan {
+        FaultPlan {
+            inject: "inj".into(),
+            undo: Some("undo".into()),
+            verify: verify.map(String::from),
+        }
+    }
+
+    fn host(answers: Vec<CommandOutcome>) -> Scripted {
+        Scripted {
+            answers: Mutex::new(answers),
+            asked: Mutex::new(vec![]),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn undo_is_retried_then_verified() {
+        let h = host(vec![exit(1), exit(0), exit(0)]);
+        let r = roll_back(&h, &plan(Some("check")), Duration::from_secs(1)).await;
+        assert_eq!(r.status, RollbackStatus::Verified);
+        assert_eq!(r.attempts, 2);
+        assert_eq!(*h.asked.lock().unwrap(), ["undo", "undo", "check"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failing_verify_is_failed_not_verified() {
+        let h = host(vec![exit(0), exit(1), exit(1), exit(1)]);
+        let r = roll_back(&h, &plan(Some("check")), Duration::from_secs(1)).await;
+        assert_eq!(r.status, RollbackStatus::Failed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn missing_exit_status_is_unknown() {
+        let lost = CommandOutcome {
+            exit: None,
+            error: Some("connection lost".into()),
+            ..Default::default()
+        };
+        let h = host(vec![lost.clone(), lost.clone(), lost]);
+        let r = roll_back(&h, &plan(None), Duration::from_secs(1)).await;
+        assert_eq!(r.status, RollbackStatus::Unknown);
+        assert_eq!(r.attempts, UNDO_ATTEMPTS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn undo_exit_zero_counts_only_without_verify() {
+        let h = host(vec![exit(0)]);
+        let r = roll_back(&h, &plan(None), Duration::from_secs(1)).await;
+        assert_eq!(r.status, RollbackStatus::Verified);
+        assert!(r.how.contains("undo exit status"));
+    }
+}

@@ -1,0 +1,190 @@
+//! Metrics: sources that produce a number (or a reason there is none), samplers that poll them on
+//! their own tasks, and the trackers that turn samples into rule states.
+
+pub mod rule;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::scenario::{Metric, Scenario, Source};
+use crate::target::{BoxFuture, Host, HostMap};
+
+pub use rule::{RuleTracker, Transition};
+
+/// One reading: a number, or why there is none.
+pub type Reading = Result<f64, String>;
+
+/// A metric source. `poll` must finish; the sampler still bounds it with the metric's timeout.
+pub trait Probe: Send + Sync {
+    fn poll(&self) -> BoxFuture<'_, Reading>;
+}
+
+/// The `command` source: the first number the command prints on stdout.
+pub struct CommandProbe {
+    pub host: Arc<dyn Host>,
+    pub command: String,
+    pub timeout: Duration,
+}
+
+impl Probe for CommandProbe {
+    fn poll(&self) -> BoxFuture<'_, Reading> {
+        Box::pin(async move {
+            let out = self.host.exec(&self.command, self.timeout).await;
+            if !out.success() {
+                return Err(format!(
+                    "`{}` on {}: {}",
+                    self.command,
+                    self.host.name(),
+                    out.summary()
+                ));
+            }
+            parse_number(&out.stdout)
+        })
+    }
+}
+
+/// The first whitespace-separated token of the output, as a number.
+pub fn parse_number(text: &str) -> Reading {
+    let token = text
+        .split_whitespace()
+        .next()
+        .ok_or_else(|| "printed nothing".to_string())?;
+    let v: f64 = token.parse().map_err(|_| {
+        format!(
+            "printed `{}`, not a number",
+            token.chars().take(40).collect::<String>()
+        )
+    })?;
+    if v.is_nan() {
+        return Err("value is NaN".into());
+    }
+    Ok(v)
+}
+
+pub type ProbeMap = BTreeMap<String, Arc<dyn Probe>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricError {
+    #[error("metric `{metric}`: {kind} sources are not available in this build yet")]
+    Unsupported { metric: String, kind: &'static str },
+    #[error("metric `{metric}`: target `{target}` has no hosts")]
+    NoHost { metric: String, target: String },
+}
+
+/// Builds a probe for every metric of the scenario.
+pub fn probes(scenario: &Scenario, hosts: &HostMap) -> Result<ProbeMap, MetricError> {
+    let mut map = ProbeMap::new();
+    for (name, m) in &scenario.metrics {
+        let probe: Arc<dyn Probe> = match &m.source {
+            Source::Command { command, target } => {
+                let host = hosts.get(target).and_then(|h| h.first()).ok_or_else(|| {
+                    MetricError::NoHost {
+                        metric: name.clone(),
+                        target: target.clone(),
+                    }
+                })?;
+                Arc::new(CommandProbe {
+                    host: host.clone(),
+                    command: command.clone(),
+                    timeout: m.timeout,
+                })
+            }
+            Source::Prometheus { .. } => return Err(unsupported(name, "prometheus")),
+            Source::Scrape { .. } => return Err(unsupported(name, "scrape")),
+            Source::Http { .. } => return Err(unsupported(name, "http")),
+        };
+        map.insert(name.clone(), probe);
+    }
+    Ok(map)
+}
+
+fn unsupported(metric: &str, kind: &'static str) -> MetricError {
+    MetricError::Unsupported {
+        metric: metric.to_string(),
+        kind,
+    }
+}
+
+/// A sample as it arrives at the engine.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub metric: String,
+    pub reading: Reading,
+    pub at: Instant,
+}
+
+/// Polls once, bounded by `timeout`: a hung source becomes "no data", never a hang.
+pub async fn poll_once(probe: &dyn Probe, timeout: Duration) -> Reading {
+    match tokio::time::timeout(timeout, probe.poll()).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "timed out after {}",
+            crate::scenario::format_duration(timeout)
+        )),
+    }
+}
+
+/// Starts one sampler task per metric. Each runs on its own, so a slow source delays only itself.
+/// Dropping the returned set stops them all.
+pub fn spawn_samplers(
+    metrics: &BTreeMap<String, Metric>,
+    probes: &ProbeMap,
+    tx: mpsc::Sender<Sample>,
+) -> JoinSet<()> {
+    let mut set = JoinSet::new();
+    for (name, m) in metrics {
+        let Some(probe) = probes.get(name).cloned() else {
+            continue;
+        };
+        let (name, every, timeout, tx) = (name.clone(), m.every, m.timeout, tx.clone());
+        set.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let reading = poll_once(probe.as_ref(), timeout).await;
+                let sample = Sample {
+                    metric: name.clone(),
+                    reading,
+                    at: Instant::now(),
+                };
+                if tx.send(sample).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_read_fail_closed() {
+        assert_eq!(parse_number("42\n"), Ok(42.0));
+        assert_eq!(parse_number(" 3.5 ms"), Ok(3.5));
+        assert!(parse_number("").is_err());
+        assert!(parse_number("NaN").is_err());
+        assert!(parse_number("error: nope").is_err());
+    }
+
+    struct Hangs;
+    impl Probe for Hangs {
+        fn poll(&self) -> BoxFuture<'_, Reading> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_source_is_no_data_after_its_timeout() {
+        let r = poll_once(&Hangs, Duration::from_secs(2)).await;
+        assert!(r.unwrap_err().contains("timed out after 2s"));
+    }
+}

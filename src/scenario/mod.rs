@@ -1,0 +1,1036 @@
+//! Scenarios: the YAML model, its validation, and the immutable [`Scenario`] the engine runs.
+//!
+//! Parsing keeps every node's line and column so that each problem is reported as
+//! `FILE:LINE:COLUMN: message`, all of them at once, before anything is touched.
+
+pub mod duration;
+mod spec;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::{Location, Spanned};
+use sha2::{Digest, Sha256};
+
+pub use duration::{HumanDuration, format_duration};
+use spec::{MetricSpec, RuleSpec, ScenarioSpec, TargetSpec};
+pub use spec::{NoDataSpec as NoData, Reduce};
+
+/// Default poll interval of a metric source.
+pub const DEFAULT_EVERY: Duration = Duration::from_secs(5);
+/// Default time limit for one metric poll.
+pub const DEFAULT_METRIC_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time limit for one inject, undo or verify command.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default dead-man lease on a host.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// The fault kinds a scenario may name. `command` runs user-written inject/rollback lines.
+pub const FAULT_KINDS: &[&str] = &["command"];
+
+/// One problem found in a scenario file, pointing at where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+/// Every problem found in one file; the file is invalid when this is non-empty.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct Invalid(pub Vec<Diagnostic>);
+
+/// A validated scenario. Immutable once built; the engine only reads it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Scenario {
+    pub file: PathBuf,
+    pub sha256: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub hypothesis: String,
+    pub runbook: Option<RunbookRef>,
+    pub roles: BTreeMap<String, String>,
+    #[serde(with = "duration_ms")]
+    pub max_duration: Duration,
+    pub checklist: Vec<String>,
+    pub targets: BTreeMap<String, Target>,
+    pub metrics: BTreeMap<String, Metric>,
+    pub steady_state: Vec<Rule>,
+    pub abort: Vec<Rule>,
+    pub steps: Vec<Step>,
+}
+
+/// A runbook path resolved on disk, plus the `#anchor` the link points at.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunbookRef {
+    /// As written in the scenario.
+    pub link: String,
+    /// Resolved file.
+    pub path: PathBuf,
+    pub anchor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub transport: Transport,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Transport {
+    Local,
+    Ssh {
+        hosts: Vec<HostAddr>,
+        user: Option<String>,
+        sudo: bool,
+        identity: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for HostAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.port == 22 {
+            f.write_str(&self.host)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Metric {
+    pub name: String,
+    pub source: Source,
+    #[serde(with = "duration_ms")]
+    pub every: Duration,
+    #[serde(with = "duration_ms")]
+    pub timeout: Duration,
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// Runs `command` on the target's first host; the value is the number it prints.
+    Command { command: String, target: String },
+    Prometheus {
+        query: String,
+        server: String,
+        reduce: Option<Reduce>,
+        bearer_token_env: Option<String>,
+        basic_auth_env: Option<String>,
+    },
+    Scrape {
+        url: String,
+        series: String,
+        rate: bool,
+        quantile: Option<f64>,
+    },
+    Http {
+        url: String,
+        expect_status: u16,
+        expect_body: Option<String>,
+    },
+}
+
+/// `steady_state` rules say what must hold; `abort` rules say what stops the run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    SteadyState,
+    Abort,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    Above(f64),
+    Below(f64),
+    Between(f64, f64),
+}
+
+impl Condition {
+    /// Whether `value` satisfies the condition as written (`above: 5` matches 6).
+    pub fn matches(&self, value: f64) -> bool {
+        match *self {
+            Condition::Above(t) => value > t,
+            Condition::Below(t) => value < t,
+            Condition::Between(lo, hi) => value >= lo && value <= hi,
+        }
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Condition::Above(t) => write!(f, "> {t}"),
+            Condition::Below(t) => write!(f, "< {t}"),
+            Condition::Between(lo, hi) => write!(f, "in [{lo}, {hi}]"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Rule {
+    pub kind: RuleKind,
+    pub label: String,
+    pub metric: String,
+    pub condition: Condition,
+    /// How long a breach must last before the rule trips. Zero trips on the first breaching sample.
+    #[serde(with = "duration_ms")]
+    pub sustained: Duration,
+    pub no_data: NoData,
+}
+
+impl Rule {
+    /// Whether one reading is a breach of this rule. `None` is no data.
+    pub fn breached_by(&self, value: Option<f64>) -> bool {
+        match value {
+            None => self.no_data == NoData::Breach,
+            Some(v) if v.is_nan() => self.no_data == NoData::Breach,
+            Some(v) => match self.kind {
+                RuleKind::SteadyState => !self.condition.matches(v),
+                RuleKind::Abort => self.condition.matches(v),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    pub name: String,
+    #[serde(with = "duration_ms")]
+    pub duration: Duration,
+    pub prompt: Option<String>,
+    pub runbook: Option<RunbookRef>,
+    pub faults: Vec<Fault>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Fault {
+    pub id: String,
+    pub target: String,
+    pub spec: FaultSpec,
+    pub irreversible: bool,
+    #[serde(with = "duration_ms")]
+    pub lease: Duration,
+    #[serde(with = "duration_ms")]
+    pub timeout: Duration,
+}
+
+/// What a fault does, typed. Each kind turns into inject, undo and verify commands in `fault`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultSpec {
+    Command {
+        inject: String,
+        rollback: Option<String>,
+        verify: Option<String>,
+    },
+}
+
+impl FaultSpec {
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            FaultSpec::Command { .. } => "command",
+        }
+    }
+}
+
+impl Scenario {
+    /// Reads, parses and validates a scenario file. Touches nothing but the file system reads.
+    pub fn load(path: &Path) -> Result<Scenario, Invalid> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Invalid(vec![Diagnostic {
+                file: path.to_path_buf(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read scenario: {e}"),
+            }])
+        })?;
+        Scenario::parse(path, &text)
+    }
+
+    /// Parses and validates scenario text; `path` names it in diagnostics and anchors runbook links.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, Invalid> {
+        let spec: ScenarioSpec = serde_saphyr::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line().max(1), l.column().max(1)))
+                .unwrap_or((1, 1));
+            Invalid(vec![Diagnostic {
+                file: path.to_path_buf(),
+                line,
+                column,
+                message: plain_parse_message(&e.without_snippet().to_string()),
+            }])
+        })?;
+        let mut v = Validator {
+            file: path.to_path_buf(),
+            diags: Vec::new(),
+        };
+        let scenario = v.scenario(spec, text);
+        if v.diags.is_empty() {
+            Ok(scenario)
+        } else {
+            v.diags.sort_by_key(|d| (d.line, d.column));
+            Err(Invalid(v.diags))
+        }
+    }
+
+    /// Total planned time of all steps.
+    pub fn planned_duration(&self) -> Duration {
+        self.steps.iter().map(|s| s.duration).sum()
+    }
+
+    /// Every fault with the step it belongs to.
+    pub fn faults(&self) -> impl Iterator<Item = (usize, &Fault)> {
+        self.steps
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| s.faults.iter().map(move |f| (i, f)))
+    }
+
+    /// The scenario's file name without extension, lowercased, safe for a directory name.
+    pub fn slug(&self) -> String {
+        let mut out = String::new();
+        for c in self.title.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            } else if !out.ends_with('-') && !out.is_empty() {
+                out.push('-');
+            }
+        }
+        let out = out.trim_end_matches('-');
+        let out: String = out.chars().take(48).collect();
+        if out.is_empty() { "run".into() } else { out }
+    }
+}
+
+/// serde-saphyr appends " at line L, column C"; the location is printed in front instead.
+fn plain_parse_message(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) if msg[i..].contains(", column ") => msg[..i].to_string(),
+        _ => msg.to_string(),
+    }
+}
+
+struct Validator {
+    file: PathBuf,
+    diags: Vec<Diagnostic>,
+}
+
+impl Validator {
+    fn err(&mut self, at: &Location, message: impl Into<String>) {
+        self.diags.push(Diagnostic {
+            file: self.file.clone(),
+            line: at.line().max(1),
+            column: at.column().max(1),
+            message: message.into(),
+        });
+    }
+
+    fn scenario(&mut self, spec: ScenarioSpec, text: &str) -> Scenario {
+        let sha256: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if spec.title.value.trim().is_empty() {
+            self.err(&spec.title.referenced, "title must not be empty");
+        }
+        if spec.hypothesis.value.trim().is_empty() {
+            self.err(
+                &spec.hypothesis.referenced,
+                "hypothesis must not be empty: say what you expect to stay true",
+            );
+        }
+        let max_duration = spec.max_duration.value.0;
+        if max_duration.is_zero() {
+            self.err(
+                &spec.max_duration.referenced,
+                "max_duration must be more than 0s",
+            );
+        }
+        let runbook = spec.runbook.as_ref().and_then(|r| self.runbook(r));
+
+        let mut targets = BTreeMap::new();
+        for (name, t) in &spec.targets {
+            if let Some(target) = self.target(name, t) {
+                targets.insert(name.clone(), target);
+            }
+        }
+
+        let prometheus = spec.prometheus.as_ref().map(|p| {
+            if !is_http_url(&p.value.url.value) {
+                self.err(
+                    &p.value.url.referenced,
+                    format!(
+                        "prometheus url `{}` must start with http:// or https://",
+                        p.value.url.value
+                    ),
+                );
+            }
+            &p.value
+        });
+
+        let mut metrics = BTreeMap::new();
+        for (name, m) in &spec.metrics {
+            if let Some(metric) = self.metric(name, m, &spec.targets, prometheus) {
+                metrics.insert(name.clone(), metric);
+            }
+        }
+
+        let steady_state = spec
+            .steady_state
+            .iter()
+            .filter_map(|r| self.rule(RuleKind::SteadyState, r, &spec.metrics))
+            .collect();
+        let abort = spec
+            .abort
+            .iter()
+            .filter_map(|r| self.rule(RuleKind::Abort, r, &spec.metrics))
+            .collect();
+
+        let mut steps = Vec::new();
+        let mut fault_ids = BTreeSet::new();
+        if spec.steps.value.is_empty() {
+            self.err(&spec.steps.referenced, "steps must list at least one step");
+        }
+        for (i, s) in spec.steps.value.iter().enumerate() {
+            steps.push(self.step(i, s, &spec.targets, &mut fault_ids));
+        }
+        let total: Duration = steps.iter().map(|s: &Step| s.duration).sum();
+        if total > max_duration {
+            self.err(
+                &spec.max_duration.referenced,
+                format!(
+                    "steps add up to {} which is more than max_duration {}: raise max_duration or shorten the steps",
+                    format_duration(total),
+                    format_duration(max_duration)
+                ),
+            );
+        }
+
+        Scenario {
+            file: self.file.clone(),
+            sha256,
+            title: spec.title.value.clone(),
+            description: spec.description.clone(),
+            hypothesis: spec.hypothesis.value.clone(),
+            runbook,
+            roles: spec.roles.clone(),
+            max_duration,
+            checklist: spec.checklist.clone(),
+            targets,
+            metrics,
+            steady_state,
+            abort,
+            steps,
+        }
+    }
+
+    fn runbook(&mut self, link: &Spanned<String>) -> Option<RunbookRef> {
+        let (file_part, anchor) = match link.value.split_once('#') {
+            Some((f, a)) => (f, Some(a.to_string())),
+            None => (link.value.as_str(), None),
+        };
+        let Some(path) = resolve_relative(&self.file, Path::new(file_part)) else {
+            self.err(
+                &link.referenced,
+                format!(
+                    "runbook `{file_part}` not found (looked beside the scenario and in its parent directories)"
+                ),
+            );
+            return None;
+        };
+        if let Some(anchor) = &anchor {
+            let found = std::fs::read_to_string(&path)
+                .map(|md| markdown_anchors(&md).contains(anchor))
+                .unwrap_or(false);
+            if !found {
+                self.err(
+                    &link.referenced,
+                    format!("runbook `{file_part}` has no heading for anchor `#{anchor}`",),
+                );
+            }
+        }
+        Some(RunbookRef {
+            link: link.value.clone(),
+            path,
+            anchor,
+        })
+    }
+
+    fn target(&mut self, name: &str, t: &Spanned<TargetSpec>) -> Option<Target> {
+        let at = &t.referenced;
+        let spec = &t.value;
+        if spec.local {
+            if !spec.hosts.is_empty() || spec.user.is_some() || spec.identity.is_some() {
+                self.err(
+                    at,
+                    format!(
+                        "target `{name}`: `local: true` cannot also have hosts, user or identity"
+                    ),
+                );
+                return None;
+            }
+            return Some(Target {
+                name: name.to_string(),
+                transport: Transport::Local,
+            });
+        }
+        if spec.hosts.is_empty() {
+            self.err(
+                at,
+                format!("target `{name}` needs `hosts: [...]` or `local: true`"),
+            );
+            return None;
+        }
+        let mut hosts = Vec::new();
+        for h in &spec.hosts {
+            match parse_host(&h.value) {
+                Ok(addr) => hosts.push(addr),
+                Err(msg) => self.err(&h.referenced, format!("target `{name}`: {msg}")),
+            }
+        }
+        if let Some(user) = &spec.user
+            && !is_safe_user(user)
+        {
+            self.err(
+                at,
+                format!("target `{name}`: user `{user}` is not a valid user name"),
+            );
+        }
+        Some(Target {
+            name: name.to_string(),
+            transport: Transport::Ssh {
+                hosts,
+                user: spec.user.clone(),
+                sudo: spec.sudo,
+                identity: spec.identity.as_ref().map(PathBuf::from),
+            },
+        })
+    }
+
+    fn metric(
+        &mut self,
+        name: &str,
+        m: &Spanned<MetricSpec>,
+        targets: &BTreeMap<String, Spanned<TargetSpec>>,
+        prometheus: Option<&spec::PrometheusServerSpec>,
+    ) -> Option<Metric> {
+        let at = &m.referenced;
+        let spec = &m.value;
+        let kinds: Vec<&str> = [
+            spec.command.as_ref().map(|_| "command"),
+            spec.prometheus.as_ref().map(|_| "prometheus"),
+            spec.scrape.as_ref().map(|_| "scrape"),
+            spec.http.as_ref().map(|_| "http"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if kinds.len() != 1 {
+            self.err(
+                at,
+                format!(
+                    "metric `{name}` needs exactly one source (command, prometheus, scrape or http), found {}",
+                    if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
+                ),
+            );
+            return None;
+        }
+        let every = spec.every.as_ref().map(|d| (d.value.0, d.referenced));
+        if let Some((d, loc)) = every
+            && d.is_zero()
+        {
+            self.err(&loc, format!("metric `{name}`: every must be more than 0s"));
+        }
+        let timeout = spec.timeout.as_ref().map(|d| (d.value.0, d.referenced));
+        if let Some((d, loc)) = timeout
+            && d.is_zero()
+        {
+            self.err(
+                &loc,
+                format!("metric `{name}`: timeout must be more than 0s"),
+            );
+        }
+        let source = if let Some(command) = &spec.command {
+            let Some(target) = &spec.target else {
+                self.err(
+                    &command.referenced,
+                    format!(
+                        "metric `{name}`: a command source needs `target:` (a name under targets)"
+                    ),
+                );
+                return None;
+            };
+            if !targets.contains_key(&target.value) {
+                self.err(
+                    &target.referenced,
+                    undefined("target", &target.value, targets.keys()),
+                );
+            }
+            Source::Command {
+                command: command.value.clone(),
+                target: target.value.clone(),
+            }
+        } else if let Some(query) = &spec.prometheus {
+            let server = match (&spec.server, prometheus) {
+                (Some(s), _) => s.clone(),
+                (None, Some(p)) => p.url.value.clone(),
+                (None, None) => {
+                    self.err(
+                        &query.referenced,
+                        format!("metric `{name}`: a prometheus source needs `server:` or a scenario-level `prometheus: {{url: ...}}`"),
+                    );
+                    return None;
+                }
+            };
+            if !is_http_url(&server) {
+                self.err(
+                    at,
+                    format!(
+                        "metric `{name}`: server `{server}` must start with http:// or https://"
+                    ),
+                );
+            }
+            Source::Prometheus {
+                query: query.value.clone(),
+                server,
+                reduce: spec.reduce,
+                bearer_token_env: prometheus.and_then(|p| p.bearer_token_env.clone()),
+                basic_auth_env: prometheus.and_then(|p| p.basic_auth_env.clone()),
+            }
+        } else if let Some(url) = &spec.scrape {
+            if !is_http_url(&url.value) {
+                self.err(
+                    &url.referenced,
+                    format!(
+                        "metric `{name}`: scrape url `{}` must start with http:// or https://",
+                        url.value
+                    ),
+                );
+            }
+            let Some(series) = &spec.series else {
+                self.err(&url.referenced, format!("metric `{name}`: a scrape source needs `series:` (e.g. 'http_requests_total{{code=\"500\"}}')"));
+                return None;
+            };
+            if let Some(q) = &spec.quantile
+                && !(0.0..=1.0).contains(&q.value)
+            {
+                self.err(
+                    &q.referenced,
+                    format!("metric `{name}`: quantile must be between 0 and 1"),
+                );
+            }
+            Source::Scrape {
+                url: url.value.clone(),
+                series: series.value.clone(),
+                rate: spec.rate,
+                quantile: spec.quantile.as_ref().map(|q| q.value),
+            }
+        } else if let Some(url) = &spec.http {
+            if !is_http_url(&url.value) {
+                self.err(
+                    &url.referenced,
+                    format!(
+                        "metric `{name}`: http url `{}` must start with http:// or https://",
+                        url.value
+                    ),
+                );
+            }
+            Source::Http {
+                url: url.value.clone(),
+                expect_status: spec.expect_status.unwrap_or(200),
+                expect_body: spec.expect_body.clone(),
+            }
+        } else {
+            return None;
+        };
+        Some(Metric {
+            name: name.to_string(),
+            source,
+            every: every.map(|(d, _)| d).unwrap_or(DEFAULT_EVERY),
+            timeout: timeout.map(|(d, _)| d).unwrap_or(DEFAULT_METRIC_TIMEOUT),
+            unit: spec.unit.clone(),
+        })
+    }
+
+    fn rule(
+        &mut self,
+        kind: RuleKind,
+        r: &Spanned<RuleSpec>,
+        metrics: &BTreeMap<String, Spanned<MetricSpec>>,
+    ) -> Option<Rule> {
+        let spec = &r.value;
+        let section = match kind {
+            RuleKind::SteadyState => "steady_state",
+            RuleKind::Abort => "abort",
+        };
+        let mut ok = true;
+        if !metrics.contains_key(&spec.metric.value) {
+            self.err(
+                &spec.metric.referenced,
+                undefined("metric", &spec.metric.value, metrics.keys()),
+            );
+            ok = false;
+        }
+        let condition = match (spec.above, spec.below, &spec.between) {
+            (Some(t), None, None) => Condition::Above(t),
+            (None, Some(t), None) => Condition::Below(t),
+            (None, None, Some(b)) if b.len() == 2 && b[0] <= b[1] => Condition::Between(b[0], b[1]),
+            (None, None, Some(_)) => {
+                self.err(
+                    &r.referenced,
+                    format!(
+                        "{section} rule on `{}`: between takes [low, high] with low <= high",
+                        spec.metric.value
+                    ),
+                );
+                return None;
+            }
+            _ => {
+                self.err(
+                    &r.referenced,
+                    format!(
+                        "{section} rule on `{}` needs exactly one of above, below, between",
+                        spec.metric.value
+                    ),
+                );
+                return None;
+            }
+        };
+        if kind == RuleKind::SteadyState
+            && let Some(s) = &spec.sustained
+        {
+            self.err(
+                &s.referenced,
+                "steady_state rules are checked on a fresh sample and take no `for:`; put sustained windows on abort rules",
+            );
+            ok = false;
+        }
+        if !ok {
+            return None;
+        }
+        let label = spec
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{} {condition}", spec.metric.value));
+        Some(Rule {
+            kind,
+            label,
+            metric: spec.metric.value.clone(),
+            condition,
+            sustained: spec
+                .sustained
+                .as_ref()
+                .map(|d| d.value.0)
+                .unwrap_or_default(),
+            no_data: spec.no_data.unwrap_or_default(),
+        })
+    }
+
+    fn step(
+        &mut self,
+        index: usize,
+        s: &Spanned<spec::StepSpec>,
+        targets: &BTreeMap<String, Spanned<TargetSpec>>,
+        fault_ids: &mut BTreeSet<String>,
+    ) -> Step {
+        let spec = &s.value;
+        if spec.duration.value.0.is_zero() {
+            self.err(
+                &spec.duration.referenced,
+                format!("step `{}`: duration must be more than 0s", spec.name.value),
+            );
+        }
+        let runbook = spec.runbook.as_ref().and_then(|r| self.runbook(r));
+        let mut faults = Vec::new();
+        for (j, f) in spec.faults.iter().enumerate() {
+            let fs = &f.value;
+            let id = fs
+                .id
+                .as_ref()
+                .map(|i| i.value.clone())
+                .unwrap_or_else(|| format!("s{}f{}", index + 1, j + 1));
+            let id_at = fs.id.as_ref().map(|i| i.referenced).unwrap_or(f.referenced);
+            if !is_safe_id(&id) {
+                self.err(
+                    &id_at,
+                    format!("fault id `{id}`: use letters, digits, `-` and `_` only"),
+                );
+            } else if !fault_ids.insert(id.clone()) {
+                self.err(
+                    &id_at,
+                    format!("fault id `{id}` is used twice; ids must be unique"),
+                );
+            }
+            if !targets.contains_key(&fs.target.value) {
+                self.err(
+                    &fs.target.referenced,
+                    undefined("target", &fs.target.value, targets.keys()),
+                );
+            }
+            let lease = fs
+                .lease
+                .as_ref()
+                .map(|d| d.value.0)
+                .unwrap_or(DEFAULT_LEASE);
+            if let Some(l) = &fs.lease
+                && l.value.0 < Duration::from_secs(5)
+            {
+                self.err(
+                    &l.referenced,
+                    "lease must be at least 5s so the console can renew it in time",
+                );
+            }
+            let timeout = fs
+                .timeout
+                .as_ref()
+                .map(|d| d.value.0)
+                .unwrap_or(DEFAULT_COMMAND_TIMEOUT);
+            if let Some(t) = &fs.timeout
+                && t.value.0.is_zero()
+            {
+                self.err(&t.referenced, "timeout must be more than 0s");
+            }
+            let spec = match fs.kind.value.as_str() {
+                "command" => {
+                    let Some(inject) = &fs.inject else {
+                        self.err(
+                            &f.referenced,
+                            format!("fault `{id}` of kind command needs `inject:`"),
+                        );
+                        continue;
+                    };
+                    if inject.value.trim().is_empty() {
+                        self.err(
+                            &inject.referenced,
+                            format!("fault `{id}`: inject must not be empty"),
+                        );
+                    }
+                    FaultSpec::Command {
+                        inject: inject.value.clone(),
+                        rollback: fs.rollback.as_ref().map(|r| r.value.clone()),
+                        verify: fs.verify.clone(),
+                    }
+                }
+                other => {
+                    self.err(
+                        &fs.kind.referenced,
+                        format!(
+                            "unknown fault kind `{other}`; known kinds: {}",
+                            FAULT_KINDS.join(", ")
+                        ),
+                    );
+                    continue;
+                }
+            };
+            match (&fs.rollback, fs.irreversible) {
+                (None, false) => self.err(
+                    &f.referenced,
+                    format!("fault `{id}` has neither `rollback:` nor `irreversible: true`: say how to undo it, or say that it cannot be undone"),
+                ),
+                (Some(r), true) => self.err(
+                    &r.referenced,
+                    format!("fault `{id}` is `irreversible: true` but has a rollback: keep one of the two"),
+                ),
+                _ => {}
+            }
+            faults.push(Fault {
+                id,
+                target: fs.target.value.clone(),
+                spec,
+                irreversible: fs.irreversible,
+                lease,
+                timeout,
+            });
+        }
+        Step {
+            name: spec.name.value.clone(),
+            duration: spec.duration.value.0,
+            prompt: spec.prompt.clone(),
+            runbook,
+            faults,
+        }
+    }
+}
+
+fn undefined<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>) -> String {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    if known.is_empty() {
+        format!("undefined {what} `{name}`: no {what}s are defined")
+    } else {
+        format!(
+            "undefined {what} `{name}`; defined {what}s: {}",
+            known.join(", ")
+        )
+    }
+}
+
+fn is_http_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+fn is_safe_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn is_safe_user(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.len() <= 32
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// `host`, `host:port` or `[v6]:port`. Host names are checked so that nothing odd reaches a shell or
+/// known_hosts line: letters, digits, `-`, `.`, `_`, and IPv6 inside brackets.
+pub fn parse_host(s: &str) -> Result<HostAddr, String> {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let Some((h, after)) = rest.split_once(']') else {
+            return Err(format!("host `{s}`: missing `]`"));
+        };
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(format!("host `{s}`: expected `:port` after `]`")),
+        };
+        (h, port)
+    } else if s.matches(':').count() > 1 {
+        // A bare IPv6 address: no port can be given without brackets.
+        (s, None)
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    let port = match port {
+        None => 22,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("host `{s}`: port `{p}` is not a number from 1 to 65535"))?,
+    };
+    let ok = !host.is_empty()
+        && !host.starts_with('-')
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':'));
+    if !ok {
+        return Err(format!(
+            "host `{}` is not a valid host name or address",
+            s.escape_debug()
+        ));
+    }
+    Ok(HostAddr {
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// Looks for `rel` beside `file`, then in each parent directory: `runbooks/x.md` written in
+/// `scenarios/y.yaml` finds the project's `runbooks/x.md`.
+fn resolve_relative(file: &Path, rel: &Path) -> Option<PathBuf> {
+    if rel.is_absolute() {
+        return rel.is_file().then(|| rel.to_path_buf());
+    }
+    let start = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let start = if start.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        start
+    };
+    let start = start.canonicalize().unwrap_or(start);
+    start
+        .ancestors()
+        .map(|dir| dir.join(rel))
+        .find(|p| p.is_file())
+}
+
+/// GitHub-style heading anchors of a Markdown document.
+pub fn markdown_anchors(md: &str) -> BTreeSet<String> {
+    let mut fence = false;
+    md.lines()
+        .filter(|l| {
+            if l.trim_start().starts_with("```") {
+                fence = !fence;
+                return false;
+            }
+            !fence
+        })
+        .filter_map(|l| {
+            let t = l.trim_start();
+            let hashes = t.chars().take_while(|c| *c == '#').count();
+            (1..=6)
+                .contains(&hashes)
+                .then(|| heading_slug(&t[hashes..]))
+        })
+        .collect()
+}
+
+pub fn heading_slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                Some(c)
+            } else if c == ' ' {
+                Some('-')
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Durations travel as integer milliseconds in the journal.
+pub mod duration_ms {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,174 @@
+//! The YAML form of a scenario, exactly as written, with source locations. Validation turns it into
+//! [`super::Scenario`]; nothing outside `scenario` sees these types.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use super::duration::HumanDuration;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub title: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub hypothesis: Spanned<String>,
+    #[serde(default)]
+    pub runbook: Option<Spanned<String>>,
+    #[serde(default)]
+    pub roles: BTreeMap<String, String>,
+    pub max_duration: Spanned<HumanDuration>,
+    /// Extra preflight checklist items, shown with the built-in ones.
+    #[serde(default)]
+    pub checklist: Vec<String>,
+    #[serde(default)]
+    pub prometheus: Option<Spanned<PrometheusServerSpec>>,
+    #[serde(default)]
+    pub targets: BTreeMap<String, Spanned<TargetSpec>>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, Spanned<MetricSpec>>,
+    #[serde(default)]
+    pub steady_state: Vec<Spanned<RuleSpec>>,
+    #[serde(default)]
+    pub abort: Vec<Spanned<RuleSpec>>,
+    pub steps: Spanned<Vec<Spanned<StepSpec>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusServerSpec {
+    pub url: Spanned<String>,
+    /// Name of an environment variable holding a bearer token (never the token itself).
+    #[serde(default)]
+    pub bearer_token_env: Option<String>,
+    /// Name of an environment variable holding `user:password` for basic auth.
+    #[serde(default)]
+    pub basic_auth_env: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    #[serde(default)]
+    pub local: bool,
+    #[serde(default)]
+    pub hosts: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub sudo: bool,
+    /// Private key file; else ssh-agent, else ~/.ssh/id_ed25519 / id_rsa.
+    #[serde(default)]
+    pub identity: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSpec {
+    #[serde(default)]
+    pub command: Option<Spanned<String>>,
+    #[serde(default)]
+    pub target: Option<Spanned<String>>,
+    #[serde(default)]
+    pub prometheus: Option<Spanned<String>>,
+    #[serde(default)]
+    pub server: Option<String>,
+    #[serde(default)]
+    pub reduce: Option<Reduce>,
+    #[serde(default)]
+    pub scrape: Option<Spanned<String>>,
+    #[serde(default)]
+    pub series: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rate: bool,
+    #[serde(default)]
+    pub quantile: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub http: Option<Spanned<String>>,
+    #[serde(default)]
+    pub expect_status: Option<u16>,
+    #[serde(default)]
+    pub expect_body: Option<String>,
+    #[serde(default)]
+    pub every: Option<Spanned<HumanDuration>>,
+    #[serde(default)]
+    pub timeout: Option<Spanned<HumanDuration>>,
+    /// Display unit for panels and the debrief (`ms`, `%`, `req/s`).
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Reduce {
+    Max,
+    Min,
+    Sum,
+    Avg,
+}
+
+#[derive(Debug, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NoDataSpec {
+    #[default]
+    Breach,
+    Ignore,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub metric: Spanned<String>,
+    #[serde(default)]
+    pub above: Option<f64>,
+    #[serde(default)]
+    pub below: Option<f64>,
+    #[serde(default)]
+    pub between: Option<Vec<f64>>,
+    #[serde(default, rename = "for")]
+    pub sustained: Option<Spanned<HumanDuration>>,
+    #[serde(default)]
+    pub no_data: Option<NoDataSpec>,
+    /// A label for panels and the debrief; defaults to `metric > 500`.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    pub name: Spanned<String>,
+    pub duration: Spanned<HumanDuration>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub runbook: Option<Spanned<String>>,
+    #[serde(default)]
+    pub faults: Vec<Spanned<FaultSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub kind: Spanned<String>,
+    /// Stable id for the journal and `recover`; defaults to `s<step>f<index>`.
+    #[serde(default)]
+    pub id: Option<Spanned<String>>,
+    pub target: Spanned<String>,
+    #[serde(default)]
+    pub inject: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rollback: Option<Spanned<String>>,
+    #[serde(default)]
+    pub verify: Option<String>,
+    #[serde(default)]
+    pub irreversible: bool,
+    /// Dead-man lease on the host: the host undoes the fault itself if not renewed in time.
+    #[serde(default)]
+    pub lease: Option<Spanned<HumanDuration>>,
+    /// Time limit for each inject/undo/verify command.
+    #[serde(default)]
+    pub timeout: Option<Spanned<HumanDuration>>,
+}
