@@ -171,7 +171,15 @@ fn default_journal(scenario: &Scenario, now: chrono::DateTime<chrono::Utc>) -> P
 }
 
 async fn run(scenario: Scenario, journal_path: Option<PathBuf>, options: Options) -> u8 {
-    let hosts = match target::open(&scenario) {
+    let hosts = match target::open(
+        &scenario,
+        &target::OpenOptions {
+            fanout: options.fanout,
+            ..Default::default()
+        },
+    )
+    .await
+    {
         Ok(h) => h,
         Err(e) => {
             eprintln!("gameday: {e}; nothing was run");

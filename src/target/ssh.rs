@@ -1,0 +1,663 @@
+//! The `ssh` transport: one authenticated russh connection per host, opened at run start and kept
+//! warm for the whole run, a new channel per command. A halt never pays a handshake.
+//!
+//! Fast by design (see shared/ssh-facts.md): the TCP socket is opened here with TCP_NODELAY and
+//! handed to `client::connect_stream`; curve25519-sha256 is preferred for key exchange.
+//! Safe by design: strict known_hosts, key files or ssh-agent (never passwords, never agent
+//! forwarding), every remote command under a remote `timeout`, sudo only as `sudo -n`.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client::{self, Handle};
+use russh::keys::agent::client::AgentClient;
+use russh::keys::{Algorithm, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::{ChannelMsg, Preferred, kex};
+use tokio::time::Instant;
+
+use super::known_hosts::{self, HostKeyStatus};
+use super::{BoxFuture, Host, capped};
+use crate::event::CommandOutcome;
+use crate::scenario::{HostAddr, format_duration};
+
+/// Grace the remote `timeout` gives a command after TERM before it sends KILL.
+const KILL_AFTER_S: u64 = 5;
+/// How much longer the console waits than the remote `timeout`, so the remote side answers first.
+const LOCAL_GRACE: Duration = Duration::from_secs(KILL_AFTER_S + 5);
+
+/// How to reach and trust SSH hosts.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    /// The known_hosts file checked (and written by `--accept-new` / `gameday trust`).
+    pub known_hosts: PathBuf,
+    /// Trust and record the key of a host that has no entry yet (OpenSSH `accept-new`).
+    /// A changed key is refused all the same.
+    pub accept_new: bool,
+    pub connect_timeout: Duration,
+    pub keepalive_interval: Duration,
+    pub keepalive_max: usize,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        SshOptions {
+            known_hosts: known_hosts::default_path()
+                .unwrap_or_else(|| PathBuf::from(".ssh/known_hosts")),
+            accept_new: false,
+            connect_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(5),
+            keepalive_max: 3,
+        }
+    }
+}
+
+/// One SSH host of a target, as the scenario names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SshTarget {
+    pub addr: HostAddr,
+    pub user: String,
+    pub sudo: bool,
+    pub identity: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("{host}: cannot connect: {why}; check that sshd runs there and the port is right")]
+    Connect { host: String, why: String },
+    #[error(
+        "{host}: no answer within {}; check the address, port and firewall",
+        format_duration(*.after)
+    )]
+    ConnectTimeout { host: String, after: Duration },
+    #[error(
+        "{host}: host key {fingerprint} is not in {}; if that is the host's key, trust it with `gameday trust {host} --known-hosts {}` (or run with --accept-new). Nothing was run on it",
+        .known_hosts.display(), .known_hosts.display()
+    )]
+    UnknownHostKey {
+        host: String,
+        fingerprint: String,
+        known_hosts: PathBuf,
+    },
+    #[error(
+        "{host}: HOST KEY CHANGED: it presented {fingerprint}, which does not match line(s) {lines:?} of {}. Someone may be intercepting the connection, or the host was reinstalled: find out which before editing that file. Nothing was run on it",
+        .known_hosts.display()
+    )]
+    ChangedHostKey {
+        host: String,
+        fingerprint: String,
+        lines: Vec<usize>,
+        known_hosts: PathBuf,
+    },
+    #[error(
+        "{host}: host key {fingerprint} is marked @revoked in {} (line {line}); refusing it. Nothing was run on it",
+        .known_hosts.display()
+    )]
+    RevokedHostKey {
+        host: String,
+        fingerprint: String,
+        line: usize,
+        known_hosts: PathBuf,
+    },
+    #[error("{host}: known_hosts: {why}")]
+    KnownHosts { host: String, why: String },
+    #[error("{host}: cannot log in as `{user}`: {why}")]
+    Auth {
+        host: String,
+        user: String,
+        why: String,
+    },
+    #[error(
+        "{host}: `sudo -n true` failed ({why}); give `{user}` passwordless sudo there (NOPASSWD) or set `sudo: false`. No fault was run on it"
+    )]
+    Sudo {
+        host: String,
+        user: String,
+        why: String,
+    },
+}
+
+/// What the key check decided, kept by the handler because russh only sees `false`.
+#[derive(Debug, Clone, Default)]
+struct KeyCheck {
+    refused: Option<Refusal>,
+    key: Option<PublicKey>,
+}
+
+#[derive(Debug, Clone)]
+enum Refusal {
+    Unknown,
+    Changed(Vec<usize>),
+    Revoked(usize),
+    Error(String),
+    Certificate,
+}
+
+/// The russh client handler: checks the server's host key against known_hosts.
+pub struct KeyChecker {
+    addr: HostAddr,
+    known_hosts: PathBuf,
+    accept_new: bool,
+    /// Only record, never refuse: used by `gameday trust` to show a key before asking.
+    probe_only: bool,
+    seen: Arc<Mutex<KeyCheck>>,
+}
+
+impl client::Handler for KeyChecker {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        server_public_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let PublicKeyOrCertificate::PublicKey { key, .. } = server_public_key else {
+            self.record(None, Some(Refusal::Certificate));
+            return Ok(false);
+        };
+        if self.probe_only {
+            self.record(Some(key.clone()), Some(Refusal::Unknown));
+            return Ok(false);
+        }
+        let status = known_hosts::check(&self.known_hosts, &self.addr.host, self.addr.port, key);
+        let refusal = match status {
+            Ok(HostKeyStatus::Known) => None,
+            Ok(HostKeyStatus::Unknown) if self.accept_new => {
+                match known_hosts::append(&self.known_hosts, &self.addr.host, self.addr.port, key) {
+                    Ok(()) => {
+                        tracing::warn!(host = %self.addr, fingerprint = %known_hosts::fingerprint(key), "accept-new: recorded a new host key");
+                        None
+                    }
+                    Err(e) => Some(Refusal::Error(e.to_string())),
+                }
+            }
+            Ok(HostKeyStatus::Unknown) => Some(Refusal::Unknown),
+            Ok(HostKeyStatus::Changed { lines }) => Some(Refusal::Changed(lines)),
+            Ok(HostKeyStatus::Revoked { line }) => Some(Refusal::Revoked(line)),
+            Err(e) => Some(Refusal::Error(e.to_string())),
+        };
+        let ok = refusal.is_none();
+        self.record(Some(key.clone()), refusal);
+        Ok(ok)
+    }
+}
+
+impl KeyChecker {
+    fn record(&self, key: Option<PublicKey>, refused: Option<Refusal>) {
+        if let Ok(mut s) = self.seen.lock() {
+            s.key = key;
+            s.refused = refused;
+        }
+    }
+}
+
+fn client_config(opts: &SshOptions, known_algs: Vec<Algorithm>) -> client::Config {
+    let defaults = Preferred::default();
+    // Ask first for the key types known_hosts records for this host, so the check is meaningful.
+    let mut keys: Vec<Algorithm> = known_algs;
+    for a in defaults.key.iter() {
+        let same_family = keys
+            .iter()
+            .any(|k| matches!((k, a), (Algorithm::Rsa { .. }, Algorithm::Rsa { .. })) || k == a);
+        if !same_family {
+            keys.push(a.clone());
+        }
+    }
+    // An RSA key recorded as `ssh-rsa` stands for all three RSA signature algorithms.
+    if let Some(pos) = keys.iter().position(|k| matches!(k, Algorithm::Rsa { .. })) {
+        let rsa: Vec<Algorithm> = defaults
+            .key
+            .iter()
+            .filter(|a| matches!(a, Algorithm::Rsa { .. }))
+            .cloned()
+            .collect();
+        keys.retain(|k| !matches!(k, Algorithm::Rsa { .. }));
+        for (i, a) in rsa.into_iter().enumerate() {
+            keys.insert(pos.min(keys.len()) + i, a);
+        }
+    }
+    client::Config {
+        preferred: Preferred {
+            kex: Cow::Borrowed(&[
+                kex::CURVE25519,
+                kex::CURVE25519_PRE_RFC_8731,
+                kex::DH_GEX_SHA256,
+                kex::DH_G16_SHA512,
+                kex::DH_G14_SHA256,
+                kex::EXTENSION_SUPPORT_AS_CLIENT,
+                kex::EXTENSION_OPENSSH_STRICT_KEX_AS_CLIENT,
+            ]),
+            key: Cow::Owned(keys),
+            ..defaults
+        },
+        keepalive_interval: Some(opts.keepalive_interval),
+        keepalive_max: opts.keepalive_max,
+        inactivity_timeout: None,
+        nodelay: true,
+        ..Default::default()
+    }
+}
+
+/// Opens the TCP socket ourselves (TCP_NODELAY) and runs the SSH handshake with the key check.
+async fn handshake(addr: &HostAddr, opts: &SshOptions) -> Result<Handle<KeyChecker>, SshError> {
+    handshake_with(addr, opts, false, Arc::new(Mutex::new(KeyCheck::default()))).await
+}
+
+async fn handshake_with(
+    addr: &HostAddr,
+    opts: &SshOptions,
+    probe_only: bool,
+    seen: Arc<Mutex<KeyCheck>>,
+) -> Result<Handle<KeyChecker>, SshError> {
+    let host = addr.to_string();
+    let stream = tokio::net::TcpStream::connect((addr.host.as_str(), addr.port))
+        .await
+        .map_err(|e| SshError::Connect {
+            host: host.clone(),
+            why: e.to_string(),
+        })?;
+    // Without it each round trip waits on the delayed-ACK timer (~40 ms here).
+    let _ = stream.set_nodelay(true);
+    let checker = KeyChecker {
+        addr: addr.clone(),
+        known_hosts: opts.known_hosts.clone(),
+        accept_new: opts.accept_new,
+        probe_only,
+        seen: seen.clone(),
+    };
+    let algs = known_hosts::recorded_algorithms(&opts.known_hosts, &addr.host, addr.port);
+    let config = Arc::new(client_config(opts, algs));
+    match client::connect_stream(config, stream, checker).await {
+        Ok(h) => Ok(h),
+        Err(e) => {
+            let check = seen.lock().map(|s| s.clone()).unwrap_or_default();
+            let fingerprint = check
+                .key
+                .as_ref()
+                .map(known_hosts::fingerprint)
+                .unwrap_or_else(|| "(none)".into());
+            let known_hosts = opts.known_hosts.clone();
+            Err(match check.refused {
+                Some(Refusal::Unknown) => SshError::UnknownHostKey {
+                    host,
+                    fingerprint,
+                    known_hosts,
+                },
+                Some(Refusal::Changed(lines)) => SshError::ChangedHostKey {
+                    host,
+                    fingerprint,
+                    lines,
+                    known_hosts,
+                },
+                Some(Refusal::Revoked(line)) => SshError::RevokedHostKey {
+                    host,
+                    fingerprint,
+                    line,
+                    known_hosts,
+                },
+                Some(Refusal::Error(why)) => SshError::KnownHosts { host, why },
+                Some(Refusal::Certificate) => SshError::KnownHosts {
+                    host,
+                    why: "the host presented a certificate; gameday pins plain host keys".into(),
+                },
+                None => SshError::Connect {
+                    host,
+                    why: e.to_string(),
+                },
+            })
+        }
+    }
+}
+
+/// Fetches the host key of `addr` without logging in, for `gameday trust`.
+pub async fn probe_host_key(addr: &HostAddr, opts: &SshOptions) -> Result<PublicKey, SshError> {
+    let host = addr.to_string();
+    let seen = Arc::new(Mutex::new(KeyCheck::default()));
+    let run = handshake_with(addr, opts, true, seen.clone());
+    let result = tokio::time::timeout(opts.connect_timeout, run).await;
+    let key = seen.lock().ok().and_then(|s| s.key.clone());
+    match (key, result) {
+        (Some(key), _) => Ok(key),
+        (None, Err(_)) => Err(SshError::ConnectTimeout {
+            host,
+            after: opts.connect_timeout,
+        }),
+        (None, Ok(Err(e))) => Err(e),
+        (None, Ok(Ok(_))) => Err(SshError::KnownHosts {
+            host,
+            why: "the host presented no key".into(),
+        }),
+    }
+}
+
+/// The authenticated connection to one host.
+pub struct SshHost {
+    name: String,
+    target: SshTarget,
+    handle: Handle<KeyChecker>,
+    /// Connect + authenticate, for the preflight report and the bench.
+    pub connect_ms: u64,
+}
+
+impl SshHost {
+    /// Connects, checks the host key, authenticates. A refused host runs nothing.
+    pub async fn connect(target: &SshTarget, opts: &SshOptions) -> Result<SshHost, SshError> {
+        let host = target.addr.to_string();
+        let started = Instant::now();
+        let work = async {
+            let mut handle = handshake(&target.addr, opts).await?;
+            authenticate(&mut handle, target).await?;
+            Ok::<_, SshError>(handle)
+        };
+        let handle = tokio::time::timeout(opts.connect_timeout, work)
+            .await
+            .map_err(|_| SshError::ConnectTimeout {
+                host: host.clone(),
+                after: opts.connect_timeout,
+            })??;
+        let h = SshHost {
+            name: host,
+            target: target.clone(),
+            handle,
+            connect_ms: ms(started.elapsed()),
+        };
+        if target.sudo {
+            let out = h.exec_raw("sudo -n true", opts.connect_timeout).await;
+            if !out.success() {
+                return Err(SshError::Sudo {
+                    host: h.name.clone(),
+                    user: target.user.clone(),
+                    why: out.summary(),
+                });
+            }
+        }
+        Ok(h)
+    }
+
+    pub fn target(&self) -> &SshTarget {
+        &self.target
+    }
+
+    /// Wraps `command` the way every remote command runs: under `timeout`, through `sudo -n`.
+    pub fn wrap(&self, command: &str, timeout: Duration) -> String {
+        wrap_command(command, timeout, self.target.sudo)
+    }
+
+    /// Runs `line` exactly as given (no wrapping) on a new channel of the warm connection.
+    async fn exec_raw(&self, line: &str, limit: Duration) -> CommandOutcome {
+        let started = Instant::now();
+        let run = async {
+            let mut channel = self
+                .handle
+                .channel_open_session()
+                .await
+                .map_err(|e| format!("cannot open a channel: {e}"))?;
+            channel
+                .exec(true, line)
+                .await
+                .map_err(|e| format!("cannot start the command: {e}"))?;
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let mut exit = None;
+            let mut signal = None;
+            while let Some(msg) = channel.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } => {
+                        if out.len() < 4 * super::OUTPUT_CAP {
+                            out.extend_from_slice(&data);
+                        }
+                    }
+                    ChannelMsg::ExtendedData { data, .. } => {
+                        if err.len() < 4 * super::OUTPUT_CAP {
+                            err.extend_from_slice(&data);
+                        }
+                    }
+                    ChannelMsg::ExitStatus { exit_status } => {
+                        exit = i32::try_from(exit_status).ok();
+                    }
+                    ChannelMsg::ExitSignal { signal_name, .. } => {
+                        signal = Some(format!("{signal_name:?}"));
+                    }
+                    ChannelMsg::Close => break,
+                    _ => {}
+                }
+            }
+            Ok::<_, String>((exit, signal, out, err))
+        };
+        match tokio::time::timeout(limit, run).await {
+            Ok(Ok((exit, signal, out, err))) => CommandOutcome {
+                exit,
+                stdout: capped(&out),
+                stderr: capped(&err),
+                ms: ms(started.elapsed()),
+                error: match (exit, signal) {
+                    (Some(_), _) => None,
+                    (None, Some(s)) => Some(format!("killed by signal {s}")),
+                    // The channel closed without a status: the link or sshd went away.
+                    (None, None) => Some("no exit status (connection lost?)".into()),
+                },
+            },
+            Ok(Err(why)) => CommandOutcome {
+                exit: None,
+                ms: ms(started.elapsed()),
+                error: Some(format!("{why} (on {})", self.name)),
+                ..Default::default()
+            },
+            Err(_) => CommandOutcome {
+                exit: None,
+                ms: ms(started.elapsed()),
+                error: Some(format!("timed out after {}", format_duration(limit))),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+impl Host for SshHost {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn exec<'a>(&'a self, command: &'a str, timeout: Duration) -> BoxFuture<'a, CommandOutcome> {
+        Box::pin(async move {
+            let line = self.wrap(command, timeout);
+            self.exec_raw(&line, timeout + LOCAL_GRACE).await
+        })
+    }
+
+    fn manual(&self, command: &str) -> String {
+        manual_command(&self.target, command)
+    }
+
+    fn management_port(&self) -> Option<u16> {
+        Some(self.target.addr.port)
+    }
+}
+
+/// `timeout -k 5 <secs> sh -c '<command>'`, inside `sudo -n --` when asked: a closed channel does
+/// not kill a non-PTY command, so the host itself bounds it.
+pub fn wrap_command(command: &str, timeout: Duration, sudo: bool) -> String {
+    let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    let secs = secs.max(1);
+    let inner = format!("timeout -k {KILL_AFTER_S} {secs} sh -c {}", quote(command));
+    if sudo {
+        format!("sudo -n -- {inner}")
+    } else {
+        inner
+    }
+}
+
+/// A line a person can paste: `ssh -p PORT user@host '<command>'`.
+pub fn manual_command(target: &SshTarget, command: &str) -> String {
+    let remote = if target.sudo {
+        format!("sudo -n -- sh -c {}", quote(command))
+    } else {
+        command.to_string()
+    };
+    let host = if target.addr.host.contains(':') {
+        format!("[{}]", target.addr.host)
+    } else {
+        target.addr.host.clone()
+    };
+    let identity = target
+        .identity
+        .as_ref()
+        .map(|p| format!(" -i {}", quote(&p.display().to_string())))
+        .unwrap_or_default();
+    format!(
+        "ssh -p {}{identity} {}@{host} {}",
+        target.addr.port,
+        target.user,
+        quote(&remote)
+    )
+}
+
+/// Single-quotes for sh. Commands reaching here never hold NUL (validation refuses it); if one
+/// did, the line becomes a command that fails loudly instead of running something else.
+fn quote(s: &str) -> String {
+    match shlex::try_quote(s) {
+        Ok(q) => q.into_owned(),
+        Err(_) => "'gameday: refused a command containing NUL'; false".to_string(),
+    }
+}
+
+async fn authenticate(handle: &mut Handle<KeyChecker>, target: &SshTarget) -> Result<(), SshError> {
+    let host = target.addr.to_string();
+    let fail = |why: String| SshError::Auth {
+        host: host.clone(),
+        user: target.user.clone(),
+        why,
+    };
+    let rsa_hash = handle
+        .best_supported_rsa_hash()
+        .await
+        .ok()
+        .flatten()
+        .flatten();
+    if let Some(path) = &target.identity {
+        let key = load_key(path).map_err(&fail)?;
+        return try_key(handle, &target.user, key, rsa_hash)
+            .await
+            .map_err(|why| fail(format!("key {}: {why}", path.display())));
+    }
+    let mut tried = Vec::new();
+    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+        match AgentClient::connect_env().await {
+            Ok(mut agent) => {
+                let ids = agent.request_identities().await.unwrap_or_default();
+                for id in ids {
+                    let key = id.public_key().into_owned();
+                    let hash = matches!(key.algorithm(), Algorithm::Rsa { .. })
+                        .then_some(rsa_hash)
+                        .flatten();
+                    match handle
+                        .authenticate_publickey_with(&target.user, key, hash, &mut agent)
+                        .await
+                    {
+                        Ok(r) if r.success() => return Ok(()),
+                        Ok(_) => tried.push("an ssh-agent key".to_string()),
+                        Err(e) => tried.push(format!("ssh-agent ({e})")),
+                    }
+                }
+            }
+            Err(e) => tried.push(format!("ssh-agent unreachable ({e})")),
+        }
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+        let Some(path) = home.as_ref().map(|h| h.join(".ssh").join(name)) else {
+            break;
+        };
+        if !path.exists() {
+            continue;
+        }
+        match load_key(&path) {
+            Ok(key) => match try_key(handle, &target.user, key, rsa_hash).await {
+                Ok(()) => return Ok(()),
+                Err(why) => tried.push(format!("{} ({why})", path.display())),
+            },
+            Err(why) => tried.push(why),
+        }
+    }
+    Err(fail(if tried.is_empty() {
+        "no key: set `identity:` on the target, load a key into ssh-agent, or create ~/.ssh/id_ed25519".into()
+    } else {
+        format!(
+            "the server accepted none of: {}; add the public key to ~{}/.ssh/authorized_keys there",
+            tried.join(", "),
+            target.user
+        )
+    }))
+}
+
+fn load_key(path: &Path) -> Result<russh::keys::PrivateKey, String> {
+    russh::keys::load_secret_key(path, None).map_err(|e| {
+        format!(
+            "cannot use key {}: {e} (passphrase-protected keys must be loaded into ssh-agent)",
+            path.display()
+        )
+    })
+}
+
+async fn try_key(
+    handle: &mut Handle<KeyChecker>,
+    user: &str,
+    key: russh::keys::PrivateKey,
+    rsa_hash: Option<russh::keys::HashAlg>,
+) -> Result<(), String> {
+    let hash = matches!(key.algorithm(), Algorithm::Rsa { .. })
+        .then_some(rsa_hash)
+        .flatten();
+    match handle
+        .authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+        .await
+    {
+        Ok(r) if r.success() => Ok(()),
+        Ok(_) => Err("rejected".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(sudo: bool, port: u16) -> SshTarget {
+        SshTarget {
+            addr: HostAddr {
+                host: "db-1".into(),
+                port,
+            },
+            user: "ops".into(),
+            sudo,
+            identity: None,
+        }
+    }
+
+    #[test]
+    fn commands_are_wrapped_in_remote_timeout_and_sudo() {
+        assert_eq!(
+            wrap_command("echo 'a b'; rm -f x", Duration::from_millis(2500), false),
+            r#"timeout -k 5 3 sh -c 'echo '"'"'a b'"'"'; rm -f x'"#
+        );
+        assert_eq!(
+            wrap_command("true", Duration::from_secs(30), true),
+            "sudo -n -- timeout -k 5 30 sh -c true"
+        );
+    }
+
+    #[test]
+    fn manual_line_is_pasteable() {
+        assert_eq!(
+            manual_command(&target(false, 2222), "rm -f '/tmp/x y'"),
+            r#"ssh -p 2222 ops@db-1 'rm -f '"'"'/tmp/x y'"'"''"#
+        );
+        assert_eq!(
+            manual_command(&target(true, 22), "true"),
+            r#"ssh -p 22 ops@db-1 'sudo -n -- sh -c true'"#
+        );
+    }
+}

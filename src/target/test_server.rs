@@ -1,0 +1,170 @@
+//! An in-process SSH server on 127.0.0.1 that runs each exec request with `sh -c`: fast
+//! integration tests of the SSH transport without sshd, and the base of the embedded demo lab.
+//!
+//! Public-key authentication only, against the keys it was given; every command it ran is
+//! recorded so a test can assert that a refused host ran nothing.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use russh::keys::ssh_key::private::Ed25519Keypair;
+use russh::keys::{PrivateKey, PublicKey};
+use russh::server::{self, Auth, Msg, Server as _, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+/// An Ed25519 key from a 32-byte seed: deterministic keys for tests, no RNG needed.
+pub fn key_from_seed(seed: [u8; 32]) -> PrivateKey {
+    PrivateKey::from(Ed25519Keypair::from_seed(&seed))
+}
+
+/// A running server. Dropping it stops accepting new connections.
+pub struct TestServer {
+    pub port: u16,
+    pub host_key: PublicKey,
+    executed: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Listens on 127.0.0.1 (a free port) with `host_key`, accepting clients holding `authorized`.
+    pub async fn start(host_key: PrivateKey, authorized: Vec<PublicKey>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let port = listener.local_addr()?.port();
+        let public = host_key.public_key().clone();
+        let config = Arc::new(server::Config {
+            keys: vec![host_key],
+            auth_rejection_time: std::time::Duration::from_millis(10),
+            auth_rejection_time_initial: Some(std::time::Duration::ZERO),
+            nodelay: true,
+            ..Default::default()
+        });
+        let executed = Arc::new(Mutex::new(Vec::new()));
+        let mut server = ShServer {
+            authorized: Arc::new(authorized),
+            executed: executed.clone(),
+        };
+        let task = tokio::spawn(async move {
+            let _ = server.run_on_socket(config, &listener).await;
+        });
+        Ok(TestServer {
+            port,
+            host_key: public,
+            executed,
+            task,
+        })
+    }
+
+    /// Every exec request received, in order.
+    pub fn executed(&self) -> Vec<String> {
+        self.executed.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Clone)]
+struct ShServer {
+    authorized: Arc<Vec<PublicKey>>,
+    executed: Arc<Mutex<Vec<String>>>,
+}
+
+impl server::Server for ShServer {
+    type Handler = ShServer;
+    fn new_client(&mut self, _: Option<std::net::SocketAddr>) -> ShServer {
+        self.clone()
+    }
+}
+
+impl server::Handler for ShServer {
+    type Error = russh::Error;
+
+    async fn auth_publickey_offered(
+        &mut self,
+        _user: &str,
+        offer: server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let _ = offer;
+        Ok(Auth::Accept)
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        _user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        if self
+            .authorized
+            .iter()
+            .any(|k| k.key_data() == key.public_key.key_data())
+        {
+            Ok(Auth::Accept)
+        } else {
+            Ok(Auth::reject())
+        }
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        _channel: Channel<Msg>,
+        reply: server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let command = String::from_utf8_lossy(data).into_owned();
+        if let Ok(mut e) = self.executed.lock() {
+            e.push(command.clone());
+        }
+        session.channel_success(channel)?;
+        let handle = session.handle();
+        tokio::spawn(async move {
+            let child = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(&command)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn();
+            let status = match child {
+                Ok(mut child) => {
+                    let (mut out, mut err) = (Vec::new(), Vec::new());
+                    if let Some(mut s) = child.stdout.take() {
+                        let _ = s.read_to_end(&mut out).await;
+                    }
+                    if let Some(mut s) = child.stderr.take() {
+                        let _ = s.read_to_end(&mut err).await;
+                    }
+                    if !out.is_empty() {
+                        let _ = handle.data(channel, out).await;
+                    }
+                    if !err.is_empty() {
+                        let _ = handle.extended_data(channel, 1, err).await;
+                    }
+                    child.wait().await.ok().and_then(|s| s.code())
+                }
+                Err(_) => Some(127),
+            };
+            // A command killed by a signal gets no exit status, like sshd sends exit-signal instead.
+            if let Some(code) = status.and_then(|c| u32::try_from(c).ok()) {
+                let _ = handle.exit_status_request(channel, code).await;
+            }
+            let _ = handle.eof(channel).await;
+            let _ = handle.close(channel).await;
+        });
+        Ok(())
+    }
+}

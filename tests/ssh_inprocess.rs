@@ -1,0 +1,167 @@
+//! The SSH transport against the in-process russh server: exec, exit status, host key refusal.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gameday::scenario::HostAddr;
+use gameday::target::Host;
+use gameday::target::known_hosts;
+use gameday::target::ssh::{SshError, SshHost, SshOptions, SshTarget};
+use gameday::target::test_server::{TestServer, key_from_seed};
+use russh::keys::ssh_key::LineEnding;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    server: TestServer,
+    identity: PathBuf,
+    known_hosts: PathBuf,
+}
+
+async fn fixture(trust: bool) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let client = key_from_seed([7; 32]);
+    let identity = dir.path().join("id_ed25519");
+    std::fs::write(
+        &identity,
+        client.to_openssh(LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    let server = TestServer::start(key_from_seed([1; 32]), vec![client.public_key().clone()])
+        .await
+        .unwrap();
+    let known_hosts = dir.path().join("known_hosts");
+    if trust {
+        known_hosts::append(&known_hosts, "127.0.0.1", server.port, &server.host_key).unwrap();
+    }
+    Fixture {
+        dir: dir.path().to_path_buf(),
+        _dir: dir,
+        server,
+        identity,
+        known_hosts,
+    }
+}
+
+fn target(f: &Fixture) -> SshTarget {
+    SshTarget {
+        addr: HostAddr {
+            host: "127.0.0.1".into(),
+            port: f.server.port,
+        },
+        user: "tester".into(),
+        sudo: false,
+        identity: Some(f.identity.clone()),
+    }
+}
+
+fn options(known_hosts: &Path) -> SshOptions {
+    SshOptions {
+        known_hosts: known_hosts.to_path_buf(),
+        ..SshOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn runs_commands_over_a_warm_connection() {
+    let f = fixture(true).await;
+    let host = SshHost::connect(&target(&f), &options(&f.known_hosts))
+        .await
+        .unwrap();
+    let out = host
+        .exec("echo out; echo err >&2; exit 3", Duration::from_secs(10))
+        .await;
+    assert_eq!(out.exit, Some(3), "{out:?}");
+    assert_eq!(out.stdout.trim(), "out");
+    assert_eq!(out.stderr.trim(), "err");
+    for _ in 0..5 {
+        assert!(host.exec("true", Duration::from_secs(5)).await.success());
+    }
+    let ran = f.server.executed();
+    assert!(ran[0].starts_with("timeout -k 5 10 sh -c "), "{ran:?}");
+}
+
+#[tokio::test]
+async fn remote_timeout_leaves_no_exit_zero() {
+    let f = fixture(true).await;
+    let host = SshHost::connect(&target(&f), &options(&f.known_hosts))
+        .await
+        .unwrap();
+    let out = host.exec("sleep 5", Duration::from_secs(1)).await;
+    assert_ne!(out.exit, Some(0), "{out:?}");
+    assert!(!out.success());
+}
+
+#[tokio::test]
+async fn unknown_host_is_refused_and_runs_nothing() {
+    let f = fixture(false).await;
+    let err = SshHost::connect(&target(&f), &options(&f.known_hosts))
+        .await
+        .err()
+        .unwrap();
+    let msg = err.to_string();
+    assert!(matches!(err, SshError::UnknownHostKey { .. }), "{msg}");
+    assert!(msg.contains("SHA256:"), "{msg}");
+    assert!(msg.contains("gameday trust 127.0.0.1:"), "{msg}");
+    assert!(f.server.executed().is_empty());
+}
+
+#[tokio::test]
+async fn accept_new_records_the_key_then_it_is_known() {
+    let f = fixture(false).await;
+    let mut opts = options(&f.known_hosts);
+    opts.accept_new = true;
+    let host = SshHost::connect(&target(&f), &opts).await.unwrap();
+    assert!(host.exec("true", Duration::from_secs(5)).await.success());
+    let text = std::fs::read_to_string(&f.known_hosts).unwrap();
+    assert!(text.starts_with(&format!("[127.0.0.1]:{} ssh-ed25519 ", f.server.port)));
+    SshHost::connect(&target(&f), &options(&f.known_hosts))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn changed_key_is_fatal_even_with_accept_new() {
+    let f = fixture(false).await;
+    let other = key_from_seed([9; 32]);
+    known_hosts::append(
+        &f.known_hosts,
+        "127.0.0.1",
+        f.server.port,
+        other.public_key(),
+    )
+    .unwrap();
+    let mut opts = options(&f.known_hosts);
+    opts.accept_new = true;
+    let err = SshHost::connect(&target(&f), &opts).await.err().unwrap();
+    assert!(matches!(err, SshError::ChangedHostKey { .. }), "{err}");
+    assert!(err.to_string().contains("HOST KEY CHANGED"));
+    assert!(f.server.executed().is_empty());
+    let _ = &f.dir;
+}
+
+#[tokio::test]
+async fn wrong_client_key_is_an_auth_error_naming_host_and_user() {
+    let f = fixture(true).await;
+    let other = f.dir.join("other");
+    std::fs::write(
+        &other,
+        key_from_seed([3; 32])
+            .to_openssh(LineEnding::LF)
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    let mut t = target(&f);
+    t.identity = Some(other);
+    let err = SshHost::connect(&t, &options(&f.known_hosts))
+        .await
+        .err()
+        .unwrap();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("127.0.0.1:") && msg.contains("tester"),
+        "{msg}"
+    );
+    assert!(f.server.executed().is_empty());
+}
