@@ -639,9 +639,11 @@ mod tests {
 
     #[test]
     fn commands_are_wrapped_in_remote_timeout_and_sudo() {
+        let cmd = "echo 'a b' \"$(id)\" `x`; rm -f x";
+        let line = wrap_command(cmd, Duration::from_millis(2500), false);
         assert_eq!(
-            wrap_command("echo 'a b'; rm -f x", Duration::from_millis(2500), false),
-            r#"timeout -k 5 3 sh -c 'echo '"'"'a b'"'"'; rm -f x'"#
+            shlex::split(&line).unwrap(),
+            ["timeout", "-k", "5", "3", "sh", "-c", cmd]
         );
         assert_eq!(
             wrap_command("true", Duration::from_secs(30), true),
@@ -651,13 +653,14 @@ mod tests {
 
     #[test]
     fn manual_line_is_pasteable() {
+        let line = manual_command(&target(false, 2222), "rm -f '/tmp/x y'");
         assert_eq!(
-            manual_command(&target(false, 2222), "rm -f '/tmp/x y'"),
-            r#"ssh -p 2222 ops@db-1 'rm -f '"'"'/tmp/x y'"'"''"#
+            shlex::split(&line).unwrap(),
+            ["ssh", "-p", "2222", "ops@db-1", "rm -f '/tmp/x y'"]
         );
         assert_eq!(
             manual_command(&target(true, 22), "true"),
-            r#"ssh -p 22 ops@db-1 'sudo -n -- sh -c true'"#
+            "ssh -p 22 ops@db-1 'sudo -n -- sh -c true'"
         );
     }
 }
