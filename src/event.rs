@@ -163,6 +163,29 @@ pub enum Event {
         ok: bool,
         outcome: CommandOutcome,
     },
+    /// The dead-man lease was armed on the host before the inject: the host reverts the fault by
+    /// itself `lease_ms` after the last renewal. `cancel` stops it (for `recover`).
+    LeaseArmed {
+        fault: String,
+        host: String,
+        ok: bool,
+        lease_ms: u64,
+        cancel: String,
+        outcome: CommandOutcome,
+    },
+    LeaseRenewed {
+        fault: String,
+        host: String,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// After a verified rollback the lease is cancelled so the host does not undo twice.
+    LeaseCancelled {
+        fault: String,
+        host: String,
+        ok: bool,
+    },
     /// A metric reading. Compact on purpose: there are many of these.
     Sample {
         #[serde(rename = "m")]
@@ -287,6 +310,7 @@ impl Event {
             Event::RunStarted { .. }
                 | Event::FaultIntent { .. }
                 | Event::FaultInjected { .. }
+                | Event::LeaseArmed { .. }
                 | Event::HaltRequested { .. }
                 | Event::RollbackResult { .. }
                 | Event::RollbackFinished { .. }

@@ -148,6 +148,53 @@ pub fn describe(event: &Event) -> (String, String) {
             format!("milestone: {}", milestone_name(*kind)),
         ),
         Event::HaltRequested { by, reason } => ("HALT", format!("halt by {by}: {reason}")),
+        Event::LeaseArmed {
+            fault,
+            host,
+            ok,
+            lease_ms,
+            outcome,
+            ..
+        } => (
+            "lease",
+            if *ok {
+                format!(
+                    "lease armed for {fault} on {host}: the host reverts it {}s after the last renewal",
+                    lease_ms / 1000
+                )
+            } else {
+                format!(
+                    "lease for {fault} on {host} could not be armed ({}): not injected",
+                    outcome.summary()
+                )
+            },
+        ),
+        Event::LeaseRenewed {
+            fault,
+            host,
+            ok,
+            error,
+        } => (
+            "lease",
+            if *ok {
+                format!("lease renewed for {fault} on {host}")
+            } else {
+                format!(
+                    "lease renewal failed for {fault} on {host}: {}",
+                    error.as_deref().unwrap_or("unknown")
+                )
+            },
+        ),
+        Event::LeaseCancelled { fault, host, ok } => (
+            "lease",
+            if *ok {
+                format!("lease cancelled for {fault} on {host}")
+            } else {
+                format!(
+                    "lease for {fault} on {host} could not be cancelled (its undo may run again; harmless)"
+                )
+            },
+        ),
         Event::RollbackStarted { fault, host } => {
             ("rollback", format!("rolling back {fault} on {host}"))
         }

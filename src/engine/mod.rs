@@ -18,7 +18,10 @@ use tokio::time::Instant;
 use crate::event::{
     CommandOutcome, Envelope, Event, MilestoneKind, Phase, RollbackStatus, RuleCheck, Verdict,
 };
-use crate::fault::{FaultLedger, FaultPlan, FaultState, LedgerEntry, RollbackReport, roll_back};
+use crate::fault::{
+    FaultLedger, FaultPlan, FaultState, LeasePlan, LedgerEntry, PlanContext, RollbackReport, kinds,
+    lease, roll_back,
+};
 use crate::journal::{JournalError, JournalWriter};
 use crate::metric::{
     ProbeMap, Reading, RuleTracker, Sample, Transition, poll_once, spawn_samplers,
@@ -130,11 +133,20 @@ enum Done {
         fault: String,
         host: String,
         outcome: CommandOutcome,
+        /// The lease arm's outcome, when the fault has a lease.
+        lease: Option<CommandOutcome>,
     },
     RolledBack {
         fault: String,
         host: String,
         report: RollbackReport,
+        /// The lease cancel's outcome, after a verified rollback.
+        lease_cancel: Option<CommandOutcome>,
+    },
+    LeaseRenewed {
+        fault: String,
+        host: String,
+        outcome: CommandOutcome,
     },
 }
 
@@ -176,6 +188,8 @@ pub struct Engine {
     step_deadline: Option<Instant>,
     max_deadline: Instant,
     halt: Option<Halt>,
+    /// When the live leases are renewed next.
+    lease_renew_at: Option<Instant>,
     /// Why the run stopped early, for the verdict.
     aborted: Option<String>,
     violated: Option<String>,
@@ -228,6 +242,7 @@ impl Engine {
             preflight_failures: Vec::new(),
             step_deadline: None,
             halt: None,
+            lease_renew_at: None,
             aborted: None,
             violated: None,
             journal_error: None,
@@ -417,9 +432,19 @@ impl Engine {
             prompt: step.prompt.clone(),
         });
         for fault in &step.faults {
-            let plan = FaultPlan::of(fault);
             let hosts = self.hosts.get(&fault.target).cloned().unwrap_or_default();
             for host in hosts {
+                let ctx = PlanContext {
+                    run: self.journal.run_id().to_string(),
+                    management_port: host.management_port(),
+                };
+                let plan = FaultPlan::of(fault, &ctx);
+                let lease = match (&plan.undo, host.leases() && !fault.irreversible) {
+                    (Some(undo), true) => {
+                        Some(lease::plan(&kinds::tag(&ctx, &fault.id), undo, fault.lease))
+                    }
+                    _ => None,
+                };
                 // Intent before action: the undo is on disk before the inject is sent.
                 let recorded = self.emit(Event::FaultIntent {
                     fault: fault.id.clone(),
@@ -443,6 +468,7 @@ impl Engine {
                     host: host.clone(),
                     plan: plan.clone(),
                     state: FaultState::Injecting,
+                    lease: lease.clone(),
                 });
                 let (fid, hname, inject, timeout) = (
                     fault.id.clone(),
@@ -455,11 +481,31 @@ impl Engine {
                     host: hname.clone(),
                 };
                 self.spawn(key, async move {
+                    // Dead-man lease first: no fault goes in that the host cannot take out alone.
+                    let armed = match &lease {
+                        Some(l) => Some(host.exec(&l.arm, timeout).await),
+                        None => None,
+                    };
+                    if let Some(a) = armed.as_ref().filter(|a| !a.success()) {
+                        return Done::Injected {
+                            fault: fid,
+                            host: hname,
+                            outcome: CommandOutcome {
+                                error: Some(format!(
+                                    "not injected: the dead-man lease could not be armed ({})",
+                                    a.summary()
+                                )),
+                                ..Default::default()
+                            },
+                            lease: armed,
+                        };
+                    }
                     let outcome = host.exec(&inject, timeout).await;
                     Done::Injected {
                         fault: fid,
                         host: hname,
                         outcome,
+                        lease: armed,
                     }
                 });
             }
@@ -504,10 +550,11 @@ impl Engine {
                     e.host.clone(),
                     e.plan.clone(),
                     e.fault.timeout,
+                    e.lease.clone(),
                 )
             })
             .collect();
-        for (fid, host, plan, timeout) in work {
+        for (fid, host, plan, timeout, lease) in work {
             let hname = host.name().to_string();
             self.ledger.set(&fid, &hname, FaultState::RollingBack);
             self.emit(Event::RollbackStarted {
@@ -520,10 +567,18 @@ impl Engine {
             };
             self.spawn(key, async move {
                 let report = roll_back(host.as_ref(), &plan, timeout).await;
+                // Only a verified rollback stands the lease down; otherwise it stays as a backstop.
+                let lease_cancel = match (&lease, report.status) {
+                    (Some(l), RollbackStatus::Verified) => {
+                        Some(host.exec(&l.cancel, timeout).await)
+                    }
+                    _ => None,
+                };
                 Done::RolledBack {
                     fault: fid,
                     host: hname,
                     report,
+                    lease_cancel,
                 }
             });
         }
@@ -801,6 +856,7 @@ impl Engine {
                         fault,
                         host,
                         outcome: lost,
+                        lease: None,
                     },
                     TaskKey::Rollback { fault, host } => Done::RolledBack {
                         fault,
@@ -812,6 +868,7 @@ impl Engine {
                             undo: lost,
                             verify: None,
                         },
+                        lease_cancel: None,
                     },
                     TaskKey::Other => Done::Check {
                         name: "internal check".into(),
@@ -844,7 +901,11 @@ impl Engine {
                 fault,
                 host,
                 outcome,
+                lease,
             } => {
+                if let Some(armed) = lease {
+                    self.lease_armed(&fault, &host, armed);
+                }
                 let ok = outcome.success();
                 let irreversible = self
                     .ledger
@@ -872,11 +933,24 @@ impl Engine {
                     );
                 }
             }
+            Done::LeaseRenewed {
+                fault,
+                host,
+                outcome,
+            } => self.lease_renewed(fault, host, outcome),
             Done::RolledBack {
                 fault,
                 host,
                 report,
+                lease_cancel,
             } => {
+                if let Some(c) = lease_cancel {
+                    self.emit(Event::LeaseCancelled {
+                        fault: fault.clone(),
+                        host: host.clone(),
+                        ok: c.success(),
+                    });
+                }
                 self.ledger
                     .set(&fault, &host, FaultState::Done(report.status));
                 let manual = (report.status != RollbackStatus::Verified)
@@ -896,6 +970,84 @@ impl Engine {
         }
         if self.ops.is_empty() {
             self.stage_drained();
+        }
+    }
+
+    fn lease_armed(&mut self, fault: &str, host: &str, armed: CommandOutcome) {
+        let Some(l) = self
+            .ledger
+            .get_mut(fault, host)
+            .and_then(|e| e.lease.clone())
+        else {
+            return;
+        };
+        let ok = armed.success();
+        self.emit(Event::LeaseArmed {
+            fault: fault.to_string(),
+            host: host.to_string(),
+            ok,
+            lease_ms: ms(l.duration),
+            cancel: l.cancel.clone(),
+            outcome: armed,
+        });
+        if ok {
+            let at = Instant::now() + renew_every(&l);
+            if self.lease_renew_at.is_none_or(|t| at < t) {
+                self.lease_renew_at = Some(at);
+            }
+        }
+    }
+
+    /// Renews every live lease; called from the clock while the run is healthy.
+    fn renew_leases(&mut self) {
+        let live: Vec<(String, Arc<dyn crate::target::Host>, LeasePlan, Duration)> = self
+            .ledger
+            .entries()
+            .filter(|e| e.state == FaultState::Injected)
+            .filter_map(|e| {
+                e.lease
+                    .clone()
+                    .map(|l| (e.fault.id.clone(), e.host.clone(), l, e.fault.timeout))
+            })
+            .collect();
+        self.lease_renew_at = live
+            .iter()
+            .map(|(_, _, l, _)| Instant::now() + renew_every(l))
+            .min();
+        for (fid, host, l, timeout) in live {
+            let hname = host.name().to_string();
+            // Renewals must come back well inside the lease, or they are worthless.
+            let limit = timeout.min(renew_every(&l));
+            self.spawn(TaskKey::Other, async move {
+                let outcome = host.exec(&l.renew, limit).await;
+                Done::LeaseRenewed {
+                    fault: fid,
+                    host: hname,
+                    outcome,
+                }
+            });
+        }
+    }
+
+    fn lease_renewed(&mut self, fault: String, host: String, outcome: CommandOutcome) {
+        let ok = outcome.success();
+        let error = (!ok).then(|| outcome.summary());
+        self.emit(Event::LeaseRenewed {
+            fault: fault.clone(),
+            host: host.clone(),
+            ok,
+            error: error.clone(),
+        });
+        if !ok {
+            // The host may already have reverted (or soon will): the experiment is not what it
+            // claims to be any more. Stop and roll back everything.
+            self.halt(
+                "lease",
+                &format!(
+                    "lease of fault {fault} on {host} could not be renewed ({}); rolling back",
+                    error.unwrap_or_default()
+                ),
+            );
         }
     }
 
@@ -1018,6 +1170,13 @@ impl Engine {
         if self.halt.is_none() && self.stage != Stage::Finished {
             consider(self.max_deadline);
         }
+        // Same condition as on_time's renewal, or a past instant would spin the loop.
+        if self.halt.is_none()
+            && matches!(self.stage, Stage::Step { .. })
+            && let Some(t) = self.lease_renew_at
+        {
+            consider(t);
+        }
         if self.rules_active() {
             for t in &self.trackers {
                 if let Some(d) = t.deadline() {
@@ -1035,6 +1194,12 @@ impl Engine {
 
     fn on_time(&mut self) {
         let now = Instant::now();
+        if self.halt.is_none()
+            && matches!(self.stage, Stage::Step { .. })
+            && self.lease_renew_at.is_some_and(|t| now >= t)
+        {
+            self.renew_leases();
+        }
         if self.halt.is_none() && self.stage != Stage::Finished && now >= self.max_deadline {
             let limit = format_duration(self.scenario.max_duration);
             self.halt(
@@ -1103,6 +1268,11 @@ impl Engine {
         }
         (held, checks)
     }
+}
+
+/// Renew at a third of the lease: two renewals can be lost before the host reverts.
+fn renew_every(l: &LeasePlan) -> Duration {
+    (l.duration / 3).max(Duration::from_millis(500))
 }
 
 fn ms(d: Duration) -> u64 {

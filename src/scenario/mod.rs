@@ -4,6 +4,7 @@
 //! `FILE:LINE:COLUMN: message`, all of them at once, before anything is touched.
 
 pub mod duration;
+mod faults;
 mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,7 +30,17 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// The fault kinds a scenario may name. `command` runs user-written inject/rollback lines.
-pub const FAULT_KINDS: &[&str] = &["command"];
+pub const FAULT_KINDS: &[&str] = &[
+    "command",
+    "latency",
+    "loss",
+    "partition",
+    "kill",
+    "stop_service",
+    "cpu",
+    "memory",
+    "disk_fill",
+];
 
 /// One problem found in a scenario file, pointing at where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,12 +263,49 @@ pub enum FaultSpec {
         rollback: Option<String>,
         verify: Option<String>,
     },
+    /// `tc netem delay` on an interface.
+    Latency {
+        interface: String,
+        delay_ms: u64,
+        jitter_ms: u64,
+    },
+    /// `tc netem loss` on an interface.
+    Loss { interface: String, percent: f64 },
+    /// iptables DROP to and from a peer; the SSH management port stays open.
+    Partition { peer: String },
+    /// A signal to a process found by name or pid file; undone by `restart` when given.
+    Kill {
+        process: Option<String>,
+        pid_file: Option<String>,
+        signal: String,
+        restart: Option<String>,
+    },
+    /// `systemctl stop`, undone by `systemctl start`.
+    StopService { service: String },
+    /// stress-ng CPU workers, with stress-ng's own timeout as a backstop.
+    Cpu { workers: u32, duration_s: u64 },
+    /// stress-ng memory hog.
+    Memory { bytes: u64, duration_s: u64 },
+    /// A marked file filling a filesystem, capped to leave `keep_free_bytes`.
+    DiskFill {
+        path: String,
+        bytes: u64,
+        keep_free_bytes: u64,
+    },
 }
 
 impl FaultSpec {
     pub fn kind_name(&self) -> &'static str {
         match self {
             FaultSpec::Command { .. } => "command",
+            FaultSpec::Latency { .. } => "latency",
+            FaultSpec::Loss { .. } => "loss",
+            FaultSpec::Partition { .. } => "partition",
+            FaultSpec::Kill { .. } => "kill",
+            FaultSpec::StopService { .. } => "stop_service",
+            FaultSpec::Cpu { .. } => "cpu",
+            FaultSpec::Memory { .. } => "memory",
+            FaultSpec::DiskFill { .. } => "disk_fill",
         }
     }
 }
@@ -820,49 +868,9 @@ impl Validator {
             {
                 self.err(&t.referenced, "timeout must be more than 0s");
             }
-            let spec = match fs.kind.value.as_str() {
-                "command" => {
-                    let Some(inject) = &fs.inject else {
-                        self.err(
-                            &f.referenced,
-                            format!("fault `{id}` of kind command needs `inject:`"),
-                        );
-                        continue;
-                    };
-                    if inject.value.trim().is_empty() {
-                        self.err(
-                            &inject.referenced,
-                            format!("fault `{id}`: inject must not be empty"),
-                        );
-                    }
-                    FaultSpec::Command {
-                        inject: inject.value.clone(),
-                        rollback: fs.rollback.as_ref().map(|r| r.value.clone()),
-                        verify: fs.verify.clone(),
-                    }
-                }
-                other => {
-                    self.err(
-                        &fs.kind.referenced,
-                        format!(
-                            "unknown fault kind `{other}`; known kinds: {}",
-                            FAULT_KINDS.join(", ")
-                        ),
-                    );
-                    continue;
-                }
+            let Some(spec) = self.fault_spec(&id, f) else {
+                continue;
             };
-            match (&fs.rollback, fs.irreversible) {
-                (None, false) => self.err(
-                    &f.referenced,
-                    format!("fault `{id}` has neither `rollback:` nor `irreversible: true`: say how to undo it, or say that it cannot be undone"),
-                ),
-                (Some(r), true) => self.err(
-                    &r.referenced,
-                    format!("fault `{id}` is `irreversible: true` but has a rollback: keep one of the two"),
-                ),
-                _ => {}
-            }
             faults.push(Fault {
                 id,
                 target: fs.target.value.clone(),

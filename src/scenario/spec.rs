@@ -171,4 +171,51 @@ pub struct FaultSpec {
     /// Time limit for each inject/undo/verify command.
     #[serde(default)]
     pub timeout: Option<Spanned<HumanDuration>>,
+
+    // Parameters of the built-in kinds (see `scenario::faults`); each kind accepts only its own.
+    /// latency, loss: network interface (`eth0`).
+    #[serde(default)]
+    pub interface: Option<Spanned<String>>,
+    /// latency: added delay.
+    #[serde(default)]
+    pub delay: Option<Spanned<HumanDuration>>,
+    /// latency: random variation of the delay.
+    #[serde(default)]
+    pub jitter: Option<Spanned<HumanDuration>>,
+    /// loss: percent of packets dropped.
+    #[serde(default)]
+    pub percent: Option<Spanned<f64>>,
+    /// partition: peer host, address or CIDR cut off from the target.
+    #[serde(default)]
+    pub peer: Option<Spanned<String>>,
+    /// kill: process name (as `pgrep -x` sees it).
+    #[serde(default)]
+    pub process: Option<Spanned<String>>,
+    /// kill: file holding the pid.
+    #[serde(default)]
+    pub pid_file: Option<Spanned<String>>,
+    /// kill: signal name (default KILL).
+    #[serde(default)]
+    pub signal: Option<Spanned<String>>,
+    /// kill: command that brings the process back; without it the kill is irreversible.
+    #[serde(default)]
+    pub restart: Option<Spanned<String>>,
+    /// stop_service: systemd unit.
+    #[serde(default)]
+    pub service: Option<Spanned<String>>,
+    /// cpu: stress-ng CPU workers (default 1).
+    #[serde(default)]
+    pub workers: Option<Spanned<u32>>,
+    /// memory, disk_fill: size (`512M`, `2G`, bytes).
+    #[serde(default)]
+    pub size: Option<Spanned<String>>,
+    /// disk_fill: directory on the filesystem to fill.
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
+    /// disk_fill: space always left free so cleanup can run (default 256M).
+    #[serde(default)]
+    pub keep_free: Option<Spanned<String>>,
+    /// cpu, memory: stress-ng's own --timeout, a backstop behind the lease (default 10m).
+    #[serde(default)]
+    pub duration: Option<Spanned<HumanDuration>>,
 }

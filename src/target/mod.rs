@@ -40,6 +40,12 @@ pub trait Host: Send + Sync {
     fn management_port(&self) -> Option<u16> {
         None
     }
+
+    /// Whether faults on this host get a dead-man lease (remote hosts do; the console's own
+    /// machine and test doubles do not).
+    fn leases(&self) -> bool {
+        false
+    }
 }
 
 /// The hosts of every target, by target name.

@@ -471,6 +471,10 @@ impl Host for SshHost {
     fn management_port(&self) -> Option<u16> {
         Some(self.target.addr.port)
     }
+
+    fn leases(&self) -> bool {
+        true
+    }
 }
 
 /// `timeout -k 5 <secs> sh -c '<command>'`, inside `sudo -n --` when asked: a closed channel does

@@ -1,13 +1,19 @@
 //! Faults: what each kind runs to inject, undo and verify, the ledger of live faults, and the
 //! rollback procedure whose result is observed, never assumed.
 
+pub mod kinds;
+pub mod lease;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::event::{CommandOutcome, LiveFault, RollbackStatus};
-use crate::scenario::{Fault, FaultSpec};
+use crate::scenario::Fault;
 use crate::target::Host;
+
+pub use kinds::PlanContext;
+pub use lease::LeasePlan;
 
 /// The exact commands of one fault on one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,18 +25,10 @@ pub struct FaultPlan {
 }
 
 impl FaultPlan {
-    pub fn of(fault: &Fault) -> FaultPlan {
-        match &fault.spec {
-            FaultSpec::Command {
-                inject,
-                rollback,
-                verify,
-            } => FaultPlan {
-                inject: inject.clone(),
-                undo: rollback.clone(),
-                verify: verify.clone(),
-            },
-        }
+    /// The commands of `fault` on one host. Parameters were validated with the scenario and are
+    /// quoted again here: nothing is spliced raw into a shell line.
+    pub fn of(fault: &Fault, ctx: &PlanContext) -> FaultPlan {
+        kinds::plan(fault, ctx)
     }
 }
 
@@ -170,6 +168,8 @@ pub struct LedgerEntry {
     pub host: Arc<dyn Host>,
     pub plan: FaultPlan,
     pub state: FaultState,
+    /// The dead-man lease armed on the host for this fault, if any.
+    pub lease: Option<LeasePlan>,
 }
 
 /// Every fault that was ever intended in this run, per host, and where it stands.

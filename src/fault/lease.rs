@@ -1,0 +1,110 @@
+//! Dead-man leases: before a fault is injected, its undo is armed on the host itself, so the host
+//! reverts the fault if the console dies or the link drops.
+//!
+//! Mechanism: a deadline file `/tmp/gameday-<run>-<fault>.lease` holds a UNIX time. A watcher
+//! (`sh` loop, one check a second) runs the undo once the time has passed. The console renews by
+//! rewriting the deadline (one small atomic write per renewal, the same everywhere) and cancels by
+//! removing the file, which makes the watcher exit without undoing. The watcher is detached from
+//! the SSH session: `systemd-run --unit=gameday-<run>-<fault>` when systemd is PID 1 (so logind's
+//! KillUserProcesses cannot reap it), else `setsid nohup`. A missing or corrupt deadline while the
+//! watcher runs counts as expired: when in doubt, revert.
+
+use std::time::Duration;
+
+use super::kinds::q;
+
+/// Extra time the lease's own undo gets, beyond the fault's command timeout.
+const UNDO_LIMIT_S: u64 = 60;
+
+/// The commands of one lease on one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasePlan {
+    pub duration: Duration,
+    /// Writes the deadline and starts the detached watcher.
+    pub arm: String,
+    /// Pushes the deadline forward; fails when the lease already fired or was cancelled.
+    pub renew: String,
+    /// Removes the deadline: the watcher exits without undoing.
+    pub cancel: String,
+}
+
+/// The lease for `undo`, tagged `tag` (`gameday-<run>-<fault>`, already restricted to safe chars).
+pub fn plan(tag: &str, undo: &str, duration: Duration) -> LeasePlan {
+    let secs = duration.as_secs().max(1);
+    let file = format!("/tmp/{tag}.lease");
+    let (d, tmp) = (q(&file), q(&format!("{file}.tmp")));
+    let write = format!("now=$(date +%s) && echo $((now + {secs})) > {tmp} && mv -f {tmp} {d}");
+    let watcher = format!(
+        "while :; do dl=$(cat {d} 2>/dev/null) || exit 0; case \"$dl\" in ''|*[!0-9]*) break;; esac; [ \"$(date +%s)\" -ge \"$dl\" ] && break; sleep 1; done; rm -f {d}; timeout -k 5 {UNDO_LIMIT_S} sh -c {}",
+        q(undo)
+    );
+    let w = q(&watcher);
+    let unit = q(tag);
+    LeasePlan {
+        duration,
+        arm: format!(
+            "{write} || exit 3; if [ \"$(cat /proc/1/comm 2>/dev/null)\" = systemd ] && command -v systemd-run >/dev/null 2>&1; then systemd-run --quiet --collect --unit={unit} -- sh -c {w} && echo 'lease: systemd-run'; else setsid nohup sh -c {w} </dev/null >/dev/null 2>&1 & echo 'lease: setsid'; fi"
+        ),
+        renew: format!(
+            "[ -e {d} ] || {{ echo 'lease is gone (fired or cancelled): the host may have reverted the fault' >&2; exit 3; }}; {write}"
+        ),
+        cancel: format!("rm -f {d} {tmp}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn sh(c: &str) -> Option<i32> {
+        Command::new("sh").arg("-c").arg(c).status().unwrap().code()
+    }
+
+    fn wait_for(p: &Path, present: bool, limit: Duration) -> bool {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if p.exists() == present {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        p.exists() == present
+    }
+
+    /// A real watcher on this machine (no systemd here): it fires after the deadline, not before
+    /// a renewal, and a cancelled lease never fires.
+    #[test]
+    fn lease_fires_renews_and_cancels() {
+        let dir = tempfile::tempdir().unwrap();
+        let fired = dir.path().join("fired");
+        let undo = format!("touch {}", q(&fired.display().to_string()));
+        let pid = std::process::id();
+        let l = plan(
+            &format!("gameday-test-{pid}-fire"),
+            &undo,
+            Duration::from_secs(1),
+        );
+        assert_eq!(sh(&l.arm), Some(0));
+        assert_eq!(sh(&l.renew), Some(0));
+        assert!(
+            wait_for(&fired, true, Duration::from_secs(10)),
+            "lease never fired"
+        );
+        assert_eq!(sh(&l.renew), Some(3), "renewing a fired lease must fail");
+
+        let kept = dir.path().join("kept");
+        let c = plan(
+            &format!("gameday-test-{pid}-cancel"),
+            &format!("touch {}", q(&kept.display().to_string())),
+            Duration::from_secs(1),
+        );
+        assert_eq!(sh(&c.arm), Some(0));
+        assert_eq!(sh(&c.cancel), Some(0));
+        assert!(
+            !wait_for(&kept, true, Duration::from_secs(3)),
+            "a cancelled lease fired"
+        );
+    }
+}
