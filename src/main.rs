@@ -48,6 +48,11 @@ enum Cmd {
         /// Most commands in flight at once across hosts.
         #[arg(long, default_value_t = 64)]
         fanout: usize,
+        #[command(flatten)]
+        ssh: SshArgs,
+        /// Connect, check host keys and sudo, print every command that would run; run no fault.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Run the built-in demo game day on this machine; needs no infrastructure.
     Demo {
@@ -64,7 +69,44 @@ enum Cmd {
         output: Option<PathBuf>,
     },
     /// Roll back every fault a dead run left without a verified rollback.
-    Recover { journal: PathBuf },
+    Recover {
+        journal: PathBuf,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
+    /// Show a host's SSH key fingerprint and add it to known_hosts.
+    Trust {
+        /// HOST or HOST:PORT (or [v6]:PORT).
+        host: String,
+        /// known_hosts file to add to (default ~/.ssh/known_hosts).
+        #[arg(long)]
+        known_hosts: Option<PathBuf>,
+        /// Add without asking (after printing the fingerprint), e.g. when it was checked out of band.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(clap::Args, Clone, Debug)]
+struct SshArgs {
+    /// known_hosts file for SSH host keys (default ~/.ssh/known_hosts).
+    #[arg(long)]
+    known_hosts: Option<PathBuf>,
+    /// Trust and record the key of a host seen for the first time (like OpenSSH accept-new).
+    /// A changed key is refused all the same.
+    #[arg(long)]
+    accept_new: bool,
+}
+
+impl SshArgs {
+    fn open_options(&self, fanout: usize) -> target::OpenOptions {
+        let mut ssh = target::ssh::SshOptions::default();
+        if let Some(k) = &self.known_hosts {
+            ssh.known_hosts = k.clone();
+        }
+        ssh.accept_new = self.accept_new;
+        target::OpenOptions { ssh, fanout }
+    }
 }
 
 fn main() -> ExitCode {
@@ -87,6 +129,8 @@ fn main() -> ExitCode {
                 headless,
                 journal,
                 fanout,
+                ssh,
+                dry_run,
             } => {
                 let scenario = match Scenario::load(&file) {
                     Ok(s) => s,
@@ -97,6 +141,10 @@ fn main() -> ExitCode {
                     }
                 };
                 let _ = headless; // The terminal console arrives with the TUI; every run is headless for now.
+                let open = ssh.open_options(fanout);
+                if dry_run {
+                    return dry_run_cmd(&scenario, &open).await;
+                }
                 run(
                     scenario,
                     journal,
@@ -104,6 +152,7 @@ fn main() -> ExitCode {
                         fanout,
                         ..Options::default()
                     },
+                    &open,
                 )
                 .await
             }
@@ -112,7 +161,12 @@ fn main() -> ExitCode {
                 demo(journal).await
             }
             Cmd::Report { journal, output } => report_cmd(&journal, output.as_deref()),
-            Cmd::Recover { journal } => recover_cmd(&journal).await,
+            Cmd::Recover { journal, ssh } => recover_cmd(&journal, &ssh.open_options(64)).await,
+            Cmd::Trust {
+                host,
+                known_hosts,
+                yes,
+            } => trust_cmd(&host, known_hosts, yes).await,
         }
     });
     ExitCode::from(code)
@@ -170,7 +224,12 @@ fn default_journal(scenario: &Scenario, now: chrono::DateTime<chrono::Utc>) -> P
         .join("journal.jsonl")
 }
 
-async fn run(scenario: Scenario, journal_path: Option<PathBuf>, options: Options) -> u8 {
+async fn run(
+    scenario: Scenario,
+    journal_path: Option<PathBuf>,
+    options: Options,
+    open: &target::OpenOptions,
+) -> u8 {
     let hosts = match target::open(
         &scenario,
         &target::OpenOptions {
@@ -233,7 +292,7 @@ async fn run(scenario: Scenario, journal_path: Option<PathBuf>, options: Options
                 "gameday: the engine stopped unexpectedly ({join_error}); rolling back from the journal"
             );
             tracing::error!(error = %join_error, "engine task failed; recovering from the journal");
-            recover_cmd(&path).await.max(exit::ABORTED)
+            recover_cmd(&path, open).await.max(exit::ABORTED)
         }
     };
     write_debrief(&path, None);
@@ -319,8 +378,8 @@ fn report_cmd(journal_path: &Path, output: Option<&Path>) -> u8 {
     }
 }
 
-async fn recover_cmd(journal_path: &Path) -> u8 {
-    match recover::recover(journal_path).await {
+async fn recover_cmd(journal_path: &Path, open: &target::OpenOptions) -> u8 {
+    match recover::recover(journal_path, open).await {
         Ok(r) => {
             for (p, status, how) in &r.results {
                 println!(
@@ -375,7 +434,13 @@ async fn demo(journal_path: Option<PathBuf>) -> u8 {
         return exit::INVALID;
     }
     println!("gameday demo: the lab's knobs live in {dir}");
-    let code = run(scenario, journal_path, Options::default()).await;
+    let code = run(
+        scenario,
+        journal_path,
+        Options::default(),
+        &target::OpenOptions::default(),
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&lab);
     code
 }
@@ -384,4 +449,122 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let base = std::env::temp_dir().join(format!("gameday-demo-{}", std::process::id()));
     std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     Ok(base)
+}
+
+/// `run --dry-run`: opens every host for real (host keys, authentication, sudo) and prints every
+/// command a run would send, lease included. Sends none of them.
+async fn dry_run_cmd(scenario: &Scenario, open: &target::OpenOptions) -> u8 {
+    use gameday::fault::{FaultPlan, PlanContext, kinds, lease};
+    let hosts = match target::open(scenario, open).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("gameday: {e}");
+            return exit::INVALID;
+        }
+    };
+    for (name, hs) in &hosts {
+        for h in hs {
+            println!("ok: target {name}: {} reachable, host key verified", h.name());
+        }
+    }
+    let run = "DRYRUN";
+    for (step, fault) in scenario.faults() {
+        for host in hosts.get(&fault.target).into_iter().flatten() {
+            let ctx = PlanContext {
+                run: run.into(),
+                management_port: host.management_port(),
+            };
+            let plan = FaultPlan::of(fault, &ctx);
+            println!(
+                "\n# step {} fault {} ({}) on {}",
+                step + 1,
+                fault.id,
+                fault.spec.kind_name(),
+                host.name()
+            );
+            if let (Some(undo), true) = (&plan.undo, host.leases() && !fault.irreversible) {
+                let l = lease::plan(&kinds::tag(&ctx, &fault.id), undo, fault.lease);
+                println!("lease:  {}", host.manual(&l.arm));
+            }
+            println!("inject: {}", host.manual(&plan.inject));
+            match &plan.undo {
+                Some(u) => println!("undo:   {}", host.manual(u)),
+                None => println!("undo:   (irreversible)"),
+            }
+            if let Some(v) = &plan.verify {
+                println!("verify: {}", host.manual(v));
+            }
+        }
+    }
+    println!("\ndry run: no fault command was sent (the run id in tags is a placeholder)");
+    exit::HELD
+}
+
+/// `gameday trust HOST[:PORT]`: shows the key's fingerprint, asks, appends to known_hosts.
+async fn trust_cmd(host: &str, known_hosts: Option<PathBuf>, yes: bool) -> u8 {
+    use gameday::target::{known_hosts as kh, ssh};
+    let addr = match gameday::scenario::parse_host(host) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("gameday: {e}");
+            return exit::INVALID;
+        }
+    };
+    let mut opts = ssh::SshOptions::default();
+    if let Some(k) = known_hosts {
+        opts.known_hosts = k;
+    }
+    let key = match ssh::probe_host_key(&addr, &opts).await {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("gameday: {e}");
+            return exit::INVALID;
+        }
+    };
+    let fp = kh::fingerprint(&key);
+    match kh::check(&opts.known_hosts, &addr.host, addr.port, &key) {
+        Ok(kh::HostKeyStatus::Known) => {
+            println!("{addr} is already trusted with {fp}");
+            return exit::HELD;
+        }
+        Ok(kh::HostKeyStatus::Unknown) => {}
+        Ok(other) => {
+            eprintln!(
+                "gameday: {addr} presents {fp} but {} records another key or revokes it ({other:?}); refusing. Find out why before editing that file by hand",
+                opts.known_hosts.display()
+            );
+            return exit::MANUAL;
+        }
+        Err(e) => {
+            eprintln!("gameday: {e}");
+            return exit::INVALID;
+        }
+    }
+    println!(
+        "{addr} presents a {} key with fingerprint {fp}",
+        key.algorithm()
+    );
+    if !yes {
+        println!("Compare it with the host's own `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`.");
+        print!("Add it to {}? [y/N] ", opts.known_hosts.display());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer).is_err()
+            || !matches!(answer.trim(), "y" | "Y" | "yes")
+        {
+            println!("not added");
+            return exit::ABORTED;
+        }
+    }
+    match kh::append(&opts.known_hosts, &addr.host, addr.port, &key) {
+        Ok(()) => {
+            println!("added {addr} to {}", opts.known_hosts.display());
+            exit::HELD
+        }
+        Err(e) => {
+            eprintln!("gameday: {e}");
+            exit::INVALID
+        }
+    }
 }

@@ -12,7 +12,7 @@ use crate::event::{Envelope, Event, RollbackStatus};
 use crate::fault::{FaultPlan, roll_back};
 use crate::journal::{JournalError, JournalWriter};
 use crate::scenario::{Scenario, Transport};
-use crate::target::{Host, local::LocalHost};
+use crate::target::{self, Host, OpenOptions, local::LocalHost, ssh::SshTarget};
 
 /// A fault on a host that the journal does not show as safely back.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +22,8 @@ pub struct Pending {
     pub host: String,
     pub plan: FaultPlan,
     pub timeout: Duration,
+    /// Stands the host's dead-man lease down once the rollback is verified.
+    pub lease_cancel: Option<String>,
 }
 
 /// Every intent without a VERIFIED rollback after it, irreversible faults excepted.
@@ -52,8 +54,19 @@ pub fn pending(events: &[Envelope]) -> Vec<Pending> {
                             verify: verify.clone(),
                         },
                         timeout: Duration::from_millis(*timeout_ms),
+                        lease_cancel: None,
                     },
                 );
+            }
+            Event::LeaseArmed {
+                fault,
+                host,
+                cancel,
+                ..
+            } => {
+                if let Some(p) = open.get_mut(&(fault.clone(), host.clone())) {
+                    p.lease_cancel = Some(cancel.clone());
+                }
             }
             Event::RollbackResult {
                 fault,
@@ -94,23 +107,76 @@ impl Recovery {
     }
 }
 
-/// Opens the host a pending fault was on, as the run did.
-fn open_host(scenario: &Scenario, p: &Pending) -> Result<Arc<dyn Host>, String> {
-    match scenario.targets.get(&p.target).map(|t| &t.transport) {
-        Some(Transport::Local) => Ok(Arc::new(LocalHost::new())),
-        Some(Transport::Ssh { .. }) => Err(format!(
-            "host {} is reached over SSH, which this build cannot do yet",
-            p.host
-        )),
-        None => Err(format!(
-            "target `{}` is not in the journal's scenario",
-            p.target
-        )),
+/// The SSH target a pending fault's host was reached through, as the run's scenario says.
+fn ssh_target_of(scenario: &Scenario, p: &Pending) -> Option<SshTarget> {
+    let t = scenario.targets.get(&p.target)?;
+    target::ssh_targets(&t.transport)
+        .into_iter()
+        .find(|s| s.addr.to_string() == p.host)
+}
+
+/// Reopens every host with pending faults, as the run did: each SSH host once, concurrently.
+/// A host that cannot be reached (or whose key is refused) leaves its faults UNKNOWN.
+async fn open_hosts(
+    scenario: &Scenario,
+    todo: &[Pending],
+    options: &OpenOptions,
+) -> BTreeMap<(String, String), Result<Arc<dyn Host>, String>> {
+    let mut out = BTreeMap::new();
+    let mut wanted = Vec::new();
+    for p in todo {
+        let key = (p.target.clone(), p.host.clone());
+        let opened = match scenario.targets.get(&p.target).map(|t| &t.transport) {
+            Some(Transport::Local) => Ok(Arc::new(LocalHost::new()) as Arc<dyn Host>),
+            Some(Transport::Ssh { .. }) => match ssh_target_of(scenario, p) {
+                Some(t) => {
+                    wanted.push(t);
+                    continue;
+                }
+                None => Err(format!(
+                    "host {} is not in target `{}` of the journal's scenario",
+                    p.host, p.target
+                )),
+            },
+            None => Err(format!(
+                "target `{}` is not in the journal's scenario",
+                p.target
+            )),
+        };
+        out.insert(key, opened);
     }
+    wanted.sort();
+    wanted.dedup();
+    // One host at a time through connect_all, so one refused host does not hide the others.
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in wanted {
+        let options = options.clone();
+        tasks.spawn(async move {
+            let r = target::connect_all(vec![t.clone()], &options).await;
+            (t, r)
+        });
+    }
+    let mut reached: BTreeMap<SshTarget, Result<Arc<dyn Host>, String>> = BTreeMap::new();
+    while let Some(Ok((t, r))) = tasks.join_next().await {
+        let h = r
+            .map_err(|e| e.to_string())
+            .and_then(|mut m| m.remove(&t).ok_or_else(|| "not opened".to_string()));
+        reached.insert(t, h);
+    }
+    for p in todo {
+        if let Some(t) = ssh_target_of(scenario, p) {
+            let h = reached
+                .get(&t)
+                .cloned()
+                .unwrap_or_else(|| Err("connect task failed".into()));
+            out.insert((p.target.clone(), p.host.clone()), h);
+        }
+    }
+    out
 }
 
 /// Rolls back every pending fault in parallel and appends each result to the journal.
-pub async fn recover(journal: &Path) -> Result<Recovery, RecoverError> {
+pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, RecoverError> {
     let (mut writer, events) = JournalWriter::append_to(journal)?;
     let scenario = events
         .iter()
@@ -131,18 +197,32 @@ pub async fn recover(journal: &Path) -> Result<Recovery, RecoverError> {
         },
     )?;
     let started = std::time::Instant::now();
+    let hosts = open_hosts(&scenario, &todo, options).await;
     let mut tasks = tokio::task::JoinSet::new();
     for p in todo {
-        let host = open_host(&scenario, &p);
+        let host = hosts
+            .get(&(p.target.clone(), p.host.clone()))
+            .cloned()
+            .unwrap_or_else(|| Err("not opened".into()));
+        let by_hand = match (ssh_target_of(&scenario, &p), &p.plan.undo) {
+            (Some(t), Some(u)) => Some(target::ssh::manual_command(&t, u)),
+            (_, u) => u.clone(),
+        };
         tasks.spawn(async move {
             match host {
                 Ok(h) => {
                     let r = roll_back(h.as_ref(), &p.plan, p.timeout).await;
                     let manual = p.plan.undo.as_ref().map(|u| h.manual(u));
-                    (p, r.status, r.how, r.attempts, r.undo, r.verify, manual)
+                    let cancelled = match (&p.lease_cancel, r.status) {
+                        (Some(c), RollbackStatus::Verified) => {
+                            Some(h.exec(c, p.timeout).await.success())
+                        }
+                        _ => None,
+                    };
+                    (p, r.status, r.how, r.attempts, r.undo, r.verify, manual, cancelled)
                 }
                 Err(why) => {
-                    let manual = p.plan.undo.clone();
+                    let manual = by_hand;
                     (
                         p,
                         RollbackStatus::Unknown,
@@ -151,6 +231,7 @@ pub async fn recover(journal: &Path) -> Result<Recovery, RecoverError> {
                         Default::default(),
                         None,
                         manual,
+                        None,
                     )
                 }
             }
@@ -159,7 +240,7 @@ pub async fn recover(journal: &Path) -> Result<Recovery, RecoverError> {
     let mut results = Vec::new();
     let mut lost = 0;
     while let Some(joined) = tasks.join_next().await {
-        let Ok((p, status, how, attempts, undo, verify, manual)) = joined else {
+        let Ok((p, status, how, attempts, undo, verify, manual, cancelled)) = joined else {
             lost += 1;
             continue;
         };
@@ -178,6 +259,16 @@ pub async fn recover(journal: &Path) -> Result<Recovery, RecoverError> {
                     .flatten(),
             },
         )?;
+        if let Some(ok) = cancelled {
+            writer.append(
+                Utc::now(),
+                Event::LeaseCancelled {
+                    fault: p.fault.clone(),
+                    host: p.host.clone(),
+                    ok,
+                },
+            )?;
+        }
         results.push((p, status, how));
     }
     let recovery = Recovery { results, lost };
