@@ -230,18 +230,10 @@ async fn run(
     options: Options,
     open: &target::OpenOptions,
 ) -> u8 {
-    let hosts = match target::open(
-        &scenario,
-        &target::OpenOptions {
-            fanout: options.fanout,
-            ..Default::default()
-        },
-    )
-    .await
-    {
+    let hosts = match target::open(&scenario, open).await {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("gameday: {e}; nothing was run");
+            eprintln!("gameday: {e}");
             return exit::INVALID;
         }
     };
@@ -464,7 +456,10 @@ async fn dry_run_cmd(scenario: &Scenario, open: &target::OpenOptions) -> u8 {
     };
     for (name, hs) in &hosts {
         for h in hs {
-            println!("ok: target {name}: {} reachable, host key verified", h.name());
+            println!(
+                "ok: target {name}: {} reachable, host key verified",
+                h.name()
+            );
         }
     }
     let run = "DRYRUN";

@@ -219,7 +219,9 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
                         }
                         _ => None,
                     };
-                    (p, r.status, r.how, r.attempts, r.undo, r.verify, manual, cancelled)
+                    (
+                        p, r.status, r.how, r.attempts, r.undo, r.verify, manual, cancelled,
+                    )
                 }
                 Err(why) => {
                     let manual = by_hand;

@@ -1,0 +1,252 @@
+//! End to end against a real OpenSSH sshd on loopback: inject, roll back, verify; host keys
+//! refused with nothing run; kill -9 of the console reverted by the lease, then `recover`.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Sshd, gameday, poll};
+
+fn write_scenario(sshd: &Sshd, name: &str, step: &str, faults: &str) -> std::path::PathBuf {
+    let path = sshd.path(name);
+    std::fs::write(
+        &path,
+        format!(
+            "title: ssh e2e\nhypothesis: faults come back out\nmax_duration: 5m\n\
+             targets:\n  box: {}\nsteps:\n  - name: fault\n    duration: {step}\n    faults:\n{faults}",
+            sshd.target_yaml()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn journal_text(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+#[test]
+fn command_and_disk_fill_are_injected_rolled_back_and_verified() {
+    let Some(sshd) = Sshd::start() else { return };
+    let marker = sshd.path("injected");
+    let fill_dir = sshd.path("fill");
+    std::fs::create_dir(&fill_dir).unwrap();
+    let faults = format!(
+        "      - {{ kind: command, id: touch, target: box, inject: \"touch {m}\", rollback: \"rm -f {m}\", verify: \"test ! -e {m}\" }}\n\
+         \x20     - {{ kind: disk_fill, id: fill, target: box, path: \"{d}\", size: 4M, keep_free: 1M }}\n",
+        m = marker.display(),
+        d = fill_dir.display()
+    );
+    let scenario = write_scenario(&sshd, "run.yaml", "2s", &faults);
+    let journal = sshd.path("run/journal.jsonl");
+    let out = gameday()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--headless")
+        .arg("--journal")
+        .arg(&journal)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .output()
+        .unwrap();
+    let text = journal_text(&journal);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}\njournal:\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!marker.exists());
+    assert_eq!(
+        std::fs::read_dir(&fill_dir).unwrap().count(),
+        0,
+        "fill file left behind"
+    );
+    assert_eq!(
+        text.matches("\"type\":\"lease_armed\"").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(text.matches("\"status\":\"VERIFIED\"").count(), 2, "{text}");
+    assert_eq!(
+        text.matches("\"type\":\"lease_cancelled\"").count(),
+        2,
+        "{text}"
+    );
+    // Both faults were on the host while the step ran.
+    assert_eq!(text.matches("\"type\":\"fault_injected\"").count(), 2);
+    assert!(!text.contains("\"ok\":false"), "{text}");
+    // Cancelled leases leave no deadline file.
+    let leases: Vec<_> = std::fs::read_dir("/tmp")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.ends_with("-touch.lease") && text.contains(n.trim_end_matches("-touch.lease"))
+        })
+        .collect();
+    assert!(leases.is_empty(), "{leases:?}");
+}
+
+fn refused(known_hosts_text: &str) -> (Option<i32>, String, bool) {
+    let sshd = Sshd::start().unwrap();
+    let marker = sshd.path("ran");
+    let faults = format!(
+        "      - {{ kind: command, target: box, inject: \"touch {m}\", rollback: \"rm -f {m}\" }}\n",
+        m = marker.display()
+    );
+    let scenario = write_scenario(&sshd, "refused.yaml", "1s", &faults);
+    let kh = sshd.path("kh_test");
+    std::fs::write(
+        &kh,
+        known_hosts_text.replace("PORT", &sshd.port.to_string()),
+    )
+    .unwrap();
+    let out = gameday()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--journal")
+        .arg(sshd.path("j/journal.jsonl"))
+        .arg("--known-hosts")
+        .arg(&kh)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        marker.exists(),
+    )
+}
+
+#[test]
+fn unknown_host_is_refused_with_fingerprint_and_runs_nothing() {
+    if !Path::new(support::SSHD).exists() {
+        return;
+    }
+    let (code, stderr, ran) = refused("");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!ran, "a command ran on a host whose key is unknown");
+    assert!(stderr.contains("SHA256:"), "{stderr}");
+    assert!(stderr.contains("gameday trust 127.0.0.1:"), "{stderr}");
+}
+
+#[test]
+fn changed_host_key_is_fatal_and_runs_nothing() {
+    if !Path::new(support::SSHD).exists() {
+        return;
+    }
+    let (code, stderr, ran) = refused(
+        "[127.0.0.1]:PORT ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHYCrWAF6pjdHa5LgEPOn0UdpN4awiZ1eyEHLtfB9CvE\n",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!ran, "a command ran on a host whose key changed");
+    assert!(stderr.contains("HOST KEY CHANGED"), "{stderr}");
+}
+
+#[test]
+fn dry_run_connects_and_prints_but_runs_no_fault() {
+    let Some(sshd) = Sshd::start() else { return };
+    let marker = sshd.path("dry");
+    let faults = format!(
+        "      - {{ kind: command, target: box, inject: \"touch {m}\", rollback: \"rm -f {m}\" }}\n",
+        m = marker.display()
+    );
+    let scenario = write_scenario(&sshd, "dry.yaml", "1s", &faults);
+    let out = gameday()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--dry-run")
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("inject: ssh -p "), "{stdout}");
+    assert!(stdout.contains("lease:  ssh -p "), "{stdout}");
+    assert!(!marker.exists());
+}
+
+/// The console dies (SIGKILL, no rollback of its own) after injecting: the host's lease undoes the
+/// fault within lease + 10 s, and `gameday recover` then verifies it and reports VERIFIED.
+#[test]
+fn lease_reverts_after_kill_9_and_recover_verifies() {
+    let Some(sshd) = Sshd::start() else { return };
+    let marker = sshd.path("leased");
+    let faults = format!(
+        "      - {{ kind: command, id: leased, target: box, lease: 5s, inject: \"touch {m}\", rollback: \"rm -f {m}\", verify: \"test ! -e {m}\" }}\n",
+        m = marker.display()
+    );
+    let scenario = write_scenario(&sshd, "kill.yaml", "2m", &faults);
+    let journal = sshd.path("k/journal.jsonl");
+    let mut child = gameday()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--journal")
+        .arg(&journal)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let injected = poll(Duration::from_secs(20), || {
+        journal_text(&journal).contains("\"type\":\"fault_injected\"")
+    });
+    assert!(injected, "no injection: {}", journal_text(&journal));
+    assert!(marker.exists());
+    child.kill().unwrap(); // SIGKILL: no signal handler, no rollback.
+    let killed_at = Instant::now();
+    let _ = child.wait();
+    let reverted = poll(Duration::from_secs(15), || !marker.exists());
+    assert!(reverted, "the lease did not revert the fault within 15 s");
+    eprintln!(
+        "lease reverted the fault {:?} after kill -9",
+        killed_at.elapsed()
+    );
+
+    let out = gameday()
+        .arg("recover")
+        .arg(&journal)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("leased on 127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("VERIFIED"), "{stdout}");
+    let text = journal_text(&journal);
+    assert!(text.contains("\"by\":\"recover\""));
+    assert!(text.contains("\"type\":\"lease_cancelled\""), "{text}");
+}
+
+/// `gameday trust --yes` records the key; afterwards the host is accepted.
+#[test]
+fn trust_adds_the_key_then_the_host_is_accepted() {
+    let Some(sshd) = Sshd::start() else { return };
+    let kh = sshd.path("kh_trust");
+    let out = gameday()
+        .arg("trust")
+        .arg(format!("127.0.0.1:{}", sshd.port))
+        .arg("--known-hosts")
+        .arg(&kh)
+        .arg("--yes")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("SHA256:"), "{stdout}");
+    let text = std::fs::read_to_string(&kh).unwrap();
+    let key = sshd.host_pub.split_whitespace().nth(1).unwrap();
+    assert!(text.contains(key), "{text}");
+    let _ = Command::new("true").status();
+}
