@@ -7,7 +7,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Sshd, gameday, poll};
+use support::{Sshd, poll};
+
+fn gameday() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gameday"))
+}
 
 fn write_scenario(sshd: &Sshd, name: &str, step: &str, faults: &str) -> std::path::PathBuf {
     let path = sshd.path(name);

@@ -16,7 +16,7 @@ pub struct Sshd {
     /// known_hosts holding this server's real key.
     pub known_hosts: PathBuf,
     pub host_pub: String,
-    child: Child,
+    children: Vec<Child>,
 }
 
 fn keygen(path: &Path) {
@@ -33,6 +33,12 @@ pub const SSHD: &str = "/usr/sbin/sshd";
 
 impl Sshd {
     pub fn start() -> Option<Sshd> {
+        Sshd::start_many(1)
+    }
+
+    /// One port on 127.0.0.1 ..= 127.0.0.n (sshd takes at most 16 ListenAddress entries, so
+    /// one sshd process per 16 addresses). known_hosts covers them with `[127.0.0.*]:PORT`.
+    pub fn start_many(n: usize) -> Option<Sshd> {
         if !Path::new(SSHD).exists() {
             eprintln!("skipping: {SSHD} is not installed (apt-get install openssh-server)");
             return None;
@@ -54,38 +60,48 @@ impl Sshd {
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let config = d.join("sshd_config");
-        std::fs::write(
+        let addrs: Vec<String> = (1..=n.max(1)).map(|i| format!("127.0.0.{i}")).collect();
+        let mut children = Vec::new();
+        for (k, chunk) in addrs.chunks(16).enumerate() {
+            let listen: String = chunk
+                .iter()
+                .map(|a| format!("ListenAddress {a}\n"))
+                .collect();
+            let config = d.join(format!("sshd_config{k}"));
+            std::fs::write(
             &config,
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile {ak}\n\
+                "Port {port}\n{listen}HostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile {ak}\n\
                  PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                  UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nAllowAgentForwarding no\n\
                  SetEnv HOME={home}\nLogLevel ERROR\nMaxStartups 200\nMaxSessions 200\n",
                 hk = host_key.display(),
-                pid = d.join("sshd.pid").display(),
+                pid = d.join(format!("sshd{k}.pid")).display(),
                 ak = d.join("authorized_keys").display(),
                 home = home.display(),
             ),
         )
         .unwrap();
-        let child = Command::new(SSHD)
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            // sshd's own complaints (e.g. the readiness probe's bare TCP connect) go to a file.
-            .stderr(std::fs::File::create(d.join("sshd.log")).unwrap())
-            .spawn()
-            .expect("start sshd");
+            let child = Command::new(SSHD)
+                .arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                // sshd's own complaints (e.g. the readiness probe's bare TCP connect) go to a file.
+                .stderr(std::fs::File::create(d.join(format!("sshd{k}.log"))).unwrap())
+                .spawn()
+                .expect("start sshd");
+            children.push(child);
+        }
         let host_pub = std::fs::read_to_string(d.join("host_ed25519.pub"))
             .unwrap()
             .trim()
             .to_string();
         let known_hosts = d.join("known_hosts");
-        std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_pub}\n")).unwrap();
+        let pattern = if n > 1 { "127.0.0.*" } else { "127.0.0.1" };
+        std::fs::write(&known_hosts, format!("[{pattern}]:{port} {host_pub}\n")).unwrap();
         let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
             .unwrap()
             .trim()
@@ -97,17 +113,15 @@ impl Sshd {
             identity,
             known_hosts,
             host_pub,
-            child,
+            children,
         };
         // sshd is a real external process: wait (bounded) until it accepts connections.
-        assert!(
-            poll(Duration::from_secs(10), || std::net::TcpStream::connect((
-                "127.0.0.1",
-                port
-            ))
-            .is_ok()),
-            "sshd did not start listening on {port}"
-        );
+        for a in &addrs {
+            let up = poll(Duration::from_secs(10), || {
+                std::net::TcpStream::connect((a.as_str(), port)).is_ok()
+            });
+            assert!(up, "sshd did not start listening on {a}:{port}");
+        }
         Some(sshd)
     }
 
@@ -128,8 +142,10 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -145,8 +161,4 @@ pub fn poll(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-pub fn gameday() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gameday"))
 }
