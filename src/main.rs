@@ -478,7 +478,11 @@ async fn dry_run_cmd(scenario: &Scenario, open: &target::OpenOptions) -> u8 {
                 host.name()
             );
             if let (Some(undo), true) = (&plan.undo, host.leases() && !fault.irreversible) {
-                let l = lease::plan(&kinds::tag(&ctx, &fault.id), undo, fault.lease);
+                let l = lease::plan(
+                    &lease::name(&kinds::tag(&ctx, &fault.id), host.name()),
+                    undo,
+                    fault.lease,
+                );
                 println!("lease:  {}", host.manual(&l.arm));
             }
             println!("inject: {}", host.manual(&plan.inject));

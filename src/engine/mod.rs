@@ -440,9 +440,11 @@ impl Engine {
                 };
                 let plan = FaultPlan::of(fault, &ctx);
                 let lease = match (&plan.undo, host.leases() && !fault.irreversible) {
-                    (Some(undo), true) => {
-                        Some(lease::plan(&kinds::tag(&ctx, &fault.id), undo, fault.lease))
-                    }
+                    (Some(undo), true) => Some(lease::plan(
+                        &lease::name(&kinds::tag(&ctx, &fault.id), host.name()),
+                        undo,
+                        fault.lease,
+                    )),
                     _ => None,
                 };
                 // Intent before action: the undo is on disk before the inject is sent.

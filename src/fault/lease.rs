@@ -28,12 +28,30 @@ pub struct LeasePlan {
     pub cancel: String,
 }
 
-/// The lease for `undo`, tagged `tag` (`gameday-<run>-<fault>`, already restricted to safe chars).
+/// The lease name of a fault on a host: `gameday-<run>-<fault>--<host>`, safe characters only.
+/// The host is part of it so two targets naming the same machine do not share one lease.
+pub fn name(tag: &str, host: &str) -> String {
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{tag}--{host}")
+}
+
+/// The lease for `undo`, named `tag` (from [`name`], already restricted to safe chars).
 pub fn plan(tag: &str, undo: &str, duration: Duration) -> LeasePlan {
     let secs = duration.as_secs().max(1);
     let file = format!("/tmp/{tag}.lease");
     let (d, tmp) = (q(&file), q(&format!("{file}.tmp")));
-    let write = format!("now=$(date +%s) && echo $((now + {secs})) > {tmp} && mv -f {tmp} {d}");
+    // `{tmp}.$$`: the quoted word and the shell's pid concatenate into one per-writer temp file.
+    let write =
+        format!("now=$(date +%s) && echo $((now + {secs})) > {tmp}.$$ && mv -f {tmp}.$$ {d}");
     let watcher = format!(
         "while :; do dl=$(cat {d} 2>/dev/null) || exit 0; case \"$dl\" in ''|*[!0-9]*) break;; esac; [ \"$(date +%s)\" -ge \"$dl\" ] && break; sleep 1; done; rm -f {d}; timeout -k 5 {UNDO_LIMIT_S} sh -c {}",
         q(undo)
@@ -48,7 +66,7 @@ pub fn plan(tag: &str, undo: &str, duration: Duration) -> LeasePlan {
         renew: format!(
             "[ -e {d} ] || {{ echo 'lease is gone (fired or cancelled): the host may have reverted the fault' >&2; exit 3; }}; {write}"
         ),
-        cancel: format!("rm -f {d} {tmp}"),
+        cancel: format!("rm -f {d}"),
     }
 }
 
