@@ -713,6 +713,7 @@ fn key_times(events: &[Envelope], start: DateTime<Utc>) -> Vec<(String, String)>
     rows
 }
 
+#[allow(clippy::collapsible_match)] // the guard form would need `&mut rows` in a match guard
 fn fault_rows(events: &[Envelope]) -> Vec<FaultRow> {
     let mut rows: Vec<FaultRow> = Vec::new();
     let find = |rows: &mut Vec<FaultRow>, f: &str, h: &str| {

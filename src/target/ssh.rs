@@ -401,15 +401,12 @@ impl SshHost {
             let mut signal = None;
             while let Some(msg) = channel.wait().await {
                 match msg {
-                    ChannelMsg::Data { data } => {
-                        if out.len() < 4 * super::OUTPUT_CAP {
-                            out.extend_from_slice(&data);
-                        }
+                    // Past the cap the rest is drained and dropped: the journal keeps the head.
+                    ChannelMsg::Data { data } if out.len() < 4 * super::OUTPUT_CAP => {
+                        out.extend_from_slice(&data);
                     }
-                    ChannelMsg::ExtendedData { data, .. } => {
-                        if err.len() < 4 * super::OUTPUT_CAP {
-                            err.extend_from_slice(&data);
-                        }
+                    ChannelMsg::ExtendedData { data, .. } if err.len() < 4 * super::OUTPUT_CAP => {
+                        err.extend_from_slice(&data);
                     }
                     ChannelMsg::ExitStatus { exit_status } => {
                         exit = i32::try_from(exit_status).ok();
