@@ -252,3 +252,35 @@ fn trust_adds_the_key_then_the_host_is_accepted() {
     assert!(text.contains(key), "{text}");
     let _ = Command::new("true").status();
 }
+
+/// A step longer than the lease: the console renews it, so the host never reverts mid-step (a
+/// fired lease would make the next renewal fail and halt the run with exit 1).
+#[test]
+fn leases_are_renewed_while_the_console_is_healthy() {
+    let Some(sshd) = Sshd::start() else { return };
+    let marker = sshd.path("renewed");
+    let faults = format!(
+        "      - {{ kind: command, id: renewed, target: box, lease: 5s, inject: \"touch {m}\", rollback: \"rm -f {m}\", verify: \"test ! -e {m}\" }}\n",
+        m = marker.display()
+    );
+    let scenario = write_scenario(&sshd, "renew.yaml", "8s", &faults);
+    let journal = sshd.path("r/journal.jsonl");
+    let out = gameday()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--journal")
+        .arg(&journal)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .output()
+        .unwrap();
+    let text = journal_text(&journal);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let renewed = text.matches("\"type\":\"lease_renewed\"").count();
+    assert!(
+        renewed >= 3,
+        "only {renewed} renewals in an 8s step with a 5s lease"
+    );
+    assert!(!text.contains("\"ok\":false"), "{text}");
+    assert!(!marker.exists());
+}
