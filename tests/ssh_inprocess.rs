@@ -165,3 +165,16 @@ async fn wrong_client_key_is_an_auth_error_naming_host_and_user() {
     );
     assert!(f.server.executed().is_empty());
 }
+
+#[tokio::test]
+async fn a_dropped_connection_is_reopened_with_the_host_key_checked_again() {
+    let f = fixture(true).await;
+    let host = SshHost::connect(&target(&f), &options(&f.known_hosts))
+        .await
+        .unwrap();
+    assert!(host.exec("true", Duration::from_secs(5)).await.success());
+    host.disconnect_for_test().await;
+    let out = host.exec("echo again", Duration::from_secs(5)).await;
+    assert_eq!(out.exit, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim(), "again");
+}

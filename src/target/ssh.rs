@@ -334,7 +334,10 @@ pub async fn probe_host_key(addr: &HostAddr, opts: &SshOptions) -> Result<Public
 pub struct SshHost {
     name: String,
     target: SshTarget,
-    handle: Handle<KeyChecker>,
+    /// Replaced when the link drops: a rollback after a network blip reconnects (host key
+    /// checked again) instead of ending UNKNOWN. Held across a reconnect so callers queue.
+    handle: tokio::sync::Mutex<Arc<Handle<KeyChecker>>>,
+    opts: SshOptions,
     /// Connect + authenticate, for the preflight report and the bench.
     pub connect_ms: u64,
 }
@@ -358,7 +361,8 @@ impl SshHost {
         let h = SshHost {
             name: host,
             target: target.clone(),
-            handle,
+            handle: tokio::sync::Mutex::new(Arc::new(handle)),
+            opts: opts.clone(),
             connect_ms: ms(started.elapsed()),
         };
         if target.sudo {
@@ -383,15 +387,63 @@ impl SshHost {
         wrap_command(command, timeout, self.target.sudo)
     }
 
+    /// The warm connection; reconnected first when `broken` or when russh reports it closed.
+    async fn connection(&self, broken: bool) -> Result<Arc<Handle<KeyChecker>>, String> {
+        let mut slot = self.handle.lock().await;
+        if !broken && !slot.is_closed() {
+            return Ok(slot.clone());
+        }
+        tracing::warn!(host = %self.name, "ssh connection lost; reconnecting");
+        let work = async {
+            let mut handle = handshake(&self.target.addr, &self.opts).await?;
+            authenticate(&mut handle, &self.target).await?;
+            Ok::<_, SshError>(handle)
+        };
+        match tokio::time::timeout(self.opts.connect_timeout, work).await {
+            Ok(Ok(h)) => {
+                *slot = Arc::new(h);
+                Ok(slot.clone())
+            }
+            Ok(Err(e)) => Err(format!("connection lost and reconnect failed: {e}")),
+            Err(_) => Err(format!(
+                "connection lost and reconnect timed out after {}",
+                format_duration(self.opts.connect_timeout)
+            )),
+        }
+    }
+
+    /// Opens a channel; if the connection turns out dead (nothing was sent yet), reconnects once.
+    async fn channel(&self) -> Result<russh::Channel<client::Msg>, String> {
+        let handle = self.connection(false).await?;
+        match handle.channel_open_session().await {
+            Ok(c) => Ok(c),
+            Err(first) => {
+                let handle = self
+                    .connection(true)
+                    .await
+                    .map_err(|e| format!("cannot open a channel ({first}); {e}"))?;
+                handle
+                    .channel_open_session()
+                    .await
+                    .map_err(|e| format!("cannot open a channel: {e}"))
+            }
+        }
+    }
+
+    /// Drops the connection (tests: a link that went away).
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn disconnect_for_test(&self) {
+        let handle = self.handle.lock().await.clone();
+        let _ = handle
+            .disconnect(russh::Disconnect::ByApplication, "test".into(), "en".into())
+            .await;
+    }
+
     /// Runs `line` exactly as given (no wrapping) on a new channel of the warm connection.
     async fn exec_raw(&self, line: &str, limit: Duration) -> CommandOutcome {
         let started = Instant::now();
         let run = async {
-            let mut channel = self
-                .handle
-                .channel_open_session()
-                .await
-                .map_err(|e| format!("cannot open a channel: {e}"))?;
+            let mut channel = self.channel().await?;
             channel
                 .exec(true, line)
                 .await
