@@ -435,7 +435,7 @@ impl SshHost {
     pub async fn disconnect_for_test(&self) {
         let handle = self.handle.lock().await.clone();
         let _ = handle
-            .disconnect(russh::Disconnect::ByApplication, "test".into(), "en".into())
+            .disconnect(russh::Disconnect::ByApplication, "test", "en")
             .await;
     }
 
