@@ -284,3 +284,48 @@ fn leases_are_renewed_while_the_console_is_healthy() {
     assert!(!text.contains("\"ok\":false"), "{text}");
     assert!(!marker.exists());
 }
+
+/// `sudo: true`: preflight `sudo -n true` passes and every command runs as `sudo -n -- timeout …`.
+/// Skipped where sudo is not installed.
+#[test]
+fn sudo_targets_run_through_sudo_n() {
+    if !Path::new("/usr/bin/sudo").exists() {
+        eprintln!("skipping: sudo is not installed");
+        return;
+    }
+    let Some(sshd) = Sshd::start() else { return };
+    let marker = sshd.path("as_root");
+    let scenario = sshd.path("sudo.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "title: sudo\nhypothesis: h\nmax_duration: 1m\ntargets:\n  box: {{ hosts: [\"127.0.0.1:{}\"], user: {}, identity: \"{}\", sudo: true }}\n\
+             steps:\n  - name: s\n    duration: 1s\n    faults:\n      - {{ kind: command, target: box, inject: \"test -n \\\"$SUDO_USER\\\" && touch {m}\", rollback: \"rm -f {m}\", verify: \"test ! -e {m}\" }}\n",
+            sshd.port,
+            sshd.user,
+            sshd.identity.display(),
+            m = marker.display()
+        ),
+    )
+    .unwrap();
+    let journal = sshd.path("s/journal.jsonl");
+    let out = gameday()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--journal")
+        .arg(&journal)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .output()
+        .unwrap();
+    let text = journal_text(&journal);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("\"status\":\"VERIFIED\""), "{text}");
+    assert!(text.contains("\"type\":\"fault_injected\"") && !text.contains("\"ok\":false"));
+    assert!(!marker.exists());
+}

@@ -140,8 +140,11 @@ enum Done {
         fault: String,
         host: String,
         report: RollbackReport,
-        /// The lease cancel's outcome, after a verified rollback.
-        lease_cancel: Option<CommandOutcome>,
+    },
+    LeaseCancelled {
+        fault: String,
+        host: String,
+        outcome: CommandOutcome,
     },
     LeaseRenewed {
         fault: String,
@@ -190,6 +193,8 @@ pub struct Engine {
     halt: Option<Halt>,
     /// When the live leases are renewed next.
     lease_renew_at: Option<Instant>,
+    /// When the last rollback result came in (the end of halt → last rollback confirmed).
+    last_rollback: Option<Instant>,
     /// Why the run stopped early, for the verdict.
     aborted: Option<String>,
     violated: Option<String>,
@@ -243,6 +248,7 @@ impl Engine {
             step_deadline: None,
             halt: None,
             lease_renew_at: None,
+            last_rollback: None,
             aborted: None,
             violated: None,
             journal_error: None,
@@ -552,11 +558,10 @@ impl Engine {
                     e.host.clone(),
                     e.plan.clone(),
                     e.fault.timeout,
-                    e.lease.clone(),
                 )
             })
             .collect();
-        for (fid, host, plan, timeout, lease) in work {
+        for (fid, host, plan, timeout) in work {
             let hname = host.name().to_string();
             self.ledger.set(&fid, &hname, FaultState::RollingBack);
             self.emit(Event::RollbackStarted {
@@ -569,18 +574,10 @@ impl Engine {
             };
             self.spawn(key, async move {
                 let report = roll_back(host.as_ref(), &plan, timeout).await;
-                // Only a verified rollback stands the lease down; otherwise it stays as a backstop.
-                let lease_cancel = match (&lease, report.status) {
-                    (Some(l), RollbackStatus::Verified) => {
-                        Some(host.exec(&l.cancel, timeout).await)
-                    }
-                    _ => None,
-                };
                 Done::RolledBack {
                     fault: fid,
                     host: hname,
                     report,
-                    lease_cancel,
                 }
             });
         }
@@ -744,7 +741,12 @@ impl Engine {
             .entries()
             .filter(|e| e.state != FaultState::Irreversible)
             .count();
-        let since_halt_ms = self.halt.as_ref().map(|h| ms(h.at.elapsed()));
+        // Up to the last confirmation, not to the end of housekeeping (lease cancels).
+        let end = self.last_rollback.unwrap_or_else(Instant::now);
+        let since_halt_ms = self
+            .halt
+            .as_ref()
+            .map(|h| ms(end.max(h.at).duration_since(h.at)));
         self.emit(Event::RollbackFinished {
             all_verified: !self.ledger.any_unresolved(),
             faults,
@@ -870,7 +872,6 @@ impl Engine {
                             undo: lost,
                             verify: None,
                         },
-                        lease_cancel: None,
                     },
                     TaskKey::Other => Done::Check {
                         name: "internal check".into(),
@@ -944,23 +945,19 @@ impl Engine {
                 fault,
                 host,
                 report,
-                lease_cancel,
             } => {
-                if let Some(c) = lease_cancel {
-                    self.emit(Event::LeaseCancelled {
-                        fault: fault.clone(),
-                        host: host.clone(),
-                        ok: c.success(),
-                    });
-                }
                 self.ledger
                     .set(&fault, &host, FaultState::Done(report.status));
+                self.last_rollback = Some(Instant::now());
+                if report.status == RollbackStatus::Verified {
+                    self.cancel_lease(&fault, &host);
+                }
                 let manual = (report.status != RollbackStatus::Verified)
                     .then(|| self.manual_steps(&fault, &host))
                     .flatten();
                 self.emit(Event::RollbackResult {
-                    fault,
-                    host,
+                    fault: fault.clone(),
+                    host: host.clone(),
                     status: report.status,
                     how: report.how,
                     attempts: report.attempts,
@@ -969,10 +966,42 @@ impl Engine {
                     manual,
                 });
             }
+            Done::LeaseCancelled {
+                fault,
+                host,
+                outcome,
+            } => {
+                self.emit(Event::LeaseCancelled {
+                    fault,
+                    host,
+                    ok: outcome.success(),
+                });
+            }
         }
         if self.ops.is_empty() {
             self.stage_drained();
         }
+    }
+
+    /// Only a verified rollback stands the lease down; otherwise it stays as a backstop. The
+    /// cancel runs after the result is journaled, off the halt's critical path.
+    fn cancel_lease(&mut self, fault: &str, host: &str) {
+        let Some((h, l, timeout)) = self.ledger.get_mut(fault, host).and_then(|e| {
+            e.lease
+                .clone()
+                .map(|l| (e.host.clone(), l, e.fault.timeout))
+        }) else {
+            return;
+        };
+        let (fault, host) = (fault.to_string(), host.to_string());
+        self.spawn(TaskKey::Other, async move {
+            let outcome = h.exec(&l.cancel, timeout).await;
+            Done::LeaseCancelled {
+                fault,
+                host,
+                outcome,
+            }
+        });
     }
 
     fn lease_armed(&mut self, fault: &str, host: &str, armed: CommandOutcome) {
