@@ -127,3 +127,13 @@ fn errors_point_at_the_parameter() {
     let col: u64 = e.split(':').nth(2).unwrap().parse().unwrap();
     assert_eq!(col, 53, "{e}"); // the opening quote of "a b"
 }
+
+#[test]
+fn a_host_listed_twice_is_an_error() {
+    let text = "title: t\nhypothesis: h\nmax_duration: 1m\ntargets:\n  box: { hosts: [db-1, \"db-1:22\"] }\nsteps:\n  - { name: s, duration: 1s }\n";
+    let e = Scenario::parse(Path::new("k.yaml"), text)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("host `db-1` is listed twice"), "{e}");
+}

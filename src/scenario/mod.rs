@@ -562,6 +562,10 @@ impl Validator {
         let mut hosts = Vec::new();
         for h in &spec.hosts {
             match parse_host(&h.value) {
+                Ok(addr) if hosts.contains(&addr) => self.err(
+                    &h.referenced,
+                    format!("target `{name}`: host `{addr}` is listed twice"),
+                ),
                 Ok(addr) => hosts.push(addr),
                 Err(msg) => self.err(&h.referenced, format!("target `{name}`: {msg}")),
             }

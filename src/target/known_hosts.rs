@@ -185,7 +185,10 @@ pub fn append(path: &Path, host: &str, port: u16, key: &PublicKey) -> Result<(),
     } else {
         "\n"
     };
-    writeln!(f, "{sep}{} {kind} {b64}", host_pattern(host, port)).map_err(write_err)?;
+    // One write of the whole line on an O_APPEND file: concurrent `--accept-new` connects
+    // cannot interleave their lines.
+    let line = format!("{sep}{} {kind} {b64}\n", host_pattern(host, port));
+    f.write_all(line.as_bytes()).map_err(write_err)?;
     f.sync_all().map_err(write_err)
 }
 
