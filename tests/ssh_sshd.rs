@@ -329,3 +329,56 @@ fn sudo_targets_run_through_sudo_n() {
     assert!(text.contains("\"type\":\"fault_injected\"") && !text.contains("\"ok\":false"));
     assert!(!marker.exists());
 }
+
+/// `recover` against a host that is gone: UNKNOWN, exit 3, and the exact ssh line to run by hand.
+#[test]
+fn recover_of_an_unreachable_host_is_unknown_with_a_manual_command() {
+    let Some(sshd) = Sshd::start() else { return };
+    let marker = sshd.path("stuck");
+    let faults = format!(
+        "      - {{ kind: command, id: stuck, target: box, lease: 5s, inject: \"touch {m}\", rollback: \"rm -f {m}\" }}\n",
+        m = marker.display()
+    );
+    let scenario = write_scenario(&sshd, "gone.yaml", "2m", &faults);
+    let journal = sshd.path("g/journal.jsonl");
+    let mut child = gameday()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--journal")
+        .arg(&journal)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let injected = poll(Duration::from_secs(20), || {
+        journal_text(&journal).contains("\"type\":\"fault_injected\"")
+    });
+    assert!(injected, "{}", journal_text(&journal));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let (known_hosts, port) = (sshd.known_hosts.clone(), sshd.port);
+    // Copies outside the harness directory, which goes away with the server.
+    let keep = tempfile::tempdir().unwrap();
+    let kh_copy = keep.path().join("known_hosts");
+    std::fs::copy(&known_hosts, &kh_copy).unwrap();
+    let journal_copy = keep.path().join("journal.jsonl");
+    std::fs::copy(&journal, &journal_copy).unwrap();
+    drop(sshd); // the listener is gone: nothing answers on the port any more
+    let out = gameday()
+        .arg("recover")
+        .arg(&journal_copy)
+        .arg("--known-hosts")
+        .arg(&kh_copy)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("UNKNOWN"), "{stdout}");
+    let text = std::fs::read_to_string(&journal_copy).unwrap();
+    assert!(
+        text.contains(&format!("\"manual\":\"ssh -p {port} ")),
+        "{text}"
+    );
+}
