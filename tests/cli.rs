@@ -9,7 +9,11 @@ fn gameday() -> Command {
 }
 
 fn run_in(dir: &Path, args: &[&str]) -> Output {
-    gameday().current_dir(dir).args(args).output().expect("gameday runs")
+    gameday()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("gameday runs")
 }
 
 fn text(o: &Output) -> String {
@@ -67,29 +71,52 @@ fn validate_reports_every_problem_with_file_line_column() {
         &bad,
         std::fs::read_to_string(&good)
             .unwrap()
-            .replace("target: here\n        inject", "target: nowhere\n        inject")
+            .replace(
+                "target: here\n        inject",
+                "target: nowhere\n        inject",
+            )
             .replace("max_duration: 5m", "max_duration: 1s"),
     )
     .unwrap();
     let ok = run_in(dir.path(), &["validate", good.to_str().unwrap()]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
-    let out = run_in(dir.path(), &["validate", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    let out = run_in(
+        dir.path(),
+        &["validate", good.to_str().unwrap(), bad.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let bad_s = bad.display().to_string();
-    assert!(stdout.contains(&format!("{bad_s}:4:15: steps add up to")), "{stdout}");
-    assert!(stdout.contains(&format!("{bad_s}:20:17: undefined target `nowhere`")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{bad_s}:4:15: steps add up to")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{bad_s}:20:17: undefined target `nowhere`")),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn headless_run_injects_rolls_back_and_writes_the_debrief() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("marker");
-    let s = scenario(dir.path(), &marker, &format!("rm -f {}", marker.display()), "1s");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "1s",
+    );
     let j = journal_of(dir.path());
     let out = run_in(
         dir.path(),
-        &["run", s.to_str().unwrap(), "--headless", "--journal", j.to_str().unwrap()],
+        &[
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
     );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
@@ -127,15 +154,25 @@ fn headless_run_injects_rolls_back_and_writes_the_debrief() {
 fn default_journal_goes_under_runs() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("marker");
-    let s = scenario(dir.path(), &marker, &format!("rm -f {}", marker.display()), "300ms");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "300ms",
+    );
     let out = run_in(dir.path(), &["run", s.to_str().unwrap(), "--headless"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let runs: Vec<_> = std::fs::read_dir(dir.path().join("runs")).unwrap().collect();
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .collect();
     assert_eq!(runs.len(), 1);
     let run_dir = runs[0].as_ref().unwrap().path();
     let name = run_dir.file_name().unwrap().to_string_lossy().into_owned();
     assert!(name.ends_with("-local-marker-game-day"), "{name}");
-    assert!(name.starts_with("20") && name.contains('T') && name.contains('Z'), "{name}");
+    assert!(
+        name.starts_with("20") && name.contains('T') && name.contains('Z'),
+        "{name}"
+    );
     assert!(run_dir.join("journal.jsonl").exists());
     assert!(run_dir.join("debrief.md").exists());
 }
@@ -148,13 +185,22 @@ fn failed_rollback_exits_3_with_the_manual_command() {
     let j = journal_of(dir.path());
     let out = run_in(
         dir.path(),
-        &["run", s.to_str().unwrap(), "--headless", "--journal", j.to_str().unwrap()],
+        &[
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let debrief = std::fs::read_to_string(dir.path().join("debrief.md")).unwrap();
     assert!(debrief.contains("MANUAL ACTION NEEDED"), "{debrief}");
     assert!(debrief.contains("### Manual action needed"), "{debrief}");
-    assert!(debrief.contains(&format!("test ! -e {}", marker.display())), "{debrief}");
+    assert!(
+        debrief.contains(&format!("test ! -e {}", marker.display())),
+        "{debrief}"
+    );
 }
 
 #[test]
@@ -162,13 +208,22 @@ fn invalid_scenario_exits_2_and_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("marker");
     let s = scenario(dir.path(), &marker, "rm -f x", "1s");
-    let text_ = std::fs::read_to_string(&s).unwrap().replace("max_duration: 5m", "max_duration: 5 parsecs");
+    let text_ = std::fs::read_to_string(&s)
+        .unwrap()
+        .replace("max_duration: 5m", "max_duration: 5 parsecs");
     std::fs::write(&s, text_).unwrap();
     let out = run_in(dir.path(), &["run", s.to_str().unwrap(), "--headless"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("s.yaml:4:15: bad duration"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("s.yaml:4:15: bad duration"),
+        "{}",
+        text(&out)
+    );
     assert!(!marker.exists());
-    assert!(!dir.path().join("runs").exists(), "no journal for a refused run");
+    assert!(
+        !dir.path().join("runs").exists(),
+        "no journal for a refused run"
+    );
 }
 
 /// Waits (bounded) until the journal shows `needle`.
@@ -187,11 +242,22 @@ fn wait_for_journal(j: &Path, needle: &str) {
 fn sigterm_halts_and_rolls_back_before_exit() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("marker");
-    let s = scenario(dir.path(), &marker, &format!("rm -f {}", marker.display()), "2m");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "2m",
+    );
     let j = journal_of(dir.path());
     let mut child = gameday()
         .current_dir(dir.path())
-        .args(["run", s.to_str().unwrap(), "--headless", "--journal", j.to_str().unwrap()])
+        .args([
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -199,7 +265,13 @@ fn sigterm_halts_and_rolls_back_before_exit() {
     wait_for_journal(&j, "\"fault_injected\"");
     assert!(marker.exists());
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(1), "aborted, all rolled back");
     assert!(!marker.exists(), "SIGTERM rolled the fault back");
@@ -212,11 +284,22 @@ fn sigterm_halts_and_rolls_back_before_exit() {
 fn kill_9_then_recover_rolls_back_from_the_journal() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("marker");
-    let s = scenario(dir.path(), &marker, &format!("rm -f {}", marker.display()), "2m");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "2m",
+    );
     let j = journal_of(dir.path());
     let mut child = gameday()
         .current_dir(dir.path())
-        .args(["run", s.to_str().unwrap(), "--headless", "--journal", j.to_str().unwrap()])
+        .args([
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -227,7 +310,10 @@ fn kill_9_then_recover_rolls_back_from_the_journal() {
     assert!(marker.exists(), "the fault outlived the console");
 
     // The crashed run still has a debrief that says so.
-    let report = run_in(dir.path(), &["report", j.to_str().unwrap(), "-o", "crashed.md"]);
+    let report = run_in(
+        dir.path(),
+        &["report", j.to_str().unwrap(), "-o", "crashed.md"],
+    );
     assert_eq!(report.status.code(), Some(0), "{}", text(&report));
     let crashed = std::fs::read_to_string(dir.path().join("crashed.md")).unwrap();
     assert!(crashed.contains("the run did not finish"), "{crashed}");
@@ -246,11 +332,22 @@ fn kill_9_then_recover_rolls_back_from_the_journal() {
 fn report_repairs_a_torn_journal() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("marker");
-    let s = scenario(dir.path(), &marker, &format!("rm -f {}", marker.display()), "300ms");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "300ms",
+    );
     let j = journal_of(dir.path());
     let out = run_in(
         dir.path(),
-        &["run", s.to_str().unwrap(), "--headless", "--journal", j.to_str().unwrap()],
+        &[
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(0));
     let mut bytes = std::fs::read(&j).unwrap();
@@ -260,5 +357,9 @@ fn report_repairs_a_torn_journal() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("repaired a torn last line"));
     assert!(dir.path().join("journal.jsonl.broken").exists());
-    assert!(std::fs::read_to_string(dir.path().join("r.md")).unwrap().contains("HYPOTHESIS HELD"));
+    assert!(
+        std::fs::read_to_string(dir.path().join("r.md"))
+            .unwrap()
+            .contains("HYPOTHESIS HELD")
+    );
 }
