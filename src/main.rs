@@ -292,6 +292,16 @@ fn write_debrief(journal_path: &Path, output: Option<&Path>) -> Option<PathBuf> 
             .map(|d| d.join("debrief.md"))
             .unwrap_or_else(|| PathBuf::from("debrief.md"))
     });
+    let dir = out.parent().map(Path::to_path_buf).unwrap_or_default();
+    for chart in report::chart::charts(&read.events) {
+        let file = dir.join(format!(
+            "chart-{}.svg",
+            report::chart_file_stem(&chart.metric)
+        ));
+        if let Err(e) = gameday::write_atomic(&file, chart.svg.as_bytes()) {
+            eprintln!("gameday: cannot write {}: {e}", file.display());
+        }
+    }
     match gameday::write_atomic(&out, report::debrief(&read.events).as_bytes()) {
         Ok(()) => {
             eprintln!("gameday: debrief written to {}", out.display());
