@@ -65,6 +65,8 @@ enum Cmd {
     },
     /// Roll back every fault a dead run left without a verified rollback.
     Recover { journal: PathBuf },
+    /// Watch a run from a second seat: print its journal's events as they are written.
+    Follow { journal: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -113,6 +115,13 @@ fn main() -> ExitCode {
             }
             Cmd::Report { journal, output } => report_cmd(&journal, output.as_deref()),
             Cmd::Recover { journal } => recover_cmd(&journal).await,
+            Cmd::Follow { journal } => match headless::follow(&journal, std::io::stdout()).await {
+                Ok(()) => exit::HELD,
+                Err(e) => {
+                    eprintln!("gameday: follow {}: {e}", journal.display());
+                    exit::INVALID
+                }
+            },
         }
     });
     ExitCode::from(code)

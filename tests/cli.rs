@@ -363,3 +363,39 @@ fn report_repairs_a_torn_journal() {
             .contains("HYPOTHESIS HELD")
     );
 }
+
+#[test]
+fn follow_prints_a_run_from_a_second_seat() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "1s",
+    );
+    let j = journal_of(dir.path());
+    let mut run = gameday()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_journal(&j, "\"run_started\"");
+    let follower = gameday()
+        .args(["follow", j.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+    let out = String::from_utf8_lossy(&follower.stdout);
+    assert_eq!(follower.status.code(), Some(0));
+    assert!(out.contains("injected marker on local"), "{out}");
+    assert!(out.trim_end().ends_with("run ended"), "{out}");
+}
