@@ -65,6 +65,8 @@ enum Cmd {
     },
     /// Roll back every fault a dead run left without a verified rollback.
     Recover { journal: PathBuf },
+    /// Review a finished run in the console: the Run screen with a time slider.
+    Replay { journal: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -96,21 +98,14 @@ fn main() -> ExitCode {
                         return exit::INVALID;
                     }
                 };
-                let _ = headless; // The terminal console arrives with the TUI; every run is headless for now.
-                run(
-                    scenario,
-                    journal,
-                    Options {
-                        fanout,
-                        ..Options::default()
-                    },
-                )
-                .await
+                let options = Options {
+                    fanout,
+                    ..Options::default()
+                };
+                run_or_console(scenario, journal, options, headless).await
             }
-            Cmd::Demo { headless, journal } => {
-                let _ = headless;
-                demo(journal).await
-            }
+            Cmd::Demo { headless, journal } => demo(journal, headless).await,
+            Cmd::Replay { journal } => replay_cmd(&journal).await,
             Cmd::Report { journal, output } => report_cmd(&journal, output.as_deref()),
             Cmd::Recover { journal } => recover_cmd(&journal).await,
         }
@@ -340,7 +335,7 @@ async fn recover_cmd(journal_path: &Path) -> u8 {
 }
 
 /// The built-in demo until the embedded SSH lab lands: a local "service" whose knobs are files.
-async fn demo(journal_path: Option<PathBuf>) -> u8 {
+async fn demo(journal_path: Option<PathBuf>, headless: bool) -> u8 {
     let lab = match tempfile_dir() {
         Ok(d) => d,
         Err(e) => {
@@ -367,7 +362,7 @@ async fn demo(journal_path: Option<PathBuf>) -> u8 {
         return exit::INVALID;
     }
     println!("gameday demo: the lab's knobs live in {dir}");
-    let code = run(scenario, journal_path, Options::default()).await;
+    let code = run_or_console(scenario, journal_path, Options::default(), headless).await;
     let _ = std::fs::remove_dir_all(&lab);
     code
 }
@@ -376,4 +371,65 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let base = std::env::temp_dir().join(format!("gameday-demo-{}", std::process::id()));
     std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     Ok(base)
+}
+
+// ---- the console (TUI) ------------------------------------------------------------------------
+
+/// The console when there is a terminal and `--headless` was not given; the headless printer else.
+async fn run_or_console(
+    scenario: Scenario,
+    journal: Option<PathBuf>,
+    options: Options,
+    headless: bool,
+) -> u8 {
+    if headless {
+        return run(scenario, journal, options).await;
+    }
+    if !gameday::tui::terminal_available() {
+        eprintln!(
+            "gameday: no terminal on stdin/stdout: running headless (use --headless to say so)"
+        );
+        return run(scenario, journal, options).await;
+    }
+    let _ = std::fs::create_dir_all("runs");
+    let _log = init_logging(Path::new("runs"));
+    match gameday::tui::run(scenario, journal, options).await {
+        Err(e) => {
+            eprintln!("gameday: the console failed: {e}");
+            exit::ABORTED
+        }
+        Ok(done) => console_code(done).await,
+    }
+}
+
+/// Exit code and debrief of a console session, as for a headless run.
+async fn console_code(done: gameday::tui::Finished) -> u8 {
+    let Some(path) = done.journal else {
+        return exit::HELD; // Nothing was started.
+    };
+    let code = match done.outcome {
+        Some(Ok(outcome)) => outcome_code(&outcome),
+        Some(Err(why)) => {
+            eprintln!("gameday: {why}; rolling back from the journal");
+            recover_cmd(&path).await.max(exit::ABORTED)
+        }
+        None => exit::ABORTED,
+    };
+    write_debrief(&path, None);
+    println!("gameday: journal {}", path.display());
+    code
+}
+
+async fn replay_cmd(journal_path: &Path) -> u8 {
+    if !gameday::tui::terminal_available() {
+        eprintln!("gameday: replay needs a terminal; `gameday report` writes the debrief instead");
+        return exit::INVALID;
+    }
+    match gameday::tui::replay(journal_path).await {
+        Ok(_) => exit::HELD,
+        Err(e) => {
+            eprintln!("gameday: replay {}: {e}", journal_path.display());
+            exit::INVALID
+        }
+    }
 }
