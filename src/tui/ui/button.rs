@@ -14,7 +14,9 @@ use crate::tui::run_view::FaultState;
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let run = &app.run;
     let Some(h) = &run.halt else {
-        let text = if app.run_live() {
+        let text = if app.replay.is_some() {
+            " REPLAY of a finished run — nothing here touches a system "
+        } else if app.run_live() {
             " [X] BIG RED BUTTON — press X to halt now and roll every fault back "
         } else if run.ended {
             " run ended — D: debrief "

@@ -83,7 +83,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        format!("Notes ({})", run.notes.len()),
+        format!("Notes ({})", run.notes.iter().filter(|n| !n.action).count()),
         theme.title(),
     ));
     for n in run.notes.iter().filter(|n| !n.action) {

@@ -48,10 +48,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let table = Table::new(
         rows,
         [
-            Constraint::Fill(2),
             Constraint::Fill(1),
-            Constraint::Fill(2),
-            Constraint::Length(8),
+            Constraint::Fill(1),
+            Constraint::Length(12),
+            Constraint::Length(7),
         ],
     )
     .header(Row::new(["fault", "host", "state", "since"]).style(theme.dim()))

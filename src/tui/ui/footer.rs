@@ -49,7 +49,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let hint = match app.screen {
         Screen::Picker => "↑↓ choose · Enter preflight · r runbook · ? keys · q quit",
         Screen::Preflight => "↑↓ · Space tick · s start · Esc back · ? keys · q quit",
-        Screen::Run if app.replay.is_some() => "D debrief · ? keys · q quit",
+        Screen::Run if app.replay.is_some() => "D debrief · e export · ? keys · q quit",
+        Screen::Run if app.run.ended => "D debrief · ↑↓ timeline · ? keys · q quit",
         Screen::Run => "X HALT · n note · a action · o role · d/m milestones · ? keys",
         Screen::Debrief => "e export · D back · ? keys · q quit",
     };

@@ -1,7 +1,7 @@
 //! One line: scenario, phase, step, T+, time left in the step and in max_duration.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -34,32 +34,44 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             st.name
         )));
     }
+    let mut right: Vec<Span> = Vec::new();
+    if app.replay.is_some() {
+        right.push(Span::styled("REPLAY ", theme.warn()));
+    }
     if let Some(start) = run.start {
-        spans.push(sep.clone());
-        spans.push(Span::styled(
-            format!("T+{}", clock(secs_since(start, app.now))),
+        // A finished run's clock stops at its last event.
+        let now = if run.ended {
+            run.last_ts.unwrap_or(app.now)
+        } else {
+            app.now
+        };
+        right.push(Span::styled(
+            format!("T+{}", clock(secs_since(start, now))),
             theme.title(),
         ));
         if let Some(st) = run.step.as_ref().filter(|s| !s.ended && !run.ended) {
             let end = st.started + chrono::Duration::milliseconds(st.duration_ms as i64);
-            spans.push(sep.clone());
-            spans.push(Span::raw(format!(
-                "step left {}",
-                clock(secs_until(app.now, end))
+            right.push(sep.clone());
+            right.push(Span::raw(format!(
+                "step {} left",
+                clock(secs_until(now, end))
             )));
         }
         if let Some(s) = app.scenario.as_ref().filter(|_| !run.ended) {
             let max = chrono::Duration::from_std(s.max_duration).unwrap_or_default();
-            spans.push(sep.clone());
-            spans.push(Span::raw(format!(
-                "max left {}",
-                clock(secs_until(app.now, start + max))
+            right.push(sep.clone());
+            right.push(Span::raw(format!(
+                "max {} left",
+                clock(secs_until(now, start + max))
             )));
         }
+        right.push(Span::raw(" "));
     }
-    if app.replay.is_some() {
-        spans.push(sep);
-        spans.push(Span::styled("REPLAY", theme.warn()));
-    }
+    let right = Line::from(right);
+    let rw = (right.width() as u16).min(area.width);
+    let [left_area, right_area] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(rw)]).areas(area);
+    frame.render_widget(Paragraph::new(right), right_area);
+    let area = left_area;
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -202,6 +202,12 @@ fn rule_state(
             Some(RuleState::Tripped) => {
                 return (format!("TRIPPED {} — run halted", rule.label), theme.bad());
             }
+            Some(RuleState::Breaching { .. }) if app.run.halt.is_some() => {
+                out = (
+                    format!("{} breaching — run halted", rule.label),
+                    theme.warn(),
+                );
+            }
             Some(RuleState::Breaching { since, deadline }) => {
                 let sustained = rule.sustained.as_secs();
                 let held = secs_since(*since, app.now).min(sustained as i64);

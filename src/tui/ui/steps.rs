@@ -26,7 +26,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Some(c) if i < c.index || (c.index == i && c.ended) => ("✓", theme.dim()),
                 _ => (" ", theme.text()),
             };
-            let faults = if st.faults.is_empty() { "" } else { " ⚡" };
+            let faults = if st.faults.is_empty() { "" } else { " [f]" };
             Line::from(Span::styled(
                 format!(
                     "{mark} {} {}{faults} ({})",
