@@ -28,7 +28,9 @@ fn scenario() -> Scenario {
     }
     y.push_str("abort:\n");
     for i in 0..METRICS {
-        y.push_str(&format!("  - {{ metric: m{i:02}, above: 900, for: 30s }}\n"));
+        y.push_str(&format!(
+            "  - {{ metric: m{i:02}, above: 900, for: 30s }}\n"
+        ));
     }
     y.push_str(
         "steps:\n  - name: Long soak\n    duration: 4h\n    faults:\n      - { kind: command, id: soak, target: web, inject: \"true\", rollback: \"true\" }\n",
@@ -37,25 +39,71 @@ fn scenario() -> Scenario {
 }
 
 fn app() -> App {
-    let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 16, 0, 0).single().expect("time");
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 11, 23, 16, 0, 0)
+        .single()
+        .expect("time");
     let at = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
     let mut seq = 0;
     let mut env = |ms: i64, event: Event| {
         seq += 1;
-        Envelope { seq, ts: at(ms), run: "bench".into(), event }
+        Envelope {
+            seq,
+            ts: at(ms),
+            run: "bench".into(),
+            event,
+        }
     };
     let s = scenario();
-    let mut app = App::replay(vec![env(0, Event::RunStarted { scenario: Box::new(s), gameday_version: "bench".into(), dry_run: None })]);
+    let mut app = App::replay(vec![env(
+        0,
+        Event::RunStarted {
+            scenario: Box::new(s),
+            gameday_version: "bench".into(),
+            dry_run: None,
+        },
+    )]);
     app.replay = None;
     app.started = true;
     let mut feed = |e: Envelope| app.apply(&e);
-    feed(env(1, Event::PhaseStarted { phase: Phase::Steps }));
-    feed(env(2, Event::StepStarted { index: 0, name: "Long soak".into(), duration_ms: 4 * 3_600_000, prompt: None }));
-    feed(env(600_000, Event::FaultInjected { fault: "soak".into(), host: "local".into(), ok: true, outcome: CommandOutcome { exit: Some(0), ..Default::default() } }));
+    feed(env(
+        1,
+        Event::PhaseStarted {
+            phase: Phase::Steps,
+        },
+    ));
+    feed(env(
+        2,
+        Event::StepStarted {
+            index: 0,
+            name: "Long soak".into(),
+            duration_ms: 4 * 3_600_000,
+            prompt: None,
+        },
+    ));
+    feed(env(
+        600_000,
+        Event::FaultInjected {
+            fault: "soak".into(),
+            host: "local".into(),
+            ok: true,
+            outcome: CommandOutcome {
+                exit: Some(0),
+                ..Default::default()
+            },
+        },
+    ));
     for sec in 0..SECONDS {
         for m in 0..METRICS {
             let v = 100.0 + ((sec as f64 / 60.0) + m as f64).sin() * 50.0 + (sec % 13) as f64;
-            feed(env(sec * 1000 + m as i64, Event::Sample { metric: format!("m{m:02}"), value: Some(v), error: None }));
+            feed(env(
+                sec * 1000 + m as i64,
+                Event::Sample {
+                    metric: format!("m{m:02}"),
+                    value: Some(v),
+                    error: None,
+                },
+            ));
         }
     }
     app.update(Action::Tick(at(SECONDS * 1000)));
@@ -67,18 +115,31 @@ fn bench(c: &mut Criterion) {
     for (w, h) in [(160u16, 48u16), (240, 64)] {
         let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
         c.bench_function(&format!("run frame {w}x{h}, 12 panels x 4 h"), |b| {
-            b.iter(|| terminal.draw(|f| ui::render(f, &app)).map(|_| ()).expect("draw"))
+            b.iter(|| {
+                terminal
+                    .draw(|f| ui::render(f, &app))
+                    .map(|_| ())
+                    .expect("draw")
+            })
         });
         let mut times: Vec<Duration> = (0..2_000)
             .map(|_| {
                 let t = Instant::now();
-                terminal.draw(|f| ui::render(f, &app)).map(|_| ()).expect("draw");
+                terminal
+                    .draw(|f| ui::render(f, &app))
+                    .map(|_| ())
+                    .expect("draw");
                 t.elapsed()
             })
             .collect();
         times.sort();
         let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
-        println!("run frame {w}x{h}: p50 {:?}  p99 {:?}  max {:?}", p(0.50), p(0.99), times[times.len() - 1]);
+        println!(
+            "run frame {w}x{h}: p50 {:?}  p99 {:?}  max {:?}",
+            p(0.50),
+            p(0.99),
+            times[times.len() - 1]
+        );
     }
 }
 

@@ -391,8 +391,15 @@ async fn run_or_console(
         );
         return run(scenario, journal, options).await;
     }
-    let _ = std::fs::create_dir_all("runs");
-    let _log = init_logging(Path::new("runs"));
+    // Logs go to a file, never the terminal: beside the journal when one is named.
+    let log_dir = journal
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("runs"));
+    let _ = std::fs::create_dir_all(&log_dir);
+    let _log = init_logging(&log_dir);
     match gameday::tui::run(scenario, journal, options).await {
         Err(e) => {
             eprintln!("gameday: the console failed: {e}");

@@ -682,23 +682,21 @@ fn fault_rows(events: &[Envelope]) -> Vec<FaultRow> {
                 verify,
                 irreversible,
                 ..
-            } => {
-                if find(&mut rows, fault, host).is_none() {
-                    rows.push(FaultRow {
-                        fault: fault.clone(),
-                        kind: kind.clone(),
-                        target: target.clone(),
-                        host: host.clone(),
-                        injected: None,
-                        rolled_back: None,
-                        status: None,
-                        how: String::new(),
-                        undo: undo.clone(),
-                        verify: verify.clone(),
-                        manual: None,
-                        irreversible: *irreversible,
-                    });
-                }
+            } if find(&mut rows, fault, host).is_none() => {
+                rows.push(FaultRow {
+                    fault: fault.clone(),
+                    kind: kind.clone(),
+                    target: target.clone(),
+                    host: host.clone(),
+                    injected: None,
+                    rolled_back: None,
+                    status: None,
+                    how: String::new(),
+                    undo: undo.clone(),
+                    verify: verify.clone(),
+                    manual: None,
+                    irreversible: *irreversible,
+                });
             }
             Event::FaultInjected {
                 fault, host, ok, ..

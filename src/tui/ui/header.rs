@@ -34,7 +34,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             st.name
         )));
     }
-    let mut right: Vec<Span> = Vec::new();
+    let mut right: Vec<Span> = vec![Span::raw(" ")];
     if app.replay.is_some() {
         right.push(Span::styled("REPLAY ", theme.warn()));
     }
