@@ -189,12 +189,12 @@ impl RunView {
                     s.ended = true;
                 }
             }
-            Event::FaultIntent { fault, host, .. } => self.set_fault(fault, host, t, |r| {
+            Event::FaultIntent { fault, host, .. } => self.set_fault(fault, host, |r| {
                 r.state = FaultState::Arming;
             }),
             Event::FaultInjected {
                 fault, host, ok, ..
-            } => self.set_fault(fault, host, t, |r| {
+            } => self.set_fault(fault, host, |r| {
                 r.state = if *ok {
                     FaultState::Injected
                 } else {
@@ -202,7 +202,7 @@ impl RunView {
                 };
                 r.injected_at = Some(t);
             }),
-            Event::RollbackStarted { fault, host } => self.set_fault(fault, host, t, |r| {
+            Event::RollbackStarted { fault, host } => self.set_fault(fault, host, |r| {
                 r.state = FaultState::RollingBack;
             }),
             Event::RollbackResult {
@@ -211,7 +211,7 @@ impl RunView {
                 status,
                 manual,
                 ..
-            } => self.set_fault(fault, host, t, |r| {
+            } => self.set_fault(fault, host, |r| {
                 r.state = FaultState::Done(*status);
                 r.done_at = Some(t);
                 r.manual = manual.clone();
@@ -283,7 +283,7 @@ impl RunView {
             .unwrap_or_default()
     }
 
-    fn set_fault(&mut self, fault: &str, host: &str, _t: f64, f: impl FnOnce(&mut FaultRow)) {
+    fn set_fault(&mut self, fault: &str, host: &str, f: impl FnOnce(&mut FaultRow)) {
         let i = match self
             .faults
             .iter()

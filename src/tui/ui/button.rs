@@ -42,6 +42,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .filter(|f| f.state == FaultState::Done(crate::event::RollbackStatus::Verified))
         .count();
     let status = match h.finished {
+        Some((true, _)) if run.faults.is_empty() => {
+            "no fault was live: nothing to roll back".into()
+        }
         Some((true, ms)) => format!(
             "ALL VERIFIED — halt → all verified {}",
             ms.map(|m| format!("{:.1} s", m as f64 / 1000.0))

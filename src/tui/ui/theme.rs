@@ -78,3 +78,29 @@ impl Theme {
         self.color.then_some(Color::Indexed(236))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Theme;
+
+    #[test]
+    fn no_color_uses_no_colour_at_all() {
+        let t = Theme::new(true);
+        for s in [
+            t.text(),
+            t.dim(),
+            t.title(),
+            t.ok(),
+            t.warn(),
+            t.bad(),
+            t.selected(),
+            t.button(),
+            t.series(),
+            t.threshold(),
+        ] {
+            assert!(s.fg.is_none() && s.bg.is_none(), "{s:?}");
+        }
+        assert!(t.shade().is_none());
+        assert!(Theme::new(false).bad().fg.is_some());
+    }
+}
