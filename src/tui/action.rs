@@ -18,6 +18,8 @@ pub enum Action {
     Event(Arc<Envelope>),
     /// The console fell behind the engine by this many events (they are in the journal).
     Lagged(u64),
+    /// The journal as it stands, read after a lag.
+    Resynced(Arc<Vec<Envelope>>),
     /// SIGTERM / SIGHUP: halt, roll back, then leave.
     Signal(&'static str),
     Up,
@@ -71,6 +73,8 @@ pub enum Effect {
         path: PathBuf,
         anchor: Option<String>,
     },
+    /// Read the journal again to catch up after the console fell behind.
+    Resync,
     /// Write the Markdown debrief beside the journal (atomically).
     ExportDebrief,
     Quit,

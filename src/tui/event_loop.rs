@@ -224,6 +224,16 @@ impl Loop<'_> {
             Effect::LoadRunbook { path, anchor } => follow.push(Action::RunbookLoaded(
                 read_runbook(&path, anchor.as_deref()),
             )),
+            Effect::Resync => {
+                if let Some(s) = session.as_ref() {
+                    match crate::journal::read(&s.journal) {
+                        Ok(j) => follow.push(Action::Resynced(std::sync::Arc::new(j.events))),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot re-read the journal after a lag")
+                        }
+                    }
+                }
+            }
             Effect::ExportDebrief => {
                 let journal = session
                     .as_ref()

@@ -117,6 +117,8 @@ pub struct RunView {
     pub ended: bool,
     /// Events the console missed because it fell behind the engine.
     pub lagged: u64,
+    /// Highest journal sequence number folded in: a replayed or re-read event is not applied twice.
+    pub last_seq: Option<u64>,
 }
 
 impl RunView {
@@ -145,6 +147,10 @@ impl RunView {
     }
 
     pub fn apply(&mut self, env: &Envelope) {
+        if self.last_seq.is_some_and(|s| env.seq <= s) {
+            return;
+        }
+        self.last_seq = Some(env.seq);
         let ts = env.ts;
         let start = *self.start.get_or_insert(ts);
         self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));

@@ -198,8 +198,16 @@ impl App {
             A::Lagged(n) => {
                 self.run.lagged += n;
                 self.status = Some(format!(
-                    "console fell behind: {n} event(s) only in the journal"
+                    "console fell behind by {n} event(s): catching up from the journal"
                 ));
+                vec![Effect::Resync]
+            }
+            A::Resynced(events) => {
+                // The journal is the source of truth: refold it; later broadcasts are de-duplicated by seq.
+                let lagged = self.run.lagged;
+                self.run = RunView::from_events(events.iter());
+                self.run.lagged = lagged;
+                self.status = None;
                 vec![]
             }
             A::Signal(name) => {

@@ -377,3 +377,20 @@ fn preflight_screen_gives_way_to_run_after_live_checks() {
     app.apply(&events[4]);
     assert_eq!(app.screen, Screen::Run);
 }
+
+#[test]
+fn lag_resyncs_from_the_journal_without_double_counting() {
+    let all = fixture::halting();
+    let mut app = live(&all[..all.len() - 3], 26_000);
+    assert_eq!(app.update(Action::Lagged(3)), vec![Effect::Resync]);
+    app.update(Action::Resynced(Arc::new(all.clone())));
+    assert!(
+        app.run.halt.is_some(),
+        "missed halt recovered from the journal"
+    );
+    let timeline = app.run.timeline.len();
+    // The broadcast copies that arrive afterwards are ignored.
+    app.update(Action::Event(Arc::new(all[all.len() - 1].clone())));
+    assert_eq!(app.run.timeline.len(), timeline);
+    assert_eq!(app.run.lagged, 3);
+}
