@@ -105,6 +105,7 @@ impl Loop<'_> {
         let mut dirty = true;
         let mut quit = false;
         let mut input_open = true;
+        let mut screen_ok = true;
         let mut shown_second = app.now.timestamp();
         while !quit {
             let mut actions = Vec::new();
@@ -153,10 +154,18 @@ impl Loop<'_> {
                 _ = tick.tick() => {
                     actions.push(Action::Tick(Utc::now()));
                 }
-                _ = render.tick(), if dirty => {
-                    draw(terminal, app)?;
-                    done.frames += 1;
+                _ = render.tick(), if dirty && screen_ok => {
                     dirty = false;
+                    match draw(terminal, app) {
+                        Ok(()) => done.frames += 1,
+                        Err(e) => {
+                            // The terminal is gone (hang-up, closed pty): stop drawing, but never
+                            // leave a run behind: treat it as a SIGHUP and roll back first.
+                            tracing::warn!(error = %e, "cannot draw; treating as a hang-up");
+                            screen_ok = false;
+                            actions.push(Action::Signal("terminal lost"));
+                        }
+                    }
                 }
             }
             for a in actions {
