@@ -47,8 +47,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         Some((true, ms)) => format!(
             "ALL VERIFIED — halt → all verified {}",
-            ms.map(|m| format!("{:.1} s", m as f64 / 1000.0))
-                .unwrap_or_else(|| "—".into())
+            ms.map(super::millis).unwrap_or_else(|| "—".into())
         ),
         Some((false, _)) => "ROLLBACK NOT VERIFIED — manual action needed (see faults)".into(),
         None => format!(

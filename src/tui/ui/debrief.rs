@@ -61,8 +61,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     )));
     let halt = match run.halt.as_ref().and_then(|h| h.finished) {
         Some((ok, Some(ms))) => format!(
-            "{:.1} s{}",
-            ms as f64 / 1000.0,
+            "{}{}",
+            super::millis(ms),
             if ok { "" } else { " (NOT all verified)" }
         ),
         _ if run.halt.is_some() => "rollback not finished".into(),

@@ -51,7 +51,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Constraint::Fill(1),
             Constraint::Fill(1),
             Constraint::Length(12),
-            Constraint::Length(7),
+            // Narrow panes give the "since" column to the names.
+            Constraint::Length(if area.width < 44 { 0 } else { 7 }),
         ],
     )
     .header(Row::new(["fault", "host", "state", "since"]).style(theme.dim()))

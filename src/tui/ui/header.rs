@@ -49,7 +49,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             format!("T+{}", clock(secs_since(start, now))),
             theme.title(),
         ));
-        if let Some(st) = run.step.as_ref().filter(|s| !s.ended && !run.ended) {
+        if let Some(st) = run
+            .step
+            .as_ref()
+            .filter(|s| !s.ended && !run.ended && run.halt.is_none())
+        {
             let end = st.started + chrono::Duration::milliseconds(st.duration_ms as i64);
             right.push(sep.clone());
             right.push(Span::raw(format!(
@@ -57,7 +61,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 clock(secs_until(now, end))
             )));
         }
-        if let Some(s) = app.scenario.as_ref().filter(|_| !run.ended) {
+        if let Some(s) = app
+            .scenario
+            .as_ref()
+            .filter(|_| !run.ended && run.halt.is_none())
+        {
             let max = chrono::Duration::from_std(s.max_duration).unwrap_or_default();
             right.push(sep.clone());
             right.push(Span::raw(format!(

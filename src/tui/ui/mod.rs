@@ -75,6 +75,15 @@ pub fn secs_until(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
     if ms <= 0 { 0 } else { (ms + 999) / 1000 }
 }
 
+/// A short duration for people: `850 ms`, `12.3 s`.
+pub fn millis(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
 pub fn secs_since(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
     (b - a).num_milliseconds().max(0) / 1000
 }

@@ -22,6 +22,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .enumerate()
         .map(|(i, st)| {
             let (mark, style) = match current {
+                Some(c) if c.index == i && !c.ended && app.run.halt.is_some() => ("■", theme.bad()),
                 Some(c) if c.index == i && !c.ended => ("▶", theme.selected()),
                 Some(c) if i < c.index || (c.index == i && c.ended) => ("✓", theme.dim()),
                 _ => (" ", theme.text()),
