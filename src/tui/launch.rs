@@ -103,3 +103,23 @@ pub fn export_debrief(journal: &Path) -> Result<PathBuf, String> {
         .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::read_runbook;
+
+    #[test]
+    fn runbook_section_runs_from_its_anchor_to_the_next_peer_heading() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("RUNBOOK.md");
+        std::fs::write(
+            &p,
+            "# Book\n## Slow payments\nstep one\n### Detail\nmore\n## Other\nnope\n",
+        )
+        .expect("write");
+        let s = read_runbook(&p, Some("slow-payments")).expect("read");
+        assert_eq!(s, "## Slow payments\nstep one\n### Detail\nmore\n");
+        assert!(read_runbook(&p, None).expect("read").contains("nope"));
+        assert!(read_runbook(&dir.path().join("missing.md"), None).is_err());
+    }
+}

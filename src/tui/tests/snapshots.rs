@@ -69,6 +69,11 @@ fn overlays_help_note_and_quit() {
     app.update(Action::Back);
     app.update(Action::Quit);
     snap("confirm_quit", &app);
+    app.update(Action::Back);
+    app.update(Action::RunbookLoaded(Ok(
+        "## Slow payments\n\n1. Check the payment provider status page.\n2. Flip `payments.fallback` on.\n".into(),
+    )));
+    snap("runbook", &app);
 }
 
 #[test]
