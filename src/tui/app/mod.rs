@@ -7,8 +7,6 @@ use chrono::{DateTime, Utc};
 use tui_input::Input;
 
 use super::action::{Action, Effect, Role};
-
-mod flow;
 use super::keys::Ctx;
 use super::picker::Picker;
 use super::preflight::Checklist;
@@ -16,6 +14,8 @@ use super::run_view::RunView;
 use crate::engine::Command;
 use crate::event::{Envelope, MilestoneKind};
 use crate::scenario::Scenario;
+
+mod flow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
