@@ -14,6 +14,7 @@ pub mod recover;
 pub mod report;
 pub mod scenario;
 pub mod target;
+pub mod tui;
 
 /// Writes `contents` to `path` atomically: a temporary file beside it, synced, then renamed.
 pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {

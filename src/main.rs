@@ -67,6 +67,8 @@ enum Cmd {
     Recover { journal: PathBuf },
     /// Watch a run from a second seat: print its journal's events as they are written.
     Follow { journal: PathBuf },
+    /// Review a finished run in the console: the Run screen with a time slider.
+    Replay { journal: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -98,21 +100,14 @@ fn main() -> ExitCode {
                         return exit::INVALID;
                     }
                 };
-                let _ = headless; // The terminal console arrives with the TUI; every run is headless for now.
-                run(
-                    scenario,
-                    journal,
-                    Options {
-                        fanout,
-                        ..Options::default()
-                    },
-                )
-                .await
+                let options = Options {
+                    fanout,
+                    ..Options::default()
+                };
+                run_or_console(scenario, journal, options, headless).await
             }
-            Cmd::Demo { headless, journal } => {
-                let _ = headless;
-                demo(journal).await
-            }
+            Cmd::Demo { headless, journal } => demo(journal, headless).await,
+            Cmd::Replay { journal } => replay_cmd(&journal).await,
             Cmd::Report { journal, output } => report_cmd(&journal, output.as_deref()),
             Cmd::Recover { journal } => recover_cmd(&journal).await,
             Cmd::Follow { journal } => match headless::follow(&journal, std::io::stdout()).await {
@@ -359,7 +354,7 @@ async fn recover_cmd(journal_path: &Path) -> u8 {
 }
 
 /// The built-in demo until the embedded SSH lab lands: a local "service" whose knobs are files.
-async fn demo(journal_path: Option<PathBuf>) -> u8 {
+async fn demo(journal_path: Option<PathBuf>, headless: bool) -> u8 {
     let lab = match tempfile_dir() {
         Ok(d) => d,
         Err(e) => {
@@ -386,7 +381,7 @@ async fn demo(journal_path: Option<PathBuf>) -> u8 {
         return exit::INVALID;
     }
     println!("gameday demo: the lab's knobs live in {dir}");
-    let code = run(scenario, journal_path, Options::default()).await;
+    let code = run_or_console(scenario, journal_path, Options::default(), headless).await;
     let _ = std::fs::remove_dir_all(&lab);
     code
 }
@@ -395,4 +390,72 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let base = std::env::temp_dir().join(format!("gameday-demo-{}", std::process::id()));
     std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     Ok(base)
+}
+
+// ---- the console (TUI) ------------------------------------------------------------------------
+
+/// The console when there is a terminal and `--headless` was not given; the headless printer else.
+async fn run_or_console(
+    scenario: Scenario,
+    journal: Option<PathBuf>,
+    options: Options,
+    headless: bool,
+) -> u8 {
+    if headless {
+        return run(scenario, journal, options).await;
+    }
+    if !gameday::tui::terminal_available() {
+        eprintln!(
+            "gameday: no terminal on stdin/stdout: running headless (use --headless to say so)"
+        );
+        return run(scenario, journal, options).await;
+    }
+    // Logs go to a file, never the terminal: beside the journal when one is named.
+    let log_dir = journal
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("runs"));
+    let _ = std::fs::create_dir_all(&log_dir);
+    let _log = init_logging(&log_dir);
+    match gameday::tui::run(scenario, journal, options).await {
+        Err(e) => {
+            eprintln!("gameday: the console failed: {e}");
+            exit::ABORTED
+        }
+        Ok(done) => console_code(done).await,
+    }
+}
+
+/// Exit code and debrief of a console session, as for a headless run.
+async fn console_code(done: gameday::tui::Finished) -> u8 {
+    let Some(path) = done.journal else {
+        return exit::HELD; // Nothing was started.
+    };
+    let code = match done.outcome {
+        Some(Ok(outcome)) => outcome_code(&outcome),
+        Some(Err(why)) => {
+            eprintln!("gameday: {why}; rolling back from the journal");
+            recover_cmd(&path).await.max(exit::ABORTED)
+        }
+        None => exit::ABORTED,
+    };
+    write_debrief(&path, None);
+    println!("gameday: journal {}", path.display());
+    code
+}
+
+async fn replay_cmd(journal_path: &Path) -> u8 {
+    if !gameday::tui::terminal_available() {
+        eprintln!("gameday: replay needs a terminal; `gameday report` writes the debrief instead");
+        return exit::INVALID;
+    }
+    match gameday::tui::replay(journal_path).await {
+        Ok(_) => exit::HELD,
+        Err(e) => {
+            eprintln!("gameday: replay {}: {e}", journal_path.display());
+            exit::INVALID
+        }
+    }
 }
