@@ -35,7 +35,10 @@ async fn prometheus_values_and_reduce() {
     let (server, r) = prom(json(200, prom_vector(&["0.25"])), None).await;
     assert_eq!(r, Ok(0.25));
     let head = &server.heads()[0];
-    assert!(head.starts_with("GET /api/v1/query?query=sum%28rate"), "{head}");
+    assert!(
+        head.starts_with("GET /api/v1/query?query=sum%28rate"),
+        "{head}"
+    );
 
     let (_, r) = prom(json(200, prom_vector(&["1", "7", "4"])), Some(Reduce::Max)).await;
     assert_eq!(r, Ok(7.0));
@@ -99,21 +102,30 @@ async fn connection_refused_is_no_data() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let probe = HttpProbe::new(web::client().unwrap(), &format!("http://{addr}/"), 200, None)
-        .unwrap();
+    let probe = HttpProbe::new(
+        web::client().unwrap(),
+        &format!("http://{addr}/"),
+        200,
+        None,
+    )
+    .unwrap();
     let e = poll_once(&probe, T).await.unwrap_err();
     assert!(e.contains("cannot connect"), "{e}");
 }
 
 #[tokio::test]
 async fn bearer_token_is_sent_and_never_shown() {
-    let server = FakeServer::start(json(401, r#"{"status":"error","errorType":"bad_data","error":"unauthorized"}"#)).await;
+    let server = FakeServer::start(json(
+        401,
+        r#"{"status":"error","errorType":"bad_data","error":"unauthorized"}"#,
+    ))
+    .await;
     let auth = Auth::from_lookup(Some("GAMEDAY_TEST_TOKEN"), None, |_| {
         Some("tok-9f8e7d".to_string())
     })
     .unwrap();
-    let probe = PrometheusProbe::new(web::client().unwrap(), &server.url(""), "up", None, auth, T)
-        .unwrap();
+    let probe =
+        PrometheusProbe::new(web::client().unwrap(), &server.url(""), "up", None, auth, T).unwrap();
     let e = probe.poll().await.unwrap_err();
     assert!(!e.contains("tok-9f8e7d"), "{e}");
     let head = server.heads()[0].to_lowercase();
@@ -167,7 +179,9 @@ async fn scrape_reads_real_exposition_text() {
     );
     let e = scrape("queue_depth", None).await.unwrap_err();
     assert!(e.contains("matches 2 series"), "{e}");
-    let e = scrape(r#"queue_depth{queue="none"}"#, None).await.unwrap_err();
+    let e = scrape(r#"queue_depth{queue="none"}"#, None)
+        .await
+        .unwrap_err();
     assert!(e.contains("no series matches"), "{e}");
     // /pay: rank 90 of 100 → the top of the 0.1 bucket; rank 95 → 0.1 + 0.4 * 5/8.
     assert_eq!(
@@ -212,8 +226,13 @@ async fn scrape_rate_comes_from_two_scrapes() {
 #[tokio::test]
 async fn http_probe_times_and_checks() {
     let server = FakeServer::start(text(200, "status: ok\n")).await;
-    let ok = HttpProbe::new(web::client().unwrap(), &server.url("/healthz"), 200, Some("ok".into()))
-        .unwrap();
+    let ok = HttpProbe::new(
+        web::client().unwrap(),
+        &server.url("/healthz"),
+        200,
+        Some("ok".into()),
+    )
+    .unwrap();
     let ms = poll_once(&ok, T).await.unwrap();
     assert!((0.0..800.0).contains(&ms), "{ms}");
 
@@ -230,14 +249,19 @@ async fn http_probe_times_and_checks() {
     let down = FakeServer::start(text(503, "draining")).await;
     let probe = HttpProbe::new(web::client().unwrap(), &down.url("/"), 200, None).unwrap();
     let e = poll_once(&probe, T).await.unwrap_err();
-    assert!(e.starts_with("status 503, expected 200") && e.contains("draining"), "{e}");
+    assert!(
+        e.starts_with("status 503, expected 200") && e.contains("draining"),
+        "{e}"
+    );
 
     let expected_503 = HttpProbe::new(web::client().unwrap(), &down.url("/"), 503, None).unwrap();
     assert!(poll_once(&expected_503, T).await.is_ok());
 
     let hang = FakeServer::start(Behavior::Hang).await;
     let probe = HttpProbe::new(web::client().unwrap(), &hang.url("/"), 200, None).unwrap();
-    let e = poll_once(&probe, Duration::from_millis(200)).await.unwrap_err();
+    let e = poll_once(&probe, Duration::from_millis(200))
+        .await
+        .unwrap_err();
     assert!(e.contains("timed out after"), "{e}");
 
     // A body that never ends still gives a time: only its first MiB is read.

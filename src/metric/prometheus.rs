@@ -247,8 +247,12 @@ mod tests {
 
     #[test]
     fn one_sample_is_its_value() {
-        assert_eq!(interpret(200, vector(&[("200", "42.5")]).as_bytes(), None), Ok(42.5));
-        let scalar = r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"7"]}}"#;
+        assert_eq!(
+            interpret(200, vector(&[("200", "42.5")]).as_bytes(), None),
+            Ok(42.5)
+        );
+        let scalar =
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"7"]}}"#;
         assert_eq!(interpret(200, scalar.as_bytes(), None), Ok(7.0));
         assert_eq!(
             interpret(200, vector(&[("200", "+Inf")]).as_bytes(), None),
@@ -279,11 +283,17 @@ mod tests {
         assert!(e.contains("empty vector"), "{e}");
 
         let nan = vector(&[("200", "NaN")]);
-        assert_eq!(interpret(200, nan.as_bytes(), None), Err("value is NaN".into()));
+        assert_eq!(
+            interpret(200, nan.as_bytes(), None),
+            Err("value is NaN".into())
+        );
 
         let error = r#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected end of input"}"#;
         let e = interpret(400, error.as_bytes(), None).unwrap_err();
-        assert!(e.contains("bad_data") && e.contains("parse error") && e.contains("HTTP 400"), "{e}");
+        assert!(
+            e.contains("bad_data") && e.contains("parse error") && e.contains("HTTP 400"),
+            "{e}"
+        );
 
         let odd = r#"{"status":"error","errorType":"something_new","error":"boom"}"#;
         let e = interpret(500, odd.as_bytes(), None).unwrap_err();
@@ -303,7 +313,9 @@ mod tests {
 
     #[test]
     fn grouping_is_spotted_for_validation() {
-        assert!(groups_series("sum by (code) (rate(http_requests_total[1m]))"));
+        assert!(groups_series(
+            "sum by (code) (rate(http_requests_total[1m]))"
+        ));
         assert!(groups_series("sum(rate(x[1m])) BY(code)"));
         assert!(groups_series("max without (pod) (up)"));
         assert!(!groups_series("sum(rate(http_requests_total[1m]))"));

@@ -71,9 +71,7 @@ pub fn parse_where(text: &str, want: impl Fn(&str) -> bool) -> Result<Exposition
             }
             continue;
         }
-        let name_end = line
-            .find(|c: char| !is_name_char(c))
-            .unwrap_or(line.len());
+        let name_end = line.find(|c: char| !is_name_char(c)).unwrap_or(line.len());
         let name = &line[..name_end];
         if !want(name) {
             continue;
@@ -203,9 +201,9 @@ impl Cursor<'_> {
                 self.bump();
                 return Ok(out);
             }
-            let key = self.name().map_err(|_| {
-                format!("expected a label name at `{}`", short(self.rest()))
-            })?;
+            let key = self
+                .name()
+                .map_err(|_| format!("expected a label name at `{}`", short(self.rest())))?;
             self.skip_ws();
             let op = match (self.bump(), self.peek()) {
                 (Some('='), Some('~')) | (Some('!'), Some('~')) if matchers => {
@@ -271,7 +269,8 @@ impl Selector {
             .name()
             .map_err(|_| format!("series `{text}` must start with a metric name"))?;
         let matchers = if cur.peek() == Some('{') {
-            cur.labels(true).map_err(|e| format!("series `{text}`: {e}"))?
+            cur.labels(true)
+                .map_err(|e| format!("series `{text}`: {e}"))?
         } else {
             Vec::new()
         };
@@ -454,11 +453,10 @@ impl ScrapeProbe {
             .filter(|l| self.selector.matches_labels(&l.labels))
         {
             let le = if self.quantile.is_some() {
-                let le = line
-                    .labels
-                    .iter()
-                    .find(|(k, _)| k == "le")
-                    .ok_or_else(|| format!("`{}` has a series without an `le` label", line.name))?;
+                let le =
+                    line.labels.iter().find(|(k, _)| k == "le").ok_or_else(|| {
+                        format!("`{}` has a series without an `le` label", line.name)
+                    })?;
                 Some(parse_value(&le.1).map_err(|e| format!("le: {e}"))?)
             } else {
                 None
@@ -679,7 +677,11 @@ process_resident_memory_bytes 1.2345678e+07
         assert_eq!(msdos.labels[1].1, "Cannot find file:\n\"FILE.TXT\"");
         assert_eq!(msdos.value, 1.458255915e9);
 
-        let weird = exp.lines.iter().find(|l| l.name == "something_weird").unwrap();
+        let weird = exp
+            .lines
+            .iter()
+            .find(|l| l.name == "something_weird")
+            .unwrap();
         assert_eq!(weird.value, f64::INFINITY);
         assert_eq!(weird.timestamp_ms, Some(-3982045));
 
@@ -697,7 +699,10 @@ process_resident_memory_bytes 1.2345678e+07
             .find(|l| l.name == "api_latency_seconds_bucket")
             .unwrap();
         assert_eq!(trailing_comma.labels.len(), 2);
-        assert!(exp.lines.iter().any(|l| l.name == "go_goroutines"), "leading tab");
+        assert!(
+            exp.lines.iter().any(|l| l.name == "go_goroutines"),
+            "leading tab"
+        );
         assert_eq!(exp.lines.len(), 28);
     }
 

@@ -110,12 +110,12 @@ impl Auth {
     ) -> Result<Option<Auth>, WebError> {
         if let Some(var) = bearer {
             let field = "bearer_token_env";
-            let token = lookup(var).filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-                WebError::MissingEnv {
+            let token = lookup(var)
+                .filter(|t| !t.trim().is_empty())
+                .ok_or_else(|| WebError::MissingEnv {
                     var: var.into(),
                     field,
-                }
-            })?;
+                })?;
             return Ok(Some(Auth {
                 var: var.into(),
                 header: sensitive(&format!("Bearer {}", token.trim()), var, field)?,
@@ -136,7 +136,11 @@ impl Auth {
             use base64_lite::encode;
             return Ok(Some(Auth {
                 var: var.into(),
-                header: sensitive(&format!("Basic {}", encode(pair.trim_end_matches('\n'))), var, field)?,
+                header: sensitive(
+                    &format!("Basic {}", encode(pair.trim_end_matches('\n'))),
+                    var,
+                    field,
+                )?,
             }));
         }
         Ok(None)
@@ -251,7 +255,11 @@ pub fn human_bytes(n: usize) -> String {
 /// The first line of a body, short, for reasons (`503: upstream down`).
 pub fn body_hint(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let mut s: String = line.chars().take(120).collect();
     if line.chars().count() > 120 {
         s.push('…');
@@ -271,7 +279,10 @@ mod tests {
         assert_eq!(encode("fo"), "Zm8=");
         assert_eq!(encode("foo"), "Zm9v");
         assert_eq!(encode("foob"), "Zm9vYg==");
-        assert_eq!(encode("Aladdin:open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(
+            encode("Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
     }
 
     #[test]
@@ -283,9 +294,14 @@ mod tests {
         assert_eq!(a.header().to_str().unwrap(), "Bearer s3cr3t");
         assert!(a.header().is_sensitive());
         let shown = format!("{a:?}");
-        assert!(shown.contains("PROM_TOKEN") && !shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("PROM_TOKEN") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
 
-        let err = Auth::from_lookup(Some("NOPE"), None, env).unwrap_err().to_string();
+        let err = Auth::from_lookup(Some("NOPE"), None, env)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`NOPE`") && err.contains("not set"), "{err}");
 
         let basic = |_: &str| Some("Aladdin:open sesame".to_string());
@@ -309,7 +325,10 @@ mod tests {
         let err = check_url("http://bob:hunter2@127.0.0.1:9090")
             .unwrap_err()
             .to_string();
-        assert!(!err.contains("hunter2") && err.contains("basic_auth_env"), "{err}");
+        assert!(
+            !err.contains("hunter2") && err.contains("basic_auth_env"),
+            "{err}"
+        );
         assert!(check_url("http://127.0.0.1:9090/").is_ok());
         assert!(check_url("ftp://x").is_err());
     }

@@ -32,6 +32,7 @@ pub struct FakeServer {
     value: Arc<AtomicU64>,
     requests: Arc<AtomicUsize>,
     headers: Arc<Mutex<Vec<String>>>,
+    behavior: Arc<Mutex<Behavior>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -48,15 +49,21 @@ impl FakeServer {
         let value = Arc::new(AtomicU64::new(0f64.to_bits()));
         let requests = Arc::new(AtomicUsize::new(0));
         let headers = Arc::new(Mutex::new(Vec::new()));
-        let (v, r, h) = (value.clone(), requests.clone(), headers.clone());
+        let behavior = Arc::new(Mutex::new(behavior));
+        let (v, r, h, b) = (
+            value.clone(),
+            requests.clone(),
+            headers.clone(),
+            behavior.clone(),
+        );
         let task = tokio::spawn(async move {
             loop {
                 let Ok((sock, _)) = listener.accept().await else {
                     return;
                 };
-                let (behavior, v, r, h) = (behavior.clone(), v.clone(), r.clone(), h.clone());
+                let (b, v, r, h) = (b.clone(), v.clone(), r.clone(), h.clone());
                 tokio::spawn(async move {
-                    let _ = serve(sock, behavior, v, r, h).await;
+                    let _ = serve(sock, b, v, r, h).await;
                 });
             }
         });
@@ -65,8 +72,14 @@ impl FakeServer {
             value,
             requests,
             headers,
+            behavior,
             task,
         }
+    }
+
+    /// Changes what the server does from the next request on.
+    pub fn behave(&self, b: Behavior) {
+        *self.behavior.lock().unwrap() = b;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -89,7 +102,7 @@ impl FakeServer {
 
 async fn serve(
     mut sock: TcpStream,
-    behavior: Behavior,
+    behavior: Arc<Mutex<Behavior>>,
     value: Arc<AtomicU64>,
     requests: Arc<AtomicUsize>,
     heads: Arc<Mutex<Vec<String>>>,
@@ -112,6 +125,7 @@ async fn serve(
         buf.drain(..head_end);
         requests.fetch_add(1, Ordering::SeqCst);
         heads.lock().unwrap().push(head);
+        let behavior = behavior.lock().unwrap().clone();
         match &behavior {
             Behavior::Respond {
                 status,
@@ -126,7 +140,8 @@ async fn serve(
             }
             Behavior::Gauge { name } => {
                 let v = f64::from_bits(value.load(Ordering::SeqCst));
-                let body = format!("# HELP {name} A test gauge.\n# TYPE {name} gauge\n{name} {v}\n");
+                let body =
+                    format!("# HELP {name} A test gauge.\n# TYPE {name} gauge\n{name} {v}\n");
                 let resp = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\n\r\n{body}",
                     body.len()
