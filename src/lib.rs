@@ -8,6 +8,7 @@ pub mod event;
 pub mod fault;
 pub mod headless;
 pub mod journal;
+pub mod lab;
 pub mod metric;
 pub mod recover;
 pub mod report;

@@ -65,6 +65,8 @@ enum Cmd {
     },
     /// Roll back every fault a dead run left without a verified rollback.
     Recover { journal: PathBuf },
+    /// Watch a run from a second seat: print its journal's events as they are written.
+    Follow { journal: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -113,6 +115,13 @@ fn main() -> ExitCode {
             }
             Cmd::Report { journal, output } => report_cmd(&journal, output.as_deref()),
             Cmd::Recover { journal } => recover_cmd(&journal).await,
+            Cmd::Follow { journal } => match headless::follow(&journal, std::io::stdout()).await {
+                Ok(()) => exit::HELD,
+                Err(e) => {
+                    eprintln!("gameday: follow {}: {e}", journal.display());
+                    exit::INVALID
+                }
+            },
         }
     });
     ExitCode::from(code)
@@ -292,6 +301,16 @@ fn write_debrief(journal_path: &Path, output: Option<&Path>) -> Option<PathBuf> 
             .map(|d| d.join("debrief.md"))
             .unwrap_or_else(|| PathBuf::from("debrief.md"))
     });
+    let dir = out.parent().map(Path::to_path_buf).unwrap_or_default();
+    for chart in report::chart::charts(&read.events) {
+        let file = dir.join(format!(
+            "chart-{}.svg",
+            report::chart_file_stem(&chart.metric)
+        ));
+        if let Err(e) = gameday::write_atomic(&file, chart.svg.as_bytes()) {
+            eprintln!("gameday: cannot write {}: {e}", file.display());
+        }
+    }
     match gameday::write_atomic(&out, report::debrief(&read.events).as_bytes()) {
         Ok(()) => {
             eprintln!("gameday: debrief written to {}", out.display());
