@@ -273,3 +273,27 @@ async fn http_probe_times_and_checks() {
     let probe = HttpProbe::new(web::client().unwrap(), &endless.url("/"), 200, None).unwrap();
     assert!(poll_once(&probe, T).await.is_ok());
 }
+
+#[test]
+fn validation_asks_for_reduce_and_checks_selectors() {
+    let yaml = |metric: &str| metrics_common::scenario_yaml(metric, "{ metric: m, above: 1 }", 10);
+    let parse = |metric: &str| {
+        gameday::scenario::Scenario::parse(std::path::Path::new("v.yaml"), &yaml(metric))
+    };
+    let e = parse("{ prometheus: 'sum by (code) (rate(x[1m]))', server: 'http://127.0.0.1:9090' }")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("v.yaml:") && e.contains("reduce: max|min|sum|avg"),
+        "{e}"
+    );
+    assert!(
+        parse("{ prometheus: 'sum by (code) (rate(x[1m]))', server: 'http://127.0.0.1:9090', reduce: max }")
+            .is_ok()
+    );
+    assert!(parse("{ prometheus: 'sum(rate(x[1m]))', server: 'http://127.0.0.1:9090' }").is_ok());
+    let e = parse(r#"{ scrape: 'http://127.0.0.1:1/metrics', series: 'x{a=~"b"}' }"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("regex"), "{e}");
+}
