@@ -348,3 +348,56 @@ async fn no_data_ignore_keeps_running() {
     let outcome = run.task.await.unwrap();
     assert_eq!(outcome.verdict, Verdict::Held, "{}", outcome.reason);
 }
+
+struct Hangs;
+
+impl Probe for Hangs {
+    fn poll(&self) -> BoxFuture<'_, Reading> {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// Samplers are independent: while one source hangs for its whole timeout, another keeps its
+/// pace, and the hung one reports "timed out" once per timeout.
+#[tokio::test(start_paused = true)]
+async fn a_hung_source_does_not_slow_another() {
+    use gameday::scenario::{Metric, Source};
+    let metric = |name: &str, timeout: u64| Metric {
+        name: name.into(),
+        source: Source::Http {
+            url: "http://127.0.0.1:9/".into(),
+            expect_status: 200,
+            expect_body: None,
+        },
+        every: Duration::from_secs(1),
+        timeout: Duration::from_secs(timeout),
+        unit: None,
+    };
+    let metrics = [("fast", metric("fast", 1)), ("hung", metric("hung", 10))]
+        .into_iter()
+        .map(|(n, m)| (n.to_string(), m))
+        .collect();
+    let mut probes = ProbeMap::new();
+    probes.insert(
+        "fast".into(),
+        Arc::new(Script(Mutex::new(vec![Ok(1.0)]))) as Arc<dyn Probe>,
+    );
+    probes.insert("hung".into(), Arc::new(Hangs) as Arc<dyn Probe>);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let _samplers = gameday::metric::spawn_samplers(&metrics, &probes, tx);
+    let t0 = tokio::time::Instant::now();
+    let (mut fast, mut hung) = (0, Vec::new());
+    while t0.elapsed() < Duration::from_secs(30) {
+        let s = rx.recv().await.unwrap();
+        match s.metric.as_str() {
+            "fast" => fast += 1,
+            _ => hung.push(s.reading.unwrap_err()),
+        }
+    }
+    assert!(
+        (30..=32).contains(&fast),
+        "fast source sampled {fast} times in 30 s"
+    );
+    assert!((2..=3).contains(&hung.len()), "{hung:?}");
+    assert!(hung.iter().all(|e| e == "timed out after 10s"), "{hung:?}");
+}

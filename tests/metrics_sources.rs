@@ -297,3 +297,46 @@ fn validation_asks_for_reduce_and_checks_selectors() {
         .to_string();
     assert!(e.contains("regex"), "{e}");
 }
+
+fn histogram(fast: u64, slow: u64) -> String {
+    // Cumulative buckets: `fast` observations ≤ 0.1 s, `slow` more in (0.1, 1].
+    format!(
+        "# TYPE lat_seconds histogram\nlat_seconds_bucket{{le=\"0.1\"}} {fast}\nlat_seconds_bucket{{le=\"1\"}} {}\nlat_seconds_bucket{{le=\"+Inf\"}} {}\nlat_seconds_count {}\n",
+        fast + slow,
+        fast + slow,
+        fast + slow
+    )
+}
+
+#[tokio::test]
+async fn scrape_quantile_with_rate_uses_only_new_observations() {
+    // All-time: 1000 fast observations. Then 100 slow ones arrive.
+    let server = FakeServer::start(text(200, histogram(1000, 0))).await;
+    let probe = ScrapeProbe::new(
+        web::client().unwrap(),
+        &server.url("/metrics"),
+        "lat_seconds",
+        true,
+        Some(0.5),
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    let e = probe.poll().await.unwrap_err();
+    assert!(e.contains("no observations"), "nothing new yet: {e}");
+    server.behave(text(200, histogram(1000, 100)));
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    // Over the window only slow requests: the median is in (0.1, 1], at 0.1 + 0.9 * 50/100.
+    let p50 = probe.poll().await.unwrap();
+    assert!((p50 - 0.55).abs() < 1e-9, "{p50}");
+    // Without rate, the all-time median is still fast.
+    let all_time = ScrapeProbe::new(
+        web::client().unwrap(),
+        &server.url("/metrics"),
+        "lat_seconds",
+        false,
+        Some(0.5),
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    assert!(all_time.poll().await.unwrap() <= 0.1);
+}
