@@ -393,10 +393,7 @@ impl ScrapeProbe {
         timeout: Duration,
     ) -> Result<ScrapeProbe, WebError> {
         let url = web::check_url(url)?;
-        let selector = Selector::parse(series).map_err(|why| WebError::BadUrl {
-            url: url.to_string(),
-            why,
-        })?;
+        let selector = Selector::parse(series).map_err(WebError::BadSeries)?;
         Ok(ScrapeProbe {
             http,
             url,

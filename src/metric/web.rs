@@ -32,6 +32,8 @@ pub enum WebError {
         "url `{0}` carries credentials: name an environment variable with `basic_auth_env` instead"
     )]
     CredentialsInUrl(String),
+    #[error("{0}")]
+    BadSeries(String),
     #[error("url `{url}` is not a valid http(s) URL: {why}")]
     BadUrl { url: String, why: String },
 }
