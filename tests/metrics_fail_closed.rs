@@ -99,13 +99,14 @@ async fn wait_for<T>(
     found.unwrap_or_else(|_| panic!("no matching event within {limit:?}"))
 }
 
-const PROM_METRIC: &str = "{ prometheus: 'sum(errors_ratio)', every: 100ms, timeout: 300ms }";
-
-async fn trips_with(failure: Behavior, want: &str) {
+/// Healthy first, then `failure`: the rule breaches with `want` in its reason and trips after 1 s.
+/// `timeout` is generous (2 s) where the failure answers at once, so a loaded CI machine does not
+/// turn a slow healthy answer into a spurious timeout; it is 300 ms where timing out is the point.
+async fn trips_with(failure: Behavior, want: &str, timeout: &str) {
     let server = FakeServer::start(json(200, prom_vector(&["0"]))).await;
-    let metric = PROM_METRIC.replace(
-        "prometheus:",
-        &format!("server: '{}', prometheus:", server.url("")),
+    let metric = format!(
+        "{{ server: '{}', prometheus: 'sum(errors_ratio)', every: 100ms, timeout: {timeout} }}",
+        server.url("")
     );
     let yaml = scenario_yaml(&metric, "{ metric: m, above: 0.5, for: 1s }", 60);
     let mut run = start(&yaml, None);
@@ -161,6 +162,7 @@ async fn http_503_trips() {
     trips_with(
         text(503, "service unavailable"),
         "HTTP 503: service unavailable",
+        "2s",
     )
     .await;
 }
@@ -168,17 +170,17 @@ async fn http_503_trips() {
 #[tokio::test]
 async fn status_error_trips() {
     let body = r#"{"status":"error","errorType":"internal","error":"storage is read-only"}"#;
-    trips_with(json(500, body), "internal: storage is read-only").await;
+    trips_with(json(500, body), "internal: storage is read-only", "2s").await;
 }
 
 #[tokio::test]
 async fn empty_vector_trips() {
-    trips_with(json(200, prom_vector(&[])), "empty vector").await;
+    trips_with(json(200, prom_vector(&[])), "empty vector", "2s").await;
 }
 
 #[tokio::test]
 async fn nan_trips() {
-    trips_with(json(200, prom_vector(&["NaN"])), "value is NaN").await;
+    trips_with(json(200, prom_vector(&["NaN"])), "value is NaN", "2s").await;
 }
 
 #[tokio::test]
@@ -187,12 +189,12 @@ async fn endless_body_trips() {
         chunk: 32,
         every: Duration::from_millis(10),
     };
-    trips_with(slow, "timed out after 300ms").await;
+    trips_with(slow, "timed out after 300ms", "300ms").await;
 }
 
 #[tokio::test]
 async fn hung_connection_trips() {
-    trips_with(Behavior::Hang, "timed out after 300ms").await;
+    trips_with(Behavior::Hang, "timed out after 300ms", "300ms").await;
 }
 
 /// Halt while the only metric source hangs: the rollback starts at once, not after the poll's
