@@ -8,11 +8,13 @@ pub mod event;
 pub mod fault;
 pub mod headless;
 pub mod journal;
+pub mod lab;
 pub mod metric;
 pub mod recover;
 pub mod report;
 pub mod scenario;
 pub mod target;
+pub mod tui;
 
 /// Writes `contents` to `path` atomically: a temporary file beside it, synced, then renamed.
 pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {

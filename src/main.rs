@@ -85,6 +85,10 @@ enum Cmd {
         #[arg(long)]
         yes: bool,
     },
+    /// Watch a run from a second seat: print its journal's events as they are written.
+    Follow { journal: PathBuf },
+    /// Review a finished run in the console: the Run screen with a time slider.
+    Replay { journal: PathBuf },
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -140,26 +144,18 @@ fn main() -> ExitCode {
                         return exit::INVALID;
                     }
                 };
-                let _ = headless; // The terminal console arrives with the TUI; every run is headless for now.
-                let open = ssh.open_options(fanout);
+                let options = Options {
+                    fanout,
+                    open: ssh.open_options(fanout),
+                    ..Options::default()
+                };
                 if dry_run {
-                    return dry_run_cmd(&scenario, &open).await;
+                    return dry_run_cmd(&scenario, &options.open).await;
                 }
-                run(
-                    scenario,
-                    journal,
-                    Options {
-                        fanout,
-                        ..Options::default()
-                    },
-                    &open,
-                )
-                .await
+                run_or_console(scenario, journal, options, headless).await
             }
-            Cmd::Demo { headless, journal } => {
-                let _ = headless;
-                demo(journal).await
-            }
+            Cmd::Demo { headless, journal } => demo(journal, headless).await,
+            Cmd::Replay { journal } => replay_cmd(&journal).await,
             Cmd::Report { journal, output } => report_cmd(&journal, output.as_deref()),
             Cmd::Recover { journal, ssh } => recover_cmd(&journal, &ssh.open_options(64)).await,
             Cmd::Trust {
@@ -167,6 +163,13 @@ fn main() -> ExitCode {
                 known_hosts,
                 yes,
             } => trust_cmd(&host, known_hosts, yes).await,
+            Cmd::Follow { journal } => match headless::follow(&journal, std::io::stdout()).await {
+                Ok(()) => exit::HELD,
+                Err(e) => {
+                    eprintln!("gameday: follow {}: {e}", journal.display());
+                    exit::INVALID
+                }
+            },
         }
     });
     ExitCode::from(code)
@@ -224,13 +227,8 @@ fn default_journal(scenario: &Scenario, now: chrono::DateTime<chrono::Utc>) -> P
         .join("journal.jsonl")
 }
 
-async fn run(
-    scenario: Scenario,
-    journal_path: Option<PathBuf>,
-    options: Options,
-    open: &target::OpenOptions,
-) -> u8 {
-    let hosts = match target::open(&scenario, open).await {
+async fn run(scenario: Scenario, journal_path: Option<PathBuf>, options: Options) -> u8 {
+    let hosts = match target::open(&scenario, &options.open).await {
         Ok(h) => h,
         Err(e) => {
             eprintln!("gameday: {e}");
@@ -262,6 +260,7 @@ async fn run(
     let _log = init_logging(&dir);
     tracing::info!(journal = %path.display(), scenario = %scenario.file.display(), "run starting");
 
+    let open = options.open.clone();
     let (engine, handle) = Engine::new(Arc::new(scenario), hosts, probes, writer, options);
     let printer = tokio::spawn(headless::print_events(
         handle.subscribe(),
@@ -284,7 +283,7 @@ async fn run(
                 "gameday: the engine stopped unexpectedly ({join_error}); rolling back from the journal"
             );
             tracing::error!(error = %join_error, "engine task failed; recovering from the journal");
-            recover_cmd(&path, open).await.max(exit::ABORTED)
+            recover_cmd(&path, &open).await.max(exit::ABORTED)
         }
     };
     write_debrief(&path, None);
@@ -351,6 +350,16 @@ fn write_debrief(journal_path: &Path, output: Option<&Path>) -> Option<PathBuf> 
             .map(|d| d.join("debrief.md"))
             .unwrap_or_else(|| PathBuf::from("debrief.md"))
     });
+    let dir = out.parent().map(Path::to_path_buf).unwrap_or_default();
+    for chart in report::chart::charts(&read.events) {
+        let file = dir.join(format!(
+            "chart-{}.svg",
+            report::chart_file_stem(&chart.metric)
+        ));
+        if let Err(e) = gameday::write_atomic(&file, chart.svg.as_bytes()) {
+            eprintln!("gameday: cannot write {}: {e}", file.display());
+        }
+    }
     match gameday::write_atomic(&out, report::debrief(&read.events).as_bytes()) {
         Ok(()) => {
             eprintln!("gameday: debrief written to {}", out.display());
@@ -399,7 +408,7 @@ async fn recover_cmd(journal_path: &Path, open: &target::OpenOptions) -> u8 {
 }
 
 /// The built-in demo until the embedded SSH lab lands: a local "service" whose knobs are files.
-async fn demo(journal_path: Option<PathBuf>) -> u8 {
+async fn demo(journal_path: Option<PathBuf>, headless: bool) -> u8 {
     let lab = match tempfile_dir() {
         Ok(d) => d,
         Err(e) => {
@@ -426,13 +435,7 @@ async fn demo(journal_path: Option<PathBuf>) -> u8 {
         return exit::INVALID;
     }
     println!("gameday demo: the lab's knobs live in {dir}");
-    let code = run(
-        scenario,
-        journal_path,
-        Options::default(),
-        &target::OpenOptions::default(),
-    )
-    .await;
+    let code = run_or_console(scenario, journal_path, Options::default(), headless).await;
     let _ = std::fs::remove_dir_all(&lab);
     code
 }
@@ -441,6 +444,75 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let base = std::env::temp_dir().join(format!("gameday-demo-{}", std::process::id()));
     std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     Ok(base)
+}
+
+// ---- the console (TUI) ------------------------------------------------------------------------
+
+/// The console when there is a terminal and `--headless` was not given; the headless printer else.
+async fn run_or_console(
+    scenario: Scenario,
+    journal: Option<PathBuf>,
+    options: Options,
+    headless: bool,
+) -> u8 {
+    if headless {
+        return run(scenario, journal, options).await;
+    }
+    if !gameday::tui::terminal_available() {
+        eprintln!(
+            "gameday: no terminal on stdin/stdout: running headless (use --headless to say so)"
+        );
+        return run(scenario, journal, options).await;
+    }
+    // Logs go to a file, never the terminal: beside the journal when one is named.
+    let log_dir = journal
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("runs"));
+    let _ = std::fs::create_dir_all(&log_dir);
+    let _log = init_logging(&log_dir);
+    let open = options.open.clone();
+    match gameday::tui::run(scenario, journal, options).await {
+        Err(e) => {
+            eprintln!("gameday: the console failed: {e}");
+            exit::ABORTED
+        }
+        Ok(done) => console_code(done, &open).await,
+    }
+}
+
+/// Exit code and debrief of a console session, as for a headless run.
+async fn console_code(done: gameday::tui::Finished, open: &target::OpenOptions) -> u8 {
+    let Some(path) = done.journal else {
+        return exit::HELD; // Nothing was started.
+    };
+    let code = match done.outcome {
+        Some(Ok(outcome)) => outcome_code(&outcome),
+        Some(Err(why)) => {
+            eprintln!("gameday: {why}; rolling back from the journal");
+            recover_cmd(&path, open).await.max(exit::ABORTED)
+        }
+        None => exit::ABORTED,
+    };
+    write_debrief(&path, None);
+    println!("gameday: journal {}", path.display());
+    code
+}
+
+async fn replay_cmd(journal_path: &Path) -> u8 {
+    if !gameday::tui::terminal_available() {
+        eprintln!("gameday: replay needs a terminal; `gameday report` writes the debrief instead");
+        return exit::INVALID;
+    }
+    match gameday::tui::replay(journal_path).await {
+        Ok(_) => exit::HELD,
+        Err(e) => {
+            eprintln!("gameday: replay {}: {e}", journal_path.display());
+            exit::INVALID
+        }
+    }
 }
 
 /// `run --dry-run`: opens every host for real (host keys, authentication, sudo) and prints every

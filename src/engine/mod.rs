@@ -64,6 +64,9 @@ pub struct Options {
     pub fanout: usize,
     /// Time limit of a preflight reachability check.
     pub check_timeout: Duration,
+    /// How SSH targets are opened (known_hosts, accept-new, fan-out of handshakes); used by
+    /// whoever opens the hosts before the engine starts (CLI, console launcher, recover).
+    pub open: crate::target::OpenOptions,
 }
 
 impl Default for Options {
@@ -71,6 +74,7 @@ impl Default for Options {
         Options {
             fanout: 64,
             check_timeout: Duration::from_secs(10),
+            open: crate::target::OpenOptions::default(),
         }
     }
 }

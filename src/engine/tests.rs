@@ -1,1 +1,727 @@
-//! Engine tests (filled in below).
+//! Engine tests: whole timed scenarios under tokio's paused clock, with a scripted host and probe.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::*;
+use crate::event::{Envelope, Event};
+use crate::metric::{Probe, ProbeMap, Reading};
+use crate::target::{BoxFuture, Host, HostMap};
+
+type Answer = Box<dyn Fn(&str) -> (CommandOutcome, Duration) + Send + Sync>;
+
+/// A host whose answers are scripted per command; it records every command it was sent.
+struct ScriptedHost {
+    answer: Answer,
+    log: Mutex<Vec<String>>,
+    /// When set, each command checks that the journal already holds a fault intent for it.
+    journal: Option<std::path::PathBuf>,
+    intent_seen_before_inject: Mutex<Vec<bool>>,
+}
+
+impl Host for ScriptedHost {
+    fn name(&self) -> &str {
+        "web-1"
+    }
+    fn exec<'a>(&'a self, command: &'a str, _timeout: Duration) -> BoxFuture<'a, CommandOutcome> {
+        self.log.lock().unwrap().push(command.to_string());
+        if command.starts_with("inject")
+            && let Some(j) = &self.journal
+        {
+            {
+                let text = std::fs::read_to_string(j).unwrap_or_default();
+                self.intent_seen_before_inject
+                    .lock()
+                    .unwrap()
+                    .push(text.contains("\"fault_intent\"") && text.contains(command));
+            }
+        }
+        let (outcome, delay) = (self.answer)(command);
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            outcome
+        })
+    }
+    fn manual(&self, command: &str) -> String {
+        format!("ssh web-1 {command}")
+    }
+}
+
+fn ok() -> (CommandOutcome, Duration) {
+    (
+        CommandOutcome {
+            exit: Some(0),
+            ms: 1,
+            ..Default::default()
+        },
+        Duration::from_millis(5),
+    )
+}
+
+fn fail() -> (CommandOutcome, Duration) {
+    (
+        CommandOutcome {
+            exit: Some(1),
+            stderr: "nope".into(),
+            ..Default::default()
+        },
+        Duration::from_millis(5),
+    )
+}
+
+/// A probe whose reading is a function of time since the test started.
+struct TimedProbe {
+    t0: Instant,
+    f: Box<dyn Fn(Duration) -> Reading + Send + Sync>,
+}
+
+impl Probe for TimedProbe {
+    fn poll(&self) -> BoxFuture<'_, Reading> {
+        let r = (self.f)(self.t0.elapsed());
+        Box::pin(async move { r })
+    }
+}
+
+const BASE: &str = r#"
+title: Engine test
+hypothesis: errors stay low
+max_duration: 5m
+targets:
+  web: { hosts: [web-1] }
+metrics:
+  errors: { command: "x", target: web, every: 1s, timeout: 1s }
+steady_state:
+  - { metric: errors, below: 100 }
+abort:
+  - { metric: errors, above: 500, for: 30s }
+steps:
+  - { name: Baseline, duration: 1m }
+  - name: Break it
+    duration: 2m
+    faults:
+      - { kind: command, id: f1, target: web, inject: "inject f1", rollback: "undo f1", verify: "verify f1" }
+  - { name: Recovery, duration: 1m }
+"#;
+
+struct Run {
+    outcome: RunOutcome,
+    events: Vec<Envelope>,
+    host: Arc<ScriptedHost>,
+    _dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn kinds(&self) -> Vec<&'static str> {
+        self.events.iter().map(|e| kind(&e.event)).collect()
+    }
+    /// Seconds since the run started at which the first event matching `pred` happened.
+    fn at(&self, pred: impl Fn(&Event) -> bool) -> Option<f64> {
+        let t0 = self.events[0].ts;
+        self.events
+            .iter()
+            .find(|e| pred(&e.event))
+            .map(|e| (e.ts - t0).num_milliseconds() as f64 / 1000.0)
+    }
+    fn has(&self, pred: impl Fn(&Event) -> bool) -> bool {
+        self.events.iter().any(|e| pred(&e.event))
+    }
+}
+
+fn kind(e: &Event) -> &'static str {
+    match e {
+        Event::RunStarted { .. } => "run_started",
+        Event::PhaseStarted { .. } => "phase",
+        Event::PreflightCheck { .. } => "preflight",
+        Event::SteadyState { .. } => "steady",
+        Event::StepStarted { .. } => "step_started",
+        Event::StepEnded { .. } => "step_ended",
+        Event::FaultIntent { .. } => "intent",
+        Event::FaultInjected { .. } => "injected",
+        Event::LeaseArmed { .. } => "lease_armed",
+        Event::LeaseRenewed { .. } => "lease_renewed",
+        Event::LeaseCancelled { .. } => "lease_cancelled",
+        Event::Sample { .. } => "sample",
+        Event::RuleBreaching { .. } => "breaching",
+        Event::RuleCleared { .. } => "cleared",
+        Event::RuleTripped { .. } => "tripped",
+        Event::Note { .. } => "note",
+        Event::Milestone { .. } => "milestone",
+        Event::HaltRequested { .. } => "halt",
+        Event::RollbackStarted { .. } => "rollback_started",
+        Event::RollbackResult { .. } => "rollback_result",
+        Event::RollbackFinished { .. } => "rollback_finished",
+        Event::Verdict { .. } => "verdict",
+        Event::RunEnded => "run_ended",
+    }
+}
+
+async fn run_with(
+    yaml: &str,
+    answer: impl Fn(&str) -> (CommandOutcome, Duration) + Send + Sync + 'static,
+    reading: impl Fn(Duration) -> Reading + Send + Sync + 'static,
+    drive: impl AsyncFnOnce(Handle),
+) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::parse(&dir.path().join("s.yaml"), yaml).expect("valid scenario");
+    let journal_path = dir.path().join("journal.jsonl");
+    let host = Arc::new(ScriptedHost {
+        answer: Box::new(answer),
+        log: Mutex::new(vec![]),
+        journal: Some(journal_path.clone()),
+        intent_seen_before_inject: Mutex::new(vec![]),
+    });
+    let mut hosts = HostMap::new();
+    hosts.insert("web".into(), vec![host.clone() as Arc<dyn Host>]);
+    let mut probes = ProbeMap::new();
+    probes.insert(
+        "errors".into(),
+        Arc::new(TimedProbe {
+            t0: Instant::now(),
+            f: Box::new(reading),
+        }) as Arc<dyn Probe>,
+    );
+    let writer = crate::journal::JournalWriter::create(&journal_path, "test-run").unwrap();
+    let (engine, handle) = Engine::new(
+        Arc::new(scenario),
+        hosts,
+        probes,
+        writer,
+        Options::default(),
+    );
+    let task = tokio::spawn(engine.run());
+    drive(handle).await;
+    let outcome = task.await.unwrap().unwrap();
+    let events = crate::journal::read(&journal_path).unwrap().events;
+    Run {
+        outcome,
+        events,
+        host,
+        _dir: dir,
+    }
+}
+
+fn answer_ok(cmd: &str) -> (CommandOutcome, Duration) {
+    let _ = cmd;
+    ok()
+}
+
+async fn idle(_h: Handle) {}
+
+#[tokio::test(start_paused = true)]
+async fn clean_run_holds_and_verifies_every_rollback() {
+    let run = run_with(BASE, answer_ok, |_| Ok(10.0), idle).await;
+    assert_eq!(run.outcome.verdict, Verdict::Held, "{}", run.outcome.reason);
+    assert_eq!(run.outcome.exit_code, 0);
+    let k = run.kinds();
+    let pos = |name| k.iter().position(|x| *x == name).unwrap();
+    assert!(pos("intent") < pos("injected"));
+    assert!(pos("injected") < pos("rollback_result"));
+    assert_eq!(k.last(), Some(&"run_ended"));
+    assert_eq!(
+        *run.host
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| !c.starts_with('x') && *c != "true")
+            .collect::<Vec<_>>(),
+        ["inject f1", "undo f1", "verify f1"]
+    );
+    assert_eq!(
+        *run.host.intent_seen_before_inject.lock().unwrap(),
+        [true],
+        "intent must be on disk before the inject"
+    );
+    // Step 2 starts at 1m and its fault is rolled back at its end, 3m.
+    let injected = run
+        .at(|e| matches!(e, Event::FaultInjected { .. }))
+        .unwrap();
+    let rolled = run
+        .at(|e| matches!(e, Event::RollbackResult { .. }))
+        .unwrap();
+    assert!((60.0..61.0).contains(&injected), "injected at {injected}");
+    assert!((180.0..181.0).contains(&rolled), "rolled back at {rolled}");
+    assert!(!run.has(|e| matches!(e, Event::HaltRequested { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_rule_trips_after_its_window_and_not_before() {
+    // Errors jump to 900 at 90 s, inside the fault step.
+    let run = run_with(
+        BASE,
+        answer_ok,
+        |t| {
+            Ok(if t >= Duration::from_secs(90) {
+                900.0
+            } else {
+                10.0
+            })
+        },
+        idle,
+    )
+    .await;
+    assert_eq!(run.outcome.verdict, Verdict::Aborted);
+    assert_eq!(run.outcome.exit_code, 1);
+    let breaching = run
+        .at(|e| matches!(e, Event::RuleBreaching { .. }))
+        .unwrap();
+    let tripped = run.at(|e| matches!(e, Event::RuleTripped { .. })).unwrap();
+    assert!(
+        (90.0..92.0).contains(&breaching),
+        "breaching at {breaching}"
+    );
+    assert!(
+        tripped - breaching >= 30.0,
+        "tripped {tripped} before its 30 s window from {breaching}"
+    );
+    assert!(
+        tripped - breaching < 31.0,
+        "tripped late: {tripped} vs {breaching}"
+    );
+    let halt = run
+        .at(|e| matches!(e, Event::HaltRequested { .. }))
+        .unwrap();
+    assert!(halt >= tripped);
+    assert!(run.has(|e| matches!(
+        e,
+        Event::RollbackResult {
+            status: RollbackStatus::Verified,
+            ..
+        }
+    )));
+    assert!(
+        !run.has(|e| matches!(e, Event::StepStarted { index: 2, .. })),
+        "nothing new starts after a trip"
+    );
+    assert!(
+        run.outcome.reason.contains("errors > 500"),
+        "{}",
+        run.outcome.reason
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_brief_breach_inside_the_window_does_not_trip() {
+    let run = run_with(
+        BASE,
+        answer_ok,
+        |t| {
+            let s = t.as_secs();
+            Ok(if (90..110).contains(&s) { 900.0 } else { 10.0 })
+        },
+        idle,
+    )
+    .await;
+    assert_eq!(run.outcome.verdict, Verdict::Held, "{}", run.outcome.reason);
+    assert!(run.has(|e| matches!(e, Event::RuleBreaching { .. })));
+    assert!(run.has(|e| matches!(e, Event::RuleCleared { .. })));
+    assert!(!run.has(|e| matches!(e, Event::RuleTripped { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn halt_mid_step_rolls_back_and_starts_nothing_new() {
+    let run = run_with(
+        BASE,
+        answer_ok,
+        |_| Ok(10.0),
+        async |h: Handle| {
+            tokio::time::sleep(Duration::from_secs(100)).await;
+            h.commands
+                .send(Command::Halt {
+                    by: "IC".into(),
+                    reason: "customer impact".into(),
+                })
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    assert_eq!(run.outcome.verdict, Verdict::Aborted);
+    assert_eq!(run.outcome.exit_code, 1);
+    assert!(run.outcome.reason.contains("customer impact"));
+    let halt = run
+        .at(|e| matches!(e, Event::HaltRequested { .. }))
+        .unwrap();
+    assert!((100.0..101.0).contains(&halt));
+    let rolled = run
+        .at(|e| matches!(e, Event::RollbackStarted { .. }))
+        .unwrap();
+    assert!(
+        rolled - halt < 0.1,
+        "rollback started {rolled}, halt {halt}"
+    );
+    assert!(run.has(|e| matches!(
+        e,
+        Event::RollbackFinished {
+            since_halt_ms: Some(_),
+            all_verified: true,
+            ..
+        }
+    )));
+    assert!(!run.has(|e| matches!(e, Event::StepStarted { index: 2, .. })));
+    assert!(!run.has(|e| matches!(
+        e,
+        Event::SteadyState {
+            phase: Phase::SteadyStateAfter,
+            ..
+        }
+    )));
+}
+
+#[tokio::test(start_paused = true)]
+async fn halt_while_injecting_waits_for_the_inject_then_rolls_it_back() {
+    let run = run_with(
+        BASE,
+        |cmd| {
+            if cmd.starts_with("inject") {
+                (ok().0, Duration::from_secs(10))
+            } else {
+                ok()
+            }
+        },
+        |_| Ok(10.0),
+        async |h: Handle| {
+            tokio::time::sleep(Duration::from_secs(62)).await;
+            h.commands
+                .send(Command::Halt {
+                    by: "IC".into(),
+                    reason: "stop".into(),
+                })
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    assert_eq!(run.outcome.verdict, Verdict::Aborted);
+    let k = run.kinds();
+    let pos = |name| k.iter().position(|x| *x == name).unwrap();
+    assert!(
+        pos("halt") < pos("injected"),
+        "the halt came while the inject was in flight"
+    );
+    assert!(
+        pos("injected") < pos("rollback_started"),
+        "undo only after the inject finished"
+    );
+    assert!(run.has(|e| matches!(
+        e,
+        Event::RollbackResult {
+            status: RollbackStatus::Verified,
+            ..
+        }
+    )));
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_duration_exceeded_halts_the_run() {
+    // Planned steps fit in max_duration, but a slow undo pushes the run past it.
+    let yaml = BASE
+        .replace("max_duration: 5m", "max_duration: 4m")
+        .replace("duration: 2m", "duration: 1m30s");
+    let run = run_with(
+        &yaml,
+        |cmd| {
+            if cmd.starts_with("undo") {
+                (ok().0, Duration::from_secs(120))
+            } else {
+                ok()
+            }
+        },
+        |_| Ok(10.0),
+        idle,
+    )
+    .await;
+    assert_eq!(
+        run.outcome.verdict,
+        Verdict::Aborted,
+        "{}",
+        run.outcome.reason
+    );
+    assert!(
+        run.outcome.reason.contains("max_duration 4m exceeded"),
+        "{}",
+        run.outcome.reason
+    );
+    let halt = run
+        .at(|e| matches!(e, Event::HaltRequested { .. }))
+        .unwrap();
+    assert!((240.0..241.0).contains(&halt), "halt at {halt}");
+    assert!(!run.has(|e| matches!(e, Event::StepStarted { index: 2, .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_rollback_needs_manual_action() {
+    let run = run_with(
+        BASE,
+        |cmd| {
+            if cmd.starts_with("verify") {
+                fail()
+            } else {
+                ok()
+            }
+        },
+        |_| Ok(10.0),
+        idle,
+    )
+    .await;
+    assert_eq!(run.outcome.verdict, Verdict::ManualActionNeeded);
+    assert_eq!(run.outcome.exit_code, 3);
+    assert!(run.has(|e| matches!(e, Event::RollbackResult { status: RollbackStatus::Failed, manual: Some(m), .. } if m.contains("ssh web-1 undo f1"))));
+    let debrief = crate::report::debrief(&run.events);
+    assert!(debrief.contains("MANUAL ACTION NEEDED"));
+    assert!(debrief.contains("### Manual action needed"));
+    assert!(debrief.contains("ssh web-1 undo f1"), "{debrief}");
+    assert!(
+        !run.has(|e| matches!(e, Event::StepStarted { index: 2, .. })),
+        "stops after a failed rollback"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_link_during_rollback_is_unknown_not_verified() {
+    let run = run_with(
+        BASE,
+        |cmd| {
+            if cmd.starts_with("undo") || cmd.starts_with("verify") {
+                (
+                    CommandOutcome {
+                        error: Some("connection lost".into()),
+                        ..Default::default()
+                    },
+                    Duration::from_millis(5),
+                )
+            } else {
+                ok()
+            }
+        },
+        |_| Ok(10.0),
+        idle,
+    )
+    .await;
+    assert_eq!(run.outcome.exit_code, 3);
+    assert!(run.has(|e| matches!(
+        e,
+        Event::RollbackResult {
+            status: RollbackStatus::Unknown,
+            ..
+        }
+    )));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_data_trips_fail_closed() {
+    let run = run_with(
+        BASE,
+        answer_ok,
+        |t| {
+            if t >= Duration::from_secs(70) {
+                Err("HTTP 503".into())
+            } else {
+                Ok(10.0)
+            }
+        },
+        idle,
+    )
+    .await;
+    assert_eq!(run.outcome.verdict, Verdict::Aborted);
+    let tripped = run.at(|e| matches!(e, Event::RuleTripped { .. })).unwrap();
+    assert!((100.0..102.0).contains(&tripped), "tripped at {tripped}");
+    assert!(
+        run.has(|e| matches!(e, Event::RuleTripped { reason: Some(r), .. } if r.contains("503")))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_data_ignore_does_not_trip() {
+    let yaml = BASE.replace("for: 30s }", "for: 30s, no_data: ignore }");
+    let run = run_with(
+        &yaml,
+        answer_ok,
+        |t| {
+            if (Duration::from_secs(70)..Duration::from_secs(200)).contains(&t) {
+                Err("HTTP 503".into())
+            } else {
+                Ok(10.0)
+            }
+        },
+        idle,
+    )
+    .await;
+    assert_eq!(run.outcome.verdict, Verdict::Held, "{}", run.outcome.reason);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_inject_halts_and_still_rolls_back() {
+    let run = run_with(
+        BASE,
+        |cmd| {
+            if cmd.starts_with("inject") {
+                fail()
+            } else {
+                ok()
+            }
+        },
+        |_| Ok(10.0),
+        idle,
+    )
+    .await;
+    assert_eq!(run.outcome.verdict, Verdict::Aborted);
+    assert!(
+        run.outcome.reason.contains("inject of fault f1"),
+        "{}",
+        run.outcome.reason
+    );
+    assert!(
+        run.host.log.lock().unwrap().iter().any(|c| c == "undo f1"),
+        "a half-applied inject is still undone"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn steady_state_not_holding_before_injects_nothing() {
+    let run = run_with(BASE, answer_ok, |_| Ok(150.0), idle).await;
+    assert_eq!(run.outcome.verdict, Verdict::Aborted);
+    assert!(
+        run.outcome.reason.contains("did not hold before"),
+        "{}",
+        run.outcome.reason
+    );
+    assert!(!run.has(|e| matches!(e, Event::FaultIntent { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn steady_state_broken_after_is_violated() {
+    let run = run_with(
+        BASE,
+        answer_ok,
+        |t| {
+            Ok(if t >= Duration::from_secs(200) {
+                150.0
+            } else {
+                10.0
+            })
+        },
+        idle,
+    )
+    .await;
+    assert_eq!(run.outcome.verdict, Verdict::Violated);
+    assert_eq!(run.outcome.exit_code, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn advance_notes_and_milestones() {
+    let run = run_with(
+        BASE,
+        answer_ok,
+        |_| Ok(10.0),
+        async |h: Handle| {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            h.commands.send(Command::Advance).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            h.commands
+                .send(Command::Milestone {
+                    kind: MilestoneKind::Detected,
+                    role: "IC".into(),
+                })
+                .await
+                .unwrap();
+            h.commands
+                .send(Command::Note {
+                    role: "scribe".into(),
+                    text: "error budget dashboard lags by 1 min".into(),
+                    action: true,
+                })
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    assert_eq!(run.outcome.verdict, Verdict::Held);
+    let injected = run
+        .at(|e| matches!(e, Event::FaultInjected { .. }))
+        .unwrap();
+    assert!(
+        (10.0..11.0).contains(&injected),
+        "Advance ended the baseline early: {injected}"
+    );
+    assert!(run.has(|e| matches!(
+        e,
+        Event::StepEnded {
+            index: 0,
+            advanced: true,
+            ..
+        }
+    )));
+    let note = run
+        .events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::Note {
+                metrics, faults, ..
+            } => Some((metrics.clone(), faults.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        note.0.get("errors"),
+        Some(&Some(10.0)),
+        "note carries every metric's value"
+    );
+    assert_eq!(note.1.len(), 1, "note carries the live fault");
+    assert_eq!(note.1[0].state, "injected");
+    let debrief = crate::report::debrief(&run.events);
+    assert!(
+        debrief.contains("- [ ] error budget dashboard lags by 1 min (scribe"),
+        "{debrief}"
+    );
+    assert!(debrief.contains("Time to detect"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_sampler_counts_as_no_data() {
+    // A probe that never answers is cut by its timeout; the rule sees no data and trips.
+    struct Never;
+    impl Probe for Never {
+        fn poll(&self) -> BoxFuture<'_, Reading> {
+            Box::pin(std::future::pending())
+        }
+    }
+    let yaml = BASE.replace("steady_state:\n  - { metric: errors, below: 100 }\n", "");
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::parse(&dir.path().join("s.yaml"), &yaml).unwrap();
+    let host = Arc::new(ScriptedHost {
+        answer: Box::new(answer_ok),
+        log: Mutex::new(vec![]),
+        journal: None,
+        intent_seen_before_inject: Mutex::new(vec![]),
+    });
+    let mut hosts = HostMap::new();
+    hosts.insert("web".into(), vec![host as Arc<dyn Host>]);
+    let mut probes = ProbeMap::new();
+    probes.insert("errors".into(), Arc::new(Never) as Arc<dyn Probe>);
+    let p = dir.path().join("j.jsonl");
+    let writer = crate::journal::JournalWriter::create(&p, "r").unwrap();
+    let (engine, _h) = Engine::new(
+        Arc::new(scenario),
+        hosts,
+        probes,
+        writer,
+        Options::default(),
+    );
+    let outcome = engine.run().await.unwrap();
+    // Preflight polls the metric once and gets no data: the run is refused before any fault.
+    assert_eq!(outcome.verdict, Verdict::Aborted);
+    assert!(
+        outcome.reason.contains("preflight failed"),
+        "{}",
+        outcome.reason
+    );
+    let events = crate::journal::read(&p).unwrap().events;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.event, Event::FaultIntent { .. }))
+    );
+}

@@ -1,7 +1,11 @@
 //! Metrics: sources that produce a number (or a reason there is none), samplers that poll them on
 //! their own tasks, and the trackers that turn samples into rule states.
 
+pub mod http;
+pub mod prometheus;
 pub mod rule;
+pub mod scrape;
+pub mod web;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +18,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::scenario::{Metric, Scenario, Source};
 use crate::target::{BoxFuture, Host, HostMap};
 
-pub use rule::{RuleTracker, Transition};
+pub use rule::{RuleBoard, RuleStatus, RuleTracker, Transition};
 
 /// One reading: a number, or why there is none.
 pub type Reading = Result<f64, String>;
@@ -70,16 +74,35 @@ pub type ProbeMap = BTreeMap<String, Arc<dyn Probe>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetricError {
-    #[error("metric `{metric}`: {kind} sources are not available in this build yet")]
-    Unsupported { metric: String, kind: &'static str },
     #[error("metric `{metric}`: target `{target}` has no hosts")]
     NoHost { metric: String, target: String },
+    #[error("metric `{metric}`: {source}")]
+    Web {
+        metric: String,
+        #[source]
+        source: web::WebError,
+    },
 }
 
-/// Builds a probe for every metric of the scenario.
+/// Builds a probe for every metric of the scenario. Credentials named by the scenario are read
+/// from the environment here, once, so a missing one stops the run before anything is touched.
 pub fn probes(scenario: &Scenario, hosts: &HostMap) -> Result<ProbeMap, MetricError> {
     let mut map = ProbeMap::new();
+    // One pooled client for every HTTP source; built only when some source needs it.
+    let mut http: Option<reqwest::Client> = None;
     for (name, m) in &scenario.metrics {
+        let web_err = |source| MetricError::Web {
+            metric: name.clone(),
+            source,
+        };
+        let mut client = || -> Result<reqwest::Client, MetricError> {
+            if let Some(c) = &http {
+                return Ok(c.clone());
+            }
+            let c = web::client().map_err(web_err)?;
+            http = Some(c.clone());
+            Ok(c)
+        };
         let probe: Arc<dyn Probe> = match &m.source {
             Source::Command { command, target } => {
                 let host = hosts.get(target).and_then(|h| h.first()).ok_or_else(|| {
@@ -94,20 +117,49 @@ pub fn probes(scenario: &Scenario, hosts: &HostMap) -> Result<ProbeMap, MetricEr
                     timeout: m.timeout,
                 })
             }
-            Source::Prometheus { .. } => return Err(unsupported(name, "prometheus")),
-            Source::Scrape { .. } => return Err(unsupported(name, "scrape")),
-            Source::Http { .. } => return Err(unsupported(name, "http")),
+            Source::Prometheus {
+                query,
+                server,
+                reduce,
+                bearer_token_env,
+                basic_auth_env,
+            } => {
+                let auth =
+                    web::Auth::from_env(bearer_token_env.as_deref(), basic_auth_env.as_deref())
+                        .map_err(web_err)?;
+                Arc::new(
+                    prometheus::PrometheusProbe::new(
+                        client()?,
+                        server,
+                        query,
+                        *reduce,
+                        auth,
+                        m.timeout,
+                    )
+                    .map_err(web_err)?,
+                )
+            }
+            Source::Scrape {
+                url,
+                series,
+                rate,
+                quantile,
+            } => Arc::new(
+                scrape::ScrapeProbe::new(client()?, url, series, *rate, *quantile, m.timeout)
+                    .map_err(web_err)?,
+            ),
+            Source::Http {
+                url,
+                expect_status,
+                expect_body,
+            } => Arc::new(
+                http::HttpProbe::new(client()?, url, *expect_status, expect_body.clone())
+                    .map_err(web_err)?,
+            ),
         };
         map.insert(name.clone(), probe);
     }
     Ok(map)
-}
-
-fn unsupported(metric: &str, kind: &'static str) -> MetricError {
-    MetricError::Unsupported {
-        metric: metric.to_string(),
-        kind,
-    }
 }
 
 /// A sample as it arrives at the engine.

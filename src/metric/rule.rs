@@ -4,10 +4,13 @@
 //! (the default: fail closed). It trips once it has breached for its whole `for:` window. Hysteresis
 //! is deliberately minimal: a single good reading inside the window resets the countdown.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+use crate::event::{Envelope, Event};
 use crate::scenario::Rule;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +94,91 @@ impl RuleTracker {
     }
 }
 
+/// An abort rule's state as a screen shows it: ok, breaching since T with time left, or tripped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleStatus {
+    Ok,
+    Breaching {
+        since: DateTime<Utc>,
+        trips_at: DateTime<Utc>,
+        value: Option<f64>,
+        reason: Option<String>,
+    },
+    Tripped {
+        at: DateTime<Utc>,
+    },
+}
+
+impl RuleStatus {
+    /// Time left before a breaching rule trips, at `now` (zero once overdue).
+    pub fn left(&self, now: DateTime<Utc>) -> Option<Duration> {
+        match self {
+            RuleStatus::Breaching { trips_at, .. } => {
+                Some((*trips_at - now).to_std().unwrap_or_default())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Every abort rule's state, folded from the event stream (live or from a journal), so the TUI,
+/// a second seat and the debrief show the same countdown without asking the engine.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleBoard {
+    /// By rule index: label and state.
+    pub rules: BTreeMap<usize, (String, RuleStatus)>,
+}
+
+impl RuleBoard {
+    /// Starts with every abort rule of a run `ok`.
+    pub fn new(abort: &[Rule]) -> RuleBoard {
+        RuleBoard {
+            rules: abort
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i, (r.label.clone(), RuleStatus::Ok)))
+                .collect(),
+        }
+    }
+
+    pub fn apply(&mut self, env: &Envelope) {
+        let ts = env.ts;
+        match &env.event {
+            Event::RunStarted { scenario, .. } => *self = RuleBoard::new(&scenario.abort),
+            Event::RuleBreaching {
+                rule,
+                label,
+                value,
+                left_ms,
+                reason,
+            } => {
+                let left =
+                    chrono::Duration::milliseconds(i64::try_from(*left_ms).unwrap_or(i64::MAX));
+                self.rules.insert(
+                    *rule,
+                    (
+                        label.clone(),
+                        RuleStatus::Breaching {
+                            since: ts,
+                            trips_at: ts + left,
+                            value: *value,
+                            reason: reason.clone(),
+                        },
+                    ),
+                );
+            }
+            Event::RuleCleared { rule, label, .. } => {
+                self.rules.insert(*rule, (label.clone(), RuleStatus::Ok));
+            }
+            Event::RuleTripped { rule, label, .. } => {
+                self.rules
+                    .insert(*rule, (label.clone(), RuleStatus::Tripped { at: ts }));
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +237,64 @@ mod tests {
             "window restarted at 25s"
         );
         assert!(t.check(t0 + Duration::from_secs(55)).is_some());
+    }
+
+    #[test]
+    fn the_board_folds_events_into_countdowns() {
+        let t0 = DateTime::parse_from_rfc3339("2026-11-23T20:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let env = |secs: i64, event: Event| Envelope {
+            seq: 0,
+            ts: t0 + chrono::Duration::seconds(secs),
+            run: "r".into(),
+            event,
+        };
+        let mut board = RuleBoard::new(&[rule(30, NoData::Breach)]);
+        assert_eq!(board.rules[&0].1, RuleStatus::Ok);
+        board.apply(&env(
+            10,
+            Event::RuleBreaching {
+                rule: 0,
+                label: "errors > 5".into(),
+                value: None,
+                left_ms: 30_000,
+                reason: Some("HTTP 503".into()),
+            },
+        ));
+        let status = &board.rules[&0].1;
+        let RuleStatus::Breaching { since, .. } = status else {
+            panic!("{status:?}")
+        };
+        assert_eq!(*since, t0 + chrono::Duration::seconds(10));
+        assert_eq!(
+            status.left(t0 + chrono::Duration::seconds(25)),
+            Some(Duration::from_secs(15))
+        );
+        assert_eq!(
+            status.left(t0 + chrono::Duration::seconds(99)),
+            Some(Duration::ZERO)
+        );
+        board.apply(&env(
+            12,
+            Event::RuleCleared {
+                rule: 0,
+                label: "errors > 5".into(),
+                value: Some(1.0),
+            },
+        ));
+        assert_eq!(board.rules[&0].1, RuleStatus::Ok);
+        board.apply(&env(
+            50,
+            Event::RuleTripped {
+                rule: 0,
+                label: "errors > 5".into(),
+                value: Some(9.0),
+                breaching_ms: 30_000,
+                reason: None,
+            },
+        ));
+        assert!(matches!(board.rules[&0].1, RuleStatus::Tripped { .. }));
     }
 
     #[tokio::test(start_paused = true)]

@@ -672,6 +672,12 @@ impl Validator {
                     ),
                 );
             }
+            if spec.reduce.is_none() && crate::metric::prometheus::groups_series(&query.value) {
+                self.err(
+                    &query.referenced,
+                    format!("metric `{name}`: the query groups by labels (`by (...)` / `without (...)`) so it can return several series; set `reduce: max|min|sum|avg` to say how to combine them"),
+                );
+            }
             Source::Prometheus {
                 query: query.value.clone(),
                 server,
@@ -693,6 +699,9 @@ impl Validator {
                 self.err(&url.referenced, format!("metric `{name}`: a scrape source needs `series:` (e.g. 'http_requests_total{{code=\"500\"}}')"));
                 return None;
             };
+            if let Err(e) = crate::metric::scrape::Selector::parse(&series.value) {
+                self.err(&series.referenced, format!("metric `{name}`: {e}"));
+            }
             if let Some(q) = &spec.quantile
                 && !(0.0..=1.0).contains(&q.value)
             {

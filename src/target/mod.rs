@@ -126,6 +126,34 @@ pub async fn open(scenario: &Scenario, options: &OpenOptions) -> Result<HostMap,
     Ok(map)
 }
 
+/// [`open`] for synchronous callers (the console's launcher). Local-only scenarios need no
+/// runtime; SSH targets are opened on the current multi-threaded tokio runtime.
+pub fn open_blocking(scenario: &Scenario, options: &OpenOptions) -> Result<HostMap, TargetError> {
+    let any_ssh = scenario
+        .targets
+        .values()
+        .any(|t| matches!(t.transport, Transport::Ssh { .. }));
+    if !any_ssh {
+        return Ok(scenario
+            .targets
+            .keys()
+            .map(|name| {
+                let hosts: Vec<Arc<dyn Host>> = vec![Arc::new(local::LocalHost::new())];
+                (name.clone(), hosts)
+            })
+            .collect());
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| rt.block_on(open(scenario, options)))
+        }
+        _ => Err(TargetError::Ssh(vec![ssh::SshError::Connect {
+            host: "(all SSH targets)".into(),
+            why: "SSH targets need gameday's multi-threaded runtime".into(),
+        }])),
+    }
+}
+
 /// Connects to each SSH target concurrently, bounded by `fanout`.
 pub async fn connect_all(
     targets: Vec<ssh::SshTarget>,

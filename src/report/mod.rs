@@ -1,6 +1,8 @@
 //! The debrief: GitHub Markdown built from the journal's events alone, so a crashed run still has one.
 //! Every function here is pure: events in, text out.
 
+pub mod chart;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -464,6 +466,31 @@ pub fn debrief(events: &[Envelope]) -> String {
         out.push('\n');
     }
 
+    // Metrics
+    let metrics = metric_summary(events);
+    if !metrics.is_empty() {
+        let _ = writeln!(out, "## Metrics\n");
+        let _ = writeln!(
+            out,
+            "| Metric | Samples | No data | Min | Max | Last | Chart |\n|---|---|---|---|---|---|---|"
+        );
+        for m in &metrics {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | ![{}](chart-{}.svg) |",
+                cell(&m.name),
+                m.samples,
+                m.no_data,
+                fmt_value(m.min),
+                fmt_value(m.max),
+                fmt_value(m.last),
+                cell(&m.name),
+                chart_file_stem(&m.name)
+            );
+        }
+        out.push('\n');
+    }
+
     // Timeline
     let _ = writeln!(out, "## Timeline\n");
     let _ = writeln!(out, "| T+ | UTC | Source | Event |\n|---|---|---|---|");
@@ -730,23 +757,21 @@ fn fault_rows(events: &[Envelope]) -> Vec<FaultRow> {
                 verify,
                 irreversible,
                 ..
-            } => {
-                if find(&mut rows, fault, host).is_none() {
-                    rows.push(FaultRow {
-                        fault: fault.clone(),
-                        kind: kind.clone(),
-                        target: target.clone(),
-                        host: host.clone(),
-                        injected: None,
-                        rolled_back: None,
-                        status: None,
-                        how: String::new(),
-                        undo: undo.clone(),
-                        verify: verify.clone(),
-                        manual: None,
-                        irreversible: *irreversible,
-                    });
-                }
+            } if find(&mut rows, fault, host).is_none() => {
+                rows.push(FaultRow {
+                    fault: fault.clone(),
+                    kind: kind.clone(),
+                    target: target.clone(),
+                    host: host.clone(),
+                    injected: None,
+                    rolled_back: None,
+                    status: None,
+                    how: String::new(),
+                    undo: undo.clone(),
+                    verify: verify.clone(),
+                    manual: None,
+                    irreversible: *irreversible,
+                });
             }
             Event::FaultInjected {
                 fault, host, ok, ..
@@ -782,4 +807,53 @@ pub fn recorded_verdict(events: &[Envelope]) -> Option<Verdict> {
         Event::Verdict { verdict, .. } => Some(*verdict),
         _ => None,
     })
+}
+
+struct MetricSummary {
+    name: String,
+    samples: usize,
+    no_data: usize,
+    min: Option<f64>,
+    max: Option<f64>,
+    last: Option<f64>,
+}
+
+fn metric_summary(events: &[Envelope]) -> Vec<MetricSummary> {
+    let mut map: BTreeMap<&str, MetricSummary> = BTreeMap::new();
+    for e in events {
+        if let Event::Sample { metric, value, .. } = &e.event {
+            let m = map.entry(metric.as_str()).or_insert_with(|| MetricSummary {
+                name: metric.clone(),
+                samples: 0,
+                no_data: 0,
+                min: None,
+                max: None,
+                last: None,
+            });
+            m.samples += 1;
+            m.last = *value;
+            match value {
+                Some(v) => {
+                    m.min = Some(m.min.map_or(*v, |x| x.min(*v)));
+                    m.max = Some(m.max.map_or(*v, |x| x.max(*v)));
+                }
+                None => m.no_data += 1,
+            }
+        }
+    }
+    map.into_values().collect()
+}
+
+/// File-name-safe stem for a metric's chart: `chart-<stem>.svg`.
+pub fn chart_file_stem(metric: &str) -> String {
+    metric
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -1,0 +1,325 @@
+//! The `prometheus` source: an instant query through the HTTP API (`/api/v1/query`).
+//!
+//! Requests are built by the `prometheus-http-query` crate and answers are decoded into its types,
+//! but the body is read by [`web::read_capped`]: the crate's own `get()` reads a body of any size,
+//! and a body that never ends must become "no data", not a memory spike.
+
+use std::time::Duration;
+
+use prometheus_http_query::error::PrometheusError;
+use prometheus_http_query::response::{Data, PromqlResult};
+use reqwest::header::AUTHORIZATION;
+use serde::Deserialize;
+
+use super::web::{self, Auth, WebError};
+use super::{Probe, Reading};
+use crate::scenario::Reduce;
+use crate::target::BoxFuture;
+
+pub struct PrometheusProbe {
+    client: prometheus_http_query::Client,
+    query: String,
+    reduce: Option<Reduce>,
+    auth: Option<Auth>,
+    timeout: Duration,
+}
+
+impl PrometheusProbe {
+    pub fn new(
+        http: reqwest::Client,
+        server: &str,
+        query: &str,
+        reduce: Option<Reduce>,
+        auth: Option<Auth>,
+        timeout: Duration,
+    ) -> Result<PrometheusProbe, WebError> {
+        web::check_url(server)?;
+        let client =
+            prometheus_http_query::Client::from(http, server).map_err(|e| WebError::BadUrl {
+                url: server.to_string(),
+                why: e.to_string(),
+            })?;
+        Ok(PrometheusProbe {
+            client,
+            query: query.to_string(),
+            reduce,
+            auth,
+            timeout,
+        })
+    }
+
+    async fn fetch(&self) -> Reading {
+        // Ask the server to give up a little before we do, so a slow query says so itself.
+        let server_ms = (self.timeout.as_millis() * 9 / 10).max(1);
+        let mut q = self
+            .client
+            .query(&self.query)
+            .timeout(i64::try_from(server_ms).unwrap_or(i64::MAX));
+        if let Some(auth) = &self.auth {
+            q = q.header(AUTHORIZATION, auth.header());
+        }
+        let resp = q.get_raw().await.map_err(|e| match &e {
+            prometheus_http_query::Error::Client(c) => match c.inner() {
+                Some(inner) => web::describe(inner),
+                None => e.to_string(),
+            },
+            other => other.to_string(),
+        })?;
+        let status = resp.status().as_u16();
+        let body = web::read_capped(resp, web::MAX_BODY).await?;
+        interpret(status, &body, self.reduce)
+    }
+}
+
+impl Probe for PrometheusProbe {
+    fn poll(&self) -> BoxFuture<'_, Reading> {
+        Box::pin(self.fetch())
+    }
+}
+
+/// The API's envelope: `{"status":"success","data":…}` or `{"status":"error","errorType":…,"error":…}`.
+#[derive(Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+enum Envelope {
+    Success { data: PromqlResult },
+    Error(PrometheusError),
+}
+
+/// An error answer whose `errorType` the client crate does not know yet.
+#[derive(Deserialize)]
+struct LooseError {
+    status: String,
+    #[serde(default, rename = "errorType")]
+    error_type: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// Turns one HTTP answer into a reading. Pure, so every failure mode is unit-tested.
+pub fn interpret(status: u16, body: &[u8], reduce: Option<Reduce>) -> Reading {
+    let parsed = serde_json::from_slice::<Envelope>(body);
+    let ok_status = (200..300).contains(&status);
+    let data = match parsed {
+        Ok(Envelope::Success { data }) if ok_status => data,
+        Ok(Envelope::Success { .. }) => return Err(format!("HTTP {status}")),
+        Ok(Envelope::Error(e)) => {
+            return Err(format!("Prometheus error (HTTP {status}): {e}"));
+        }
+        Err(parse_err) => {
+            if let Ok(loose) = serde_json::from_slice::<LooseError>(body)
+                && loose.status == "error"
+            {
+                return Err(format!(
+                    "Prometheus error (HTTP {status}): {}: {}",
+                    loose.error_type.as_deref().unwrap_or("unknown"),
+                    loose.error.as_deref().unwrap_or("no message")
+                ));
+            }
+            if !ok_status {
+                let hint = web::body_hint(body);
+                return Err(if hint.is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    format!("HTTP {status}: {hint}")
+                });
+            }
+            return Err(format!("not a Prometheus API answer: {parse_err}"));
+        }
+    };
+    let (data, _stats) = data.into_inner();
+    match data {
+        Data::Scalar(s) => finite(s.value()),
+        Data::Matrix(_) => Err(
+            "the query returned a range vector; query an instant vector (drop the `[5m]` or wrap it in rate())"
+                .into(),
+        ),
+        Data::Vector(v) => {
+            if v.is_empty() {
+                return Err("empty vector: no series matched the query".into());
+            }
+            if v.len() == 1 {
+                return finite(v[0].sample().value());
+            }
+            let Some(reduce) = reduce else {
+                let mut names: Vec<String> = v.iter().take(3).map(|s| labels(s.metric())).collect();
+                if v.len() > 3 {
+                    names.push("…".into());
+                }
+                return Err(format!(
+                    "the query returned {} series ({}); set `reduce: max|min|sum|avg` to combine them",
+                    v.len(),
+                    names.join(", ")
+                ));
+            };
+            let values: Vec<f64> = v
+                .iter()
+                .map(|s| s.sample().value())
+                .filter(|x| !x.is_nan())
+                .collect();
+            if values.is_empty() {
+                return Err(format!("value is NaN in all {} series", v.len()));
+            }
+            Ok(apply(reduce, &values))
+        }
+    }
+}
+
+fn finite(v: f64) -> Reading {
+    if v.is_nan() {
+        Err("value is NaN".into())
+    } else {
+        Ok(v)
+    }
+}
+
+pub fn apply(reduce: Reduce, values: &[f64]) -> f64 {
+    match reduce {
+        Reduce::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        Reduce::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
+        Reduce::Sum => values.iter().sum(),
+        Reduce::Avg => values.iter().sum::<f64>() / values.len() as f64,
+    }
+}
+
+fn labels(metric: &std::collections::HashMap<String, String>) -> String {
+    let mut pairs: Vec<_> = metric
+        .iter()
+        .filter(|(k, _)| k.as_str() != "__name__")
+        .map(|(k, v)| format!("{k}=\"{v}\""))
+        .collect();
+    pairs.sort();
+    format!("{{{}}}", pairs.join(","))
+}
+
+/// Whether a query visibly keeps several series apart (`sum by (code) (…)`, `… without (pod)`),
+/// so validation can ask for `reduce:` before the run. A query without grouping may still return
+/// several series; that is caught at run time with a clear reason.
+pub fn groups_series(query: &str) -> bool {
+    let q = query.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < q.len() {
+        let c = q[i];
+        if let Some(open) = quote {
+            if c == b'\\' {
+                i += 1;
+            } else if c == open {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if matches!(c, b'"' | b'\'' | b'`') {
+            quote = Some(c);
+        } else if i == 0 || !word(q[i - 1]) {
+            for kw in [&b"by"[..], &b"without"[..]] {
+                let end = i + kw.len();
+                if end <= q.len() && q[i..end].eq_ignore_ascii_case(kw) {
+                    let next = q[end..].iter().find(|b| !b.is_ascii_whitespace());
+                    if next == Some(&b'(') {
+                        return true;
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(samples: &[(&str, &str)]) -> String {
+        let result: Vec<String> = samples
+            .iter()
+            .map(|(code, v)| {
+                format!(r#"{{"metric":{{"__name__":"up","code":"{code}"}},"value":[1700000000.123,"{v}"]}}"#)
+            })
+            .collect();
+        format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
+            result.join(",")
+        )
+    }
+
+    #[test]
+    fn one_sample_is_its_value() {
+        assert_eq!(
+            interpret(200, vector(&[("200", "42.5")]).as_bytes(), None),
+            Ok(42.5)
+        );
+        let scalar =
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"7"]}}"#;
+        assert_eq!(interpret(200, scalar.as_bytes(), None), Ok(7.0));
+        assert_eq!(
+            interpret(200, vector(&[("200", "+Inf")]).as_bytes(), None),
+            Ok(f64::INFINITY)
+        );
+    }
+
+    #[test]
+    fn several_series_need_a_reduce() {
+        let body = vector(&[("200", "1"), ("500", "5"), ("503", "3")]);
+        let err = interpret(200, body.as_bytes(), None).unwrap_err();
+        assert!(err.contains("3 series") && err.contains("reduce:"), "{err}");
+        assert!(err.contains(r#"code="500""#), "{err}");
+        assert_eq!(interpret(200, body.as_bytes(), Some(Reduce::Max)), Ok(5.0));
+        assert_eq!(interpret(200, body.as_bytes(), Some(Reduce::Min)), Ok(1.0));
+        assert_eq!(interpret(200, body.as_bytes(), Some(Reduce::Sum)), Ok(9.0));
+        assert_eq!(interpret(200, body.as_bytes(), Some(Reduce::Avg)), Ok(3.0));
+        let nan = vector(&[("200", "NaN"), ("500", "4")]);
+        assert_eq!(interpret(200, nan.as_bytes(), Some(Reduce::Max)), Ok(4.0));
+        let all_nan = vector(&[("200", "NaN"), ("500", "NaN")]);
+        assert!(interpret(200, all_nan.as_bytes(), Some(Reduce::Max)).is_err());
+    }
+
+    #[test]
+    fn every_failure_is_no_data_with_its_reason() {
+        let empty = vector(&[]);
+        let e = interpret(200, empty.as_bytes(), None).unwrap_err();
+        assert!(e.contains("empty vector"), "{e}");
+
+        let nan = vector(&[("200", "NaN")]);
+        assert_eq!(
+            interpret(200, nan.as_bytes(), None),
+            Err("value is NaN".into())
+        );
+
+        let error = r#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected end of input"}"#;
+        let e = interpret(400, error.as_bytes(), None).unwrap_err();
+        assert!(
+            e.contains("bad_data") && e.contains("parse error") && e.contains("HTTP 400"),
+            "{e}"
+        );
+
+        let odd = r#"{"status":"error","errorType":"something_new","error":"boom"}"#;
+        let e = interpret(500, odd.as_bytes(), None).unwrap_err();
+        assert!(e.contains("something_new: boom"), "{e}");
+
+        let e = interpret(503, b"upstream connect error\n", None).unwrap_err();
+        assert_eq!(e, "HTTP 503: upstream connect error");
+        assert_eq!(interpret(502, b"", None).unwrap_err(), "HTTP 502");
+
+        let e = interpret(200, b"<html>login</html>", None).unwrap_err();
+        assert!(e.starts_with("not a Prometheus API answer"), "{e}");
+
+        let matrix = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"]]}]}}"#;
+        let e = interpret(200, matrix.as_bytes(), None).unwrap_err();
+        assert!(e.contains("range vector"), "{e}");
+    }
+
+    #[test]
+    fn grouping_is_spotted_for_validation() {
+        assert!(groups_series(
+            "sum by (code) (rate(http_requests_total[1m]))"
+        ));
+        assert!(groups_series("sum(rate(x[1m])) BY(code)"));
+        assert!(groups_series("max without (pod) (up)"));
+        assert!(!groups_series("sum(rate(http_requests_total[1m]))"));
+        assert!(!groups_series(r#"up{job="by"}"#));
+        assert!(!groups_series("standby_replicas"));
+    }
+}

@@ -1,0 +1,107 @@
+//! Everything that can change the console: one `Action` enum in, `Effect`s out.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tui_input::InputRequest;
+
+use crate::engine::Command;
+use crate::event::Envelope;
+use crate::scenario::Scenario;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// The console's clock moved (wall time in a live run). Rendering reads only this clock.
+    Tick(DateTime<Utc>),
+    /// An event from the engine.
+    Event(Arc<Envelope>),
+    /// The console fell behind the engine by this many events (they are in the journal).
+    Lagged(u64),
+    /// The journal as it stands, read after a lag.
+    Resynced(Arc<Vec<Envelope>>),
+    /// SIGTERM / SIGHUP: halt, roll back, then leave.
+    Signal(&'static str),
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// Enter: choose / confirm.
+    Select,
+    /// Esc: close the overlay or go back a screen.
+    Back,
+    /// The big red button.
+    Halt,
+    OpenNote,
+    OpenActionItem,
+    CycleRole,
+    Detected,
+    Mitigated,
+    AdvanceStep,
+    ToggleRunbook,
+    ToggleHelp,
+    ToggleCheck,
+    StartRun,
+    ToggleDebrief,
+    Export,
+    Quit,
+    ConfirmQuit,
+    /// Replay slider, in seconds (negative goes back).
+    Seek(i64),
+    SeekStart,
+    SeekEnd,
+    /// An edit of the open text field.
+    Edit(InputRequest),
+    /// Results of effects the loop carried out.
+    RunbookLoaded(Result<String, String>),
+    Exported(Result<PathBuf, String>),
+    RunFailed(String),
+}
+
+/// What `App::update` asks the outside world to do. The loop carries these out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Engine(Command),
+    /// Start the engine on this scenario; the override note is journaled right after it starts.
+    Start {
+        scenario: Arc<Scenario>,
+        override_note: Option<String>,
+    },
+    LoadRunbook {
+        path: PathBuf,
+        anchor: Option<String>,
+    },
+    /// Read the journal again to catch up after the console fell behind.
+    Resync,
+    /// Write the Markdown debrief beside the journal (atomically).
+    ExportDebrief,
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    #[default]
+    Ic,
+    Scribe,
+    Observer,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Ic => "IC",
+            Role::Scribe => "scribe",
+            Role::Observer => "observer",
+        }
+    }
+
+    pub fn next(self) -> Role {
+        match self {
+            Role::Ic => Role::Scribe,
+            Role::Scribe => Role::Observer,
+            Role::Observer => Role::Ic,
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! The console's state and its one transition function. `App::update` is pure: it changes the
+//! state and returns the effects (engine commands, file writes) for the loop to carry out.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tui_input::Input;
+
+use super::action::{Action, Effect, Role};
+use super::keys::Ctx;
+use super::picker::Picker;
+use super::preflight::Checklist;
+use super::run_view::RunView;
+use crate::engine::Command;
+use crate::event::{Envelope, MilestoneKind};
+use crate::scenario::Scenario;
+
+mod flow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Picker,
+    Preflight,
+    Run,
+    Debrief,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help,
+    ConfirmQuit,
+    Runbook,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Note { action: bool },
+    OverrideReason,
+}
+
+#[derive(Debug, Clone)]
+pub struct TextField {
+    pub field: Field,
+    pub input: Input,
+}
+
+/// A finished journal being reviewed: the run view is the fold of the events up to `at`.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub events: Arc<Vec<Envelope>>,
+    pub at: DateTime<Utc>,
+}
+
+impl Replay {
+    pub fn bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let first = self.events.first().map(|e| e.ts).unwrap_or(self.at);
+        let last = self.events.last().map(|e| e.ts).unwrap_or(self.at);
+        (first, last)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub screen: Screen,
+    pub overlay: Overlay,
+    pub picker: Picker,
+    pub scenario: Option<Arc<Scenario>>,
+    pub checklist: Option<Checklist>,
+    pub run: RunView,
+    /// The console's clock: wall time for a live run, the slider for a replay. Render reads only this.
+    pub now: DateTime<Utc>,
+    pub role: Role,
+    pub field: Option<TextField>,
+    /// Timeline lines scrolled up from the newest (0 follows the run).
+    pub timeline_scroll: usize,
+    pub scroll: usize,
+    pub runbook: Option<Result<String, String>>,
+    pub export: Option<Result<std::path::PathBuf, String>>,
+    pub replay: Option<Replay>,
+    /// Leave once the run has ended (quit confirmed or a signal during a run).
+    pub quit_after_end: bool,
+    pub halt_sent: bool,
+    pub started: bool,
+    pub status: Option<String>,
+    pub no_color: bool,
+}
+
+impl App {
+    fn base(now: DateTime<Utc>, picker: Picker, screen: Screen) -> App {
+        App {
+            screen,
+            overlay: Overlay::None,
+            picker,
+            scenario: None,
+            checklist: None,
+            run: RunView::default(),
+            now,
+            role: Role::Ic,
+            field: None,
+            timeline_scroll: 0,
+            scroll: 0,
+            runbook: None,
+            export: None,
+            replay: None,
+            quit_after_end: false,
+            halt_sent: false,
+            started: false,
+            status: None,
+            no_color: false,
+        }
+    }
+
+    pub fn picker(now: DateTime<Utc>, picker: Picker) -> App {
+        App::base(now, picker, Screen::Picker)
+    }
+
+    /// Straight to the preflight of one scenario (`gameday run FILE`).
+    pub fn preflight(now: DateTime<Utc>, picker: Picker, scenario: Arc<Scenario>) -> App {
+        let mut app = App::base(now, picker, Screen::Preflight);
+        app.picker.select_path(&scenario.file);
+        app.checklist = Some(Checklist::for_scenario(&scenario));
+        app.scenario = Some(scenario);
+        app
+    }
+
+    /// The Run screen on a finished journal, slider at the end.
+    pub fn replay(events: Vec<Envelope>) -> App {
+        let at = events.last().map(|e| e.ts).unwrap_or_default();
+        let mut app = App::base(at, Picker::default(), Screen::Run);
+        app.run = RunView::from_events(&events);
+        app.scenario = app.run.scenario.clone();
+        app.started = true;
+        app.replay = Some(Replay {
+            events: Arc::new(events),
+            at,
+        });
+        app
+    }
+
+    /// Which key table applies now.
+    pub fn ctx(&self) -> Ctx {
+        if self.field.is_some() {
+            return Ctx::Typing;
+        }
+        if self.overlay == Overlay::ConfirmQuit {
+            return Ctx::Confirm;
+        }
+        match self.screen {
+            Screen::Picker => Ctx::Picker,
+            Screen::Preflight => Ctx::Preflight,
+            Screen::Run => Ctx::Run,
+            Screen::Debrief => Ctx::Debrief,
+        }
+    }
+
+    /// A live run the console is driving (not a replay).
+    pub fn run_live(&self) -> bool {
+        self.replay.is_none() && self.started && !self.run.ended
+    }
+
+    /// Folds one engine event into the state.
+    pub fn apply(&mut self, env: &Envelope) {
+        self.run.apply(env);
+        if self.replay.is_none() && env.ts > self.now {
+            self.now = env.ts;
+        }
+        if self.scenario.is_none() {
+            self.scenario = self.run.scenario.clone();
+        }
+        // Preflight shows the live checks; the Run screen takes over once they are done.
+        if self.screen == Screen::Preflight
+            && !matches!(self.run.phase, None | Some(crate::event::Phase::Preflight))
+        {
+            self.screen = Screen::Run;
+        }
+        if self.run.ended && self.screen == Screen::Preflight {
+            self.screen = Screen::Run;
+        }
+    }
+
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        use Action as A;
+        match action {
+            A::Tick(now) => {
+                if self.replay.is_none() {
+                    self.now = self.now.max(now);
+                }
+                vec![]
+            }
+            A::Event(env) => {
+                self.apply(&env);
+                if self.run.ended && self.quit_after_end {
+                    return vec![Effect::Quit];
+                }
+                vec![]
+            }
+            A::Lagged(n) => {
+                self.run.lagged += n;
+                self.status = Some(format!(
+                    "console fell behind by {n} event(s): catching up from the journal"
+                ));
+                vec![Effect::Resync]
+            }
+            A::Resynced(events) => {
+                // The journal is the source of truth: refold it; later broadcasts are de-duplicated by seq.
+                let lagged = self.run.lagged;
+                self.run = RunView::from_events(events.iter());
+                self.run.lagged = lagged;
+                self.status = None;
+                vec![]
+            }
+            A::Signal(name) => {
+                self.status = Some(format!("{name}: halting and rolling back before exit"));
+                if self.run_live() {
+                    self.quit_after_end = true;
+                    self.halt(&format!("{name} received"))
+                } else {
+                    vec![Effect::Quit]
+                }
+            }
+            A::Halt => {
+                if self.run_live() {
+                    self.field = None;
+                    self.overlay = Overlay::None;
+                    self.screen = Screen::Run;
+                    self.halt("big red button")
+                } else {
+                    self.status = Some("no run in progress: nothing to halt".into());
+                    vec![]
+                }
+            }
+            A::Up | A::Down | A::PageUp | A::PageDown | A::Top | A::Bottom => {
+                self.navigate(&action);
+                vec![]
+            }
+            A::Select => self.select(),
+            A::Back => {
+                self.back();
+                vec![]
+            }
+            A::OpenNote | A::OpenActionItem => {
+                if self.run_live() {
+                    self.field = Some(TextField {
+                        field: Field::Note {
+                            action: action == A::OpenActionItem,
+                        },
+                        input: Input::default(),
+                    });
+                }
+                vec![]
+            }
+            A::CycleRole => {
+                self.role = self.role.next();
+                vec![]
+            }
+            A::Detected | A::Mitigated => {
+                if !self.run_live() {
+                    return vec![];
+                }
+                let kind = if action == A::Detected {
+                    MilestoneKind::Detected
+                } else {
+                    MilestoneKind::Mitigated
+                };
+                vec![Effect::Engine(Command::Milestone {
+                    kind,
+                    role: self.role.name().into(),
+                })]
+            }
+            A::AdvanceStep => {
+                if self.run_live() {
+                    vec![Effect::Engine(Command::Advance)]
+                } else {
+                    vec![]
+                }
+            }
+            A::ToggleRunbook => self.toggle_runbook(),
+            A::ToggleHelp => {
+                self.overlay = if self.overlay == Overlay::Help {
+                    Overlay::None
+                } else {
+                    Overlay::Help
+                };
+                vec![]
+            }
+            A::ToggleCheck => {
+                if let Some(c) = &mut self.checklist {
+                    c.toggle();
+                }
+                vec![]
+            }
+            A::StartRun => self.start(),
+            A::ToggleDebrief => {
+                self.screen = match self.screen {
+                    Screen::Run if self.run.ended => Screen::Debrief,
+                    Screen::Debrief => Screen::Run,
+                    s => s,
+                };
+                self.scroll = 0;
+                vec![]
+            }
+            A::Export => {
+                if self.screen == Screen::Debrief && (self.started || self.replay.is_some()) {
+                    vec![Effect::ExportDebrief]
+                } else {
+                    vec![]
+                }
+            }
+            A::Quit => {
+                if self.run_live() {
+                    self.overlay = Overlay::ConfirmQuit;
+                    vec![]
+                } else {
+                    vec![Effect::Quit]
+                }
+            }
+            A::ConfirmQuit => {
+                self.overlay = Overlay::None;
+                if self.run_live() {
+                    self.quit_after_end = true;
+                    self.status = Some("quitting: rolling everything back first".into());
+                    self.halt("console quit")
+                } else {
+                    vec![Effect::Quit]
+                }
+            }
+            A::Seek(secs) => {
+                self.seek(|at, _| at + chrono::Duration::seconds(secs));
+                vec![]
+            }
+            A::SeekStart => {
+                self.seek(|_, (first, _)| first);
+                vec![]
+            }
+            A::SeekEnd => {
+                self.seek(|_, (_, last)| last);
+                vec![]
+            }
+            A::Edit(req) => {
+                if let Some(f) = &mut self.field {
+                    f.input.handle(req);
+                }
+                vec![]
+            }
+            A::RunbookLoaded(r) => {
+                self.runbook = Some(r);
+                self.overlay = Overlay::Runbook;
+                self.scroll = 0;
+                vec![]
+            }
+            A::Exported(r) => {
+                self.export = Some(r);
+                vec![]
+            }
+            A::RunFailed(why) => {
+                self.started = false;
+                self.status = Some(why);
+                vec![]
+            }
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The console's one loop: terminal input, engine events, signals, a tick and a render interval in a
+//! single `select!`. Bursts of engine events are drained together and drawn as one frame; drawing
+//! happens at most ~10 times a second and only when something changed. The engine never waits for
+//! this loop: it broadcasts, and a console that falls behind is told how much it missed.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::Event as TermEvent;
+use futures_util::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::broadcast::error::TryRecvError;
+use tokio::sync::{broadcast, mpsc};
+
+use super::action::{Action, Effect};
+use super::app::App;
+use super::keys::{Ctx, action_for};
+use super::launch::{Launcher, Session, export_debrief, read_runbook};
+use super::ui;
+use crate::engine::RunOutcome;
+
+/// Most engine events folded before a frame is allowed in between.
+const BURST: usize = 4096;
+pub const FRAME: Duration = Duration::from_millis(100);
+const TICK: Duration = Duration::from_millis(250);
+
+/// Begin / end a synchronized update, so a frame never shows half drawn.
+pub trait SyncUpdate {
+    fn begin_frame(&mut self) -> io::Result<()>;
+    fn end_frame(&mut self) -> io::Result<()>;
+}
+
+impl<W: io::Write> SyncUpdate for ratatui::backend::CrosstermBackend<W> {
+    fn begin_frame(&mut self) -> io::Result<()> {
+        crossterm::queue!(self, crossterm::terminal::BeginSynchronizedUpdate)
+    }
+    fn end_frame(&mut self) -> io::Result<()> {
+        crossterm::queue!(self, crossterm::terminal::EndSynchronizedUpdate)?;
+        io::Write::flush(self)
+    }
+}
+
+impl SyncUpdate for ratatui::backend::TestBackend {
+    fn begin_frame(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn end_frame(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How the console ended.
+#[derive(Debug, Default)]
+pub struct Finished {
+    pub journal: Option<PathBuf>,
+    /// The engine's outcome, or why there is none (its task failed).
+    pub outcome: Option<Result<RunOutcome, String>>,
+    pub frames: u64,
+}
+
+pub struct Loop<'a> {
+    pub launcher: Option<&'a mut dyn Launcher>,
+    pub signals: mpsc::Receiver<&'static str>,
+    /// The journal a replay reads, for export.
+    pub journal: Option<PathBuf>,
+}
+
+pub fn draw<B: Backend + SyncUpdate>(terminal: &mut Terminal<B>, app: &App) -> io::Result<()> {
+    terminal.backend_mut().begin_frame()?;
+    let r = terminal
+        .draw(|f| ui::render(f, app))
+        .map(|_| ())
+        .map_err(io_err);
+    terminal.backend_mut().end_frame()?;
+    r
+}
+
+fn io_err<E: std::fmt::Display>(e: E) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl Loop<'_> {
+    pub async fn run<B, S>(
+        mut self,
+        terminal: &mut Terminal<B>,
+        app: &mut App,
+        mut input: S,
+    ) -> io::Result<Finished>
+    where
+        B: Backend + SyncUpdate,
+        S: Stream<Item = io::Result<TermEvent>> + Unpin,
+    {
+        let mut session: Option<Session> = None;
+        let mut done = Finished {
+            journal: self.journal.clone(),
+            ..Finished::default()
+        };
+        let mut render = tokio::time::interval(FRAME);
+        render.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut dirty = true;
+        let mut quit = false;
+        let mut input_open = true;
+        let mut screen_ok = true;
+        let mut shown_second = app.now.timestamp();
+        while !quit {
+            let mut actions = Vec::new();
+            let listening = session.as_ref().is_some_and(|_| !app.run.ended);
+            tokio::select! {
+                biased;
+                Some(sig) = self.signals.recv() => actions.push(Action::Signal(sig)),
+                ev = input.next(), if input_open => match ev {
+                    Some(Ok(TermEvent::Key(key))) => {
+                        let ctx = app.ctx();
+                        match action_for(ctx, key) {
+                            Some(a) => actions.push(a),
+                            None if ctx == Ctx::Typing => {
+                                if let Some(req) = tui_input::backend::crossterm::to_input_request(&TermEvent::Key(key)) {
+                                    actions.push(Action::Edit(req));
+                                }
+                            }
+                            None => {}
+                        }
+                    }
+                    Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => {
+                        // No more input (terminal gone): treat as a hang-up.
+                        input_open = false;
+                        actions.push(Action::Signal("terminal input closed"));
+                    }
+                },
+                r = recv(&mut session), if listening => {
+                    match r {
+                        Ok(env) => actions.push(Action::Event(env)),
+                        Err(broadcast::error::RecvError::Lagged(n)) => actions.push(Action::Lagged(n)),
+                        Err(broadcast::error::RecvError::Closed) => {}
+                    }
+                    // Coalesce a burst: fold what is already queued before the next frame.
+                    if let Some(s) = &mut session {
+                        for _ in 0..BURST {
+                            match s.events.try_recv() {
+                                Ok(env) => actions.push(Action::Event(env)),
+                                Err(TryRecvError::Lagged(n)) => actions.push(Action::Lagged(n)),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    actions.push(Action::Tick(Utc::now()));
+                }
+                _ = render.tick(), if dirty && screen_ok => {
+                    dirty = false;
+                    match draw(terminal, app) {
+                        Ok(()) => done.frames += 1,
+                        Err(e) => {
+                            // The terminal is gone (hang-up, closed pty): stop drawing, but never
+                            // leave a run behind: treat it as a SIGHUP and roll back first.
+                            tracing::warn!(error = %e, "cannot draw; treating as a hang-up");
+                            screen_ok = false;
+                            actions.push(Action::Signal("terminal lost"));
+                        }
+                    }
+                }
+            }
+            for a in actions {
+                let is_tick = matches!(a, Action::Tick(_));
+                let effects = app.update(a);
+                if is_tick {
+                    // The clock only changes the screen when the shown second changes.
+                    let s = app.now.timestamp();
+                    dirty |= s != shown_second;
+                    shown_second = s;
+                } else {
+                    dirty = true;
+                }
+                for e in effects {
+                    quit |= self.carry_out(e, app, &mut session, &mut done);
+                }
+            }
+        }
+        if let Some(s) = session.take() {
+            done.journal = Some(s.journal.clone());
+            done.outcome = Some(finish_engine(s, app).await);
+        }
+        Ok(done)
+    }
+
+    /// Carries out one effect; true when the console should leave.
+    fn carry_out(
+        &mut self,
+        e: Effect,
+        app: &mut App,
+        session: &mut Option<Session>,
+        done: &mut Finished,
+    ) -> bool {
+        let mut follow = Vec::new();
+        match e {
+            Effect::Quit => return true,
+            Effect::Engine(cmd) => {
+                if let Some(s) = session {
+                    send_command(s, cmd);
+                }
+            }
+            Effect::Start {
+                scenario,
+                override_note,
+            } => match self.launcher.as_mut() {
+                Some(l) => match l.launch(scenario) {
+                    Ok(s) => {
+                        if let Some(text) = override_note {
+                            send_command(
+                                &s,
+                                crate::engine::Command::Note {
+                                    role: "IC".into(),
+                                    text,
+                                    action: false,
+                                },
+                            );
+                        }
+                        done.journal = Some(s.journal.clone());
+                        *session = Some(s);
+                    }
+                    Err(why) => follow.push(Action::RunFailed(why)),
+                },
+                None => follow.push(Action::RunFailed("this console cannot start runs".into())),
+            },
+            Effect::LoadRunbook { path, anchor } => follow.push(Action::RunbookLoaded(
+                read_runbook(&path, anchor.as_deref()),
+            )),
+            Effect::Resync => {
+                if let Some(s) = session.as_ref() {
+                    match crate::journal::read(&s.journal) {
+                        Ok(j) => follow.push(Action::Resynced(std::sync::Arc::new(j.events))),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot re-read the journal after a lag")
+                        }
+                    }
+                }
+            }
+            Effect::ExportDebrief => {
+                let journal = session
+                    .as_ref()
+                    .map(|s| s.journal.clone())
+                    .or_else(|| self.journal.clone());
+                let r = match journal {
+                    Some(j) => export_debrief(&j),
+                    None => Err("no journal to export".into()),
+                };
+                follow.push(Action::Exported(r));
+            }
+        }
+        let mut quit = false;
+        for a in follow {
+            for e in app.update(a) {
+                quit |= self.carry_out(e, app, session, done);
+            }
+        }
+        quit
+    }
+}
+
+async fn recv(
+    session: &mut Option<Session>,
+) -> Result<std::sync::Arc<crate::event::Envelope>, broadcast::error::RecvError> {
+    match session {
+        Some(s) => s.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Commands never block the loop: a full queue hands the send to a task.
+fn send_command(s: &Session, cmd: crate::engine::Command) {
+    if let Err(tokio::sync::mpsc::error::TrySendError::Full(cmd)) = s.handle.commands.try_send(cmd)
+    {
+        let tx = s.handle.commands.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(cmd).await;
+        });
+    }
+}
+
+/// Waits for the engine to finish. If the console is leaving mid-run (it should not), halt first.
+async fn finish_engine(s: Session, app: &App) -> Result<RunOutcome, String> {
+    if !app.run.ended {
+        send_command(
+            &s,
+            crate::engine::Command::Halt {
+                by: "console".into(),
+                reason: "console closing".into(),
+            },
+        );
+    }
+    match s.engine.await {
+        Ok(Ok(o)) => Ok(o),
+        Ok(Err(e)) => Err(io_err(e).to_string()),
+        Err(e) => Err(format!("the engine stopped unexpectedly: {e}")),
+    }
+}

@@ -1,0 +1,112 @@
+//! The console: a ratatui TUI for the incident commander. One subscriber of the engine's events and
+//! one source of its commands. `App` is the state (a fold over events plus what the IC did),
+//! `App::update` the only transition, `ui::render` a pure function of `&App`, and `event_loop` the
+//! single `select!` that ties terminal, engine, signals and clock together.
+
+pub mod action;
+pub mod app;
+pub mod event_loop;
+pub mod keys;
+pub mod launch;
+pub mod picker;
+pub mod preflight;
+pub mod run_view;
+pub mod series;
+pub mod ui;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+pub use action::{Action, Effect, Role};
+pub use app::App;
+pub use event_loop::Finished;
+
+use crate::engine::Options;
+use crate::scenario::Scenario;
+use event_loop::Loop;
+use launch::EngineLauncher;
+use picker::Picker;
+
+/// The console needs a terminal on both ends; otherwise callers fall back to headless.
+pub fn terminal_available() -> bool {
+    std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// SIGTERM and SIGHUP become actions: the run is halted and rolled back before the console leaves.
+fn forward_signals() -> mpsc::Receiver<&'static str> {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        loop {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+                _ = int.recv() => "SIGINT",
+            };
+            if tx.send(name).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Runs the console on a terminal and restores the terminal on the way out, whatever happened.
+async fn on_terminal(mut app: App, mut lp: Loop<'_>) -> std::io::Result<Finished> {
+    app.no_color = no_color();
+    lp.signals = forward_signals();
+    // ratatui::try_init installs a panic hook that restores the terminal before the message prints.
+    let mut terminal = ratatui::try_init()?;
+    let input = crossterm::event::EventStream::new();
+    let result = lp.run(&mut terminal, &mut app, input).await;
+    ratatui::restore();
+    result
+}
+
+/// `gameday run FILE` and `gameday demo`: preflight for one scenario, then the run.
+pub async fn run(
+    scenario: Scenario,
+    journal: Option<PathBuf>,
+    options: Options,
+) -> std::io::Result<Finished> {
+    let scenario = Arc::new(scenario);
+    let picker = Picker::scan(Path::new("scenarios"), std::slice::from_ref(&scenario.file));
+    let app = App::preflight(chrono::Utc::now(), picker, scenario);
+    let mut launcher = EngineLauncher { journal, options };
+    let lp = Loop {
+        launcher: Some(&mut launcher),
+        signals: mpsc::channel(1).1,
+        journal: None,
+    };
+    on_terminal(app, lp).await
+}
+
+/// `gameday replay JOURNAL`: the Run screen on a finished journal, with a time slider.
+pub async fn replay(journal: &Path) -> Result<Finished, String> {
+    let read = crate::journal::read(journal).map_err(|e| e.to_string())?;
+    let app = App::replay(read.events);
+    let lp = Loop {
+        launcher: None,
+        signals: mpsc::channel(1).1,
+        journal: Some(journal.to_path_buf()),
+    };
+    on_terminal(app, lp).await.map_err(|e| e.to_string())
+}

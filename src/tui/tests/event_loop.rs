@@ -1,0 +1,125 @@
+//! The real event loop on a TestBackend, driven by key events from the test, starting a real engine
+//! on the local target: start with an override, halt with X, quit after the rollback.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::mpsc;
+
+use crate::engine::Options;
+use crate::event::{RollbackStatus, Verdict};
+use crate::scenario::Scenario;
+use crate::tui::app::App;
+use crate::tui::event_loop::Loop;
+use crate::tui::launch::EngineLauncher;
+use crate::tui::picker::Picker;
+use crate::tui::run_view::FaultState;
+
+const SCENARIO: &str = r#"
+title: Loop test
+hypothesis: The marker file comes and goes.
+max_duration: 2m
+targets:
+  here: { local: true }
+metrics:
+  up: { command: "echo 1", target: here, every: 1s, timeout: 2s }
+steady_state:
+  - { metric: up, below: 5 }
+steps:
+  - name: Drop the marker
+    duration: 90s
+    faults:
+      - kind: command
+        id: marker
+        target: here
+        inject: "touch MARKER"
+        rollback: "rm -f MARKER"
+        verify: "test ! -e MARKER"
+"#;
+
+fn key(c: char) -> io::Result<TermEvent> {
+    let mods = if c.is_ascii_uppercase() {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
+    Ok(TermEvent::Key(KeyEvent::new(KeyCode::Char(c), mods)))
+}
+
+async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("MARKER");
+    let file = dir.path().join("loop.yaml");
+    let text = SCENARIO.replace("MARKER", &marker.display().to_string());
+    std::fs::write(&file, &text).expect("write scenario");
+    let scenario = std::sync::Arc::new(Scenario::load(&file).expect("valid scenario"));
+    let journal = dir.path().join("run/journal.jsonl");
+    let mut launcher = EngineLauncher {
+        journal: Some(journal.clone()),
+        options: Options::default(),
+    };
+    let (keys, rx) = mpsc::unbounded_channel::<io::Result<TermEvent>>();
+    let input = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (e, rx))
+    }));
+    let mut app = App::preflight(chrono::Utc::now(), Picker::default(), scenario);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let lp = Loop {
+        launcher: Some(&mut launcher),
+        signals: mpsc::channel(1).1,
+        journal: None,
+    };
+    let driver = async {
+        let send = |e| keys.send(e).expect("loop is listening");
+        send(key('s'));
+        for c in "loop test".chars() {
+            send(key(c));
+        }
+        send(Ok(TermEvent::Key(KeyEvent::new(
+            KeyCode::Enter,
+            KeyModifiers::NONE,
+        ))));
+        until("the fault", || marker.exists()).await;
+        send(key('X'));
+        let ended = || {
+            std::fs::read_to_string(&journal)
+                .unwrap_or_default()
+                .contains("\"run_ended\"")
+        };
+        until("the end of the run", ended).await;
+        send(key('q'));
+    };
+    let (done, ()) = tokio::join!(lp.run(&mut terminal, &mut app, input), driver);
+    let done = done.expect("loop ran");
+    assert!(!marker.exists(), "rolled back");
+    let outcome = done.outcome.expect("engine ran").expect("engine finished");
+    assert_eq!(outcome.verdict, Verdict::Aborted);
+    assert!(done.frames > 0);
+    assert_eq!(
+        app.run.faults[0].state,
+        FaultState::Done(RollbackStatus::Verified)
+    );
+    assert!(matches!(
+        app.run.halt.as_ref().and_then(|h| h.finished),
+        Some((true, Some(_)))
+    ));
+    assert!(
+        app.run.notes.iter().any(|n| n.text.contains("loop test")),
+        "override journaled"
+    );
+}

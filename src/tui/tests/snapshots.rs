@@ -1,0 +1,96 @@
+//! Every screen at 80×24 and 160×48 on a TestBackend, from the recorded run.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::fixture::{self, at, live, t0};
+use crate::tui::action::Action;
+use crate::tui::app::App;
+use crate::tui::ui;
+
+fn snap(name: &str, app: &App) {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+        terminal.draw(|f| ui::render(f, app)).expect("draw");
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
+    }
+}
+
+#[test]
+fn picker_with_valid_and_invalid_scenarios() {
+    let mut app = App::picker(t0(), fixture::picker());
+    snap("picker", &app);
+    app.update(Action::Down);
+    snap("picker_invalid", &app);
+}
+
+#[test]
+fn preflight_checklist_and_live_checks() {
+    let mut app = App::preflight(t0(), fixture::picker(), fixture::scenario());
+    app.update(Action::Down);
+    app.update(Action::Down);
+    app.update(Action::ToggleCheck);
+    snap("preflight", &app);
+    app.update(Action::StartRun);
+    snap("preflight_override", &app);
+}
+
+#[test]
+fn run_with_breaching_countdown() {
+    let app = live(&fixture::breaching(), 26_100);
+    snap("run_breaching", &app);
+}
+
+#[test]
+fn run_with_halt_in_progress() {
+    let app = live(&fixture::halting(), 28_000);
+    snap("run_halting", &app);
+}
+
+#[test]
+fn run_finished_and_debrief() {
+    let mut app = live(&fixture::finished(), 40_000);
+    snap("run_finished", &app);
+    app.update(Action::ToggleDebrief);
+    snap("debrief", &app);
+}
+
+#[test]
+fn overlays_help_note_and_quit() {
+    let mut app = live(&fixture::breaching(), 26_100);
+    app.update(Action::ToggleHelp);
+    snap("help", &app);
+    app.update(Action::Back);
+    app.update(Action::OpenNote);
+    for c in "payments p99 at 2.1 s".chars() {
+        app.update(Action::Edit(tui_input::InputRequest::InsertChar(c)));
+    }
+    snap("note_input", &app);
+    app.update(Action::Back);
+    app.update(Action::Quit);
+    snap("confirm_quit", &app);
+    app.update(Action::Back);
+    app.update(Action::RunbookLoaded(Ok(
+        "## Slow payments\n\n1. Check the payment provider status page.\n2. Flip `payments.fallback` on.\n".into(),
+    )));
+    snap("runbook", &app);
+}
+
+#[test]
+fn replay_with_slider_in_the_middle() {
+    let mut app = App::replay(fixture::finished());
+    app.update(Action::SeekStart);
+    app.update(Action::Seek(20));
+    assert_eq!(app.now, at(20_000));
+    snap("replay", &app);
+}
+
+#[test]
+fn no_color_renders_without_panicking_down_to_tiny_sizes() {
+    let mut app = live(&fixture::halting(), 28_000);
+    app.no_color = true;
+    for (w, h) in [(80, 24), (40, 10), (20, 5), (1, 1), (200, 60)] {
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+        terminal.draw(|f| ui::render(f, &app)).expect("draw");
+    }
+}

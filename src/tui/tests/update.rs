@@ -1,0 +1,396 @@
+//! `App::update`, one test (at least) per action.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tui_input::InputRequest;
+
+use super::fixture::{self, at, live, t0};
+use crate::engine::Command;
+use crate::event::MilestoneKind;
+use crate::tui::action::{Action, Effect, Role};
+use crate::tui::app::{App, Field, Overlay, Screen};
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.update(Action::Edit(InputRequest::InsertChar(c)));
+    }
+}
+
+fn preflight() -> App {
+    App::preflight(t0(), fixture::picker(), fixture::scenario())
+}
+
+#[test]
+fn tick_moves_the_clock_forward_only() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    assert!(app.update(Action::Tick(at(30_000))).is_empty());
+    assert_eq!(app.now, at(30_000));
+    app.update(Action::Tick(at(1_000)));
+    assert_eq!(app.now, at(30_000));
+}
+
+#[test]
+fn event_folds_and_quits_after_end_when_asked() {
+    let events = fixture::finished();
+    let (last, rest) = events.split_last().expect("events");
+    let mut app = live(rest, 28_000);
+    app.quit_after_end = true;
+    assert!(app.run_live());
+    assert_eq!(
+        app.update(Action::Event(Arc::new(last.clone()))),
+        vec![Effect::Quit]
+    );
+    assert!(app.run.ended);
+}
+
+#[test]
+fn lagged_is_counted_and_shown() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.update(Action::Lagged(7));
+    assert_eq!(app.run.lagged, 7);
+    assert!(app.status.as_deref().unwrap_or("").contains('7'));
+}
+
+#[test]
+fn signal_halts_a_live_run_then_leaves() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    let fx = app.update(Action::Signal("SIGTERM"));
+    assert!(
+        matches!(&fx[..], [Effect::Engine(Command::Halt { reason, .. })] if reason.contains("SIGTERM"))
+    );
+    assert!(app.quit_after_end);
+    let mut idle = preflight();
+    assert_eq!(idle.update(Action::Signal("SIGHUP")), vec![Effect::Quit]);
+}
+
+#[test]
+fn halt_sends_one_halt_without_confirmation_even_while_typing() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.update(Action::OpenNote);
+    let fx = app.update(Action::Halt);
+    assert_eq!(
+        fx,
+        vec![Effect::Engine(Command::Halt {
+            by: "IC".into(),
+            reason: "big red button".into()
+        })]
+    );
+    assert!(app.field.is_none());
+    assert!(
+        app.update(Action::Halt).is_empty(),
+        "a second press sends nothing more"
+    );
+    let mut idle = preflight();
+    assert!(idle.update(Action::Halt).is_empty());
+}
+
+#[test]
+fn up_down_page_top_bottom_move_selection_and_scroll() {
+    let mut app = App::picker(t0(), fixture::picker());
+    app.update(Action::Down);
+    assert_eq!(app.picker.selected, 1);
+    app.update(Action::Down);
+    assert_eq!(app.picker.selected, 1);
+    app.update(Action::Up);
+    assert_eq!(app.picker.selected, 0);
+    app.update(Action::Bottom);
+    assert_eq!(app.picker.selected, 1);
+    app.update(Action::Top);
+    assert_eq!(app.picker.selected, 0);
+    app.update(Action::PageDown);
+    assert_eq!(app.picker.selected, 1);
+    app.update(Action::PageUp);
+    assert_eq!(app.picker.selected, 0);
+    // On the Run screen the keys scroll the timeline back from its newest line.
+    let mut run = live(&fixture::breaching(), 26_000);
+    run.update(Action::Up);
+    assert_eq!(run.timeline_scroll, 1);
+    run.update(Action::PageUp);
+    assert_eq!(run.timeline_scroll, 11);
+    run.update(Action::Bottom);
+    assert_eq!(run.timeline_scroll, 0);
+}
+
+#[test]
+fn select_opens_preflight_for_a_valid_scenario_only() {
+    let mut app = App::picker(t0(), fixture::picker());
+    app.update(Action::Down);
+    app.update(Action::Select);
+    assert_eq!(app.screen, Screen::Picker);
+    assert!(app.status.is_some());
+    app.update(Action::Up);
+    app.update(Action::Select);
+    assert_eq!(app.screen, Screen::Preflight);
+    assert!(app.checklist.is_some());
+}
+
+#[test]
+fn back_closes_field_then_overlay_then_screen() {
+    let mut app = preflight();
+    app.update(Action::ToggleHelp);
+    app.update(Action::Back);
+    assert_eq!(app.overlay, Overlay::None);
+    app.update(Action::Back);
+    assert_eq!(app.screen, Screen::Picker);
+}
+
+#[test]
+fn note_is_sent_with_role_and_action_flag() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.update(Action::OpenNote);
+    assert_eq!(
+        app.field.as_ref().map(|f| f.field),
+        Some(Field::Note { action: false })
+    );
+    typed(&mut app, "db fine");
+    app.update(Action::CycleRole);
+    assert_eq!(
+        app.update(Action::Select),
+        vec![Effect::Engine(Command::Note {
+            role: "scribe".into(),
+            text: "db fine".into(),
+            action: false
+        })]
+    );
+    app.update(Action::OpenActionItem);
+    typed(&mut app, "add breaker");
+    assert_eq!(
+        app.update(Action::Select),
+        vec![Effect::Engine(Command::Note {
+            role: "scribe".into(),
+            text: "add breaker".into(),
+            action: true
+        })]
+    );
+    app.update(Action::OpenNote);
+    assert!(
+        app.update(Action::Select).is_empty(),
+        "an empty note is dropped"
+    );
+}
+
+#[test]
+fn cycle_role_goes_round() {
+    let mut app = preflight();
+    assert_eq!(app.role, Role::Ic);
+    app.update(Action::CycleRole);
+    app.update(Action::CycleRole);
+    assert_eq!(app.role, Role::Observer);
+    app.update(Action::CycleRole);
+    assert_eq!(app.role, Role::Ic);
+}
+
+#[test]
+fn milestones_are_commands_during_a_run() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    assert_eq!(
+        app.update(Action::Detected),
+        vec![Effect::Engine(Command::Milestone {
+            kind: MilestoneKind::Detected,
+            role: "IC".into()
+        })]
+    );
+    assert_eq!(
+        app.update(Action::Mitigated),
+        vec![Effect::Engine(Command::Milestone {
+            kind: MilestoneKind::Mitigated,
+            role: "IC".into()
+        })]
+    );
+    assert!(preflight().update(Action::Detected).is_empty());
+}
+
+#[test]
+fn advance_step_only_in_a_live_run() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    assert_eq!(
+        app.update(Action::AdvanceStep),
+        vec![Effect::Engine(Command::Advance)]
+    );
+    assert!(preflight().update(Action::AdvanceStep).is_empty());
+}
+
+#[test]
+fn runbook_toggle_and_load() {
+    let mut app = preflight();
+    assert!(app.update(Action::ToggleRunbook).is_empty());
+    assert_eq!(app.overlay, Overlay::Runbook, "no runbook linked: says so");
+    app.update(Action::ToggleRunbook);
+    assert_eq!(app.overlay, Overlay::None);
+    app.update(Action::RunbookLoaded(Ok("# Payments\nrestart".into())));
+    assert_eq!(app.overlay, Overlay::Runbook);
+    assert_eq!(app.runbook, Some(Ok("# Payments\nrestart".into())));
+}
+
+#[test]
+fn help_toggles() {
+    let mut app = preflight();
+    app.update(Action::ToggleHelp);
+    assert_eq!(app.overlay, Overlay::Help);
+    app.update(Action::ToggleHelp);
+    assert_eq!(app.overlay, Overlay::None);
+}
+
+#[test]
+fn check_toggles_manual_items_only() {
+    let mut app = preflight();
+    let before = app.checklist.clone();
+    app.update(Action::ToggleCheck);
+    assert_eq!(app.checklist, before, "item 0 is decided from the scenario");
+    app.update(Action::Down);
+    app.update(Action::Down);
+    app.update(Action::ToggleCheck);
+    assert!(app.checklist.as_ref().is_some_and(|c| c.items[2].ok()));
+}
+
+#[test]
+fn start_needs_a_typed_reason_while_items_are_open() {
+    let mut app = preflight();
+    assert!(app.update(Action::StartRun).is_empty());
+    assert_eq!(
+        app.field.as_ref().map(|f| f.field),
+        Some(Field::OverrideReason)
+    );
+    assert!(
+        app.update(Action::Select).is_empty(),
+        "an empty reason starts nothing"
+    );
+    assert!(!app.started);
+    app.update(Action::StartRun);
+    typed(&mut app, "team is on the bridge");
+    let fx = app.update(Action::Select);
+    match &fx[..] {
+        [
+            Effect::Start {
+                override_note: Some(n),
+                ..
+            },
+        ] => {
+            assert!(
+                n.contains("team is on the bridge") && n.contains("Team notified"),
+                "{n}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(app.started);
+}
+
+#[test]
+fn start_without_override_when_everything_is_ticked() {
+    let mut app = preflight();
+    let n = app.checklist.as_ref().map(|c| c.items.len()).unwrap_or(0);
+    for i in 0..n {
+        app.checklist.as_mut().expect("checklist").selected = i;
+        app.update(Action::ToggleCheck);
+    }
+    assert!(matches!(
+        &app.update(Action::StartRun)[..],
+        [Effect::Start {
+            override_note: None,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn debrief_toggles_after_the_end_and_exports() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.update(Action::ToggleDebrief);
+    assert_eq!(app.screen, Screen::Run, "no debrief while running");
+    assert!(app.update(Action::Export).is_empty());
+    let mut done = live(&fixture::finished(), 30_000);
+    done.update(Action::ToggleDebrief);
+    assert_eq!(done.screen, Screen::Debrief);
+    assert_eq!(done.update(Action::Export), vec![Effect::ExportDebrief]);
+    done.update(Action::Exported(Ok(PathBuf::from("runs/x/debrief.md"))));
+    assert_eq!(done.export, Some(Ok(PathBuf::from("runs/x/debrief.md"))));
+    done.update(Action::ToggleDebrief);
+    assert_eq!(done.screen, Screen::Run);
+}
+
+#[test]
+fn quit_asks_during_a_run_and_confirm_halts_first() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    assert!(app.update(Action::Quit).is_empty());
+    assert_eq!(app.overlay, Overlay::ConfirmQuit);
+    let fx = app.update(Action::ConfirmQuit);
+    assert!(matches!(&fx[..], [Effect::Engine(Command::Halt { .. })]));
+    assert!(app.quit_after_end);
+    assert_eq!(preflight().update(Action::Quit), vec![Effect::Quit]);
+    assert_eq!(preflight().update(Action::ConfirmQuit), vec![Effect::Quit]);
+}
+
+#[test]
+fn seek_refolds_the_journal_up_to_the_slider() {
+    let mut app = App::replay(fixture::finished());
+    assert!(app.run.ended);
+    app.update(Action::SeekStart);
+    assert_eq!(app.now, t0());
+    app.update(Action::Seek(12));
+    assert!(!app.run.ended);
+    assert_eq!(app.run.step.as_ref().map(|s| s.index), Some(1));
+    app.update(Action::Seek(-100));
+    assert_eq!(app.now, t0());
+    app.update(Action::SeekEnd);
+    assert!(app.run.ended);
+    assert!(
+        app.update(Action::Halt).is_empty(),
+        "a replay halts nothing"
+    );
+}
+
+#[test]
+fn edit_changes_the_open_field_only() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.update(Action::Edit(InputRequest::InsertChar('x')));
+    assert!(app.field.is_none());
+    app.update(Action::OpenNote);
+    typed(&mut app, "ab");
+    app.update(Action::Edit(InputRequest::DeletePrevChar));
+    assert_eq!(
+        app.field.as_ref().map(|f| f.input.value().to_string()),
+        Some("a".into())
+    );
+}
+
+#[test]
+fn run_failed_allows_a_retry() {
+    let mut app = preflight();
+    app.started = true;
+    app.update(Action::RunFailed("no such host".into()));
+    assert!(!app.started);
+    assert_eq!(app.status.as_deref(), Some("no such host"));
+}
+
+#[test]
+fn preflight_screen_gives_way_to_run_after_live_checks() {
+    let events = fixture::breaching();
+    let mut app = preflight();
+    app.started = true;
+    for e in events.iter().take(4) {
+        app.apply(e);
+    }
+    assert_eq!(app.screen, Screen::Preflight);
+    assert_eq!(app.run.checks.len(), 2);
+    app.apply(&events[4]);
+    assert_eq!(app.screen, Screen::Run);
+}
+
+#[test]
+fn lag_resyncs_from_the_journal_without_double_counting() {
+    let all = fixture::halting();
+    let mut app = live(&all[..all.len() - 3], 26_000);
+    assert_eq!(app.update(Action::Lagged(3)), vec![Effect::Resync]);
+    app.update(Action::Resynced(Arc::new(all.clone())));
+    assert!(
+        app.run.halt.is_some(),
+        "missed halt recovered from the journal"
+    );
+    let timeline = app.run.timeline.len();
+    // The broadcast copies that arrive afterwards are ignored.
+    app.update(Action::Event(Arc::new(all[all.len() - 1].clone())));
+    assert_eq!(app.run.timeline.len(), timeline);
+    assert_eq!(app.run.lagged, 3);
+}

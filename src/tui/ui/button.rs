@@ -1,0 +1,94 @@
+//! The big red button: always on screen. Before a halt it says which key stops everything; after,
+//! it shows the rollback progress per host and the halt → all-verified time.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::theme::Theme;
+use super::{clock, secs_since};
+use crate::tui::app::App;
+use crate::tui::run_view::FaultState;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let run = &app.run;
+    let Some(h) = &run.halt else {
+        let text = if app.replay.is_some() {
+            " REPLAY of a finished run — nothing here touches a system "
+        } else if app.run_live() {
+            " [X] BIG RED BUTTON — press X to halt now and roll every fault back "
+        } else if run.ended {
+            " run ended — D: debrief "
+        } else {
+            " [X] big red button: armed once the run starts "
+        };
+        let line = Line::from(Span::styled(
+            format!("{text:<w$}", w = area.width as usize),
+            theme.button(),
+        ));
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    };
+    let start = run.start.unwrap_or(h.ts);
+    let total = run
+        .faults
+        .iter()
+        .filter(|f| f.injected_at.is_some() || f.state != FaultState::Arming)
+        .count();
+    let verified = run
+        .faults
+        .iter()
+        .filter(|f| f.state == FaultState::Done(crate::event::RollbackStatus::Verified))
+        .count();
+    let status = match h.finished {
+        Some((true, _)) if run.faults.is_empty() => {
+            "no fault was live: nothing to roll back".into()
+        }
+        Some((true, ms)) => format!(
+            "ALL VERIFIED — halt → all verified {}",
+            ms.map(super::millis).unwrap_or_else(|| "—".into())
+        ),
+        Some((false, _)) => "ROLLBACK NOT VERIFIED — manual action needed (see faults)".into(),
+        None => format!(
+            "rolling back… {verified}/{total} verified, {} s since halt",
+            secs_since(h.ts, app.now)
+        ),
+    };
+    let first = format!(
+        " HALTED at T+{} by {}: {} ",
+        clock(secs_since(start, h.ts)),
+        h.by,
+        h.reason
+    );
+    let progress: Vec<Span> = run
+        .faults
+        .iter()
+        .flat_map(|f| {
+            let style = match f.state {
+                FaultState::Done(crate::event::RollbackStatus::Verified) => theme.ok(),
+                FaultState::Done(_) | FaultState::InjectFailed => theme.bad(),
+                _ => theme.warn(),
+            };
+            [
+                Span::raw(format!(" {}@{} ", f.fault, f.host)),
+                Span::styled(f.state.label(), style),
+                Span::raw(" "),
+            ]
+        })
+        .collect();
+    let status_style = match h.finished {
+        Some((true, _)) => theme.ok(),
+        Some((false, _)) => theme.bad(),
+        None => theme.warn(),
+    };
+    let lines = vec![
+        Line::from(Span::styled(
+            format!("{first:<w$}", w = area.width as usize),
+            theme.button(),
+        )),
+        Line::from(Span::styled(format!(" {status}"), status_style)),
+        Line::from(progress),
+    ];
+    frame.render_widget(Paragraph::new(lines), area);
+}

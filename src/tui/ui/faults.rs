@@ -1,0 +1,61 @@
+//! Live faults: one row per fault and host, with its state (arming … VERIFIED / FAILED / UNKNOWN).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::widgets::{Block, Cell, Row, Table};
+
+use super::clock;
+use super::theme::Theme;
+use crate::event::RollbackStatus;
+use crate::tui::app::App;
+use crate::tui::run_view::FaultState;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let run = &app.run;
+    let live = run.live_faults();
+    let title = format!(" Faults ({live} live) ");
+    let rows: Vec<Row> = run
+        .faults
+        .iter()
+        .map(|f| {
+            let style = match f.state {
+                FaultState::Done(RollbackStatus::Verified) => theme.ok(),
+                FaultState::Done(_) | FaultState::InjectFailed => theme.bad(),
+                FaultState::Injected | FaultState::RollingBack => theme.warn(),
+                FaultState::Arming => theme.text(),
+            };
+            let when = f
+                .done_at
+                .or(f.injected_at)
+                .map(|t| format!("T+{}", clock(t as i64)))
+                .unwrap_or_default();
+            let mut state = f.state.label().to_string();
+            if let Some(m) = f
+                .manual
+                .as_ref()
+                .filter(|_| !matches!(f.state, FaultState::Done(RollbackStatus::Verified)))
+            {
+                state = format!("{state}: run {m}");
+            }
+            Row::new(vec![
+                Cell::from(f.fault.clone()),
+                Cell::from(f.host.clone()),
+                Cell::from(state).style(style),
+                Cell::from(when),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Fill(1),
+            Constraint::Fill(1),
+            Constraint::Length(12),
+            // Narrow panes give the "since" column to the names.
+            Constraint::Length(if area.width < 44 { 0 } else { 7 }),
+        ],
+    )
+    .header(Row::new(["fault", "host", "state", "since"]).style(theme.dim()))
+    .block(Block::bordered().title(title));
+    frame.render_widget(table, area);
+}

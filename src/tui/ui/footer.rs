@@ -1,0 +1,59 @@
+//! The last line: role, status or replay slider, key hints.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::theme::Theme;
+use super::{clock, secs_since};
+use crate::tui::app::{App, Screen};
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = vec![Span::styled(
+        format!(" [{}] ", app.role.name()),
+        theme.selected(),
+    )];
+    if let Some(r) = &app.replay {
+        let (first, last) = r.bounds();
+        let total = secs_since(first, last).max(1);
+        let at = secs_since(first, r.at);
+        let w = (area.width as i64 / 3).max(10);
+        let pos = (at * w / total).clamp(0, w - 1);
+        let bar: String = (0..w)
+            .map(|i| {
+                if i == pos {
+                    '●'
+                } else if i < pos {
+                    '━'
+                } else {
+                    '─'
+                }
+            })
+            .collect();
+        spans.push(Span::raw(format!(
+            " T+{} {bar} T+{} ",
+            clock(at),
+            clock(total)
+        )));
+        spans.push(Span::styled("←/→ seek  [ ] ends  ", theme.dim()));
+    }
+    if let Some(s) = &app.status {
+        spans.push(Span::styled(format!("{s}  "), theme.warn()));
+    } else if app.run.lagged > 0 {
+        spans.push(Span::styled(
+            format!("{} event(s) missed (in the journal)  ", app.run.lagged),
+            theme.warn(),
+        ));
+    }
+    let hint = match app.screen {
+        Screen::Picker => "↑↓ choose · Enter preflight · r runbook · ? keys · q quit",
+        Screen::Preflight => "↑↓ · Space tick · s start · Esc back · ? keys · q quit",
+        Screen::Run if app.replay.is_some() => "D debrief · e export · ? keys · q quit",
+        Screen::Run if app.run.ended => "D debrief · ↑↓ timeline · ? keys · q quit",
+        Screen::Run => "X HALT · n note · a action · o role · d/m milestones · ? keys",
+        Screen::Debrief => "e export · D back · ? keys · q quit",
+    };
+    spans.push(Span::styled(hint, theme.dim()));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

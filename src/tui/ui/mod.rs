@@ -1,0 +1,89 @@
+//! Rendering: free functions of `&App`, one file per screen region. Nothing here reads a clock or
+//! a file: time is `app.now`, so a frame is a pure function of the state.
+
+mod button;
+mod debrief;
+mod faults;
+mod footer;
+mod header;
+mod metrics;
+mod overlay;
+mod picker;
+mod preflight;
+mod steps;
+pub mod theme;
+mod timeline;
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+
+use super::app::{App, Screen};
+use theme::Theme;
+
+pub fn render(frame: &mut Frame, app: &App) {
+    let theme = Theme::new(app.no_color);
+    let area = frame.area();
+    let [body, footer_area] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    match app.screen {
+        Screen::Picker => picker::render(frame, body, app, &theme),
+        Screen::Preflight => preflight::render(frame, body, app, &theme),
+        Screen::Run => render_run(frame, body, app, &theme),
+        Screen::Debrief => debrief::render(frame, body, app, &theme),
+    }
+    footer::render(frame, footer_area, app, &theme);
+    overlay::render(frame, area, app, &theme);
+}
+
+/// The main screen: header, big red button, steps + metric panels, faults + timeline.
+fn render_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let button_h = if app.run.halt.is_some() { 3 } else { 1 };
+    let [head, button_area, middle, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(button_h),
+        Constraint::Fill(3),
+        Constraint::Fill(2),
+    ])
+    .areas(area);
+    header::render(frame, head, app, theme);
+    button::render(frame, button_area, app, theme);
+    let steps_w = (middle.width / 4).clamp(18, 40);
+    let [steps_area, metrics_area] =
+        Layout::horizontal([Constraint::Length(steps_w), Constraint::Min(10)]).areas(middle);
+    steps::render(frame, steps_area, app, theme);
+    metrics::render(frame, metrics_area, app, theme);
+    let [faults_area, timeline_area] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
+    faults::render(frame, faults_area, app, theme);
+    timeline::render(frame, timeline_area, app, theme);
+}
+
+/// `mm:ss` (or `h:mm:ss`) of a non-negative number of seconds.
+pub fn clock(secs: i64) -> String {
+    let s = secs.max(0);
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// Whole seconds from `a` to `b`, rounding up so a countdown never shows 0 before it is due.
+pub fn secs_until(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    let ms = (b - a).num_milliseconds();
+    if ms <= 0 { 0 } else { (ms + 999) / 1000 }
+}
+
+/// A short duration for people: `850 ms`, `12.3 s`.
+pub fn millis(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+pub fn secs_since(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    (b - a).num_milliseconds().max(0) / 1000
+}

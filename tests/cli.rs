@@ -1,0 +1,401 @@
+//! End-to-end: the real `gameday` binary, real local commands, real files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn gameday() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gameday"))
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    gameday()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("gameday runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A scenario whose fault creates `marker` and whose rollback removes it.
+fn scenario(dir: &Path, marker: &Path, rollback: &str, step: &str) -> PathBuf {
+    let m = marker.display();
+    let yaml = format!(
+        r#"title: Local marker game day
+hypothesis: The marker comes and goes.
+roles: {{ incident_commander: Dana, scribe: Lee }}
+max_duration: 5m
+targets:
+  here: {{ local: true }}
+metrics:
+  one: {{ command: "echo 1", target: here, every: 200ms, timeout: 2s }}
+steady_state:
+  - {{ metric: one, below: 5 }}
+abort:
+  - {{ metric: one, above: 5, for: 1s }}
+steps:
+  - {{ name: Baseline, duration: 300ms }}
+  - name: Marker
+    duration: {step}
+    faults:
+      - kind: command
+        id: marker
+        target: here
+        inject: "touch {m}"
+        rollback: "{rollback}"
+        verify: "test ! -e {m}"
+"#
+    );
+    let path = dir.join("s.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn journal_of(dir: &Path) -> PathBuf {
+    dir.join("journal.jsonl")
+}
+
+#[test]
+fn validate_reports_every_problem_with_file_line_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = scenario(dir.path(), &dir.path().join("m"), "rm -f x", "1s");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&good)
+            .unwrap()
+            .replace(
+                "target: here\n        inject",
+                "target: nowhere\n        inject",
+            )
+            .replace("max_duration: 5m", "max_duration: 1s"),
+    )
+    .unwrap();
+    let ok = run_in(dir.path(), &["validate", good.to_str().unwrap()]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let out = run_in(
+        dir.path(),
+        &["validate", good.to_str().unwrap(), bad.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let bad_s = bad.display().to_string();
+    assert!(
+        stdout.contains(&format!("{bad_s}:4:15: steps add up to")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{bad_s}:20:17: undefined target `nowhere`")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn headless_run_injects_rolls_back_and_writes_the_debrief() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "1s",
+    );
+    let j = journal_of(dir.path());
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(!marker.exists(), "the fault was rolled back");
+    assert!(t.contains("injected marker on local"), "{t}");
+    assert!(t.contains("VERIFIED"), "{t}");
+    assert!(t.contains("HYPOTHESIS HELD (exit 0)"), "{t}");
+    let debrief = std::fs::read_to_string(dir.path().join("debrief.md")).unwrap();
+    for section in [
+        "# Debrief: Local marker game day",
+        "## Summary",
+        "## Hypothesis and steady state",
+        "## Timeline",
+        "## Faults",
+        "## Aborts and halts",
+        "## Notes",
+        "## Action items",
+        "## Appendix",
+        "| Scenario sha256 |",
+        "| incident commander | Dana |",
+    ] {
+        assert!(debrief.contains(section), "missing {section}:\n{debrief}");
+    }
+    // Every journal line is one JSON object with seq, ts and run.
+    let journal = std::fs::read_to_string(&j).unwrap();
+    for (i, line) in journal.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["seq"], i as u64 + 1);
+        assert!(v["ts"].as_str().unwrap().ends_with('Z'));
+        assert!(v["run"].is_string());
+    }
+}
+
+#[test]
+fn default_journal_goes_under_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "300ms",
+    );
+    let out = run_in(dir.path(), &["run", s.to_str().unwrap(), "--headless"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let run_dir = runs[0].as_ref().unwrap().path();
+    let name = run_dir.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.ends_with("-local-marker-game-day"), "{name}");
+    assert!(
+        name.starts_with("20") && name.contains('T') && name.contains('Z'),
+        "{name}"
+    );
+    assert!(run_dir.join("journal.jsonl").exists());
+    assert!(run_dir.join("debrief.md").exists());
+}
+
+#[test]
+fn failed_rollback_exits_3_with_the_manual_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(dir.path(), &marker, "true", "300ms");
+    let j = journal_of(dir.path());
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let debrief = std::fs::read_to_string(dir.path().join("debrief.md")).unwrap();
+    assert!(debrief.contains("MANUAL ACTION NEEDED"), "{debrief}");
+    assert!(debrief.contains("### Manual action needed"), "{debrief}");
+    assert!(
+        debrief.contains(&format!("test ! -e {}", marker.display())),
+        "{debrief}"
+    );
+}
+
+#[test]
+fn invalid_scenario_exits_2_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(dir.path(), &marker, "rm -f x", "1s");
+    let text_ = std::fs::read_to_string(&s)
+        .unwrap()
+        .replace("max_duration: 5m", "max_duration: 5 parsecs");
+    std::fs::write(&s, text_).unwrap();
+    let out = run_in(dir.path(), &["run", s.to_str().unwrap(), "--headless"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("s.yaml:4:15: bad duration"),
+        "{}",
+        text(&out)
+    );
+    assert!(!marker.exists());
+    assert!(
+        !dir.path().join("runs").exists(),
+        "no journal for a refused run"
+    );
+}
+
+/// Waits (bounded) until the journal shows `needle`.
+fn wait_for_journal(j: &Path, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(j).is_ok_and(|t| t.contains(needle)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("journal never showed {needle}");
+}
+
+#[test]
+fn sigterm_halts_and_rolls_back_before_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "2m",
+    );
+    let j = journal_of(dir.path());
+    let mut child = gameday()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_journal(&j, "\"fault_injected\"");
+    assert!(marker.exists());
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "aborted, all rolled back");
+    assert!(!marker.exists(), "SIGTERM rolled the fault back");
+    let journal = std::fs::read_to_string(&j).unwrap();
+    assert!(journal.contains("SIGTERM received"));
+    assert!(journal.contains("\"since_halt_ms\""));
+}
+
+#[test]
+fn kill_9_then_recover_rolls_back_from_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "2m",
+    );
+    let j = journal_of(dir.path());
+    let mut child = gameday()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_journal(&j, "\"fault_injected\"");
+    child.kill().unwrap(); // SIGKILL: no rollback, no verdict
+    child.wait().unwrap();
+    assert!(marker.exists(), "the fault outlived the console");
+
+    // The crashed run still has a debrief that says so.
+    let report = run_in(
+        dir.path(),
+        &["report", j.to_str().unwrap(), "-o", "crashed.md"],
+    );
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report));
+    let crashed = std::fs::read_to_string(dir.path().join("crashed.md")).unwrap();
+    assert!(crashed.contains("the run did not finish"), "{crashed}");
+
+    let out = run_in(dir.path(), &["recover", j.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("marker on local: VERIFIED"));
+    assert!(!marker.exists(), "recover rolled the fault back");
+    // Recovering again finds nothing left to do.
+    let again = run_in(dir.path(), &["recover", j.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to recover"));
+}
+
+#[test]
+fn report_repairs_a_torn_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "300ms",
+    );
+    let j = journal_of(dir.path());
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let mut bytes = std::fs::read(&j).unwrap();
+    bytes.extend_from_slice(br#"{"seq":999,"ts":"2026-"#);
+    std::fs::write(&j, &bytes).unwrap();
+    let out = run_in(dir.path(), &["report", j.to_str().unwrap(), "-o", "r.md"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("repaired a torn last line"));
+    assert!(dir.path().join("journal.jsonl.broken").exists());
+    assert!(
+        std::fs::read_to_string(dir.path().join("r.md"))
+            .unwrap()
+            .contains("HYPOTHESIS HELD")
+    );
+}
+
+#[test]
+fn follow_prints_a_run_from_a_second_seat() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "1s",
+    );
+    let j = journal_of(dir.path());
+    let mut run = gameday()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_journal(&j, "\"run_started\"");
+    let follower = gameday()
+        .args(["follow", j.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+    let out = String::from_utf8_lossy(&follower.stdout);
+    assert_eq!(follower.status.code(), Some(0));
+    assert!(out.contains("injected marker on local"), "{out}");
+    assert!(out.trim_end().ends_with("run ended"), "{out}");
+}

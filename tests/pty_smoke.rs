@@ -1,0 +1,172 @@
+//! The console in a real terminal (tmux): start a run on the local target, press the big red button,
+//! and check that the fault was rolled back and the terminal restored. Polls with bounds; no fixed
+//! sleeps decide anything.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SCENARIO: &str = r#"
+title: PTY smoke
+hypothesis: The marker file comes and goes.
+max_duration: 2m
+targets:
+  here: { local: true }
+metrics:
+  up: { command: "echo 1", target: here, every: 1s, timeout: 2s }
+steady_state:
+  - { metric: up, below: 5 }
+abort:
+  - { metric: up, above: 5, for: 3s }
+steps:
+  - name: Drop the marker
+    duration: 90s
+    prompt: "The marker is in place. Press X."
+    faults:
+      - kind: command
+        id: marker
+        target: here
+        inject: "touch MARKER"
+        rollback: "rm -f MARKER"
+        verify: "test ! -e MARKER"
+"#;
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("run tmux");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_for(
+    what: &str,
+    limit: Duration,
+    mut ok: impl FnMut() -> bool,
+    screen: impl Fn() -> String,
+) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out waiting for {what}; screen:\n{}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Session(String);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .output();
+    }
+}
+
+#[test]
+fn halt_key_rolls_back_and_the_terminal_is_restored() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux not installed: skipping the PTY smoke test");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = dir.path().join("smoke.yaml");
+    std::fs::write(&scenario, SCENARIO).expect("write scenario");
+    let journal = dir.path().join("run/journal.jsonl");
+    let marker = dir.path().join("MARKER");
+    let name = format!("gameday-smoke-{}", std::process::id());
+    let cmd = format!(
+        "{} run {} --journal {}; echo GAMEDAY_EXIT=$?; exec sh",
+        env!("CARGO_BIN_EXE_gameday"),
+        scenario.display(),
+        journal.display()
+    );
+    let dir_s = dir.path().display().to_string();
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-c",
+        &dir_s,
+        &cmd,
+    ]);
+    let _session = Session(name.clone());
+    let screen = || tmux(&["capture-pane", "-p", "-t", &name]);
+    let limit = Duration::from_secs(30);
+
+    wait_for(
+        "the preflight screen",
+        limit,
+        || screen().contains("Preflight"),
+        screen,
+    );
+    // Three checklist items are unticked: starting asks for a reason, which is journaled.
+    tmux(&["send-keys", "-t", &name, "s"]);
+    wait_for(
+        "the override field",
+        limit,
+        || screen().contains("type why"),
+        screen,
+    );
+    tmux(&["send-keys", "-t", &name, "-l", "smoke test"]);
+    tmux(&["send-keys", "-t", &name, "Enter"]);
+
+    wait_for(
+        "the fault to be injected",
+        limit,
+        || marker.exists(),
+        screen,
+    );
+    tmux(&["send-keys", "-t", &name, "X"]);
+
+    let journal_text = || std::fs::read_to_string(&journal).unwrap_or_default();
+    wait_for(
+        "the run to end",
+        limit,
+        || journal_text().contains("\"run_ended\""),
+        screen,
+    );
+    wait_for(
+        "the halt panel",
+        limit,
+        || screen().contains("ALL VERIFIED"),
+        screen,
+    );
+    assert!(!marker.exists(), "the marker must be rolled back");
+    let text = journal_text();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"rollback_result\"") && l.contains("\"VERIFIED\"")),
+        "journal has no verified rollback:\n{text}"
+    );
+    assert!(text.contains("preflight override") && text.contains("smoke test"));
+    assert!(text.contains("\"halt_requested\""));
+
+    tmux(&["send-keys", "-t", &name, "q"]);
+    wait_for(
+        "gameday to exit",
+        limit,
+        || screen().contains("GAMEDAY_EXIT="),
+        screen,
+    );
+    let shown = screen();
+    assert!(
+        shown.contains("GAMEDAY_EXIT=1"),
+        "a halted run exits 1:\n{shown}"
+    );
+    assert_eq!(
+        tmux(&["display-message", "-p", "-t", &name, "#{alternate_on}"]).trim(),
+        "0",
+        "the alternate screen must be left"
+    );
+    assert!(
+        !shown.contains("BIG RED BUTTON") && !shown.contains("HALTED"),
+        "console left on screen:\n{shown}"
+    );
+    assert!(Path::new(&journal).with_file_name("debrief.md").exists());
+}

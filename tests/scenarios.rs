@@ -1,0 +1,33 @@
+//! Every scenario shipped in `scenarios/` validates, and every runbook has the anchors steps link to.
+
+use std::path::Path;
+
+use gameday::scenario::{Scenario, markdown_anchors};
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            n += 1;
+            if let Err(e) = Scenario::load(&path) {
+                panic!("{e}");
+            }
+        }
+    }
+    assert!(n >= 3, "expected the demo scenarios, found {n}");
+}
+
+#[test]
+fn every_runbook_has_the_standard_sections() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let anchors = markdown_anchors(&std::fs::read_to_string(&path).unwrap());
+        for a in ["symptoms", "dashboards", "diagnose", "mitigate", "rollback"] {
+            assert!(anchors.contains(a), "{} lacks ## {a}", path.display());
+        }
+    }
+}
