@@ -382,3 +382,29 @@ fn recover_of_an_unreachable_host_is_unknown_with_a_manual_command() {
         "{text}"
     );
 }
+
+/// Preflight journals connect+auth time per SSH host.
+#[test]
+fn preflight_reports_connect_and_auth_time() {
+    let Some(sshd) = Sshd::start() else { return };
+    let scenario = write_scenario(
+        &sshd,
+        "pre.yaml",
+        "1s",
+        "      - { kind: command, target: box, inject: 'true', rollback: 'true' }\n",
+    );
+    let journal = sshd.path("p/journal.jsonl");
+    let out = gameday()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--headless")
+        .arg("--journal")
+        .arg(&journal)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .output()
+        .unwrap();
+    let text = journal_text(&journal);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("(connect+auth "), "{text}");
+}

@@ -354,10 +354,18 @@ impl Engine {
         for (target, host) in targets {
             self.spawn(TaskKey::Other, async move {
                 let out = host.exec("true", timeout).await;
+                let detail = match host.connect_ms() {
+                    Some(c) => format!(
+                        "{} (connect+auth {c} ms, command {} ms)",
+                        out.summary(),
+                        out.ms
+                    ),
+                    None => out.summary(),
+                };
                 Done::Check {
                     name: format!("target {target}: {} reachable", host.name()),
                     ok: out.success(),
-                    detail: out.summary(),
+                    detail,
                 }
             });
         }

@@ -411,6 +411,7 @@ rules=$(iptables -w -S) || exit 3; case \"$rules\" in *{t}*) exit 1;; esac"
                 .arg("-c")
                 .arg(c)
                 .current_dir(dir.path())
+                .stderr(std::process::Stdio::null())
                 .status()
                 .unwrap()
                 .code()

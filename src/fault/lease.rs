@@ -77,7 +77,13 @@ mod tests {
     use std::process::Command;
 
     fn sh(c: &str) -> Option<i32> {
-        Command::new("sh").arg("-c").arg(c).status().unwrap().code()
+        Command::new("sh")
+            .arg("-c")
+            .arg(c)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .code()
     }
 
     fn wait_for(p: &Path, present: bool, limit: Duration) -> bool {

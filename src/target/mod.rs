@@ -46,6 +46,11 @@ pub trait Host: Send + Sync {
     fn leases(&self) -> bool {
         false
     }
+
+    /// How long opening this host took (TCP + key exchange + authentication), for preflight.
+    fn connect_ms(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The hosts of every target, by target name.

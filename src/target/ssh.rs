@@ -524,6 +524,10 @@ impl Host for SshHost {
     fn leases(&self) -> bool {
         true
     }
+
+    fn connect_ms(&self) -> Option<u64> {
+        Some(self.connect_ms)
+    }
 }
 
 /// `timeout -k 5 <secs> sh -c '<command>'`, inside `sudo -n --` when asked: a closed channel does
