@@ -103,7 +103,7 @@ async fn armed_before_inject_renewed_while_healthy_cancelled_after_verify() {
         .unwrap();
     let cancel = asked
         .iter()
-        .rposition(|c| c == "rm -f /tmp/gameday-run1-fill--db-1.lease")
+        .rposition(|c| c.ends_with("f=\"$gd\"/gameday-run1-fill--db-1.lease; rm -f \"$f\""))
         .unwrap();
     assert!(arm < inject && inject < undo && undo < cancel, "{asked:#?}");
     // A 10 s step with a 6 s lease renewed every 2 s.

@@ -85,7 +85,8 @@ fn command_and_disk_fill_are_injected_rolled_back_and_verified() {
     assert!(!text.contains("\"ok\":false"), "{text}");
     // Cancelled leases leave no deadline file.
     let suffix = format!("-touch--127_0_0_1_{}.lease", sshd.port);
-    let leases: Vec<_> = std::fs::read_dir("/tmp")
+    let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
+    let leases: Vec<_> = std::fs::read_dir(format!("/tmp/gameday-{}", uid.trim()))
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().ends_with(&suffix))

@@ -16,6 +16,11 @@ use super::FaultPlan;
 /// The root qdisc handle gameday's netem uses ("GD"): its mark of ownership.
 pub const NETEM_HANDLE: &str = "4744:";
 
+/// Sets `$gd` to gameday's private directory on the host, `/tmp/gameday-<uid>`, creating it
+/// mode 700, and refuses to go on unless it is a real directory owned by the running user: lease
+/// deadlines and pid files live there, so a planted symlink cannot redirect a root-run write.
+pub const PRIVATE_DIR: &str = "gd=/tmp/gameday-$(id -u); mkdir -p -m 700 \"$gd\" 2>/dev/null; [ -d \"$gd\" ] && [ ! -L \"$gd\" ] && [ -O \"$gd\" ] || { echo \"$gd is not a private directory of this user: refusing\" >&2; exit 3; }";
+
 /// What a plan needs to know besides the fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanContext {
@@ -197,19 +202,19 @@ fn kill(
     }
 }
 
-/// stress-ng in its own session (so it outlives the channel), its session id in a pid file; the
-/// undo stops exactly that session's stress-ng processes.
+/// stress-ng in its own session (so it outlives the channel), its session id in a pid file in the
+/// private directory; the undo stops exactly that session's stress-ng processes.
 fn stress(tag: &str, args: &str, duration_s: u64) -> FaultPlan {
-    let pf = q(&format!("/tmp/{tag}.stress.pid"));
+    let pf = format!("{PRIVATE_DIR}; pf=\"$gd\"/{tag}.stress.pid");
     let only_ours = "-f '^stress-ng'";
     FaultPlan {
         inject: format!(
-            "[ ! -e {pf} ] || {{ printf '%s exists: refusing to start a second stress\\n' {pf} >&2; exit 3; }}; command -v stress-ng >/dev/null || {{ echo 'stress-ng is not installed' >&2; exit 127; }}; setsid stress-ng {args} --timeout {duration_s}s </dev/null >/dev/null 2>&1 & echo $! > {pf}"
+            "{pf}; [ ! -e \"$pf\" ] || {{ echo \"$pf exists: refusing to start a second stress\" >&2; exit 3; }}; command -v stress-ng >/dev/null || {{ echo 'stress-ng is not installed' >&2; exit 127; }}; setsid stress-ng {args} --timeout {duration_s}s </dev/null >/dev/null 2>&1 & echo $! > \"$pf\""
         ),
         undo: Some(format!(
-            "[ -e {pf} ] || exit 0; sid=$(cat {pf}); case \"$sid\" in ''|0|*[!0-9]*) printf '%s does not hold a pid\\n' {pf} >&2; exit 3;; esac; pkill -TERM -s \"$sid\" {only_ours}; i=0; while pgrep -s \"$sid\" {only_ours} >/dev/null && [ $i -lt 50 ]; do i=$((i+1)); sleep 0.1; done; pkill -KILL -s \"$sid\" {only_ours}; if pgrep -s \"$sid\" {only_ours} >/dev/null; then exit 1; fi; rm -f {pf}"
+            "{pf}; [ -e \"$pf\" ] || exit 0; sid=$(cat \"$pf\"); case \"$sid\" in ''|0|*[!0-9]*) echo \"$pf does not hold a pid\" >&2; exit 3;; esac; pkill -TERM -s \"$sid\" {only_ours}; i=0; while pgrep -s \"$sid\" {only_ours} >/dev/null && [ $i -lt 50 ]; do i=$((i+1)); sleep 0.1; done; pkill -KILL -s \"$sid\" {only_ours}; if pgrep -s \"$sid\" {only_ours} >/dev/null; then exit 1; fi; rm -f \"$pf\""
         )),
-        verify: Some(format!("[ ! -e {pf} ]")),
+        verify: Some(format!("{pf}; [ ! -e \"$pf\" ]")),
     }
 }
 
@@ -429,5 +434,51 @@ rules=$(iptables -w -S) || exit 3; case \"$rules\" in *{t}*) exit 1;; esac"
         );
         assert_eq!(sh(p.verify.as_deref().unwrap()), Some(0));
         assert!(!dir.path().join("pwned").exists());
+    }
+
+    /// stress-ng for real on this machine: started in its own session, stopped exactly, verified.
+    #[test]
+    fn cpu_stress_starts_and_is_stopped() {
+        if std::process::Command::new("stress-ng")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("skipping: stress-ng is not installed");
+            return;
+        }
+        let c = PlanContext {
+            run: format!("t{}", std::process::id()),
+            management_port: None,
+        };
+        let p = plan(
+            &Fault {
+                id: "cpu".into(),
+                ..fault(FaultSpec::Cpu {
+                    workers: 1,
+                    duration_s: 30,
+                })
+            },
+            &c,
+        );
+        let sh = |cmd: &str| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .code()
+        };
+        assert_eq!(sh(&p.inject), Some(0));
+        assert_eq!(sh(&p.inject), Some(3), "a second stress must refuse");
+        assert_eq!(sh(p.verify.as_deref().unwrap()), Some(1));
+        assert_eq!(sh(p.undo.as_deref().unwrap()), Some(0));
+        assert_eq!(sh(p.verify.as_deref().unwrap()), Some(0));
+        assert_eq!(
+            sh(p.undo.as_deref().unwrap()),
+            Some(0),
+            "undo is idempotent"
+        );
     }
 }

@@ -47,13 +47,16 @@ pub fn name(tag: &str, host: &str) -> String {
 /// The lease for `undo`, named `tag` (from [`name`], already restricted to safe chars).
 pub fn plan(tag: &str, undo: &str, duration: Duration) -> LeasePlan {
     let secs = duration.as_secs().max(1);
-    let file = format!("/tmp/{tag}.lease");
-    let (d, tmp) = (q(&file), q(&format!("{file}.tmp")));
-    // `{tmp}.$$`: the quoted word and the shell's pid concatenate into one per-writer temp file.
-    let write =
-        format!("now=$(date +%s) && echo $((now + {secs})) > {tmp}.$$ && mv -f {tmp}.$$ {d}");
+    // "$f": the deadline file in the private per-user directory (never a bare /tmp path that a
+    // local user could pre-plant as a symlink for a root-run write to follow).
+    let f = format!("{}; f=\"$gd\"/{tag}.lease", super::kinds::PRIVATE_DIR);
+    // `date +%s` counts whole seconds: one more keeps the lease from firing early (never late
+    // by more than that second plus the watcher's one-second poll).
+    let write = "now=$(date +%s) && echo $((now + SECS)) > \"$f.tmp\" && mv -f \"$f.tmp\" \"$f\""
+        .replace("SECS", &(secs + 1).to_string());
+    // The watcher gets the file as $1, so nothing is spliced into its own quoted text.
     let watcher = format!(
-        "while :; do dl=$(cat {d} 2>/dev/null) || exit 0; case \"$dl\" in ''|*[!0-9]*) break;; esac; [ \"$(date +%s)\" -ge \"$dl\" ] && break; sleep 1; done; rm -f {d}; timeout -k 5 {UNDO_LIMIT_S} sh -c {}",
+        "while :; do dl=$(cat \"$1\" 2>/dev/null) || exit 0; case \"$dl\" in ''|*[!0-9]*) break;; esac; [ \"$(date +%s)\" -ge \"$dl\" ] && break; sleep 1; done; rm -f \"$1\"; timeout -k 5 {UNDO_LIMIT_S} sh -c {}",
         q(undo)
     );
     let w = q(&watcher);
@@ -61,12 +64,12 @@ pub fn plan(tag: &str, undo: &str, duration: Duration) -> LeasePlan {
     LeasePlan {
         duration,
         arm: format!(
-            "{write} || exit 3; if [ \"$(cat /proc/1/comm 2>/dev/null)\" = systemd ] && command -v systemd-run >/dev/null 2>&1; then systemd-run --quiet --collect --unit={unit} -- sh -c {w} && echo 'lease: systemd-run'; else setsid nohup sh -c {w} </dev/null >/dev/null 2>&1 & echo 'lease: setsid'; fi"
+            "{f}; {write} || exit 3; if [ \"$(cat /proc/1/comm 2>/dev/null)\" = systemd ] && command -v systemd-run >/dev/null 2>&1; then systemd-run --quiet --collect --unit={unit} -- sh -c {w} gameday-lease \"$f\" && echo 'lease: systemd-run'; else setsid nohup sh -c {w} gameday-lease \"$f\" </dev/null >/dev/null 2>&1 & echo 'lease: setsid'; fi"
         ),
         renew: format!(
-            "[ -e {d} ] || {{ echo 'lease is gone (fired or cancelled): the host may have reverted the fault' >&2; exit 3; }}; {write}"
+            "{f}; [ -e \"$f\" ] || {{ echo 'lease is gone (fired or cancelled): the host may have reverted the fault' >&2; exit 3; }}; {write}"
         ),
-        cancel: format!("rm -f {d}"),
+        cancel: format!("{f}; rm -f \"$f\""),
     }
 }
 

@@ -709,6 +709,19 @@ mod tests {
     }
 
     #[test]
+    fn known_key_types_are_asked_for_first_and_curve25519_leads_kex() {
+        let c = client_config(&SshOptions::default(), vec![Algorithm::Rsa { hash: None }]);
+        let keys = c.preferred.key.to_vec();
+        assert!(matches!(keys[0], Algorithm::Rsa { .. }), "{keys:?}");
+        assert!(matches!(keys[1], Algorithm::Rsa { .. }), "{keys:?}");
+        assert!(keys.contains(&Algorithm::Ed25519));
+        let plain = client_config(&SshOptions::default(), vec![]);
+        assert_eq!(plain.preferred.key[0], Algorithm::Ed25519);
+        assert_eq!(plain.preferred.kex[0], kex::CURVE25519);
+        assert!(plain.nodelay);
+    }
+
+    #[test]
     fn manual_line_is_pasteable() {
         let line = manual_command(&target(false, 2222), "rm -f '/tmp/x y'");
         assert_eq!(
