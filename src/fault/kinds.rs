@@ -227,7 +227,7 @@ fn disk_fill(dir: &str, tag: &str, bytes: u64, keep_free: u64) -> FaultPlan {
     let keep_k = keep_free.div_ceil(1024);
     FaultPlan {
         inject: format!(
-            "[ -d {d} ] || {{ printf '%s is not a directory\\n' {d} >&2; exit 3; }}; [ ! -e {f} ] || {{ printf '%s exists: refusing\\n' {f} >&2; exit 3; }}; avail=$(df -Pk -- {d} | awk 'NR==2 {{print $4}}'); case \"$avail\" in ''|*[!0-9]*) printf 'cannot read the free space of %s\\n' {d} >&2; exit 3;; esac; room=$((avail - {keep_k})); [ \"$room\" -gt 0 ] || {{ printf '%s has less than {keep_k} KiB free: not filling\\n' {d} >&2; exit 3; }}; want={want_k}; [ \"$want\" -le \"$room\" ] || want=$room; fallocate -l \"${{want}}KiB\" -- {f}"
+            "[ -d {d} ] || {{ printf '%s is not a directory\\n' {d} >&2; exit 3; }}; [ ! -e {f} ] && [ ! -L {f} ] || {{ printf '%s exists: refusing\\n' {f} >&2; exit 3; }}; avail=$(df -Pk -- {d} | awk 'NR==2 {{print $4}}'); case \"$avail\" in ''|*[!0-9]*) printf 'cannot read the free space of %s\\n' {d} >&2; exit 3;; esac; room=$((avail - {keep_k})); [ \"$room\" -gt 0 ] || {{ printf '%s has less than {keep_k} KiB free: not filling\\n' {d} >&2; exit 3; }}; want={want_k}; [ \"$want\" -le \"$room\" ] || want=$room; fallocate -l \"${{want}}KiB\" -- {f}"
         ),
         undo: Some(format!("rm -f -- {f}")),
         verify: Some(format!("[ ! -e {f} ]")),
