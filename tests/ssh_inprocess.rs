@@ -137,7 +137,6 @@ async fn changed_key_is_fatal_even_with_accept_new() {
     assert!(matches!(err, SshError::ChangedHostKey { .. }), "{err}");
     assert!(err.to_string().contains("HOST KEY CHANGED"));
     assert!(f.server.executed().is_empty());
-    let _ = &f.dir;
 }
 
 #[tokio::test]
