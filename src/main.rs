@@ -54,12 +54,20 @@ enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Run the built-in demo game day on this machine; needs no infrastructure.
+    /// Run a demo game day on the embedded lab (SSH hosts, shops, load); needs no infrastructure.
     Demo {
+        /// demo-latency (default), demo-error-storm or demo-process-kill.
+        scenario: Option<String>,
         #[arg(long)]
         headless: bool,
         #[arg(long)]
         journal: Option<PathBuf>,
+    },
+    /// Start only the embedded lab and print its hosts, ports, known_hosts and key paths.
+    Lab {
+        /// How many lab hosts (shop-1 … shop-N).
+        #[arg(long, default_value_t = 2)]
+        hosts: usize,
     },
     /// Write the Markdown debrief of a journal (also for a run that crashed).
     Report {
@@ -154,7 +162,12 @@ fn main() -> ExitCode {
                 }
                 run_or_console(scenario, journal, options, headless).await
             }
-            Cmd::Demo { headless, journal } => demo(journal, headless).await,
+            Cmd::Demo {
+                scenario,
+                headless,
+                journal,
+            } => demo(scenario, journal, headless).await,
+            Cmd::Lab { hosts } => lab_cmd(hosts).await,
             Cmd::Replay { journal } => replay_cmd(&journal).await,
             Cmd::Report { journal, output } => report_cmd(&journal, output.as_deref()),
             Cmd::Recover { journal, ssh } => recover_cmd(&journal, &ssh.open_options(64)).await,
@@ -407,43 +420,152 @@ async fn recover_cmd(journal_path: &Path, open: &target::OpenOptions) -> u8 {
     }
 }
 
-/// The built-in demo until the embedded SSH lab lands: a local "service" whose knobs are files.
-async fn demo(journal_path: Option<PathBuf>, headless: bool) -> u8 {
-    let lab = match tempfile_dir() {
+/// The demo scenarios and the runbooks they link to, built into the binary so `gameday demo` works
+/// from any directory.
+const DEMOS: &[(&str, &str)] = &[
+    (
+        "demo-latency",
+        include_str!("../scenarios/demo-latency.yaml"),
+    ),
+    (
+        "demo-error-storm",
+        include_str!("../scenarios/demo-error-storm.yaml"),
+    ),
+    (
+        "demo-process-kill",
+        include_str!("../scenarios/demo-process-kill.yaml"),
+    ),
+];
+const DEMO_RUNBOOKS: &[(&str, &str)] = &[
+    (
+        "demo-latency.md",
+        include_str!("../runbooks/demo-latency.md"),
+    ),
+    (
+        "demo-error-storm.md",
+        include_str!("../runbooks/demo-error-storm.md"),
+    ),
+    (
+        "demo-process-kill.md",
+        include_str!("../runbooks/demo-process-kill.md"),
+    ),
+];
+
+/// A scratch directory for the lab, removed when dropped.
+struct LabDir(PathBuf);
+
+impl LabDir {
+    fn create() -> anyhow::Result<LabDir> {
+        let base = std::env::temp_dir().join(format!(
+            "gameday-lab-{}-{:x}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_subsec_nanos()
+        ));
+        std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+        Ok(LabDir(base))
+    }
+}
+
+impl Drop for LabDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `gameday demo [SCENARIO]`: starts the embedded lab, runs a demo scenario on it over SSH, writes
+/// the journal and debrief, and shuts the lab down.
+async fn demo(name: Option<String>, journal_path: Option<PathBuf>, headless: bool) -> u8 {
+    let wanted = name.as_deref().unwrap_or("demo-latency");
+    let wanted = wanted.trim_end_matches(".yaml");
+    let wanted = wanted.rsplit('/').next().unwrap_or(wanted);
+    let Some((file_name, text)) = DEMOS
+        .iter()
+        .find(|(n, _)| *n == wanted || n.strip_prefix("demo-") == Some(wanted))
+    else {
+        let names: Vec<&str> = DEMOS.iter().map(|(n, _)| *n).collect();
+        eprintln!(
+            "gameday: no demo `{wanted}`; the demos are: {}",
+            names.join(", ")
+        );
+        return exit::INVALID;
+    };
+    let dir = match LabDir::create() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("gameday: cannot create the demo directory: {e:#}");
+            eprintln!("gameday: cannot create the lab directory: {e:#}");
             return exit::INVALID;
         }
     };
-    let dir = lab.display().to_string();
-    let Some(quoted) = shlex::try_quote(&dir).ok().map(|q| q.into_owned()) else {
-        eprintln!("gameday: demo directory {dir} cannot be quoted for sh");
+    let scenario_path = dir.0.join("scenarios").join(format!("{file_name}.yaml"));
+    let written = (|| -> std::io::Result<()> {
+        std::fs::create_dir_all(dir.0.join("scenarios"))?;
+        std::fs::create_dir_all(dir.0.join("runbooks"))?;
+        std::fs::write(&scenario_path, text)?;
+        for (rb, md) in DEMO_RUNBOOKS {
+            std::fs::write(dir.0.join("runbooks").join(rb), md)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        eprintln!(
+            "gameday: cannot prepare the demo in {}: {e}",
+            dir.0.display()
+        );
         return exit::INVALID;
-    };
-    let text = include_str!("../scenarios/demo-local.yaml").replace("$LAB", &quoted);
-    let file = lab.join("demo-local.yaml");
-    let scenario = match Scenario::parse(&file, &text) {
+    }
+    let mut scenario = match Scenario::load(&scenario_path) {
         Ok(s) => s,
         Err(invalid) => {
             eprintln!("{invalid}");
             return exit::INVALID;
         }
     };
-    if let Err(e) = std::fs::write(lab.join("latency_ms"), "40\n") {
-        eprintln!("gameday: cannot prepare the demo: {e}");
-        return exit::INVALID;
+    let lab = match gameday::lab::Lab::start(&dir.0.join("lab"), 2).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("gameday: cannot start the lab: {e}");
+            return exit::INVALID;
+        }
+    };
+    lab.localize(&mut scenario);
+    let mut options = Options::default();
+    options.open.ssh.known_hosts = lab.known_hosts.clone();
+    if headless || !gameday::tui::terminal_available() {
+        println!(
+            "gameday demo: lab hosts {} on 127.0.0.1 (SSH with strict host keys), scenario {file_name}",
+            lab.hosts
+                .iter()
+                .map(|h| h.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
-    println!("gameday demo: the lab's knobs live in {dir}");
-    let code = run_or_console(scenario, journal_path, Options::default(), headless).await;
-    let _ = std::fs::remove_dir_all(&lab);
+    let code = run_or_console(scenario, journal_path, options, headless).await;
+    drop(lab);
     code
 }
 
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let base = std::env::temp_dir().join(format!("gameday-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    Ok(base)
+/// `gameday lab`: only the lab, until Ctrl-C, so you can point your own scenarios at it.
+async fn lab_cmd(hosts: usize) -> u8 {
+    let dir = match LabDir::create() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("gameday: cannot create the lab directory: {e:#}");
+            return exit::INVALID;
+        }
+    };
+    let lab = match gameday::lab::Lab::start(&dir.0, hosts.clamp(1, 16)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("gameday: cannot start the lab: {e}");
+            return exit::INVALID;
+        }
+    };
+    print!("{}", lab.describe());
+    println!("Ctrl-C stops the lab and removes its directory.");
+    let _ = tokio::signal::ctrl_c().await;
+    drop(lab);
+    exit::HELD
 }
 
 // ---- the console (TUI) ------------------------------------------------------------------------

@@ -1,50 +1,200 @@
-//! The embedded demo lab: shops with fault knobs, a load generator, all on 127.0.0.1 in a temp dir.
-//! The demo goes through the same code paths as production; only the hosts are local.
+//! The embedded demo lab: lab hosts (`shop-1`, `shop-2`, …) on 127.0.0.1, each with an in-process SSH
+//! server running commands in its own sandbox directory, a demo shop with fault knobs and a
+//! Prometheus `/metrics` endpoint, and a load generator. Host keys are generated fresh and written to
+//! a lab known_hosts file with a generated client key, so the demo goes through exactly the same SSH
+//! path as production, with strict host-key checking.
 
 pub mod load;
 pub mod shop;
 
+use std::fmt::Write as _;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use russh::keys::PrivateKey;
+use russh::keys::ssh_key::LineEnding;
 use tokio::task::JoinSet;
 
+use crate::scenario::{HostAddr, Scenario, Source, Transport};
+use crate::target::test_server::{TestServer, key_from_seed};
 use shop::Shop;
 
 /// Checkouts per second the load generator sends to each shop.
 pub const LOAD_PER_SECOND: u32 = 20;
 
+/// One lab host: its SSH server and its shop share the sandbox directory.
+pub struct LabHost {
+    pub name: String,
+    pub sandbox: PathBuf,
+    pub shop: Shop,
+    pub ssh: TestServer,
+}
+
 pub struct Lab {
     pub dir: PathBuf,
-    pub shops: Vec<Shop>,
+    pub hosts: Vec<LabHost>,
+    pub known_hosts: PathBuf,
+    pub client_key: PathBuf,
     _load: JoinSet<()>,
 }
 
+/// A fresh Ed25519 key from the OS's random source.
+fn random_key() -> std::io::Result<PrivateKey> {
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+    Ok(key_from_seed(seed))
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
 impl Lab {
-    /// Starts `n` shops (`shop-1`, `shop-2`, …), each with its own sandbox under `dir`, and the load.
+    /// Starts `n` lab hosts under `dir`, writes `known_hosts` and the client key there, and starts
+    /// the load.
     pub async fn start(dir: &Path, n: usize) -> std::io::Result<Lab> {
-        let mut shops = Vec::with_capacity(n);
+        std::fs::create_dir_all(dir)?;
+        let client = random_key()?;
+        let client_key = dir.join("id_ed25519");
+        let pem = client
+            .to_openssh(LineEnding::LF)
+            .map_err(|e| std::io::Error::other(format!("cannot encode the lab client key: {e}")))?;
+        write_private(&client_key, &pem)?;
+        let mut known = String::new();
+        let mut hosts = Vec::with_capacity(n);
         for i in 1..=n {
             let name = format!("shop-{i}");
             let sandbox = dir.join(&name);
-            shops.push(Shop::start(&name, &sandbox).await?);
+            let shop = Shop::start(&name, &sandbox).await?;
+            let ssh = TestServer::start_in(
+                random_key()?,
+                vec![client.public_key().clone()],
+                Some(sandbox.clone()),
+            )
+            .await?;
+            let key = ssh
+                .host_key
+                .to_openssh()
+                .map_err(|e| std::io::Error::other(format!("cannot encode a lab host key: {e}")))?;
+            let _ = writeln!(known, "[127.0.0.1]:{} {key}", ssh.port);
+            hosts.push(LabHost {
+                name,
+                sandbox,
+                shop,
+                ssh,
+            });
         }
-        let ports: Vec<u16> = shops.iter().map(|s| s.port).collect();
+        let known_hosts = dir.join("known_hosts");
+        std::fs::write(&known_hosts, known)?;
+        let ports: Vec<u16> = hosts.iter().map(|h| h.shop.port).collect();
         let load = load::start(&ports, LOAD_PER_SECOND, 64);
         Ok(Lab {
             dir: dir.to_path_buf(),
-            shops,
+            hosts,
+            known_hosts,
+            client_key,
             _load: load,
         })
     }
 
-    pub fn shop(&self, name: &str) -> Option<&Shop> {
-        self.shops.iter().find(|s| s.name == name)
+    pub fn host(&self, name: &str) -> Option<&LabHost> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// Points a scenario written for lab host names (`shop-1`, `http://shop-1/metrics`) at this
+    /// lab's real addresses, and gives its SSH targets the lab's client key. The journal then records
+    /// exactly where every command and probe went.
+    pub fn localize(&self, scenario: &mut Scenario) {
+        for target in scenario.targets.values_mut() {
+            if let Transport::Ssh {
+                hosts, identity, ..
+            } = &mut target.transport
+            {
+                let mut any = false;
+                for h in hosts.iter_mut() {
+                    if let Some(lab) = self.host(&h.host) {
+                        *h = HostAddr {
+                            host: "127.0.0.1".into(),
+                            port: lab.ssh.port,
+                        };
+                        any = true;
+                    }
+                }
+                if any && identity.is_none() {
+                    *identity = Some(self.client_key.clone());
+                }
+            }
+        }
+        for metric in scenario.metrics.values_mut() {
+            let url = match &mut metric.source {
+                Source::Scrape { url, .. } | Source::Http { url, .. } => url,
+                Source::Prometheus { server, .. } => server,
+                Source::Command { .. } => continue,
+            };
+            if let Some(local) = self.localize_url(url) {
+                *url = local;
+            }
+        }
+    }
+
+    /// `http://shop-1/metrics` → `http://127.0.0.1:<port>/metrics`.
+    fn localize_url(&self, url: &str) -> Option<String> {
+        let rest = url.strip_prefix("http://")?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let host = self.host(authority)?;
+        Some(format!("http://127.0.0.1:{}{path}", host.shop.port))
+    }
+
+    /// What `gameday lab` prints: how to point your own scenarios at the lab.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "gameday lab is running in {}", self.dir.display());
+        let _ = writeln!(s, "  known_hosts: {}", self.known_hosts.display());
+        let _ = writeln!(s, "  client key:  {}", self.client_key.display());
+        for h in &self.hosts {
+            let _ = writeln!(
+                s,
+                "  {}: ssh 127.0.0.1:{} (any user; commands run in {}), shop http://127.0.0.1:{}/ (/checkout /health /metrics)",
+                h.name,
+                h.ssh.port,
+                h.sandbox.display(),
+                h.shop.port
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  fault knobs per host: faults/latency_ms, faults/error_pct, faults/stopped (relative to the host's directory)"
+        );
+        let _ = writeln!(
+            s,
+            "  in a scenario: targets: {{ shop: {{ hosts: [\"127.0.0.1:{}\"], user: you, identity: {} }} }}",
+            self.hosts.first().map(|h| h.ssh.port).unwrap_or(0),
+            self.client_key.display()
+        );
+        let _ = writeln!(
+            s,
+            "  and run with: gameday run FILE --known-hosts {}",
+            self.known_hosts.display()
+        );
+        s
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn load_reaches_every_shop_and_knobs_show_in_metrics() {
@@ -52,22 +202,20 @@ mod tests {
         let lab = Lab::start(dir.path(), 2).await.unwrap();
         std::fs::write(lab.dir.join("shop-2/faults/error_pct"), "100").unwrap();
         // Bounded wait for traffic: real sockets, real time.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let seen = lab.shops.iter().all(|s| s.stats_total() >= 5);
-            if seen || tokio::time::Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while lab.hosts.iter().any(|h| h.shop.stats_total() < 5)
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(
-            lab.shops.iter().all(|s| s.stats_total() >= 5),
+            lab.hosts.iter().all(|h| h.shop.stats_total() >= 5),
             "load reached every shop"
         );
-        let (_, m1) = shop::get(lab.shop("shop-1").unwrap().port, "/metrics")
+        let (_, m1) = shop::get(lab.host("shop-1").unwrap().shop.port, "/metrics")
             .await
             .unwrap();
-        let (_, m2) = shop::get(lab.shop("shop-2").unwrap().port, "/metrics")
+        let (_, m2) = shop::get(lab.host("shop-2").unwrap().shop.port, "/metrics")
             .await
             .unwrap();
         assert!(m1.contains("code=\"500\"} 0"), "{m1}");
@@ -75,5 +223,66 @@ mod tests {
             !m2.contains("code=\"500\"} 0"),
             "shop-2 serves errors: {m2}"
         );
+    }
+
+    #[tokio::test]
+    async fn localize_points_lab_names_at_real_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = Lab::start(dir.path(), 2).await.unwrap();
+        let yaml = r#"
+title: t
+hypothesis: h
+max_duration: 1m
+targets:
+  s: { hosts: [shop-2, other-host], user: u }
+metrics:
+  m: { scrape: "http://shop-1/metrics", series: x }
+  h: { http: "http://shop-2", every: 1s }
+  o: { http: "http://elsewhere/health" }
+steps:
+  - { name: a, duration: 1s }
+"#;
+        let mut s = Scenario::parse(&dir.path().join("s.yaml"), yaml).unwrap();
+        lab.localize(&mut s);
+        let Transport::Ssh {
+            hosts, identity, ..
+        } = &s.targets["s"].transport
+        else {
+            panic!()
+        };
+        assert_eq!(
+            hosts[0],
+            HostAddr {
+                host: "127.0.0.1".into(),
+                port: lab.hosts[1].ssh.port
+            }
+        );
+        assert_eq!(hosts[1].host, "other-host", "non-lab hosts are left alone");
+        assert_eq!(identity.as_deref(), Some(lab.client_key.as_path()));
+        let url = |n: &str| match &s.metrics[n].source {
+            Source::Scrape { url, .. } | Source::Http { url, .. } => url.clone(),
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            url("m"),
+            format!("http://127.0.0.1:{}/metrics", lab.hosts[0].shop.port)
+        );
+        assert_eq!(
+            url("h"),
+            format!("http://127.0.0.1:{}/", lab.hosts[1].shop.port)
+        );
+        assert_eq!(url("o"), "http://elsewhere/health");
+        let kh = std::fs::read_to_string(&lab.known_hosts).unwrap();
+        assert_eq!(kh.lines().count(), 2);
+        assert!(kh.starts_with(&format!(
+            "[127.0.0.1]:{} ssh-ed25519 ",
+            lab.hosts[0].ssh.port
+        )));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&lab.client_key)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

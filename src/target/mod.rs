@@ -4,7 +4,6 @@
 pub mod known_hosts;
 pub mod local;
 pub mod ssh;
-#[cfg(any(test, feature = "test-support"))]
 pub mod test_server;
 
 use std::collections::BTreeMap;

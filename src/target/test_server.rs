@@ -30,6 +30,15 @@ pub struct TestServer {
 impl TestServer {
     /// Listens on 127.0.0.1 (a free port) with `host_key`, accepting clients holding `authorized`.
     pub async fn start(host_key: PrivateKey, authorized: Vec<PublicKey>) -> std::io::Result<Self> {
+        Self::start_in(host_key, authorized, None).await
+    }
+
+    /// As [`TestServer::start`], running every command in `cwd` (the lab's per-host sandbox).
+    pub async fn start_in(
+        host_key: PrivateKey,
+        authorized: Vec<PublicKey>,
+        cwd: Option<std::path::PathBuf>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let port = listener.local_addr()?.port();
         let public = host_key.public_key().clone();
@@ -44,6 +53,7 @@ impl TestServer {
         let mut server = ShServer {
             authorized: Arc::new(authorized),
             executed: executed.clone(),
+            cwd: cwd.map(Arc::new),
         };
         let task = tokio::spawn(async move {
             let _ = server.run_on_socket(config, &listener).await;
@@ -72,6 +82,7 @@ impl Drop for TestServer {
 struct ShServer {
     authorized: Arc<Vec<PublicKey>>,
     executed: Arc<Mutex<Vec<String>>>,
+    cwd: Option<Arc<std::path::PathBuf>>,
 }
 
 impl server::Server for ShServer {
@@ -131,8 +142,13 @@ impl server::Handler for ShServer {
         }
         session.channel_success(channel)?;
         let handle = session.handle();
+        let cwd = self.cwd.clone();
         tokio::spawn(async move {
-            let child = tokio::process::Command::new("sh")
+            let mut sh = tokio::process::Command::new("sh");
+            if let Some(dir) = cwd.as_deref() {
+                sh.current_dir(dir);
+            }
+            let child = sh
                 .arg("-c")
                 .arg(&command)
                 .stdin(Stdio::null())
