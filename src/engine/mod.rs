@@ -1182,7 +1182,7 @@ impl Engine {
                     "abort rule",
                     &format!(
                         "abort rule `{label}` tripped after {} ({why})",
-                        format_duration(breaching_for)
+                        crate::scenario::format_elapsed(breaching_for)
                     ),
                 );
             }

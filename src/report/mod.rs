@@ -133,7 +133,7 @@ pub fn describe(event: &Event) -> (String, String) {
             ..
         } => (
             "abort rule",
-            format!("`{label}` TRIPPED after {}", secs(*breaching_ms)),
+            format!("`{label}` TRIPPED after {}", elapsed(*breaching_ms)),
         ),
         Event::Note {
             role, text, action, ..
@@ -272,6 +272,10 @@ pub fn status_name(s: RollbackStatus) -> &'static str {
         RollbackStatus::Failed => "FAILED",
         RollbackStatus::Unknown => "UNKNOWN",
     }
+}
+
+fn elapsed(ms: u64) -> String {
+    crate::scenario::format_elapsed(std::time::Duration::from_millis(ms))
 }
 
 fn secs(ms: u64) -> String {
@@ -598,7 +602,7 @@ pub fn debrief(events: &[Envelope]) -> String {
                     "- {} abort rule `{}` tripped after {} ({})",
                     t_plus(start, e.ts),
                     label,
-                    secs(*breaching_ms),
+                    elapsed(*breaching_ms),
                     reason
                         .clone()
                         .map(|r| format!("no data: {r}"))

@@ -86,6 +86,25 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
+/// A measured duration for people: `850ms`, `5s`, `5.3s`, `12m40s` (tenths below a minute).
+pub fn format_elapsed(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        let tenths = (ms + 50) / 100;
+        if tenths % 10 == 0 {
+            format!("{}s", tenths / 10)
+        } else {
+            format!("{}.{}s", tenths / 10, tenths % 10)
+        }
+    } else {
+        format_duration(Duration::from_secs(
+            u64::try_from((ms + 500) / 1000).unwrap_or(u64::MAX),
+        ))
+    }
+}
+
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct V;
@@ -142,6 +161,14 @@ mod tests {
                 "{bad:?} should be rejected with a hint, got {err}"
             );
         }
+    }
+
+    #[test]
+    fn formats_measured_times() {
+        assert_eq!(format_elapsed(Duration::from_millis(5001)), "5s");
+        assert_eq!(format_elapsed(Duration::from_millis(5260)), "5.3s");
+        assert_eq!(format_elapsed(Duration::from_millis(850)), "850ms");
+        assert_eq!(format_elapsed(Duration::from_millis(760_400)), "12m40s");
     }
 
     #[test]

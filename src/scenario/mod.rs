@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
-pub use duration::{HumanDuration, format_duration};
+pub use duration::{HumanDuration, format_duration, format_elapsed};
 use spec::{MetricSpec, RuleSpec, ScenarioSpec, TargetSpec};
 pub use spec::{NoDataSpec as NoData, Reduce};
 

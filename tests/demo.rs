@@ -1,0 +1,164 @@
+//! `gameday demo --headless` for every demo scenario: the exit code it is designed to give, a valid
+//! journal, a debrief with every section, and nothing left behind (lab ports, lab files, leases).
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+
+use gameday::event::Event;
+use gameday::scenario::{Source, Transport};
+
+fn demo(name: &str, expected_exit: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .current_dir(dir.path())
+        .args([
+            "demo",
+            name,
+            "--headless",
+            "--journal",
+            journal.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(expected_exit), "{text}");
+
+    let read = gameday::journal::read(&journal).expect("journal reads clean");
+    assert!(read.repaired.is_none());
+    let events = read.events;
+    assert!(matches!(
+        events.last().map(|e| &e.event),
+        Some(Event::RunEnded)
+    ));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.event, Event::FaultInjected { ok: true, .. })),
+        "{text}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(
+            &e.event,
+            Event::RollbackResult {
+                status: gameday::event::RollbackStatus::Verified,
+                ..
+            }
+        )),
+        "{text}"
+    );
+    // Metrics really moved: every metric has values, not only no-data.
+    let scenario = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::RunStarted { scenario, .. } => Some(scenario.clone()),
+            _ => None,
+        })
+        .unwrap();
+    for name in scenario.metrics.keys() {
+        assert!(
+            events.iter().any(|e| matches!(&e.event, Event::Sample { metric, value: Some(_), .. } if metric == name)),
+            "metric {name} never had a value"
+        );
+    }
+
+    let debrief = std::fs::read_to_string(dir.path().join("debrief.md")).unwrap();
+    for section in [
+        "## Summary",
+        "## Hypothesis and steady state",
+        "## Metrics",
+        "## Timeline",
+        "## Faults",
+        "## Aborts and halts",
+        "## Notes",
+        "## Action items",
+        "## Appendix",
+    ] {
+        assert!(debrief.contains(section), "{name}: debrief lacks {section}");
+    }
+
+    // Nothing left behind: the lab's ports are closed, its directory is gone, no lease runs on.
+    let mut ports = Vec::new();
+    for t in scenario.targets.values() {
+        if let Transport::Ssh { hosts, .. } = &t.transport {
+            ports.extend(hosts.iter().map(|h| h.port));
+        }
+    }
+    for m in scenario.metrics.values() {
+        if let Source::Scrape { url, .. } | Source::Http { url, .. } = &m.source {
+            let port = url
+                .trim_start_matches("http://127.0.0.1:")
+                .split('/')
+                .next()
+                .unwrap();
+            ports.push(port.parse().expect("localized lab URL"));
+        }
+    }
+    assert!(!ports.is_empty());
+    for p in ports {
+        assert!(
+            TcpStream::connect(("127.0.0.1", p)).is_err(),
+            "lab port {p} still open"
+        );
+    }
+    let lab_dir = scenario.file.parent().and_then(Path::parent).unwrap();
+    assert!(
+        !lab_dir.exists(),
+        "lab directory {} left behind",
+        lab_dir.display()
+    );
+    // A cancelled lease's watcher on the host notices within its 1 s poll and exits: wait for that
+    // (bounded), then nothing of this run may remain.
+    let run_id = events[0].run.clone();
+    let leftovers = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(run_id.as_str()))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !leftovers().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        leftovers(),
+        Vec::<String>::new(),
+        "processes of run {run_id} outlived the demo"
+    );
+}
+
+#[test]
+fn latency_demo_holds() {
+    demo("demo-latency", 0);
+}
+
+#[test]
+fn error_storm_demo_trips_its_abort_rule_and_rolls_back() {
+    demo("demo-error-storm", 1);
+}
+
+#[test]
+fn process_kill_demo_recovers() {
+    demo("demo-process-kill", 0);
+}
+
+#[test]
+fn unknown_demo_is_invalid_input() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .args(["demo", "nope", "--headless"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("demo-latency, demo-error-storm, demo-process-kill")
+    );
+}
