@@ -93,7 +93,7 @@ pub fn format_elapsed(d: Duration) -> String {
         format!("{ms}ms")
     } else if ms < 60_000 {
         let tenths = (ms + 50) / 100;
-        if tenths % 10 == 0 {
+        if tenths.is_multiple_of(10) {
             format!("{}s", tenths / 10)
         } else {
             format!("{}.{}s", tenths / 10, tenths % 10)
