@@ -31,3 +31,18 @@ fn every_runbook_has_the_standard_sections() {
         }
     }
 }
+
+#[test]
+fn the_readme_example_validates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("title: Checkout survives a slow database")
+        .expect("README has the example");
+    let end = start + readme[start..].find("```").unwrap();
+    // Parsed as if it lived in scenarios/, so its runbook links resolve like a real scenario's.
+    let as_if = root.join("scenarios/readme-example.yaml");
+    if let Err(e) = Scenario::parse(&as_if, &readme[start..end]) {
+        panic!("{e}");
+    }
+}

@@ -216,8 +216,21 @@ pub fn groups_series(query: &str) -> bool {
             for kw in [&b"by"[..], &b"without"[..]] {
                 let end = i + kw.len();
                 if end <= q.len() && q[i..end].eq_ignore_ascii_case(kw) {
-                    let next = q[end..].iter().find(|b| !b.is_ascii_whitespace());
-                    if next == Some(&b'(') {
+                    let rest = &query[end..];
+                    let Some(list) = rest.trim_start().strip_prefix('(') else {
+                        continue;
+                    };
+                    if kw == b"without" {
+                        return true;
+                    }
+                    // `by ()` keeps one series, and `by (le)` feeds histogram_quantile, which
+                    // consumes `le`: neither keeps series apart. Any other label does.
+                    let labels = list.split(')').next().unwrap_or("");
+                    if labels
+                        .split(',')
+                        .map(str::trim)
+                        .any(|l| !l.is_empty() && l != "le")
+                    {
                         return true;
                     }
                 }
@@ -231,6 +244,21 @@ pub fn groups_series(query: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grouping_heuristic_knows_histogram_quantile() {
+        assert!(groups_series("sum by (code) (rate(x[1m]))"));
+        assert!(groups_series("sum(rate(x[1m])) without (pod)"));
+        assert!(groups_series(
+            "histogram_quantile(0.99, sum by (le, job) (rate(h_bucket[1m])))"
+        ));
+        assert!(!groups_series(
+            "histogram_quantile(0.99, sum by (le) (rate(h_bucket[1m])))"
+        ));
+        assert!(!groups_series("sum by () (up)"));
+        assert!(!groups_series("sum(rate(x{by=\"by (a)\"}[1m]))"));
+        assert!(!groups_series("rate(standby(x)[1m])"));
+    }
 
     fn vector(samples: &[(&str, &str)]) -> String {
         let result: Vec<String> = samples
