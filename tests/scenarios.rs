@@ -6,18 +6,20 @@ use gameday::scenario::{Scenario, markdown_anchors};
 
 #[test]
 fn every_shipped_scenario_validates() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            n += 1;
-            if let Err(e) = Scenario::load(&path) {
-                panic!("{e}");
+    for dir in [root.clone(), root.join("templates")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                n += 1;
+                if let Err(e) = Scenario::load(&path) {
+                    panic!("{e}");
+                }
             }
         }
     }
-    assert!(n >= 3, "expected the demo scenarios, found {n}");
+    assert!(n >= 14, "expected the demos and the templates, found {n}");
 }
 
 #[test]
