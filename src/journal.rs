@@ -65,6 +65,23 @@ impl JournalWriter {
         })
     }
 
+    /// Starts the journal of a new run of `scenario`: at `path`, or by default at
+    /// `runs/<UTC time>-<slug>/journal.jsonl`, with a fresh run id.
+    pub fn start_for(
+        scenario: &crate::scenario::Scenario,
+        path: Option<PathBuf>,
+    ) -> Result<Self, JournalError> {
+        let now = Utc::now();
+        let stamp = now.format("%Y%m%dT%H%M%SZ");
+        let path = path.unwrap_or_else(|| {
+            PathBuf::from("runs")
+                .join(format!("{stamp}-{}", scenario.slug()))
+                .join("journal.jsonl")
+        });
+        let run = format!("{stamp}-{:04x}", now.timestamp_subsec_nanos() & 0xffff);
+        JournalWriter::create(&path, &run)
+    }
+
     /// Continues an existing journal (for `recover`): repairs a torn tail, returns what was there.
     pub fn append_to(path: &Path) -> Result<(Self, Vec<Envelope>), JournalError> {
         let read = read(path)?;

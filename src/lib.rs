@@ -16,6 +16,34 @@ pub mod scenario;
 pub mod target;
 pub mod tui;
 
+/// SIGTERM, SIGHUP and SIGINT as a stream of their names. Whoever reads it halts the run: every live
+/// fault is rolled back before gameday exits.
+pub fn signals() -> tokio::sync::mpsc::Receiver<&'static str> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        loop {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+                _ = int.recv() => "SIGINT",
+            };
+            if tx.send(name).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 /// Writes `contents` to `path` atomically: a temporary file beside it, synced, then renamed.
 pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;

@@ -230,16 +230,6 @@ fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuar
     Some(guard)
 }
 
-fn default_journal(scenario: &Scenario, now: chrono::DateTime<chrono::Utc>) -> PathBuf {
-    PathBuf::from("runs")
-        .join(format!(
-            "{}-{}",
-            now.format("%Y%m%dT%H%M%SZ"),
-            scenario.slug()
-        ))
-        .join("journal.jsonl")
-}
-
 async fn run(scenario: Scenario, journal_path: Option<PathBuf>, options: Options) -> u8 {
     let hosts = match target::open(&scenario, &options.open).await {
         Ok(h) => h,
@@ -255,20 +245,14 @@ async fn run(scenario: Scenario, journal_path: Option<PathBuf>, options: Options
             return exit::INVALID;
         }
     };
-    let now = chrono::Utc::now();
-    let path = journal_path.unwrap_or_else(|| default_journal(&scenario, now));
-    let run_id = format!(
-        "{}-{:04x}",
-        now.format("%Y%m%dT%H%M%SZ"),
-        now.timestamp_subsec_nanos() & 0xffff
-    );
-    let writer = match journal::JournalWriter::create(&path, &run_id) {
+    let writer = match journal::JournalWriter::start_for(&scenario, journal_path) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("gameday: cannot start the journal: {e}; nothing was run");
             return exit::INVALID;
         }
     };
+    let path = writer.path().to_path_buf();
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let _log = init_logging(&dir);
     tracing::info!(journal = %path.display(), scenario = %scenario.file.display(), "run starting");
@@ -309,22 +293,9 @@ fn outcome_code(outcome: &RunOutcome) -> u8 {
 
 /// Ctrl-C, SIGTERM and SIGHUP halt the run: every live fault is rolled back before gameday exits.
 async fn forward_signals(commands: tokio::sync::mpsc::Sender<Command>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers");
-        return;
-    };
+    let mut signals = gameday::signals();
     let mut first = true;
-    loop {
-        let name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = hup.recv() => "SIGHUP",
-            _ = int.recv() => "SIGINT",
-        };
+    while let Some(name) = signals.recv().await {
         if first {
             eprintln!("gameday: {name}: halting and rolling back every live fault…");
         } else {

@@ -226,6 +226,23 @@ fn invalid_scenario_exits_2_and_touches_nothing() {
     );
 }
 
+/// Starts a headless run in the background, output discarded.
+fn spawn_headless(dir: &Path, scenario: &Path, journal: &Path) -> std::process::Child {
+    gameday()
+        .current_dir(dir)
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            journal.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Waits (bounded) until the journal shows `needle`.
 fn wait_for_journal(j: &Path, needle: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -249,19 +266,7 @@ fn sigterm_halts_and_rolls_back_before_exit() {
         "2m",
     );
     let j = journal_of(dir.path());
-    let mut child = gameday()
-        .current_dir(dir.path())
-        .args([
-            "run",
-            s.to_str().unwrap(),
-            "--headless",
-            "--journal",
-            j.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_headless(dir.path(), &s, &j);
     wait_for_journal(&j, "\"fault_injected\"");
     assert!(marker.exists());
     let pid = child.id().to_string();
@@ -291,19 +296,7 @@ fn kill_9_then_recover_rolls_back_from_the_journal() {
         "2m",
     );
     let j = journal_of(dir.path());
-    let mut child = gameday()
-        .current_dir(dir.path())
-        .args([
-            "run",
-            s.to_str().unwrap(),
-            "--headless",
-            "--journal",
-            j.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_headless(dir.path(), &s, &j);
     wait_for_journal(&j, "\"fault_injected\"");
     child.kill().unwrap(); // SIGKILL: no rollback, no verdict
     child.wait().unwrap();
@@ -375,19 +368,7 @@ fn follow_prints_a_run_from_a_second_seat() {
         "1s",
     );
     let j = journal_of(dir.path());
-    let mut run = gameday()
-        .current_dir(dir.path())
-        .args([
-            "run",
-            s.to_str().unwrap(),
-            "--headless",
-            "--journal",
-            j.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = spawn_headless(dir.path(), &s, &j);
     wait_for_journal(&j, "\"run_started\"");
     let follower = gameday()
         .args(["follow", j.to_str().unwrap()])

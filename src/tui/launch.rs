@@ -37,23 +37,9 @@ impl Launcher for EngineLauncher {
             .map_err(|e| format!("{e}; nothing was run"))?;
         let probes =
             metric::probes(&scenario, &hosts).map_err(|e| format!("{e}; nothing was run"))?;
-        let now = chrono::Utc::now();
-        let path = self.journal.clone().unwrap_or_else(|| {
-            PathBuf::from("runs")
-                .join(format!(
-                    "{}-{}",
-                    now.format("%Y%m%dT%H%M%SZ"),
-                    scenario.slug()
-                ))
-                .join("journal.jsonl")
-        });
-        let run_id = format!(
-            "{}-{:04x}",
-            now.format("%Y%m%dT%H%M%SZ"),
-            now.timestamp_subsec_nanos() & 0xffff
-        );
-        let writer = JournalWriter::create(&path, &run_id)
+        let writer = JournalWriter::start_for(&scenario, self.journal.clone())
             .map_err(|e| format!("cannot start the journal: {e}; nothing was run"))?;
+        let path = writer.path().to_path_buf();
         tracing::info!(journal = %path.display(), scenario = %scenario.file.display(), "run starting from the console");
         let (engine, handle) = Engine::new(scenario, hosts, probes, writer, self.options.clone());
         // Subscribe before the engine runs so no event is missed.

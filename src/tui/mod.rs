@@ -42,37 +42,10 @@ fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
-/// SIGTERM and SIGHUP become actions: the run is halted and rolled back before the console leaves.
-fn forward_signals() -> mpsc::Receiver<&'static str> {
-    let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            tracing::error!("cannot install signal handlers");
-            return;
-        };
-        loop {
-            let name = tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = hup.recv() => "SIGHUP",
-                _ = int.recv() => "SIGINT",
-            };
-            if tx.send(name).await.is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
 /// Runs the console on a terminal and restores the terminal on the way out, whatever happened.
 async fn on_terminal(mut app: App, mut lp: Loop<'_>) -> std::io::Result<Finished> {
     app.no_color = no_color();
-    lp.signals = forward_signals();
+    lp.signals = crate::signals();
     // ratatui::try_init installs a panic hook that restores the terminal before the message prints.
     let mut terminal = ratatui::try_init()?;
     let input = crossterm::event::EventStream::new();
