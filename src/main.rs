@@ -567,7 +567,27 @@ async fn run_or_console(
     let _ = std::fs::create_dir_all(&log_dir);
     let _log = init_logging(&log_dir);
     let open = options.open.clone();
-    match gameday::tui::run(scenario, journal, options).await {
+    // The console runs as its own task: if it panics, the engine's task lives on, sees that no one
+    // can halt it any more, and rolls every live fault back; this waits for that before exiting.
+    let console = match tokio::spawn(gameday::tui::run(scenario, journal, options)).await {
+        Ok(result) => result,
+        Err(crashed) => {
+            eprintln!(
+                "gameday: the console crashed ({crashed}); the engine is rolling back every live fault…"
+            );
+            let done = gameday::engine::wait_for_runs(std::time::Duration::from_secs(600)).await;
+            eprintln!(
+                "gameday: {}; check the journal and debrief under runs/ (gameday recover JOURNAL if anything is not VERIFIED)",
+                if done {
+                    "the run ended"
+                } else {
+                    "the run did not end within 10 minutes"
+                }
+            );
+            return exit::MANUAL;
+        }
+    };
+    match console {
         Err(e) => {
             eprintln!("gameday: the console failed: {e}");
             exit::ABORTED

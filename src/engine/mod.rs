@@ -29,6 +29,37 @@ use crate::metric::{
 use crate::scenario::{RuleKind, Scenario, format_duration};
 use crate::target::HostMap;
 
+/// Runs in progress in this process, so the CLI can wait for their rollback if the console dies.
+static LIVE_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts a run as live until dropped, even when the engine task unwinds.
+struct LiveRun;
+
+impl LiveRun {
+    fn enter() -> LiveRun {
+        LIVE_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        LiveRun
+    }
+}
+
+impl Drop for LiveRun {
+    fn drop(&mut self) {
+        LIVE_RUNS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Waits until no run is in progress in this process (bounded by `limit`); true when none is.
+pub async fn wait_for_runs(limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while LIVE_RUNS.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
+}
+
 /// What the outside world may ask of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -268,6 +299,7 @@ impl Engine {
 
     /// Runs the game day to its verdict. Returns an error only when the journal cannot be started.
     pub async fn run(mut self) -> Result<RunOutcome, JournalError> {
+        let _live = LiveRun::enter();
         // The first record must reach the disk, or nothing else may happen.
         self.journal.append(
             self.clock.utc(),
@@ -285,7 +317,14 @@ impl Engine {
                 biased;
                 cmd = self.commands.recv(), if commands_open => match cmd {
                     Some(cmd) => self.on_command(cmd),
-                    None => commands_open = false,
+                    None => {
+                        // Every Handle is gone: no one can press the big red button any more.
+                        commands_open = false;
+                        self.halt(
+                            "engine",
+                            "the console that controlled this run is gone, so no one can halt it: rolling back",
+                        );
+                    }
                 },
                 Some(done) = self.ops.join_next_with_id(), if !self.ops.is_empty() => {
                     self.on_done(done);

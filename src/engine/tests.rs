@@ -191,8 +191,10 @@ async fn run_with(
         Options::default(),
     );
     let task = tokio::spawn(engine.run());
-    drive(handle).await;
+    // The test keeps a handle for the whole run, as the console does.
+    drive(handle.clone()).await;
     let outcome = task.await.unwrap().unwrap();
+    drop(handle);
     let events = crate::journal::read(&journal_path).unwrap().events;
     Run {
         outcome,
@@ -677,6 +679,49 @@ async fn advance_notes_and_milestones() {
         "{debrief}"
     );
     assert!(debrief.contains("Time to detect"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_whose_controller_is_gone_halts_and_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::parse(&dir.path().join("s.yaml"), BASE).unwrap();
+    let host = Arc::new(ScriptedHost {
+        answer: Box::new(answer_ok),
+        log: Mutex::new(vec![]),
+        journal: None,
+        intent_seen_before_inject: Mutex::new(vec![]),
+    });
+    let mut hosts = HostMap::new();
+    hosts.insert("web".into(), vec![host.clone() as Arc<dyn Host>]);
+    let mut probes = ProbeMap::new();
+    probes.insert(
+        "errors".into(),
+        Arc::new(TimedProbe {
+            t0: Instant::now(),
+            f: Box::new(|_| Ok(10.0)),
+        }) as Arc<dyn Probe>,
+    );
+    let p = dir.path().join("j.jsonl");
+    let writer = crate::journal::JournalWriter::create(&p, "r").unwrap();
+    let (engine, handle) = Engine::new(
+        Arc::new(scenario),
+        hosts,
+        probes,
+        writer,
+        Options::default(),
+    );
+    let task = tokio::spawn(engine.run());
+    // The console dies in the middle of the fault step (a panic drops its handle).
+    tokio::time::sleep(Duration::from_secs(100)).await;
+    drop(handle);
+    let outcome = task.await.unwrap().unwrap();
+    assert_eq!(outcome.verdict, Verdict::Aborted);
+    assert!(
+        outcome.reason.contains("no one can halt it"),
+        "{}",
+        outcome.reason
+    );
+    assert!(host.log.lock().unwrap().iter().any(|c| c == "undo f1"));
 }
 
 #[tokio::test(start_paused = true)]

@@ -62,7 +62,7 @@ pub struct Finished {
 }
 
 pub struct Loop<'a> {
-    pub launcher: Option<&'a mut dyn Launcher>,
+    pub launcher: Option<&'a mut (dyn Launcher + Send)>,
     pub signals: mpsc::Receiver<&'static str>,
     /// The journal a replay reads, for export.
     pub journal: Option<PathBuf>,

@@ -21,7 +21,7 @@ pub struct Session {
 }
 
 /// Starts a run. The console calls it when the IC presses start; tests may supply their own.
-pub trait Launcher {
+pub trait Launcher: Send {
     fn launch(&mut self, scenario: Arc<Scenario>) -> Result<Session, String>;
 }
 
