@@ -123,6 +123,17 @@ pub enum Event {
         ok: bool,
         detail: String,
     },
+    /// Live preflight checks failed and the console asked to decide: the run waits for an
+    /// override (with a reason) or a halt. Nothing has been touched.
+    PreflightHeld {
+        failures: Vec<String>,
+    },
+    /// Started despite failed live checks, by whom and why.
+    PreflightOverridden {
+        by: String,
+        reason: String,
+        failures: Vec<String>,
+    },
     SteadyState {
         phase: Phase,
         held: bool,
@@ -312,6 +323,7 @@ impl Event {
                 | Event::FaultInjected { .. }
                 | Event::LeaseArmed { .. }
                 | Event::HaltRequested { .. }
+                | Event::PreflightOverridden { .. }
                 | Event::RollbackResult { .. }
                 | Event::RollbackFinished { .. }
                 | Event::Verdict { .. }

@@ -79,6 +79,12 @@ pub enum Command {
     },
     /// End the current step now and go on to the next.
     Advance,
+    /// Start although live preflight checks failed (only while the run holds for it); the reason
+    /// is journaled.
+    Proceed {
+        by: String,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,6 +104,9 @@ pub struct Options {
     /// How SSH targets are opened (known_hosts, accept-new, fan-out of handshakes); used by
     /// whoever opens the hosts before the engine starts (CLI, console launcher, recover).
     pub open: crate::target::OpenOptions,
+    /// When a live preflight check fails, wait for a `Proceed` (with a reason) or a `Halt` instead
+    /// of ending the run. The console sets this; headless runs end, since no one could answer.
+    pub hold_failed_preflight: bool,
 }
 
 impl Default for Options {
@@ -106,6 +115,7 @@ impl Default for Options {
             fanout: 64,
             check_timeout: Duration::from_secs(10),
             open: crate::target::OpenOptions::default(),
+            hold_failed_preflight: false,
         }
     }
 }
@@ -139,6 +149,8 @@ impl Clock {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Preflight,
+    /// Live checks failed; waiting for Proceed or Halt.
+    PreflightHold,
     SteadyBefore,
     /// `injecting` while the step's inject commands are in flight.
     Step {
@@ -649,7 +661,7 @@ impl Engine {
             reason: reason.to_string(),
         });
         match self.stage {
-            Stage::Preflight | Stage::SteadyBefore | Stage::SteadyAfter => {
+            Stage::Preflight | Stage::PreflightHold | Stage::SteadyBefore | Stage::SteadyAfter => {
                 // Only checks are in flight and no fault is live: drop them (aborts the tasks).
                 self.ops = JoinSet::new();
                 self.op_keys.clear();
@@ -677,21 +689,31 @@ impl Engine {
         self.spawn_rollbacks(None);
     }
 
+    /// Preflight passed (or was overridden): start sampling and check the steady state.
+    fn after_preflight(&mut self) {
+        self.samplers = Some(spawn_samplers(
+            &self.scenario.metrics,
+            &self.probes,
+            self.samples_tx.clone(),
+        ));
+        let now = Instant::now();
+        for name in self.scenario.metrics.keys() {
+            self.last_seen.insert(name.clone(), now);
+        }
+        self.start_steady_check(Phase::SteadyStateBefore);
+    }
+
     /// Called when every task of the current stage has reported.
     fn stage_drained(&mut self) {
         match self.stage {
             Stage::Preflight => {
                 if self.preflight_failures.is_empty() {
-                    self.samplers = Some(spawn_samplers(
-                        &self.scenario.metrics,
-                        &self.probes,
-                        self.samples_tx.clone(),
-                    ));
-                    let now = Instant::now();
-                    for name in self.scenario.metrics.keys() {
-                        self.last_seen.insert(name.clone(), now);
-                    }
-                    self.start_steady_check(Phase::SteadyStateBefore);
+                    self.after_preflight();
+                } else if self.options.hold_failed_preflight {
+                    self.stage = Stage::PreflightHold;
+                    self.emit(Event::PreflightHeld {
+                        failures: self.preflight_failures.clone(),
+                    });
                 } else {
                     let reason = format!(
                         "preflight failed: {}; no fault was injected",
@@ -701,6 +723,7 @@ impl Engine {
                     self.finish();
                 }
             }
+            Stage::PreflightHold => {}
             Stage::SteadyBefore | Stage::SteadyAfter => {
                 let before = self.stage == Stage::SteadyBefore;
                 let (held, checks) = self.evaluate_steady_state();
@@ -879,6 +902,17 @@ impl Engine {
             }
             Command::Milestone { kind, role } => {
                 self.emit(Event::Milestone { kind, role });
+            }
+            Command::Proceed { by, reason } => {
+                if self.stage == Stage::PreflightHold && self.halt.is_none() {
+                    let failures = std::mem::take(&mut self.preflight_failures);
+                    self.emit(Event::PreflightOverridden {
+                        by,
+                        reason,
+                        failures,
+                    });
+                    self.after_preflight();
+                }
             }
             Command::Advance => {
                 if let Stage::Step {

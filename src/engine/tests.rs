@@ -154,6 +154,8 @@ fn kind(e: &Event) -> &'static str {
         Event::RollbackFinished { .. } => "rollback_finished",
         Event::Verdict { .. } => "verdict",
         Event::RunEnded => "run_ended",
+        Event::PreflightHeld { .. } => "preflight_held",
+        Event::PreflightOverridden { .. } => "preflight_overridden",
     }
 }
 
@@ -768,5 +770,96 @@ async fn a_silent_sampler_counts_as_no_data() {
         !events
             .iter()
             .any(|e| matches!(e.event, Event::FaultIntent { .. }))
+    );
+}
+
+/// A host that cannot answer the preflight reachability check but runs everything else.
+fn unreachable_at_preflight(cmd: &str) -> (CommandOutcome, Duration) {
+    if cmd == "true" { fail() } else { ok() }
+}
+
+async fn held_run(decide: Command) -> (RunOutcome, Vec<Envelope>, Arc<ScriptedHost>) {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::parse(&dir.path().join("s.yaml"), BASE).unwrap();
+    let host = Arc::new(ScriptedHost {
+        answer: Box::new(unreachable_at_preflight),
+        log: Mutex::new(vec![]),
+        journal: None,
+        intent_seen_before_inject: Mutex::new(vec![]),
+    });
+    let mut hosts = HostMap::new();
+    hosts.insert("web".into(), vec![host.clone() as Arc<dyn Host>]);
+    let mut probes = ProbeMap::new();
+    probes.insert(
+        "errors".into(),
+        Arc::new(TimedProbe {
+            t0: Instant::now(),
+            f: Box::new(|_| Ok(10.0)),
+        }) as Arc<dyn Probe>,
+    );
+    let p = dir.path().join("j.jsonl");
+    let writer = crate::journal::JournalWriter::create(&p, "r").unwrap();
+    let options = Options {
+        hold_failed_preflight: true,
+        ..Options::default()
+    };
+    let (engine, handle) = Engine::new(Arc::new(scenario), hosts, probes, writer, options);
+    let mut events = handle.subscribe();
+    let task = tokio::spawn(engine.run());
+    // Wait for the hold, then decide.
+    loop {
+        let env = events.recv().await.unwrap();
+        if matches!(env.event, Event::PreflightHeld { .. }) {
+            break;
+        }
+    }
+    // The engine really waits: a pause changes nothing (max_duration still counts it).
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    handle.commands.send(decide).await.unwrap();
+    let outcome = task.await.unwrap().unwrap();
+    drop(handle);
+    (outcome, crate::journal::read(&p).unwrap().events, host)
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_live_checks_hold_then_an_override_with_a_reason_runs() {
+    let (outcome, events, host) = held_run(Command::Proceed {
+        by: "IC".into(),
+        reason: "web-1's check port is filtered; SSH works".into(),
+    })
+    .await;
+    assert_eq!(outcome.verdict, Verdict::Held, "{}", outcome.reason);
+    let overridden = events.iter().position(|e| matches!(&e.event,
+        Event::PreflightOverridden { reason, failures, .. } if reason.contains("filtered") && failures.len() == 1));
+    let intent = events
+        .iter()
+        .position(|e| matches!(e.event, Event::FaultIntent { .. }));
+    assert!(
+        overridden.is_some() && overridden < intent,
+        "the override is journaled before any fault"
+    );
+    assert!(host.log.lock().unwrap().iter().any(|c| c == "inject f1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_live_checks_hold_then_a_halt_touches_nothing() {
+    let (outcome, events, host) = held_run(Command::Halt {
+        by: "IC".into(),
+        reason: "not today".into(),
+    })
+    .await;
+    assert_eq!(outcome.verdict, Verdict::Aborted);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.event, Event::FaultIntent { .. }))
+    );
+    assert!(
+        !host
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.starts_with("inject"))
     );
 }

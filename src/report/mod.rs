@@ -31,6 +31,24 @@ pub fn describe(event: &Event) -> (String, String) {
             "preflight",
             format!("{} {check}: {detail}", if *ok { "ok" } else { "FAILED" }),
         ),
+        Event::PreflightHeld { failures } => (
+            "preflight",
+            format!(
+                "live checks FAILED ({}): waiting for an override with a reason, or a halt",
+                failures.join("; ")
+            ),
+        ),
+        Event::PreflightOverridden {
+            by,
+            reason,
+            failures,
+        } => (
+            "preflight",
+            format!(
+                "OVERRIDE by {by}: started despite {} failed check(s): {reason}",
+                failures.len()
+            ),
+        ),
         Event::SteadyState {
             phase,
             held,

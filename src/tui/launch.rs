@@ -41,7 +41,12 @@ impl Launcher for EngineLauncher {
             .map_err(|e| format!("cannot start the journal: {e}; nothing was run"))?;
         let path = writer.path().to_path_buf();
         tracing::info!(journal = %path.display(), scenario = %scenario.file.display(), "run starting from the console");
-        let (engine, handle) = Engine::new(scenario, hosts, probes, writer, self.options.clone());
+        // A person is at the console to decide whether failed live checks may be overridden.
+        let options = Options {
+            hold_failed_preflight: true,
+            ..self.options.clone()
+        };
+        let (engine, handle) = Engine::new(scenario, hosts, probes, writer, options);
         // Subscribe before the engine runs so no event is missed.
         let events = handle.subscribe();
         let engine = tokio::spawn(engine.run());

@@ -106,6 +106,8 @@ pub struct RunView {
     pub phase: Option<Phase>,
     pub step: Option<StepNow>,
     pub checks: Vec<Check>,
+    /// Live checks failed and the engine waits for an override with a reason (or a halt).
+    pub preflight_held: Option<Vec<String>>,
     pub series: BTreeMap<String, Series>,
     pub rules: BTreeMap<usize, RuleState>,
     pub faults: Vec<FaultRow>,
@@ -170,6 +172,8 @@ impl RunView {
                 }
             }
             Event::PhaseStarted { phase } => self.phase = Some(*phase),
+            Event::PreflightHeld { failures } => self.preflight_held = Some(failures.clone()),
+            Event::PreflightOverridden { .. } => self.preflight_held = None,
             Event::PreflightCheck { check, ok, detail } => self.checks.push(Check {
                 name: check.clone(),
                 ok: *ok,

@@ -82,6 +82,17 @@ impl App {
                     vec![]
                 }
                 Field::OverrideReason => self.launch(Some(text)),
+                Field::LiveOverride if text.is_empty() => {
+                    self.status = Some(
+                        "an override needs a reason: still waiting (s to try again, X to abort)"
+                            .into(),
+                    );
+                    vec![]
+                }
+                Field::LiveOverride => vec![Effect::Engine(Command::Proceed {
+                    by: self.role.name().into(),
+                    reason: text,
+                })],
             };
         }
         if self.screen == Screen::Picker {
@@ -154,6 +165,13 @@ impl App {
     }
 
     pub(super) fn start(&mut self) -> Vec<Effect> {
+        if self.screen == Screen::Preflight && self.run.preflight_held.is_some() {
+            self.field = Some(TextField {
+                field: Field::LiveOverride,
+                input: Input::default(),
+            });
+            return vec![];
+        }
         if self.screen != Screen::Preflight || self.started {
             return vec![];
         }

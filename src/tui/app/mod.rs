@@ -35,8 +35,12 @@ pub enum Overlay {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
-    Note { action: bool },
+    Note {
+        action: bool,
+    },
     OverrideReason,
+    /// Why the run starts although live checks failed (sent to the engine, journaled).
+    LiveOverride,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +171,16 @@ impl App {
         }
         if self.scenario.is_none() {
             self.scenario = self.run.scenario.clone();
+        }
+        // The engine holds after failed live checks: ask for a reason right away.
+        if matches!(env.event, crate::event::Event::PreflightHeld { .. })
+            && self.replay.is_none()
+            && self.field.is_none()
+        {
+            self.field = Some(TextField {
+                field: Field::LiveOverride,
+                input: Input::default(),
+            });
         }
         // Preflight shows the live checks; the Run screen takes over once they are done.
         if self.screen == Screen::Preflight

@@ -36,6 +36,37 @@ fn preflight_checklist_and_live_checks() {
 }
 
 #[test]
+fn preflight_held_after_failed_live_checks() {
+    use crate::event::{Envelope, Event};
+    let mut app = App::preflight(t0(), fixture::picker(), fixture::scenario());
+    app.started = true;
+    for (seq, event) in [
+        (
+            1,
+            Event::PreflightCheck {
+                check: "target web: web-1 reachable".into(),
+                ok: false,
+                detail: "no exit status: connection refused".into(),
+            },
+        ),
+        (
+            2,
+            Event::PreflightHeld {
+                failures: vec!["target web: web-1 reachable: connection refused".into()],
+            },
+        ),
+    ] {
+        app.update(Action::Event(std::sync::Arc::new(Envelope {
+            seq,
+            ts: t0(),
+            run: "r".into(),
+            event,
+        })));
+    }
+    snap("preflight_held", &app);
+}
+
+#[test]
 fn run_with_breaching_countdown() {
     let app = live(&fixture::breaching(), 26_100);
     snap("run_breaching", &app);

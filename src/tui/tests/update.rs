@@ -394,3 +394,75 @@ fn lag_resyncs_from_the_journal_without_double_counting() {
     assert_eq!(app.run.timeline.len(), timeline);
     assert_eq!(app.run.lagged, 3);
 }
+
+/// The engine holds after failed live checks; the console asks for a reason and sends Proceed.
+fn held() -> App {
+    use crate::event::{Envelope, Event, Phase};
+    let mut app = preflight();
+    app.started = true;
+    let env = |seq, event| Envelope {
+        seq,
+        ts: at(500),
+        run: "r".into(),
+        event,
+    };
+    app.update(Action::Event(Arc::new(env(
+        1,
+        Event::PhaseStarted {
+            phase: Phase::Preflight,
+        },
+    ))));
+    app.update(Action::Event(Arc::new(env(
+        2,
+        Event::PreflightCheck {
+            check: "target db: db-1 reachable".into(),
+            ok: false,
+            detail: "no exit status: connection refused".into(),
+        },
+    ))));
+    app.update(Action::Event(Arc::new(env(
+        3,
+        Event::PreflightHeld {
+            failures: vec!["target db: db-1 reachable: connection refused".into()],
+        },
+    ))));
+    app
+}
+
+#[test]
+fn failed_live_checks_need_a_typed_reason_to_proceed() {
+    let mut app = held();
+    assert_eq!(app.screen, Screen::Preflight);
+    assert_eq!(
+        app.field.as_ref().map(|f| f.field),
+        Some(Field::LiveOverride)
+    );
+    assert!(app.update(Action::Select).is_empty(), "no reason, no start");
+    assert!(
+        app.status
+            .as_deref()
+            .unwrap_or("")
+            .contains("needs a reason")
+    );
+    app.update(Action::StartRun);
+    typed(&mut app, "db-1 is drained on purpose");
+    assert_eq!(
+        app.update(Action::Select),
+        vec![Effect::Engine(Command::Proceed {
+            by: "IC".into(),
+            reason: "db-1 is drained on purpose".into(),
+        })]
+    );
+}
+
+#[test]
+fn failed_live_checks_can_be_aborted_with_the_halt_key() {
+    let mut app = held();
+    app.update(Action::Back);
+    let fx = app.update(Action::Halt);
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Engine(Command::Halt { .. }))),
+        "{fx:?}"
+    );
+}

@@ -80,6 +80,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Field::OverrideReason => {
                 " Unchecked items: type why you start anyway (journaled) ".into()
             }
+            Field::LiveOverride => {
+                " Live checks FAILED: type why you start anyway (journaled) · Esc wait · Ctrl-X abort "
+                    .into()
+            }
         };
         let inner_w = r.width.saturating_sub(2) as usize;
         let scroll = f.input.visual_scroll(inner_w.saturating_sub(1));

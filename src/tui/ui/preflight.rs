@@ -96,6 +96,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             })
             .collect()
     };
+    let mut live = live;
+    if app.run.preflight_held.is_some() {
+        live.push(Line::styled(
+            "Live checks failed; nothing was touched. s: start anyway with a reason (journaled) · X: abort",
+            theme.warn(),
+        ));
+    }
     frame.render_widget(
         Paragraph::new(live).block(Block::bordered().title(" Live checks ")),
         live_area,
