@@ -159,51 +159,80 @@ fn kind(e: &Event) -> &'static str {
     }
 }
 
+/// A run in progress: the engine on a scripted host, its journal, and the handle a console keeps.
+struct Started {
+    handle: Option<Handle>,
+    task: tokio::task::JoinHandle<Result<RunOutcome, crate::journal::JournalError>>,
+    host: Arc<ScriptedHost>,
+    journal: std::path::PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Started {
+    fn handle(&self) -> &Handle {
+        self.handle.as_ref().expect("handle kept")
+    }
+
+    async fn finish(mut self) -> Run {
+        let outcome = self.task.await.unwrap().unwrap();
+        self.handle.take();
+        let events = crate::journal::read(&self.journal).unwrap().events;
+        Run {
+            outcome,
+            events,
+            host: self.host,
+            _dir: self.dir,
+        }
+    }
+}
+
+fn timed(f: impl Fn(Duration) -> Reading + Send + Sync + 'static) -> Arc<dyn Probe> {
+    Arc::new(TimedProbe {
+        t0: Instant::now(),
+        f: Box::new(f),
+    })
+}
+
+fn start(
+    yaml: &str,
+    answer: impl Fn(&str) -> (CommandOutcome, Duration) + Send + Sync + 'static,
+    probe: Arc<dyn Probe>,
+    options: Options,
+) -> Started {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::parse(&dir.path().join("s.yaml"), yaml).expect("valid scenario");
+    let journal = dir.path().join("journal.jsonl");
+    let host = Arc::new(ScriptedHost {
+        answer: Box::new(answer),
+        log: Mutex::new(vec![]),
+        journal: Some(journal.clone()),
+        intent_seen_before_inject: Mutex::new(vec![]),
+    });
+    let mut hosts = HostMap::new();
+    hosts.insert("web".into(), vec![host.clone() as Arc<dyn Host>]);
+    let mut probes = ProbeMap::new();
+    probes.insert("errors".into(), probe);
+    let writer = crate::journal::JournalWriter::create(&journal, "test-run").unwrap();
+    let (engine, handle) = Engine::new(Arc::new(scenario), hosts, probes, writer, options);
+    Started {
+        handle: Some(handle),
+        task: tokio::spawn(engine.run()),
+        host,
+        journal,
+        dir,
+    }
+}
+
 async fn run_with(
     yaml: &str,
     answer: impl Fn(&str) -> (CommandOutcome, Duration) + Send + Sync + 'static,
     reading: impl Fn(Duration) -> Reading + Send + Sync + 'static,
     drive: impl AsyncFnOnce(Handle),
 ) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = Scenario::parse(&dir.path().join("s.yaml"), yaml).expect("valid scenario");
-    let journal_path = dir.path().join("journal.jsonl");
-    let host = Arc::new(ScriptedHost {
-        answer: Box::new(answer),
-        log: Mutex::new(vec![]),
-        journal: Some(journal_path.clone()),
-        intent_seen_before_inject: Mutex::new(vec![]),
-    });
-    let mut hosts = HostMap::new();
-    hosts.insert("web".into(), vec![host.clone() as Arc<dyn Host>]);
-    let mut probes = ProbeMap::new();
-    probes.insert(
-        "errors".into(),
-        Arc::new(TimedProbe {
-            t0: Instant::now(),
-            f: Box::new(reading),
-        }) as Arc<dyn Probe>,
-    );
-    let writer = crate::journal::JournalWriter::create(&journal_path, "test-run").unwrap();
-    let (engine, handle) = Engine::new(
-        Arc::new(scenario),
-        hosts,
-        probes,
-        writer,
-        Options::default(),
-    );
-    let task = tokio::spawn(engine.run());
+    let run = start(yaml, answer, timed(reading), Options::default());
     // The test keeps a handle for the whole run, as the console does.
-    drive(handle.clone()).await;
-    let outcome = task.await.unwrap().unwrap();
-    drop(handle);
-    let events = crate::journal::read(&journal_path).unwrap().events;
-    Run {
-        outcome,
-        events,
-        host,
-        _dir: dir,
-    }
+    drive(run.handle().clone()).await;
+    run.finish().await
 }
 
 fn answer_ok(cmd: &str) -> (CommandOutcome, Duration) {
@@ -685,50 +714,23 @@ async fn advance_notes_and_milestones() {
 
 #[tokio::test(start_paused = true)]
 async fn a_run_whose_controller_is_gone_halts_and_rolls_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = Scenario::parse(&dir.path().join("s.yaml"), BASE).unwrap();
-    let host = Arc::new(ScriptedHost {
-        answer: Box::new(answer_ok),
-        log: Mutex::new(vec![]),
-        journal: None,
-        intent_seen_before_inject: Mutex::new(vec![]),
-    });
-    let mut hosts = HostMap::new();
-    hosts.insert("web".into(), vec![host.clone() as Arc<dyn Host>]);
-    let mut probes = ProbeMap::new();
-    probes.insert(
-        "errors".into(),
-        Arc::new(TimedProbe {
-            t0: Instant::now(),
-            f: Box::new(|_| Ok(10.0)),
-        }) as Arc<dyn Probe>,
-    );
-    let p = dir.path().join("j.jsonl");
-    let writer = crate::journal::JournalWriter::create(&p, "r").unwrap();
-    let (engine, handle) = Engine::new(
-        Arc::new(scenario),
-        hosts,
-        probes,
-        writer,
-        Options::default(),
-    );
-    let task = tokio::spawn(engine.run());
+    let mut run = start(BASE, answer_ok, timed(|_| Ok(10.0)), Options::default());
     // The console dies in the middle of the fault step (a panic drops its handle).
     tokio::time::sleep(Duration::from_secs(100)).await;
-    drop(handle);
-    let outcome = task.await.unwrap().unwrap();
-    assert_eq!(outcome.verdict, Verdict::Aborted);
+    run.handle.take();
+    let run = run.finish().await;
+    assert_eq!(run.outcome.verdict, Verdict::Aborted);
     assert!(
-        outcome.reason.contains("no one can halt it"),
+        run.outcome.reason.contains("no one can halt it"),
         "{}",
-        outcome.reason
+        run.outcome.reason
     );
-    assert!(host.log.lock().unwrap().iter().any(|c| c == "undo f1"));
+    assert!(run.host.log.lock().unwrap().iter().any(|c| c == "undo f1"));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_silent_sampler_counts_as_no_data() {
-    // A probe that never answers is cut by its timeout; the rule sees no data and trips.
+    // A probe that never answers is cut by its timeout: no data.
     struct Never;
     impl Probe for Never {
         fn poll(&self) -> BoxFuture<'_, Reading> {
@@ -736,41 +738,17 @@ async fn a_silent_sampler_counts_as_no_data() {
         }
     }
     let yaml = BASE.replace("steady_state:\n  - { metric: errors, below: 100 }\n", "");
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = Scenario::parse(&dir.path().join("s.yaml"), &yaml).unwrap();
-    let host = Arc::new(ScriptedHost {
-        answer: Box::new(answer_ok),
-        log: Mutex::new(vec![]),
-        journal: None,
-        intent_seen_before_inject: Mutex::new(vec![]),
-    });
-    let mut hosts = HostMap::new();
-    hosts.insert("web".into(), vec![host as Arc<dyn Host>]);
-    let mut probes = ProbeMap::new();
-    probes.insert("errors".into(), Arc::new(Never) as Arc<dyn Probe>);
-    let p = dir.path().join("j.jsonl");
-    let writer = crate::journal::JournalWriter::create(&p, "r").unwrap();
-    let (engine, _h) = Engine::new(
-        Arc::new(scenario),
-        hosts,
-        probes,
-        writer,
-        Options::default(),
-    );
-    let outcome = engine.run().await.unwrap();
+    let run = start(&yaml, answer_ok, Arc::new(Never), Options::default())
+        .finish()
+        .await;
     // Preflight polls the metric once and gets no data: the run is refused before any fault.
-    assert_eq!(outcome.verdict, Verdict::Aborted);
+    assert_eq!(run.outcome.verdict, Verdict::Aborted);
     assert!(
-        outcome.reason.contains("preflight failed"),
+        run.outcome.reason.contains("preflight failed"),
         "{}",
-        outcome.reason
+        run.outcome.reason
     );
-    let events = crate::journal::read(&p).unwrap().events;
-    assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e.event, Event::FaultIntent { .. }))
-    );
+    assert!(!run.has(|e| matches!(e, Event::FaultIntent { .. })));
 }
 
 /// A host that cannot answer the preflight reachability check but runs everything else.
@@ -778,34 +756,13 @@ fn unreachable_at_preflight(cmd: &str) -> (CommandOutcome, Duration) {
     if cmd == "true" { fail() } else { ok() }
 }
 
-async fn held_run(decide: Command) -> (RunOutcome, Vec<Envelope>, Arc<ScriptedHost>) {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = Scenario::parse(&dir.path().join("s.yaml"), BASE).unwrap();
-    let host = Arc::new(ScriptedHost {
-        answer: Box::new(unreachable_at_preflight),
-        log: Mutex::new(vec![]),
-        journal: None,
-        intent_seen_before_inject: Mutex::new(vec![]),
-    });
-    let mut hosts = HostMap::new();
-    hosts.insert("web".into(), vec![host.clone() as Arc<dyn Host>]);
-    let mut probes = ProbeMap::new();
-    probes.insert(
-        "errors".into(),
-        Arc::new(TimedProbe {
-            t0: Instant::now(),
-            f: Box::new(|_| Ok(10.0)),
-        }) as Arc<dyn Probe>,
-    );
-    let p = dir.path().join("j.jsonl");
-    let writer = crate::journal::JournalWriter::create(&p, "r").unwrap();
+async fn held_run(decide: Command) -> Run {
     let options = Options {
         hold_failed_preflight: true,
         ..Options::default()
     };
-    let (engine, handle) = Engine::new(Arc::new(scenario), hosts, probes, writer, options);
-    let mut events = handle.subscribe();
-    let task = tokio::spawn(engine.run());
+    let run = start(BASE, unreachable_at_preflight, timed(|_| Ok(10.0)), options);
+    let mut events = run.handle().subscribe();
     // Wait for the hold, then decide.
     loop {
         let env = events.recv().await.unwrap();
@@ -815,47 +772,53 @@ async fn held_run(decide: Command) -> (RunOutcome, Vec<Envelope>, Arc<ScriptedHo
     }
     // The engine really waits: a pause changes nothing (max_duration still counts it).
     tokio::time::sleep(Duration::from_secs(20)).await;
-    handle.commands.send(decide).await.unwrap();
-    let outcome = task.await.unwrap().unwrap();
-    drop(handle);
-    (outcome, crate::journal::read(&p).unwrap().events, host)
+    run.handle().commands.send(decide).await.unwrap();
+    run.finish().await
 }
 
 #[tokio::test(start_paused = true)]
 async fn failed_live_checks_hold_then_an_override_with_a_reason_runs() {
-    let (outcome, events, host) = held_run(Command::Proceed {
+    let run = held_run(Command::Proceed {
         by: "IC".into(),
         reason: "web-1's check port is filtered; SSH works".into(),
     })
     .await;
-    assert_eq!(outcome.verdict, Verdict::Held, "{}", outcome.reason);
-    let overridden = events.iter().position(|e| matches!(&e.event,
+    assert_eq!(run.outcome.verdict, Verdict::Held, "{}", run.outcome.reason);
+    let overridden = run.events.iter().position(|e| matches!(&e.event,
         Event::PreflightOverridden { reason, failures, .. } if reason.contains("filtered") && failures.len() == 1));
-    let intent = events
+    let intent = run
+        .events
         .iter()
         .position(|e| matches!(e.event, Event::FaultIntent { .. }));
     assert!(
         overridden.is_some() && overridden < intent,
         "the override is journaled before any fault"
     );
-    assert!(host.log.lock().unwrap().iter().any(|c| c == "inject f1"));
+    assert!(
+        run.host
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c == "inject f1")
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn failed_live_checks_hold_then_a_halt_touches_nothing() {
-    let (outcome, events, host) = held_run(Command::Halt {
+    let run = held_run(Command::Halt {
         by: "IC".into(),
         reason: "not today".into(),
     })
     .await;
-    assert_eq!(outcome.verdict, Verdict::Aborted);
+    assert_eq!(run.outcome.verdict, Verdict::Aborted);
     assert!(
-        !events
+        !run.events
             .iter()
             .any(|e| matches!(e.event, Event::FaultIntent { .. }))
     );
     assert!(
-        !host
+        !run.host
             .log
             .lock()
             .unwrap()
