@@ -108,16 +108,7 @@ fn headless_run_injects_rolls_back_and_writes_the_debrief() {
         "1s",
     );
     let j = journal_of(dir.path());
-    let out = run_in(
-        dir.path(),
-        &[
-            "run",
-            s.to_str().unwrap(),
-            "--headless",
-            "--journal",
-            j.to_str().unwrap(),
-        ],
-    );
+    let out = run_headless(dir.path(), &s, &j);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(!marker.exists(), "the fault was rolled back");
@@ -183,16 +174,7 @@ fn failed_rollback_exits_3_with_the_manual_command() {
     let marker = dir.path().join("marker");
     let s = scenario(dir.path(), &marker, "true", "300ms");
     let j = journal_of(dir.path());
-    let out = run_in(
-        dir.path(),
-        &[
-            "run",
-            s.to_str().unwrap(),
-            "--headless",
-            "--journal",
-            j.to_str().unwrap(),
-        ],
-    );
+    let out = run_headless(dir.path(), &s, &j);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let debrief = std::fs::read_to_string(dir.path().join("debrief.md")).unwrap();
     assert!(debrief.contains("MANUAL ACTION NEEDED"), "{debrief}");
@@ -224,6 +206,20 @@ fn invalid_scenario_exits_2_and_touches_nothing() {
         !dir.path().join("runs").exists(),
         "no journal for a refused run"
     );
+}
+
+/// Runs a headless game day to its end with its journal at `journal`.
+fn run_headless(dir: &Path, scenario: &Path, journal: &Path) -> Output {
+    run_in(
+        dir,
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+    )
 }
 
 /// Starts a headless run in the background, output discarded.
@@ -332,16 +328,7 @@ fn report_repairs_a_torn_journal() {
         "300ms",
     );
     let j = journal_of(dir.path());
-    let out = run_in(
-        dir.path(),
-        &[
-            "run",
-            s.to_str().unwrap(),
-            "--headless",
-            "--journal",
-            j.to_str().unwrap(),
-        ],
-    );
+    let out = run_headless(dir.path(), &s, &j);
     assert_eq!(out.status.code(), Some(0));
     let mut bytes = std::fs::read(&j).unwrap();
     bytes.extend_from_slice(br#"{"seq":999,"ts":"2026-"#);
