@@ -174,6 +174,16 @@ pub enum Event {
         ok: bool,
         outcome: CommandOutcome,
     },
+    /// The fault was never put on the host, so nothing is rolled back for it (not by a halt, not
+    /// by `recover`): its inject was refused by its precondition check before it changed anything
+    /// (`outcome` is then the refusal), or a halt came before the inject was sent.
+    FaultNotInjected {
+        fault: String,
+        host: String,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<CommandOutcome>,
+    },
     /// The dead-man lease was armed on the host before the inject: the host reverts the fault by
     /// itself `lease_ms` after the last renewal. `cancel` stops it (for `recover`).
     LeaseArmed {
@@ -321,6 +331,7 @@ impl Event {
             Event::RunStarted { .. }
                 | Event::FaultIntent { .. }
                 | Event::FaultInjected { .. }
+                | Event::FaultNotInjected { .. }
                 | Event::LeaseArmed { .. }
                 | Event::HaltRequested { .. }
                 | Event::PreflightOverridden { .. }

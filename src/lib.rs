@@ -16,10 +16,52 @@ pub mod scenario;
 pub mod target;
 pub mod tui;
 
+/// `println!` that never panics: a closed or full stdout (`| head`, `>/dev/full`) is ignored.
+/// Every line printed on an exit path goes through this or [`errln!`].
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics: a closed terminal or `2>/dev/full` must not stop a halt.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// A panic hook that cannot itself fail: it logs the panic and writes one line to stderr, ignoring
+/// write errors (the default hook is fine too, but this one also reaches the log file).
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        tracing::error!(%location, %msg, "panic");
+        errln!("gameday: internal error at {location}: {msg}");
+    }));
+}
+
 /// SIGTERM, SIGHUP and SIGINT as a stream of their names. Whoever reads it halts the run: every live
 /// fault is rolled back before gameday exits.
+///
+/// The task never ends: once gameday handles a signal the default action (exit) is gone for the
+/// whole process, so a signal that nobody is listening for any more (the run is over, or a
+/// rollback is running) is still answered, on stderr, instead of being swallowed.
 pub fn signals() -> tokio::sync::mpsc::Receiver<&'static str> {
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
@@ -28,6 +70,7 @@ pub fn signals() -> tokio::sync::mpsc::Receiver<&'static str> {
             signal(SignalKind::interrupt()),
         ) else {
             tracing::error!("cannot install signal handlers");
+            errln!("gameday: cannot install signal handlers: Ctrl-C and SIGTERM will not halt");
             return;
         };
         loop {
@@ -36,8 +79,15 @@ pub fn signals() -> tokio::sync::mpsc::Receiver<&'static str> {
                 _ = hup.recv() => "SIGHUP",
                 _ = int.recv() => "SIGINT",
             };
-            if tx.send(name).await.is_err() {
-                return;
+            tracing::warn!(signal = name, "signal received");
+            match tx.try_send(name) {
+                // Full: earlier signals are still queued, so a halt is already on its way.
+                Ok(()) | Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {}
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                    errln!(
+                        "gameday: {name}: no run is live here; finishing up (rollback or debrief) and exiting"
+                    );
+                }
             }
         }
     });

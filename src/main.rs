@@ -123,13 +123,14 @@ impl SshArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    gameday::install_panic_hook();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("gameday: cannot start the async runtime: {e}");
+            gameday::errln!("gameday: cannot start the async runtime: {e}");
             return ExitCode::from(exit::INVALID);
         }
     };
@@ -147,8 +148,8 @@ fn main() -> ExitCode {
                 let scenario = match Scenario::load(&file) {
                     Ok(s) => s,
                     Err(invalid) => {
-                        eprintln!("{invalid}");
-                        eprintln!("gameday: {} is invalid; nothing was run", file.display());
+                        gameday::errln!("{invalid}");
+                        gameday::errln!("gameday: {} is invalid; nothing was run", file.display());
                         return exit::INVALID;
                     }
                 };
@@ -179,7 +180,7 @@ fn main() -> ExitCode {
             Cmd::Follow { journal } => match headless::follow(&journal, std::io::stdout()).await {
                 Ok(()) => exit::HELD,
                 Err(e) => {
-                    eprintln!("gameday: follow {}: {e}", journal.display());
+                    gameday::errln!("gameday: follow {}: {e}", journal.display());
                     exit::INVALID
                 }
             },
@@ -192,7 +193,7 @@ fn validate(files: &[PathBuf]) -> u8 {
     let mut bad = 0;
     for f in files {
         match Scenario::load(f) {
-            Ok(s) => println!(
+            Ok(s) => gameday::outln!(
                 "{}: ok — {} ({} steps, {} faults)",
                 f.display(),
                 s.title,
@@ -202,13 +203,13 @@ fn validate(files: &[PathBuf]) -> u8 {
             Err(invalid) => {
                 bad += 1;
                 for d in &invalid.0 {
-                    println!("{d}");
+                    gameday::outln!("{d}");
                 }
             }
         }
     }
     if bad > 0 {
-        eprintln!("gameday: {bad} of {} file(s) invalid", files.len());
+        gameday::errln!("gameday: {bad} of {} file(s) invalid", files.len());
         exit::INVALID
     } else {
         exit::HELD
@@ -234,21 +235,21 @@ async fn run(scenario: Scenario, journal_path: Option<PathBuf>, options: Options
     let hosts = match target::open(&scenario, &options.open).await {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("gameday: {e}");
+            gameday::errln!("gameday: {e}");
             return exit::INVALID;
         }
     };
     let probes = match metric::probes(&scenario, &hosts) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("gameday: {e}; nothing was run");
+            gameday::errln!("gameday: {e}; nothing was run");
             return exit::INVALID;
         }
     };
     let writer = match journal::JournalWriter::start_for(&scenario, journal_path) {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("gameday: cannot start the journal: {e}; nothing was run");
+            gameday::errln!("gameday: cannot start the journal: {e}; nothing was run");
             return exit::INVALID;
         }
     };
@@ -266,21 +267,26 @@ async fn run(scenario: Scenario, journal_path: Option<PathBuf>, options: Options
     let signals = tokio::spawn(forward_signals(handle.commands.clone()));
     let result = tokio::spawn(engine.run()).await;
     signals.abort();
-    let _ = printer.await;
+    // The engine is gone: drop our end of its channels too, so the printer sees the end even when
+    // the engine died before RunEnded; it gets a moment to drain, never a hang.
+    drop(handle);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), printer).await;
 
     let code = match result {
         Ok(Ok(outcome)) => outcome_code(&outcome),
         Ok(Err(e)) => {
-            eprintln!("gameday: cannot write the journal: {e}; nothing was run");
+            gameday::errln!("gameday: cannot write the journal: {e}; nothing was run");
             return exit::INVALID;
         }
         Err(join_error) => {
             // The engine died (a bug). Its journal still says what is live: roll that back now.
-            eprintln!(
+            gameday::errln!(
                 "gameday: the engine stopped unexpectedly ({join_error}); rolling back from the journal"
             );
             tracing::error!(error = %join_error, "engine task failed; recovering from the journal");
-            recover_cmd(&path, &open).await.max(exit::ABORTED)
+            recover_cmd(&path, &open).await;
+            // The run has no verdict: whatever recover found, a person must look.
+            exit::MANUAL
         }
     };
     write_debrief(&path, None);
@@ -296,20 +302,21 @@ async fn forward_signals(commands: tokio::sync::mpsc::Sender<Command>) {
     let mut signals = gameday::signals();
     let mut first = true;
     while let Some(name) = signals.recv().await {
-        if first {
-            eprintln!("gameday: {name}: halting and rolling back every live fault…");
-        } else {
-            eprintln!(
-                "gameday: {name}: rollback in progress; gameday exits when every fault is back"
-            );
-        }
-        first = false;
+        // Halt first: nothing printed (a closed terminal, a full disk) may stand in its way.
         let _ = commands
             .send(Command::Halt {
                 by: "signal".into(),
                 reason: format!("{name} received"),
             })
             .await;
+        if first {
+            gameday::errln!("gameday: {name}: halting and rolling back every live fault…");
+        } else {
+            gameday::errln!(
+                "gameday: {name}: rollback in progress; gameday exits when every fault is back"
+            );
+        }
+        first = false;
     }
 }
 
@@ -317,12 +324,12 @@ fn write_debrief(journal_path: &Path, output: Option<&Path>) -> Option<PathBuf> 
     let read = match journal::read(journal_path) {
         Ok(j) => j,
         Err(e) => {
-            eprintln!("gameday: {e}");
+            gameday::errln!("gameday: {e}");
             return None;
         }
     };
     if let Some(broken) = &read.repaired {
-        eprintln!(
+        gameday::errln!(
             "gameday: repaired a torn last line in {} (original kept at {})",
             journal_path.display(),
             broken.display()
@@ -341,16 +348,16 @@ fn write_debrief(journal_path: &Path, output: Option<&Path>) -> Option<PathBuf> 
             report::chart_file_stem(&chart.metric)
         ));
         if let Err(e) = gameday::write_atomic(&file, chart.svg.as_bytes()) {
-            eprintln!("gameday: cannot write {}: {e}", file.display());
+            gameday::errln!("gameday: cannot write {}: {e}", file.display());
         }
     }
     match gameday::write_atomic(&out, report::debrief(&read.events).as_bytes()) {
         Ok(()) => {
-            eprintln!("gameday: debrief written to {}", out.display());
+            gameday::errln!("gameday: debrief written to {}", out.display());
             Some(out)
         }
         Err(e) => {
-            eprintln!("gameday: cannot write {}: {e}", out.display());
+            gameday::errln!("gameday: cannot write {}: {e}", out.display());
             None
         }
     }
@@ -367,7 +374,7 @@ async fn recover_cmd(journal_path: &Path, open: &target::OpenOptions) -> u8 {
     match recover::recover(journal_path, open).await {
         Ok(r) => {
             for (p, status, how) in &r.results {
-                println!(
+                gameday::outln!(
                     "{} on {}: {} ({how})",
                     p.fault,
                     p.host,
@@ -375,7 +382,9 @@ async fn recover_cmd(journal_path: &Path, open: &target::OpenOptions) -> u8 {
                 );
             }
             if r.results.is_empty() {
-                println!("nothing to recover: every fault in the journal was verified rolled back");
+                gameday::outln!(
+                    "nothing to recover: every fault in the journal was verified rolled back"
+                );
             }
             write_debrief(journal_path, None);
             if r.all_verified() {
@@ -385,7 +394,7 @@ async fn recover_cmd(journal_path: &Path, open: &target::OpenOptions) -> u8 {
             }
         }
         Err(e) => {
-            eprintln!("gameday: recover {}: {e}", journal_path.display());
+            gameday::errln!("gameday: recover {}: {e}", journal_path.display());
             exit::MANUAL
         }
     }
@@ -454,7 +463,7 @@ async fn demo(name: Option<String>, journal_path: Option<PathBuf>, headless: boo
         .find(|(n, _)| *n == wanted || n.strip_prefix("demo-") == Some(wanted))
     else {
         let names: Vec<&str> = DEMOS.iter().map(|(n, _)| *n).collect();
-        eprintln!(
+        gameday::errln!(
             "gameday: no demo `{wanted}`; the demos are: {}",
             names.join(", ")
         );
@@ -463,7 +472,7 @@ async fn demo(name: Option<String>, journal_path: Option<PathBuf>, headless: boo
     let dir = match LabDir::create() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("gameday: cannot create the lab directory: {e:#}");
+            gameday::errln!("gameday: cannot create the lab directory: {e:#}");
             return exit::INVALID;
         }
     };
@@ -478,7 +487,7 @@ async fn demo(name: Option<String>, journal_path: Option<PathBuf>, headless: boo
         Ok(())
     })();
     if let Err(e) = written {
-        eprintln!(
+        gameday::errln!(
             "gameday: cannot prepare the demo in {}: {e}",
             dir.0.display()
         );
@@ -487,14 +496,14 @@ async fn demo(name: Option<String>, journal_path: Option<PathBuf>, headless: boo
     let mut scenario = match Scenario::load(&scenario_path) {
         Ok(s) => s,
         Err(invalid) => {
-            eprintln!("{invalid}");
+            gameday::errln!("{invalid}");
             return exit::INVALID;
         }
     };
     let lab = match gameday::lab::Lab::start(&dir.0.join("lab"), 2).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("gameday: cannot start the lab: {e}");
+            gameday::errln!("gameday: cannot start the lab: {e}");
             return exit::INVALID;
         }
     };
@@ -502,7 +511,7 @@ async fn demo(name: Option<String>, journal_path: Option<PathBuf>, headless: boo
     let mut options = Options::default();
     options.open.ssh.known_hosts = lab.known_hosts.clone();
     if headless || !gameday::tui::terminal_available() {
-        println!(
+        gameday::outln!(
             "gameday demo: lab hosts {} on 127.0.0.1 (SSH with strict host keys), scenario {file_name}",
             lab.hosts
                 .iter()
@@ -521,19 +530,22 @@ async fn lab_cmd(hosts: usize) -> u8 {
     let dir = match LabDir::create() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("gameday: cannot create the lab directory: {e:#}");
+            gameday::errln!("gameday: cannot create the lab directory: {e:#}");
             return exit::INVALID;
         }
     };
     let lab = match gameday::lab::Lab::start(&dir.0, hosts.clamp(1, 16)).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("gameday: cannot start the lab: {e}");
+            gameday::errln!("gameday: cannot start the lab: {e}");
             return exit::INVALID;
         }
     };
-    print!("{}", lab.describe());
-    println!("Ctrl-C stops the lab and removes its directory.");
+    {
+        use std::io::Write;
+        let _ = write!(std::io::stdout(), "{}", lab.describe());
+    }
+    gameday::outln!("Ctrl-C stops the lab and removes its directory.");
     let _ = tokio::signal::ctrl_c().await;
     drop(lab);
     exit::HELD
@@ -552,7 +564,7 @@ async fn run_or_console(
         return run(scenario, journal, options).await;
     }
     if !gameday::tui::terminal_available() {
-        eprintln!(
+        gameday::errln!(
             "gameday: no terminal on stdin/stdout: running headless (use --headless to say so)"
         );
         return run(scenario, journal, options).await;
@@ -572,11 +584,11 @@ async fn run_or_console(
     let console = match tokio::spawn(gameday::tui::run(scenario, journal, options)).await {
         Ok(result) => result,
         Err(crashed) => {
-            eprintln!(
+            gameday::errln!(
                 "gameday: the console crashed ({crashed}); the engine is rolling back every live fault…"
             );
             let done = gameday::engine::wait_for_runs(std::time::Duration::from_secs(600)).await;
-            eprintln!(
+            gameday::errln!(
                 "gameday: {}; check the journal and debrief under runs/ (gameday recover JOURNAL if anything is not VERIFIED)",
                 if done {
                     "the run ended"
@@ -589,7 +601,7 @@ async fn run_or_console(
     };
     match console {
         Err(e) => {
-            eprintln!("gameday: the console failed: {e}");
+            gameday::errln!("gameday: the console failed: {e}");
             exit::ABORTED
         }
         Ok(done) => console_code(done, &open).await,
@@ -604,25 +616,28 @@ async fn console_code(done: gameday::tui::Finished, open: &target::OpenOptions) 
     let code = match done.outcome {
         Some(Ok(outcome)) => outcome_code(&outcome),
         Some(Err(why)) => {
-            eprintln!("gameday: {why}; rolling back from the journal");
-            recover_cmd(&path, open).await.max(exit::ABORTED)
+            gameday::errln!("gameday: {why}; rolling back from the journal");
+            recover_cmd(&path, open).await;
+            exit::MANUAL
         }
         None => exit::ABORTED,
     };
     write_debrief(&path, None);
-    println!("gameday: journal {}", path.display());
+    gameday::outln!("gameday: journal {}", path.display());
     code
 }
 
 async fn replay_cmd(journal_path: &Path) -> u8 {
     if !gameday::tui::terminal_available() {
-        eprintln!("gameday: replay needs a terminal; `gameday report` writes the debrief instead");
+        gameday::errln!(
+            "gameday: replay needs a terminal; `gameday report` writes the debrief instead"
+        );
         return exit::INVALID;
     }
     match gameday::tui::replay(journal_path).await {
         Ok(_) => exit::HELD,
         Err(e) => {
-            eprintln!("gameday: replay {}: {e}", journal_path.display());
+            gameday::errln!("gameday: replay {}: {e}", journal_path.display());
             exit::INVALID
         }
     }
@@ -635,13 +650,13 @@ async fn dry_run_cmd(scenario: &Scenario, open: &target::OpenOptions) -> u8 {
     let hosts = match target::open(scenario, open).await {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("gameday: {e}");
+            gameday::errln!("gameday: {e}");
             return exit::INVALID;
         }
     };
     for (name, hs) in &hosts {
         for h in hs {
-            println!(
+            gameday::outln!(
                 "ok: target {name}: {} reachable, host key verified",
                 h.name()
             );
@@ -655,7 +670,7 @@ async fn dry_run_cmd(scenario: &Scenario, open: &target::OpenOptions) -> u8 {
                 management_port: host.management_port(),
             };
             let plan = FaultPlan::of(fault, &ctx);
-            println!(
+            gameday::outln!(
                 "\n# step {} fault {} ({}) on {}",
                 step + 1,
                 fault.id,
@@ -668,19 +683,19 @@ async fn dry_run_cmd(scenario: &Scenario, open: &target::OpenOptions) -> u8 {
                     undo,
                     fault.lease,
                 );
-                println!("lease:  {}", host.manual(&l.arm));
+                gameday::outln!("lease:  {}", host.manual(&l.arm));
             }
-            println!("inject: {}", host.manual(&plan.inject));
+            gameday::outln!("inject: {}", host.manual(&plan.inject));
             match &plan.undo {
-                Some(u) => println!("undo:   {}", host.manual(u)),
-                None => println!("undo:   (irreversible)"),
+                Some(u) => gameday::outln!("undo:   {}", host.manual(u)),
+                None => gameday::outln!("undo:   (irreversible)"),
             }
             if let Some(v) = &plan.verify {
-                println!("verify: {}", host.manual(v));
+                gameday::outln!("verify: {}", host.manual(v));
             }
         }
     }
-    println!("\ndry run: no fault command was sent (the run id in tags is a placeholder)");
+    gameday::outln!("\ndry run: no fault command was sent (the run id in tags is a placeholder)");
     exit::HELD
 }
 
@@ -690,7 +705,7 @@ async fn trust_cmd(host: &str, known_hosts: Option<PathBuf>, yes: bool) -> u8 {
     let addr = match gameday::scenario::parse_host(host) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("gameday: {e}");
+            gameday::errln!("gameday: {e}");
             return exit::INVALID;
         }
     };
@@ -701,53 +716,59 @@ async fn trust_cmd(host: &str, known_hosts: Option<PathBuf>, yes: bool) -> u8 {
     let key = match ssh::probe_host_key(&addr, &opts).await {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("gameday: {e}");
+            gameday::errln!("gameday: {e}");
             return exit::INVALID;
         }
     };
     let fp = kh::fingerprint(&key);
     match kh::check(&opts.known_hosts, &addr.host, addr.port, &key) {
         Ok(kh::HostKeyStatus::Known) => {
-            println!("{addr} is already trusted with {fp}");
+            gameday::outln!("{addr} is already trusted with {fp}");
             return exit::HELD;
         }
         Ok(kh::HostKeyStatus::Unknown) => {}
         Ok(other) => {
-            eprintln!(
+            gameday::errln!(
                 "gameday: {addr} presents {fp} but {} records another key or revokes it ({other:?}); refusing. Find out why before editing that file by hand",
                 opts.known_hosts.display()
             );
             return exit::MANUAL;
         }
         Err(e) => {
-            eprintln!("gameday: {e}");
+            gameday::errln!("gameday: {e}");
             return exit::INVALID;
         }
     }
-    println!(
+    gameday::outln!(
         "{addr} presents a {} key with fingerprint {fp}",
         key.algorithm()
     );
     if !yes {
-        println!("Compare it with the host's own `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`.");
-        print!("Add it to {}? [y/N] ", opts.known_hosts.display());
+        gameday::outln!(
+            "Compare it with the host's own `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`."
+        );
         use std::io::Write;
+        let _ = write!(
+            std::io::stdout(),
+            "Add it to {}? [y/N] ",
+            opts.known_hosts.display()
+        );
         let _ = std::io::stdout().flush();
         let mut answer = String::new();
         if std::io::stdin().read_line(&mut answer).is_err()
             || !matches!(answer.trim(), "y" | "Y" | "yes")
         {
-            println!("not added");
+            gameday::outln!("not added");
             return exit::ABORTED;
         }
     }
     match kh::append(&opts.known_hosts, &addr.host, addr.port, &key) {
         Ok(()) => {
-            println!("added {addr} to {}", opts.known_hosts.display());
+            gameday::outln!("added {addr} to {}", opts.known_hosts.display());
             exit::HELD
         }
         Err(e) => {
-            eprintln!("gameday: {e}");
+            gameday::errln!("gameday: {e}");
             exit::INVALID
         }
     }

@@ -73,7 +73,9 @@ pub fn pending(events: &[Envelope]) -> Vec<Pending> {
                 host,
                 status: RollbackStatus::Verified,
                 ..
-            } => {
+            }
+            // Refused by its check, or skipped by a halt: never on the host, so never undone.
+            | Event::FaultNotInjected { fault, host, .. } => {
                 open.remove(&(fault.clone(), host.clone()));
             }
             _ => {}
@@ -95,15 +97,29 @@ pub struct Recovery {
     pub results: Vec<(Pending, RollbackStatus, String)>,
     /// Rollback tasks that died without a result: their faults are in an unknown state.
     pub lost: usize,
+    /// Records that could not be appended to the journal (they were written to stderr instead).
+    pub unjournaled: usize,
 }
 
 impl Recovery {
     pub fn all_verified(&self) -> bool {
         self.lost == 0
+            && self.unjournaled == 0
             && self
                 .results
                 .iter()
                 .all(|(_, s, _)| *s == RollbackStatus::Verified)
+    }
+}
+
+/// Appends one record; when the journal cannot take it, the record goes to stderr as its JSON
+/// line instead, and the rollback carries on: a full disk must not stop a recovery.
+fn record(writer: &mut JournalWriter, event: Event, unjournaled: &mut usize) {
+    if let Err(e) = writer.append(Utc::now(), event.clone()) {
+        *unjournaled += 1;
+        tracing::error!(error = %e, "recover: cannot append to the journal");
+        let line = serde_json::to_string(&event).unwrap_or_else(|_| format!("{event:?}"));
+        crate::errln!("gameday: recover: not journaled ({e}): {line}");
     }
 }
 
@@ -157,7 +173,13 @@ async fn open_hosts(
         });
     }
     let mut reached: BTreeMap<SshTarget, Result<Arc<dyn Host>, String>> = BTreeMap::new();
-    while let Some(Ok((t, r))) = tasks.join_next().await {
+    // A connect task that panicked costs only its own host (left "connect task failed" below);
+    // every other host is still waited for and tried.
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((t, r)) = joined else {
+            tracing::error!("a connect task failed during recover");
+            continue;
+        };
         let h = r
             .map_err(|e| e.to_string())
             .and_then(|mut m| m.remove(&t).ok_or_else(|| "not opened".to_string()));
@@ -186,8 +208,9 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
         })
         .ok_or(RecoverError::NoScenario)?;
     let todo = pending(&events);
-    writer.append(
-        Utc::now(),
+    let mut unjournaled = 0;
+    record(
+        &mut writer,
         Event::HaltRequested {
             by: "recover".into(),
             reason: format!(
@@ -195,7 +218,8 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
                 todo.len()
             ),
         },
-    )?;
+        &mut unjournaled,
+    );
     let started = std::time::Instant::now();
     let hosts = open_hosts(&scenario, &todo, options).await;
     let mut tasks = tokio::task::JoinSet::new();
@@ -246,8 +270,8 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
             lost += 1;
             continue;
         };
-        writer.append(
-            Utc::now(),
+        record(
+            &mut writer,
             Event::RollbackResult {
                 fault: p.fault.clone(),
                 host: p.host.clone(),
@@ -260,27 +284,34 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
                     .then_some(manual)
                     .flatten(),
             },
-        )?;
+            &mut unjournaled,
+        );
         if let Some(ok) = cancelled {
-            writer.append(
-                Utc::now(),
+            record(
+                &mut writer,
                 Event::LeaseCancelled {
                     fault: p.fault.clone(),
                     host: p.host.clone(),
                     ok,
                 },
-            )?;
+                &mut unjournaled,
+            );
         }
         results.push((p, status, how));
     }
-    let recovery = Recovery { results, lost };
-    writer.append(
-        Utc::now(),
+    let mut recovery = Recovery {
+        results,
+        lost,
+        unjournaled,
+    };
+    record(
+        &mut writer,
         Event::RollbackFinished {
             all_verified: recovery.all_verified(),
             faults: recovery.results.len(),
             since_halt_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
         },
-    )?;
+        &mut recovery.unjournaled,
+    );
     Ok(recovery)
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -142,7 +142,10 @@ struct Clock {
 
 impl Clock {
     fn utc(&self) -> DateTime<Utc> {
-        self.wall0 + chrono::Duration::from_std(self.t0.elapsed()).unwrap_or_default()
+        chrono::Duration::from_std(self.t0.elapsed())
+            .ok()
+            .and_then(|d| self.wall0.checked_add_signed(d))
+            .unwrap_or(self.wall0)
     }
 }
 
@@ -182,6 +185,11 @@ enum Done {
         outcome: CommandOutcome,
         /// The lease arm's outcome, when the fault has a lease.
         lease: Option<CommandOutcome>,
+        /// Set when the fault never reached the host: refused by its check, its lease could not be
+        /// armed, or a halt came first. `outcome` is then the refusal (or empty if nothing was sent).
+        not_injected: Option<String>,
+        /// The lease cancel sent by the task itself when the fault did not go in.
+        lease_cancel: Option<CommandOutcome>,
     },
     RolledBack {
         fault: String,
@@ -198,6 +206,71 @@ enum Done {
         host: String,
         outcome: CommandOutcome,
     },
+}
+
+/// One fault's inject on one host, as its task runs it: slot, lease, inject.
+struct InjectTask {
+    host: Arc<dyn crate::target::Host>,
+    plan: FaultPlan,
+    lease: Option<LeasePlan>,
+    timeout: Duration,
+    permits: Arc<Semaphore>,
+    halted: watch::Receiver<bool>,
+}
+
+impl InjectTask {
+    /// (inject outcome, lease arm outcome, why it did not go in, the task's own lease cancel).
+    async fn run(
+        mut self,
+    ) -> (
+        CommandOutcome,
+        Option<CommandOutcome>,
+        Option<String>,
+        Option<CommandOutcome>,
+    ) {
+        const HALTED: &str = "the run was halted before it was sent";
+        // Wait for a slot, but never past a halt: a queued inject that has not started never will.
+        let permit = tokio::select! {
+            biased;
+            _ = self.halted.wait_for(|h| *h) => None,
+            p = self.permits.clone().acquire_owned() => p.ok(),
+        };
+        if permit.is_none() || *self.halted.borrow() {
+            return (CommandOutcome::default(), None, Some(HALTED.into()), None);
+        }
+        // Dead-man lease first: no fault goes in that the host cannot take out alone.
+        let armed = match &self.lease {
+            Some(l) => Some(self.host.exec(&l.arm, self.timeout).await),
+            None => None,
+        };
+        if let Some(a) = armed.as_ref().filter(|a| !a.success()) {
+            // The watcher may half exist (timed out mid-arm): stand it down, best effort.
+            let cancel = self.cancel_lease().await;
+            let why = format!("the dead-man lease could not be armed ({})", a.summary());
+            return (a.clone(), armed, Some(why), cancel);
+        }
+        if *self.halted.borrow() {
+            let cancel = self.cancel_lease().await;
+            return (
+                CommandOutcome::default(),
+                armed,
+                Some(HALTED.into()),
+                cancel,
+            );
+        }
+        let outcome = self.host.exec(&self.plan.inject, self.timeout).await;
+        if let Some(reason) = self.plan.refusal(&outcome) {
+            // Refused before it changed anything: the lease must not undo what was never done.
+            let cancel = self.cancel_lease().await;
+            return (outcome, armed, Some(format!("refused: {reason}")), cancel);
+        }
+        (outcome, armed, None, None)
+    }
+
+    async fn cancel_lease(&self) -> Option<CommandOutcome> {
+        let l = self.lease.as_ref()?;
+        Some(self.host.exec(&l.cancel, self.timeout).await)
+    }
 }
 
 /// Which fault a task was about, so a panicking task is still accounted for.
@@ -221,7 +294,13 @@ pub struct Engine {
     commands: mpsc::Receiver<Command>,
     options: Options,
     clock: Clock,
-    permits: Arc<Semaphore>,
+    /// Separate slots for injects, rollbacks and everything else (checks, lease renewals and
+    /// cancels), so a rollback never queues behind an inject or a renewal.
+    inject_permits: Arc<Semaphore>,
+    rollback_permits: Arc<Semaphore>,
+    misc_permits: Arc<Semaphore>,
+    /// Flips to true on a halt; queued inject tasks watch it and never send once it is set.
+    halted: watch::Sender<bool>,
 
     stage: Stage,
     ops: JoinSet<Done>,
@@ -267,8 +346,11 @@ impl Engine {
             .map(RuleTracker::new)
             .collect();
         let engine = Engine {
-            max_deadline: now + scenario.max_duration,
-            permits: Arc::new(Semaphore::new(options.fanout.max(1))),
+            max_deadline: after(now, scenario.max_duration),
+            inject_permits: Arc::new(Semaphore::new(options.fanout.max(1))),
+            rollback_permits: Arc::new(Semaphore::new(options.fanout.max(1))),
+            misc_permits: Arc::new(Semaphore::new(options.fanout.max(1))),
+            halted: watch::channel(false).0,
             scenario,
             hosts,
             probes,
@@ -375,18 +457,26 @@ impl Engine {
         }
     }
 
+    /// Runs `fut` as a task once it has a slot of `permits` (None: it takes its own slot).
     fn spawn(
         &mut self,
         key: TaskKey,
+        permits: Option<Arc<Semaphore>>,
         fut: impl std::future::Future<Output = Done> + Send + 'static,
     ) {
-        let permits = self.permits.clone();
         let handle = self.ops.spawn(async move {
-            // The semaphore is never closed; a missing permit would only mean unbounded fan-out.
-            let _permit = permits.acquire_owned().await.ok();
+            // The semaphores are never closed; a missing permit would only mean unbounded fan-out.
+            let _permit = match permits {
+                Some(p) => p.acquire_owned().await.ok(),
+                None => None,
+            };
             fut.await
         });
         self.op_keys.insert(handle.id(), key);
+    }
+
+    fn misc(&self) -> Option<Arc<Semaphore>> {
+        Some(self.misc_permits.clone())
     }
 
     // ---- phases -------------------------------------------------------------------------------
@@ -403,7 +493,8 @@ impl Engine {
             .flat_map(|(t, hs)| hs.iter().map(move |h| (t.clone(), h.clone())))
             .collect();
         for (target, host) in targets {
-            self.spawn(TaskKey::Other, async move {
+            let slot = self.misc();
+            self.spawn(TaskKey::Other, slot, async move {
                 let out = host.exec("true", timeout).await;
                 let detail = match host.connect_ms() {
                     Some(c) => format!(
@@ -431,7 +522,8 @@ impl Engine {
             })
             .collect();
         for (name, timeout, probe) in metrics {
-            self.spawn(TaskKey::Other, async move {
+            let slot = self.misc();
+            self.spawn(TaskKey::Other, slot, async move {
                 let reading = poll_once(probe.as_ref(), timeout).await;
                 Done::Check {
                     name: format!("metric {name} returns data"),
@@ -474,7 +566,8 @@ impl Engine {
                 continue;
             };
             let timeout = metric.timeout;
-            self.spawn(TaskKey::Other, async move {
+            let slot = self.misc();
+            self.spawn(TaskKey::Other, slot, async move {
                 let reading = poll_once(probe.as_ref(), timeout).await;
                 Done::Reading {
                     metric: name,
@@ -493,7 +586,7 @@ impl Engine {
             index,
             injecting: true,
         };
-        self.step_deadline = Some(Instant::now() + step.duration);
+        self.step_deadline = Some(after(Instant::now(), step.duration));
         self.emit(Event::StepStarted {
             index,
             name: step.name.clone(),
@@ -541,42 +634,30 @@ impl Engine {
                     state: FaultState::Injecting,
                     lease: lease.clone(),
                 });
-                let (fid, hname, inject, timeout) = (
-                    fault.id.clone(),
-                    host.name().to_string(),
-                    plan.inject.clone(),
-                    fault.timeout,
-                );
+                let (fid, hname, timeout) =
+                    (fault.id.clone(), host.name().to_string(), fault.timeout);
                 let key = TaskKey::Inject {
                     fault: fid.clone(),
                     host: hname.clone(),
                 };
-                self.spawn(key, async move {
-                    // Dead-man lease first: no fault goes in that the host cannot take out alone.
-                    let armed = match &lease {
-                        Some(l) => Some(host.exec(&l.arm, timeout).await),
-                        None => None,
-                    };
-                    if let Some(a) = armed.as_ref().filter(|a| !a.success()) {
-                        return Done::Injected {
-                            fault: fid,
-                            host: hname,
-                            outcome: CommandOutcome {
-                                error: Some(format!(
-                                    "not injected: the dead-man lease could not be armed ({})",
-                                    a.summary()
-                                )),
-                                ..Default::default()
-                            },
-                            lease: armed,
-                        };
-                    }
-                    let outcome = host.exec(&inject, timeout).await;
+                let task = InjectTask {
+                    host,
+                    plan,
+                    lease,
+                    timeout,
+                    permits: self.inject_permits.clone(),
+                    halted: self.halted.subscribe(),
+                };
+                // The task takes its own slot: it must be able to give up waiting on a halt.
+                self.spawn(key, None, async move {
+                    let (outcome, lease, not_injected, lease_cancel) = task.run().await;
                     Done::Injected {
                         fault: fid,
                         host: hname,
                         outcome,
-                        lease: armed,
+                        lease,
+                        not_injected,
+                        lease_cancel,
                     }
                 });
             }
@@ -611,42 +692,48 @@ impl Engine {
     }
 
     fn spawn_rollbacks(&mut self, step: Option<usize>) {
-        let work: Vec<_> = self
+        let work: Vec<(String, String)> = self
             .ledger
             .to_roll_back(step)
             .into_iter()
-            .map(|e| {
-                (
-                    e.fault.id.clone(),
-                    e.host.clone(),
-                    e.plan.clone(),
-                    e.fault.timeout,
-                )
-            })
+            .map(|e| (e.fault.id.clone(), e.host.name().to_string()))
             .collect();
-        for (fid, host, plan, timeout) in work {
-            let hname = host.name().to_string();
-            self.ledger.set(&fid, &hname, FaultState::RollingBack);
-            self.emit(Event::RollbackStarted {
-                fault: fid.clone(),
-                host: hname.clone(),
-            });
-            let key = TaskKey::Rollback {
-                fault: fid.clone(),
-                host: hname.clone(),
-            };
-            self.spawn(key, async move {
-                let report = roll_back(host.as_ref(), &plan, timeout).await;
-                Done::RolledBack {
-                    fault: fid,
-                    host: hname,
-                    report,
-                }
-            });
+        for (fid, hname) in work {
+            self.spawn_rollback(&fid, &hname);
         }
         if self.ops.is_empty() {
             self.stage_drained();
         }
+    }
+
+    /// Starts rolling back one fault on one host, on the rollback slots (never behind injects).
+    fn spawn_rollback(&mut self, fault: &str, host: &str) {
+        let Some((h, plan, timeout)) = self
+            .ledger
+            .get_mut(fault, host)
+            .map(|e| (e.host.clone(), e.plan.clone(), e.fault.timeout))
+        else {
+            return;
+        };
+        self.ledger.set(fault, host, FaultState::RollingBack);
+        self.emit(Event::RollbackStarted {
+            fault: fault.to_string(),
+            host: host.to_string(),
+        });
+        let (fid, hname) = (fault.to_string(), host.to_string());
+        let key = TaskKey::Rollback {
+            fault: fid.clone(),
+            host: hname.clone(),
+        };
+        let slot = Some(self.rollback_permits.clone());
+        self.spawn(key, slot, async move {
+            let report = roll_back(h.as_ref(), &plan, timeout).await;
+            Done::RolledBack {
+                fault: fid,
+                host: hname,
+                report,
+            }
+        });
     }
 
     /// Emergency stop: drop what can be dropped, roll back everything that is live.
@@ -655,6 +742,8 @@ impl Engine {
             return;
         }
         self.halt = Some(Halt { at: Instant::now() });
+        // Queued injects see this and never send; nothing new starts from here on.
+        self.halted.send_replace(true);
         self.aborted.get_or_insert_with(|| reason.to_string());
         self.emit(Event::HaltRequested {
             by: by.to_string(),
@@ -667,15 +756,10 @@ impl Engine {
                 self.op_keys.clear();
                 self.finish();
             }
-            Stage::Step {
-                injecting: false, ..
-            } => self.start_halt_rollback(),
-            // In-flight injects and rollbacks are allowed to finish (bounded by their timeouts);
-            // stage_drained() then rolls back whatever is still live.
-            Stage::Step {
-                injecting: true, ..
-            }
-            | Stage::StepRollback { .. } => {}
+            // Everything already on a host starts rolling back now; an inject still in flight
+            // is rolled back the moment it returns (on_done), never beside it; rollbacks already
+            // in flight (a step's end) carry on.
+            Stage::Step { .. } | Stage::StepRollback { .. } => self.start_halt_rollback(),
             Stage::Halting | Stage::Finished => {}
         }
     }
@@ -776,25 +860,14 @@ impl Engine {
                 index,
                 injecting: true,
             } => {
-                if self.halt.is_some() {
-                    self.start_halt_rollback();
-                } else {
-                    self.stage = Stage::Step {
-                        index,
-                        injecting: false,
-                    };
-                }
+                self.stage = Stage::Step {
+                    index,
+                    injecting: false,
+                };
             }
             Stage::Step { .. } => {}
             Stage::StepRollback { index } => {
-                if self.halt.is_some() {
-                    // Whatever else is live goes too; the halt's timing ends when all are back.
-                    if self.ledger.to_roll_back(None).is_empty() {
-                        self.rollback_finished();
-                    } else {
-                        self.start_halt_rollback();
-                    }
-                } else if self.ledger.any_unresolved() {
+                if self.ledger.any_unresolved() {
                     self.aborted = Some(format!(
                         "rollback after step {} did not verify; stopping before anything else is injected",
                         index + 1
@@ -849,6 +922,15 @@ impl Engine {
             return (
                 Verdict::ManualActionNeeded,
                 format!("{n} fault rollback(s) not verified: manual action needed{why}"),
+            );
+        }
+        if let Some(e) = &self.journal_error {
+            // Every fault may be back, but the record of it is not whole: a person must look.
+            return (
+                Verdict::ManualActionNeeded,
+                format!(
+                    "the journal could not be written ({e}): records that missed it went to stderr and a side file; check the faults by hand"
+                ),
             );
         }
         if let Some(a) = &self.aborted {
@@ -946,6 +1028,8 @@ impl Engine {
                         host,
                         outcome: lost,
                         lease: None,
+                        not_injected: None,
+                        lease_cancel: None,
                     },
                     TaskKey::Rollback { fault, host } => Done::RolledBack {
                         fault,
@@ -990,6 +1074,45 @@ impl Engine {
                 host,
                 outcome,
                 lease,
+                not_injected: Some(reason),
+                lease_cancel,
+            } => {
+                if let Some(armed) = lease {
+                    self.lease_armed(&fault, &host, armed);
+                }
+                self.ledger.set(&fault, &host, FaultState::NotInjected);
+                // Something was sent and said no (a refusal, a lease that would not arm): the
+                // experiment cannot go on as written. Skipped by a halt: nothing more to say.
+                let sent = outcome.exit.is_some() || outcome.error.is_some();
+                self.emit(Event::FaultNotInjected {
+                    fault: fault.clone(),
+                    host: host.clone(),
+                    reason: reason.clone(),
+                    outcome: sent.then_some(outcome),
+                });
+                if let Some(c) = lease_cancel {
+                    self.emit(Event::LeaseCancelled {
+                        fault: fault.clone(),
+                        host: host.clone(),
+                        ok: c.success(),
+                    });
+                }
+                if sent {
+                    self.halt(
+                        "engine",
+                        &format!(
+                            "fault {fault} on {host} was not injected ({reason}); rolling back"
+                        ),
+                    );
+                }
+            }
+            Done::Injected {
+                fault,
+                host,
+                outcome,
+                lease,
+                not_injected: None,
+                ..
             } => {
                 if let Some(armed) = lease {
                     self.lease_armed(&fault, &host, armed);
@@ -1019,6 +1142,16 @@ impl Engine {
                             "inject of fault {fault} on {host} failed ({summary}); rolling back"
                         ),
                     );
+                }
+                #[cfg(feature = "test-support")]
+                if std::env::var_os("GAMEDAY_TEST_ENGINE_PANIC").is_some() {
+                    panic!(
+                        "test-support: engine panic after an inject (GAMEDAY_TEST_ENGINE_PANIC)"
+                    );
+                }
+                // Halted while this inject was in flight: it comes out now, as soon as it is in.
+                if self.halt.is_some() && state.needs_rollback() {
+                    self.spawn_rollback(&fault, &host);
                 }
             }
             Done::LeaseRenewed {
@@ -1079,7 +1212,8 @@ impl Engine {
             return;
         };
         let (fault, host) = (fault.to_string(), host.to_string());
-        self.spawn(TaskKey::Other, async move {
+        let slot = self.misc();
+        self.spawn(TaskKey::Other, slot, async move {
             let outcome = h.exec(&l.cancel, timeout).await;
             Done::LeaseCancelled {
                 fault,
@@ -1107,7 +1241,7 @@ impl Engine {
             outcome: armed,
         });
         if ok {
-            let at = Instant::now() + renew_every(&l);
+            let at = after(Instant::now(), renew_every(&l));
             if self.lease_renew_at.is_none_or(|t| at < t) {
                 self.lease_renew_at = Some(at);
             }
@@ -1128,13 +1262,14 @@ impl Engine {
             .collect();
         self.lease_renew_at = live
             .iter()
-            .map(|(_, _, l, _)| Instant::now() + renew_every(l))
+            .map(|(_, _, l, _)| after(Instant::now(), renew_every(l)))
             .min();
         for (fid, host, l, timeout) in live {
             let hname = host.name().to_string();
             // Renewals must come back well inside the lease, or they are worthless.
             let limit = timeout.min(renew_every(&l));
-            self.spawn(TaskKey::Other, async move {
+            let slot = self.misc();
+            self.spawn(TaskKey::Other, slot, async move {
                 let outcome = host.exec(&l.renew, limit).await;
                 Done::LeaseRenewed {
                     fault: fid,
@@ -1154,7 +1289,13 @@ impl Engine {
             ok,
             error: error.clone(),
         });
-        if !ok {
+        // A renewal that raced the fault's own rollback (and its lease's cancel) says nothing
+        // about the experiment: only a live fault's lost lease stops the run.
+        let live = self
+            .ledger
+            .get_mut(&fault, &host)
+            .is_some_and(|e| e.state == FaultState::Injected);
+        if !ok && live {
             // The host may already have reverted (or soon will): the experiment is not what it
             // claims to be any more. Stop and roll back everything.
             self.halt(
@@ -1267,7 +1408,11 @@ impl Engine {
         self.scenario
             .metrics
             .get(metric)
-            .map(|m| m.every + m.timeout + Duration::from_secs(1))
+            .map(|m| {
+                m.every
+                    .saturating_add(m.timeout)
+                    .saturating_add(Duration::from_secs(1))
+            })
             .unwrap_or(Duration::from_secs(60))
     }
 
@@ -1302,7 +1447,7 @@ impl Engine {
         }
         if self.samplers.is_some() {
             for (m, seen) in &self.last_seen {
-                consider(*seen + self.stale_after(m));
+                consider(after(*seen, self.stale_after(m)));
             }
         }
         next
@@ -1328,8 +1473,8 @@ impl Engine {
             let stale: Vec<(String, Duration)> = self
                 .last_seen
                 .iter()
-                .filter(|(m, seen)| now >= **seen + self.stale_after(m))
-                .map(|(m, seen)| (m.clone(), now - *seen))
+                .filter(|(m, seen)| now >= after(**seen, self.stale_after(m)))
+                .map(|(m, seen)| (m.clone(), now.saturating_duration_since(*seen)))
                 .collect();
             for (metric, silent) in stale {
                 // The sampler itself is stuck: fail closed with a synthesized no-data reading.
@@ -1385,6 +1530,16 @@ impl Engine {
         (held, checks)
     }
 }
+
+/// `from + d`, or a time far enough away never to come (a year) if that would overflow: every
+/// duration is bounded at validation, and this keeps time arithmetic total all the same.
+fn after(from: Instant, d: Duration) -> Instant {
+    from.checked_add(d)
+        .or_else(|| from.checked_add(FAR))
+        .unwrap_or(from)
+}
+
+const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Renew at a third of the lease: two renewals can be lost before the host reverts.
 fn renew_every(l: &LeasePlan) -> Duration {

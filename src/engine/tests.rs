@@ -19,6 +19,8 @@ struct ScriptedHost {
     /// When set, each command checks that the journal already holds a fault intent for it.
     journal: Option<std::path::PathBuf>,
     intent_seen_before_inject: Mutex<Vec<bool>>,
+    /// Whether faults on this host get a dead-man lease.
+    leases: bool,
 }
 
 impl Host for ScriptedHost {
@@ -46,6 +48,9 @@ impl Host for ScriptedHost {
     }
     fn manual(&self, command: &str) -> String {
         format!("ssh web-1 {command}")
+    }
+    fn leases(&self) -> bool {
+        self.leases
     }
 }
 
@@ -156,6 +161,7 @@ fn kind(e: &Event) -> &'static str {
         Event::RunEnded => "run_ended",
         Event::PreflightHeld { .. } => "preflight_held",
         Event::PreflightOverridden { .. } => "preflight_overridden",
+        Event::FaultNotInjected { .. } => "not_injected",
     }
 }
 
@@ -199,6 +205,17 @@ fn start(
     probe: Arc<dyn Probe>,
     options: Options,
 ) -> Started {
+    start_on(yaml, answer, probe, options, false)
+}
+
+/// [`start`] on a host that takes dead-man leases when `leases` is set.
+fn start_on(
+    yaml: &str,
+    answer: impl Fn(&str) -> (CommandOutcome, Duration) + Send + Sync + 'static,
+    probe: Arc<dyn Probe>,
+    options: Options,
+    leases: bool,
+) -> Started {
     let dir = tempfile::tempdir().unwrap();
     let scenario = Scenario::parse(&dir.path().join("s.yaml"), yaml).expect("valid scenario");
     let journal = dir.path().join("journal.jsonl");
@@ -207,6 +224,7 @@ fn start(
         log: Mutex::new(vec![]),
         journal: Some(journal.clone()),
         intent_seen_before_inject: Mutex::new(vec![]),
+        leases,
     });
     let mut hosts = HostMap::new();
     hosts.insert("web".into(), vec![host.clone() as Arc<dyn Host>]);
@@ -825,4 +843,230 @@ async fn failed_live_checks_hold_then_a_halt_touches_nothing() {
             .iter()
             .any(|c| c.starts_with("inject"))
     );
+}
+
+// ---- halts under load (safety review, issue 9 point 1) ---------------------------------------------
+
+/// A step with `n` command faults named f0..f<n-1>.
+fn many_faults(n: usize) -> String {
+    let mut yaml = String::from(
+        "title: Many faults\nhypothesis: h\nmax_duration: 30m\ntargets:\n  web: { hosts: [web-1] }\n\
+         metrics:\n  errors: { command: \"x\", target: web, every: 1s, timeout: 1s }\n\
+         steps:\n  - name: Break\n    duration: 20m\n    faults:\n",
+    );
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "      - {{ kind: command, id: f{i}, target: web, inject: \"inject f{i}\", rollback: \"undo f{i}\", timeout: 1m }}\n"
+        ));
+    }
+    yaml
+}
+
+fn at_of(run: &Run, pred: impl Fn(&Event) -> bool) -> Vec<f64> {
+    let t0 = run.events[0].ts;
+    run.events
+        .iter()
+        .filter(|e| pred(&e.event))
+        .map(|e| (e.ts - t0).num_milliseconds() as f64 / 1000.0)
+        .collect()
+}
+
+async fn halt_at(h: &Handle, after: Duration) {
+    tokio::time::sleep(after).await;
+    h.commands
+        .send(Command::Halt {
+            by: "IC".into(),
+            reason: "stop".into(),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_halt_no_queued_inject_starts() {
+    // 200 faults, 1 s injects, one at a time: the halt comes 1.5 s into the step.
+    let run = start(
+        &many_faults(200),
+        |cmd| {
+            if cmd.starts_with("inject") {
+                (ok().0, Duration::from_secs(1))
+            } else {
+                ok()
+            }
+        },
+        timed(|_| Ok(1.0)),
+        Options {
+            fanout: 1,
+            ..Options::default()
+        },
+    );
+    let h = run.handle().clone();
+    halt_at(&h, Duration::from_millis(1500)).await;
+    let run = run.finish().await;
+    let sent = run
+        .host
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.starts_with("inject"))
+        .count();
+    assert!(
+        sent <= 2,
+        "{sent} injects were sent; after the halt none may start"
+    );
+    let skipped = run
+        .events
+        .iter()
+        .filter(|e| matches!(e.event, Event::FaultNotInjected { .. }))
+        .count();
+    assert_eq!(
+        skipped + sent,
+        200,
+        "every fault is either sent or journaled as not injected"
+    );
+    // Not injected means not rolled back: only what was sent gets an undo.
+    let undone = run
+        .host
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.starts_with("undo"))
+        .count();
+    assert_eq!(undone, sent);
+    assert_eq!(
+        run.outcome.verdict,
+        Verdict::Aborted,
+        "{}",
+        run.outcome.reason
+    );
+    assert!(crate::recover::pending(&run.events).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_halt_rolls_back_what_is_in_at_once_not_after_the_slowest_inject() {
+    // f0 goes in in 1 s; f1 takes 30 s. The halt comes at 2 s: f0's undo must not wait for f1.
+    let run = start(
+        &many_faults(2),
+        |cmd| match cmd {
+            "inject f1" => (ok().0, Duration::from_secs(30)),
+            c if c.starts_with("inject") => (ok().0, Duration::from_secs(1)),
+            _ => ok(),
+        },
+        timed(|_| Ok(1.0)),
+        Options::default(),
+    );
+    let h = run.handle().clone();
+    halt_at(&h, Duration::from_secs(2)).await;
+    let run = run.finish().await;
+    let halt = at_of(&run, |e| matches!(e, Event::HaltRequested { .. }))[0];
+    let f0 = at_of(
+        &run,
+        |e| matches!(e, Event::RollbackStarted { fault, .. } if fault == "f0"),
+    )[0];
+    let f1 = at_of(
+        &run,
+        |e| matches!(e, Event::RollbackStarted { fault, .. } if fault == "f1"),
+    )[0];
+    assert!(
+        f0 - halt <= 0.1,
+        "halt at {halt}, f0's rollback only at {f0}"
+    );
+    let f1_in = at_of(
+        &run,
+        |e| matches!(e, Event::FaultInjected { fault, .. } if fault == "f1"),
+    )[0];
+    assert!(f1 >= f1_in, "f1 is undone only once its inject returned");
+    assert!(f1 - f1_in <= 0.1, "and at once then ({f1_in} → {f1})");
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollbacks_never_queue_behind_lease_renewals() {
+    // One slot. The lease (6 s) renews every 2 s; renewals hang for 40 s. A halt at 7 s must
+    // still send the undo at once.
+    let yaml = many_faults(1).replace("timeout: 1m", "timeout: 1m, lease: 6s");
+    let run = start_on(
+        &yaml,
+        |cmd| {
+            if cmd.contains("lease") && cmd.contains("renew") {
+                (ok().0, Duration::from_secs(40))
+            } else {
+                ok()
+            }
+        },
+        timed(|_| Ok(1.0)),
+        Options {
+            fanout: 1,
+            ..Options::default()
+        },
+        true,
+    );
+    let h = run.handle().clone();
+    halt_at(&h, Duration::from_secs(7)).await;
+    let run = run.finish().await;
+    let halt = at_of(&run, |e| matches!(e, Event::HaltRequested { .. }))[0];
+    let undo_sent = at_of(&run, |e| matches!(e, Event::RollbackStarted { .. }))[0];
+    let done = at_of(&run, |e| matches!(e, Event::RollbackResult { .. }))[0];
+    assert!(
+        undo_sent - halt <= 0.1,
+        "halt {halt}, rollback started {undo_sent}"
+    );
+    assert!(
+        done - halt <= 0.5,
+        "halt {halt}, rollback done {done}: it queued"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn durations_beyond_any_clock_do_not_crash_the_engine() {
+    // Validation bounds every duration; the engine must still never overflow time arithmetic.
+    let dir = tempfile::tempdir().unwrap();
+    let mut scenario = Scenario::parse(&dir.path().join("s.yaml"), BASE).expect("valid");
+    scenario.max_duration = Duration::MAX;
+    for s in &mut scenario.steps {
+        s.duration = Duration::MAX;
+        for f in &mut s.faults {
+            f.lease = Duration::MAX;
+        }
+    }
+    for r in &mut scenario.abort {
+        r.sustained = Duration::MAX;
+    }
+    for m in scenario.metrics.values_mut() {
+        m.timeout = Duration::MAX;
+    }
+    let journal = dir.path().join("journal.jsonl");
+    let host = Arc::new(ScriptedHost {
+        answer: Box::new(answer_ok),
+        log: Mutex::new(vec![]),
+        journal: None,
+        intent_seen_before_inject: Mutex::new(vec![]),
+        leases: true,
+    });
+    let mut hosts = HostMap::new();
+    hosts.insert("web".into(), vec![host.clone() as Arc<dyn Host>]);
+    let mut probes = ProbeMap::new();
+    probes.insert(
+        "errors".into(),
+        timed(|t| {
+            Ok(if t > Duration::from_secs(70) {
+                900.0
+            } else {
+                1.0
+            })
+        }),
+    );
+    let writer = crate::journal::JournalWriter::create(&journal, "test-run").unwrap();
+    let (engine, handle) = Engine::new(
+        Arc::new(scenario),
+        hosts,
+        probes,
+        writer,
+        Options::default(),
+    );
+    let task = tokio::spawn(engine.run());
+    halt_at(&handle, Duration::from_secs(120)).await;
+    let outcome = task.await.expect("the engine must not panic").unwrap();
+    assert_eq!(outcome.verdict, Verdict::Aborted, "{}", outcome.reason);
 }

@@ -32,6 +32,13 @@ impl FaultPlan {
     }
 }
 
+impl FaultPlan {
+    /// MERGE-STUB: replaced by the kinds branch (refusal = built-in kind's precondition failed).
+    pub fn refusal(&self, _outcome: &CommandOutcome) -> Option<String> {
+        None
+    }
+}
+
 /// Attempts of the undo command before giving up; the pauses between them.
 pub const UNDO_ATTEMPTS: u32 = 3;
 const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(1)];
@@ -136,6 +143,9 @@ pub enum FaultState {
     RollingBack,
     /// Irreversible fault: nothing to roll back.
     Irreversible,
+    /// Never on the host: refused by its precondition check, or skipped by a halt before it was
+    /// sent. Nothing is rolled back for it.
+    NotInjected,
     Done(RollbackStatus),
 }
 
@@ -147,6 +157,7 @@ impl FaultState {
             FaultState::InjectFailed => "inject failed",
             FaultState::RollingBack => "rolling back",
             FaultState::Irreversible => "irreversible",
+            FaultState::NotInjected => "not injected",
             FaultState::Done(RollbackStatus::Verified) => "VERIFIED",
             FaultState::Done(RollbackStatus::Failed) => "FAILED",
             FaultState::Done(RollbackStatus::Unknown) => "UNKNOWN",
@@ -198,18 +209,27 @@ impl FaultLedger {
         self.entries.values()
     }
 
-    /// Faults to roll back, optionally only those of one step.
+    /// Faults whose rollback can start now, optionally only those of one step: their inject has
+    /// finished (an inject still in flight is rolled back when it returns, never beside it).
     pub fn to_roll_back(&self, step: Option<usize>) -> Vec<&LedgerEntry> {
         self.entries
             .values()
-            .filter(|e| e.state.needs_rollback() && step.is_none_or(|s| e.step == s))
+            .filter(|e| {
+                matches!(e.state, FaultState::Injected | FaultState::InjectFailed)
+                    && step.is_none_or(|s| e.step == s)
+            })
             .collect()
     }
 
     pub fn live(&self) -> Vec<LiveFault> {
         self.entries
             .values()
-            .filter(|e| !matches!(e.state, FaultState::Done(RollbackStatus::Verified)))
+            .filter(|e| {
+                !matches!(
+                    e.state,
+                    FaultState::Done(RollbackStatus::Verified) | FaultState::NotInjected
+                )
+            })
             .map(|e| LiveFault {
                 fault: e.fault.id.clone(),
                 host: e.host.name().to_string(),

@@ -113,6 +113,15 @@ pub fn describe(event: &Event) -> (String, String) {
                 outcome.summary()
             ),
         ),
+        Event::FaultNotInjected {
+            fault,
+            host,
+            reason,
+            ..
+        } => (
+            "fault",
+            format!("NOT INJECTED {fault} on {host}: {reason} (nothing to roll back)"),
+        ),
         Event::Sample {
             metric,
             value,
@@ -349,6 +358,8 @@ struct FaultRow {
     target: String,
     host: String,
     injected: Option<(DateTime<Utc>, bool)>,
+    /// Why it never reached the host (refused by its check, or skipped by a halt).
+    not_injected: Option<String>,
     rolled_back: Option<DateTime<Utc>>,
     status: Option<RollbackStatus>,
     how: String,
@@ -546,16 +557,18 @@ pub fn debrief(events: &[Envelope]) -> String {
             "| Fault | Kind | Target | Host | Injected | Rolled back | Verified | How |\n|---|---|---|---|---|---|---|---|"
         );
         for r in &rows {
-            let injected = match r.injected {
-                Some((ts, true)) => t_plus(start, ts),
-                Some((ts, false)) => format!("{} (inject failed)", t_plus(start, ts)),
-                None => "sent, no result".into(),
+            let injected = match (r.injected, &r.not_injected) {
+                (_, Some(why)) => format!("not injected: {}", cell(why)),
+                (Some((ts, true)), _) => t_plus(start, ts),
+                (Some((ts, false)), _) => format!("{} (inject failed)", t_plus(start, ts)),
+                (None, None) => "sent, no result".into(),
             };
             let rolled = r
                 .rolled_back
                 .map(|t| t_plus(start, t))
                 .unwrap_or_else(|| "—".into());
             let verified = match (r.irreversible, r.status) {
+                _ if r.not_injected.is_some() => "n/a (never on the host)".to_string(),
                 (true, _) => "n/a (irreversible)".to_string(),
                 (_, Some(RollbackStatus::Verified)) => "yes".into(),
                 (_, Some(RollbackStatus::Failed)) => "**no (FAILED)**".into(),
@@ -578,7 +591,11 @@ pub fn debrief(events: &[Envelope]) -> String {
         out.push('\n');
         let manual: Vec<&FaultRow> = rows
             .iter()
-            .filter(|r| !r.irreversible && r.status != Some(RollbackStatus::Verified))
+            .filter(|r| {
+                !r.irreversible
+                    && r.not_injected.is_none()
+                    && r.status != Some(RollbackStatus::Verified)
+            })
             .collect();
         if !manual.is_empty() {
             let _ = writeln!(out, "### Manual action needed\n");
@@ -786,6 +803,7 @@ fn fault_rows(events: &[Envelope]) -> Vec<FaultRow> {
                     target: target.clone(),
                     host: host.clone(),
                     injected: None,
+                    not_injected: None,
                     rolled_back: None,
                     status: None,
                     how: String::new(),
@@ -800,6 +818,16 @@ fn fault_rows(events: &[Envelope]) -> Vec<FaultRow> {
             } => {
                 if let Some(i) = find(&mut rows, fault, host) {
                     rows[i].injected = Some((e.ts, *ok));
+                }
+            }
+            Event::FaultNotInjected {
+                fault,
+                host,
+                reason,
+                ..
+            } => {
+                if let Some(i) = find(&mut rows, fault, host) {
+                    rows[i].not_injected = Some(reason.clone());
                 }
             }
             Event::RollbackResult {

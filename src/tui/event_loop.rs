@@ -94,6 +94,9 @@ impl Loop<'_> {
         S: Stream<Item = io::Result<TermEvent>> + Unpin,
     {
         let mut session: Option<Session> = None;
+        // The engine task's result once it has ended: a run that ends without its verdict (a
+        // panic, a journal that could not start) must not leave the console waiting for events.
+        let mut engine_ended: Option<EngineResult> = None;
         let mut done = Finished {
             journal: self.journal.clone(),
             ..Finished::default()
@@ -110,6 +113,11 @@ impl Loop<'_> {
         while !quit {
             let mut actions = Vec::new();
             let listening = session.as_ref().is_some_and(|_| !app.run.ended);
+            let watching = session.is_some() && engine_ended.is_none();
+            let (events_rx, engine) = match session.as_mut() {
+                Some(s) => (Some(&mut s.events), Some(&mut s.engine)),
+                None => (None, None),
+            };
             tokio::select! {
                 biased;
                 Some(sig) = self.signals.recv() => actions.push(Action::Signal(sig)),
@@ -134,7 +142,7 @@ impl Loop<'_> {
                         actions.push(Action::Signal("terminal input closed"));
                     }
                 },
-                r = recv(&mut session), if listening => {
+                r = recv(events_rx), if listening => {
                     match r {
                         Ok(env) => actions.push(Action::Event(env)),
                         Err(broadcast::error::RecvError::Lagged(n)) => actions.push(Action::Lagged(n)),
@@ -149,6 +157,15 @@ impl Loop<'_> {
                                 Err(_) => break,
                             }
                         }
+                    }
+                }
+                ended = engine_task(engine), if watching => {
+                    let failed = !matches!(ended, Ok(Ok(_)));
+                    engine_ended = Some(ended);
+                    if failed {
+                        // No verdict will come: leave, so the caller rolls back from the journal.
+                        tracing::error!("the engine ended without a verdict; leaving the console");
+                        quit = true;
                     }
                 }
                 _ = tick.tick() => {
@@ -186,7 +203,7 @@ impl Loop<'_> {
         }
         if let Some(s) = session.take() {
             done.journal = Some(s.journal.clone());
-            done.outcome = Some(finish_engine(s, app).await);
+            done.outcome = Some(finish_engine(s, app, engine_ended).await);
         }
         Ok(done)
     }
@@ -266,10 +283,10 @@ impl Loop<'_> {
 }
 
 async fn recv(
-    session: &mut Option<Session>,
+    events: Option<&mut broadcast::Receiver<std::sync::Arc<crate::event::Envelope>>>,
 ) -> Result<std::sync::Arc<crate::event::Envelope>, broadcast::error::RecvError> {
-    match session {
-        Some(s) => s.events.recv().await,
+    match events {
+        Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
 }
@@ -285,18 +302,40 @@ fn send_command(s: &Session, cmd: crate::engine::Command) {
     }
 }
 
-/// Waits for the engine to finish. If the console is leaving mid-run (it should not), halt first.
-async fn finish_engine(s: Session, app: &App) -> Result<RunOutcome, String> {
-    if !app.run.ended {
-        send_command(
-            &s,
-            crate::engine::Command::Halt {
-                by: "console".into(),
-                reason: "console closing".into(),
-            },
-        );
+type EngineResult =
+    Result<Result<RunOutcome, crate::journal::JournalError>, tokio::task::JoinError>;
+
+async fn engine_task(
+    engine: Option<&mut tokio::task::JoinHandle<Result<RunOutcome, crate::journal::JournalError>>>,
+) -> EngineResult {
+    match engine {
+        Some(e) => e.await,
+        None => std::future::pending().await,
     }
-    match s.engine.await {
+}
+
+/// Waits for the engine to finish. If the console is leaving mid-run (it should not), halt first.
+async fn finish_engine(
+    s: Session,
+    app: &App,
+    ended: Option<EngineResult>,
+) -> Result<RunOutcome, String> {
+    let ended = match ended {
+        Some(r) => r,
+        None => {
+            if !app.run.ended {
+                send_command(
+                    &s,
+                    crate::engine::Command::Halt {
+                        by: "console".into(),
+                        reason: "console closing".into(),
+                    },
+                );
+            }
+            s.engine.await
+        }
+    };
+    match ended {
         Ok(Ok(o)) => Ok(o),
         Ok(Err(e)) => Err(io_err(e).to_string()),
         Err(e) => Err(format!("the engine stopped unexpectedly: {e}")),

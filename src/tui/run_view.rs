@@ -20,6 +20,8 @@ pub enum FaultState {
     Arming,
     Injected,
     InjectFailed,
+    /// Refused by its precondition check, or skipped by a halt: never on the host.
+    NotInjected,
     RollingBack,
     Done(RollbackStatus),
 }
@@ -30,6 +32,7 @@ impl FaultState {
             FaultState::Arming => "arming",
             FaultState::Injected => "injected",
             FaultState::InjectFailed => "inject failed",
+            FaultState::NotInjected => "not injected",
             FaultState::RollingBack => "rolling back",
             FaultState::Done(RollbackStatus::Verified) => "VERIFIED",
             FaultState::Done(RollbackStatus::Failed) => "FAILED",
@@ -38,7 +41,7 @@ impl FaultState {
     }
 
     pub fn live(self) -> bool {
-        !matches!(self, FaultState::Done(_))
+        !matches!(self, FaultState::Done(_) | FaultState::NotInjected)
     }
 }
 
@@ -211,6 +214,9 @@ impl RunView {
                     FaultState::InjectFailed
                 };
                 r.injected_at = Some(t);
+            }),
+            Event::FaultNotInjected { fault, host, .. } => self.set_fault(fault, host, |r| {
+                r.state = FaultState::NotInjected;
             }),
             // Leases show on the timeline (via describe); the fault row's state is unchanged.
             Event::LeaseArmed { .. }

@@ -123,3 +123,73 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
         "override journaled"
     );
 }
+
+/// Starts a "run" whose engine task dies at once without a verdict, while the console keeps its
+/// handle (so the event channel stays open).
+struct CrashingLauncher {
+    journal: std::path::PathBuf,
+    keep: Vec<crate::engine::Handle>,
+}
+
+impl crate::tui::launch::Launcher for CrashingLauncher {
+    fn launch(
+        &mut self,
+        _scenario: std::sync::Arc<Scenario>,
+    ) -> Result<crate::tui::launch::Session, String> {
+        let (commands, _rx) = mpsc::channel(8);
+        let (events, _) = tokio::sync::broadcast::channel(16);
+        let handle = crate::engine::Handle { commands, events };
+        self.keep.push(handle.clone());
+        Ok(crate::tui::launch::Session {
+            events: handle.subscribe(),
+            handle,
+            engine: tokio::spawn(async { panic!("engine bug (test)") }),
+            journal: self.journal.clone(),
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_that_dies_without_a_verdict_ends_the_console() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("loop.yaml");
+    std::fs::write(&file, SCENARIO.replace("MARKER", "m")).expect("write scenario");
+    let scenario = std::sync::Arc::new(Scenario::load(&file).expect("valid scenario"));
+    let mut launcher = CrashingLauncher {
+        journal: dir.path().join("j.jsonl"),
+        keep: Vec::new(),
+    };
+    let (keys, rx) = mpsc::unbounded_channel::<io::Result<TermEvent>>();
+    let input = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (e, rx))
+    }));
+    let mut app = App::preflight(chrono::Utc::now(), Picker::default(), scenario);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let lp = Loop {
+        launcher: Some(&mut launcher),
+        signals: mpsc::channel(1).1,
+        journal: None,
+    };
+    let send = |e| keys.send(e).expect("loop is listening");
+    send(key('s'));
+    for c in "go".chars() {
+        send(key(c));
+    }
+    send(Ok(TermEvent::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    ))));
+    let done = tokio::time::timeout(
+        Duration::from_secs(30),
+        lp.run(&mut terminal, &mut app, input),
+    )
+    .await
+    .expect("the console must not wait forever on a dead engine")
+    .expect("loop ran");
+    let why = done
+        .outcome
+        .expect("a run was started")
+        .expect_err("no verdict");
+    assert!(why.contains("stopped unexpectedly"), "{why}");
+    assert_eq!(done.journal, Some(dir.path().join("j.jsonl")));
+}

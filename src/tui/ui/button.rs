@@ -34,7 +34,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let total = run
         .faults
         .iter()
-        .filter(|f| f.injected_at.is_some() || f.state != FaultState::Arming)
+        .filter(|f| {
+            f.state != FaultState::NotInjected
+                && (f.injected_at.is_some() || f.state != FaultState::Arming)
+        })
         .count();
     let verified = run
         .faults

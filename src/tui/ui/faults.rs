@@ -22,7 +22,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 FaultState::Done(RollbackStatus::Verified) => theme.ok(),
                 FaultState::Done(_) | FaultState::InjectFailed => theme.bad(),
                 FaultState::Injected | FaultState::RollingBack => theme.warn(),
-                FaultState::Arming => theme.text(),
+                FaultState::Arming | FaultState::NotInjected => theme.text(),
             };
             let when = f
                 .done_at

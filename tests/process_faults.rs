@@ -1,0 +1,377 @@
+//! Process-level faults, at process level: the real `gameday` binary with its stderr on a full
+//! device, signals, a full filesystem (a small tmpfs), a memory cap, an engine that dies. Each test
+//! checks the one promise that matters: every fault is rolled back (or said not to be) and the
+//! process exits with the right code instead of hanging.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+fn gameday() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gameday"))
+}
+
+fn dev_full() -> Stdio {
+    Stdio::from(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full"),
+    )
+}
+
+/// Waits for the process, bounded: a hang is the failure these tests look for.
+fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("gameday did not exit within {limit:?}: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn wait_for(path: &Path, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{} never showed {needle}", path.display());
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}
+
+/// A local game day: `faults` are YAML fault entries of the one fault step.
+fn scenario(dir: &Path, step: &str, faults: &str) -> PathBuf {
+    let yaml = format!(
+        r#"title: Process faults
+hypothesis: Faults come and go.
+max_duration: 10m
+targets:
+  here: {{ local: true }}
+metrics:
+  one: {{ command: "echo 1", target: here, every: 200ms, timeout: 2s }}
+steady_state:
+  - {{ metric: one, below: 5 }}
+steps:
+  - name: Faults
+    duration: {step}
+    faults:
+{faults}"#
+    );
+    let path = dir.join("s.yaml");
+    std::fs::write(&path, yaml).expect("write scenario");
+    path
+}
+
+/// One command fault that creates `marker` and whose rollback removes it.
+fn marker_fault(id: &str, marker: &Path, extra_inject: &str) -> String {
+    let m = marker.display();
+    format!(
+        "      - {{ kind: command, id: {id}, target: here, inject: \"touch {m}{extra_inject}\", rollback: \"rm -f {m}\", verify: \"test ! -e {m}\", timeout: 20s }}\n"
+    )
+}
+
+fn headless(dir: &Path, scenario: &Path, journal: &Path) -> Command {
+    let mut c = gameday();
+    c.current_dir(dir).args([
+        "run",
+        scenario.to_str().expect("utf-8 path"),
+        "--headless",
+        "--journal",
+        journal.to_str().expect("utf-8 path"),
+    ]);
+    c
+}
+
+#[test]
+fn sighup_with_stderr_on_a_full_device_still_halts_and_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(dir.path(), "2m", &marker_fault("m", &marker, ""));
+    let j = dir.path().join("journal.jsonl");
+    let mut child = headless(dir.path(), &s, &j)
+        .stdout(dev_full())
+        .stderr(dev_full())
+        .spawn()
+        .unwrap();
+    wait_for(&j, "\"fault_injected\"");
+    assert!(marker.exists());
+    signal(&child, "HUP");
+    let status = wait_bounded(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "aborted, all rolled back: {status}");
+    assert!(!marker.exists(), "SIGHUP rolled the fault back");
+    let journal = std::fs::read_to_string(&j).unwrap();
+    assert!(journal.contains("SIGHUP received"), "{journal}");
+}
+
+#[test]
+fn a_clean_run_with_stdout_and_stderr_on_a_full_device_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(dir.path(), "300ms", &marker_fault("m", &marker, ""));
+    let j = dir.path().join("journal.jsonl");
+    let mut child = headless(dir.path(), &s, &j)
+        .stdout(dev_full())
+        .stderr(dev_full())
+        .spawn()
+        .unwrap();
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(!marker.exists());
+}
+
+#[test]
+fn signals_keep_working_after_the_first_one() {
+    // SIGINT first, then SIGTERM while the slow undo runs: neither kills the rollback, and the
+    // process still exits by itself once every fault is back.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let m = marker.display();
+    let fault = format!(
+        "      - {{ kind: command, id: m, target: here, inject: \"touch {m}\", rollback: \"sleep 1; rm -f {m}\", verify: \"test ! -e {m}\", timeout: 20s }}\n"
+    );
+    let s = scenario(dir.path(), "2m", &fault);
+    let j = dir.path().join("journal.jsonl");
+    let mut child = headless(dir.path(), &s, &j)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&j, "\"fault_injected\"");
+    signal(&child, "INT");
+    wait_for(&j, "\"rollback_started\"");
+    signal(&child, "TERM");
+    signal(&child, "HUP");
+    let status = wait_bounded(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "{status}");
+    assert!(!marker.exists(), "the rollback ran to its end");
+}
+
+#[test]
+fn a_halt_stops_queued_injects() {
+    // Five 2-second injects, one at a time; SIGTERM comes during the first.
+    let dir = tempfile::tempdir().unwrap();
+    let mut faults = String::new();
+    for i in 0..5 {
+        let started = dir.path().join(format!("started-{i}"));
+        faults.push_str(&marker_fault(
+            &format!("f{i}"),
+            &dir.path().join(format!("m{i}")),
+            &format!("; touch {}; sleep 2", started.display()),
+        ));
+    }
+    let s = scenario(dir.path(), "2m", &faults);
+    let j = dir.path().join("journal.jsonl");
+    let mut child = headless(dir.path(), &s, &j)
+        .args(["--fanout", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&j, "\"fault_intent\"");
+    // Wait until the first inject is running, then halt.
+    let first = (0..5)
+        .map(|i| dir.path().join(format!("started-{i}")))
+        .collect::<Vec<_>>();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !first.iter().any(|p| p.exists()) {
+        assert!(Instant::now() < deadline, "no inject started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal(&child, "TERM");
+    let status = wait_bounded(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "{status}");
+    let started = first.iter().filter(|p| p.exists()).count();
+    assert_eq!(started, 1, "injects started after the halt");
+    for i in 0..5 {
+        assert!(
+            !dir.path().join(format!("m{i}")).exists(),
+            "m{i} left behind"
+        );
+    }
+    let journal = std::fs::read_to_string(&j).unwrap();
+    assert_eq!(journal.matches("\"fault_not_injected\"").count(), 4);
+}
+
+#[test]
+fn an_engine_that_dies_is_recovered_from_the_journal_with_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(dir.path(), "2m", &marker_fault("m", &marker, ""));
+    let j = dir.path().join("journal.jsonl");
+    let mut child = headless(dir.path(), &s, &j)
+        .env("GAMEDAY_TEST_ENGINE_PANIC", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "no verdict: a person must look ({status})"
+    );
+    assert!(
+        !marker.exists(),
+        "the fault was rolled back from the journal"
+    );
+    let journal = std::fs::read_to_string(&j).unwrap();
+    assert!(journal.contains("\"by\":\"recover\""), "{journal}");
+}
+
+/// A small tmpfs, unmounted when dropped. None (test skipped) where mounting is not allowed.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipping: cannot mount a tmpfs here (needs root)");
+            return None;
+        }
+        Some(Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_mid_run_halts_rolls_back_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("small"), "256k") else {
+        return;
+    };
+    let marker = dir.path().join("marker");
+    let filler = fs.0.join("filler");
+    // The fault itself fills the journal's filesystem, as a disk_fill on the wrong disk would.
+    let fill = format!(
+        "; head -c 10000000 /dev/zero > {} 2>/dev/null; true",
+        filler.display()
+    );
+    let s = scenario(dir.path(), "2m", &marker_fault("m", &marker, &fill));
+    let j = fs.0.join("journal.jsonl");
+    let out = headless(dir.path(), &s, &j)
+        .env("TMPDIR", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = out;
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    let mut stderr = String::new();
+    use std::io::Read;
+    let _ = child
+        .stderr
+        .take()
+        .map(|mut e| e.read_to_string(&mut stderr));
+    assert_eq!(status.code(), Some(3), "{status}: {stderr}");
+    assert!(
+        !marker.exists(),
+        "the fault was rolled back although the disk is full"
+    );
+    assert!(
+        stderr.contains("rollback_result"),
+        "what the journal could not take is on stderr: {stderr}"
+    );
+    // Whatever made it to disk still reads: no torn line in the middle.
+    let _ = std::fs::remove_file(&filler);
+    let report = gameday()
+        .args(["report", j.to_str().unwrap(), "-o"])
+        .arg(dir.path().join("r.md"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        report.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+}
+
+#[test]
+fn a_full_disk_at_the_first_record_touches_nothing_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("small"), "64k") else {
+        return;
+    };
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c 1000000 /dev/zero > {} 2>/dev/null",
+            fs.0.join("filler").display()
+        ))
+        .status();
+    let marker = dir.path().join("marker");
+    let s = scenario(dir.path(), "2m", &marker_fault("m", &marker, ""));
+    let j = fs.0.join("journal.jsonl");
+    let mut child = headless(dir.path(), &s, &j)
+        .env("TMPDIR", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(2), "nothing was touched: {status}");
+    assert!(!marker.exists(), "no fault may go in without its journal");
+}
+
+#[test]
+fn endless_output_under_a_memory_cap_is_cut_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let m = marker.display();
+    // The inject prints without end until its 3 s timeout: a failed inject, rolled back.
+    let fault = format!(
+        "      - {{ kind: command, id: m, target: here, inject: \"touch {m}; yes\", rollback: \"rm -f {m}\", verify: \"test ! -e {m}\", timeout: 3s }}\n"
+    );
+    let s = scenario(dir.path(), "2m", &fault);
+    let j = dir.path().join("journal.jsonl");
+    let bin = env!("CARGO_BIN_EXE_gameday");
+    // 1 GiB of address space; glibc keeps few arenas so the cap measures gameday's own buffers.
+    let mut child = Command::new("sh")
+        .current_dir(dir.path())
+        .env("MALLOC_ARENA_MAX", "2")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 1048576 && exec {bin} run {} --headless --journal {}",
+            s.display(),
+            j.display()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "aborted and rolled back, not killed: {status}"
+    );
+    assert!(!marker.exists());
+}
