@@ -246,11 +246,11 @@ impl RunView {
                 .or_default()
                 .push(t, *value, error.clone()),
             Event::RuleBreaching { rule, left_ms, .. } => {
-                let deadline = ts + chrono::Duration::milliseconds(*left_ms as i64);
+                let deadline = crate::report::plus_ms(ts, *left_ms);
                 let sustained = self.sustained(*rule);
                 let since = match self.rules.get(rule) {
                     Some(RuleState::Breaching { since, .. }) => *since,
-                    _ => deadline - sustained,
+                    _ => deadline.checked_sub_signed(sustained).unwrap_or(deadline),
                 };
                 self.rules
                     .insert(*rule, RuleState::Breaching { since, deadline });

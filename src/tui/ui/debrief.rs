@@ -48,7 +48,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .iter()
         .filter_map(|f| f.injected_at)
         .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.min(t))))
-        .map(|t| start + chrono::Duration::milliseconds((t * 1000.0) as i64));
+        .map(|t| crate::report::plus_ms(start, (t.max(0.0) * 1000.0) as u64));
     let detected = run.first_milestone(MilestoneKind::Detected);
     let mitigated = run.first_milestone(MilestoneKind::Mitigated);
     lines.push(Line::raw(format!(

@@ -54,7 +54,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .as_ref()
             .filter(|s| !s.ended && !run.ended && run.halt.is_none())
         {
-            let end = st.started + chrono::Duration::milliseconds(st.duration_ms as i64);
+            let end = crate::report::plus_ms(st.started, st.duration_ms);
             right.push(sep.clone());
             right.push(Span::raw(format!(
                 "step {} left",
