@@ -171,7 +171,11 @@ fn main() -> ExitCode {
             Cmd::Lab { hosts } => lab_cmd(hosts).await,
             Cmd::Replay { journal } => replay_cmd(&journal).await,
             Cmd::Report { journal, output } => report_cmd(&journal, output.as_deref()),
-            Cmd::Recover { journal, ssh } => recover_cmd(&journal, &ssh.open_options(64)).await,
+            Cmd::Recover { journal, ssh } => {
+                // A rollback half done is worse than one done: signals are answered, not obeyed.
+                hold_signals("recover is rolling back; it exits when every fault has a result");
+                recover_cmd(&journal, &ssh.open_options(64)).await
+            }
             Cmd::Trust {
                 host,
                 known_hosts,
@@ -295,6 +299,17 @@ async fn run(scenario: Scenario, journal_path: Option<PathBuf>, options: Options
 
 fn outcome_code(outcome: &RunOutcome) -> u8 {
     u8::try_from(outcome.exit_code).unwrap_or(exit::MANUAL)
+}
+
+/// Answers Ctrl-C, SIGTERM and SIGHUP with `why` on stderr instead of dying, for work that must
+/// finish once started.
+fn hold_signals(why: &'static str) {
+    let mut signals = gameday::signals();
+    tokio::spawn(async move {
+        while let Some(name) = signals.recv().await {
+            gameday::errln!("gameday: {name}: {why}");
+        }
+    });
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP halt the run: every live fault is rolled back before gameday exits.
@@ -546,7 +561,9 @@ async fn lab_cmd(hosts: usize) -> u8 {
         let _ = write!(std::io::stdout(), "{}", lab.describe());
     }
     gameday::outln!("Ctrl-C stops the lab and removes its directory.");
-    let _ = tokio::signal::ctrl_c().await;
+    // Any of Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops the lab and removes its
+    // directory, which holds the lab's client key.
+    let _ = gameday::signals().recv().await;
     drop(lab);
     exit::HELD
 }
