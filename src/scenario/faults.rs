@@ -401,7 +401,7 @@ impl Validator {
                     limits::MAX_STRESS,
                     false,
                 )
-                .then(|| d.value.0.as_secs()),
+                .then_some(d.value.0.as_secs()),
         }
     }
 
