@@ -115,7 +115,7 @@ impl Validator {
                 self.err(
                     at,
                     format!(
-                        "{what} carries credentials ({found}); the scenario is copied into the journal and the report, so name an environment variable with `bearer_token_env` / `basic_auth_env` instead (on the scenario's `prometheus:` server)"
+                        "{what} carries credentials ({found}); the scenario is copied into the journal and the report, so name an environment variable with `bearer_token_env` / `basic_auth_env` on the scenario's `prometheus:` server instead (scrape and http sources take no credentials)"
                     ),
                 );
                 false
