@@ -92,6 +92,45 @@ async fn remote_timeout_leaves_no_exit_zero() {
     assert!(!out.success());
 }
 
+/// Output past the cap is read and dropped as it arrives: the outcome keeps the head of each
+/// stream, says exactly how much was cut, and the command's own exit status comes through.
+#[tokio::test]
+async fn huge_output_is_capped_with_an_exact_cut_count() {
+    let f = fixture(true).await;
+    let host = SshHost::connect(&target(&f), &options(&f.known_hosts))
+        .await
+        .unwrap();
+    let out = host
+        .exec(
+            "yes | head -c 10000000; yes e | head -c 3000000 >&2; exit 4",
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(out.exit, Some(4), "{:?}", out.error);
+    let cap = gameday::target::OUTPUT_CAP;
+    for (text, total) in [(&out.stdout, 10_000_000), (&out.stderr, 3_000_000)] {
+        let marker = format!("… [{} bytes cut]", total - cap);
+        assert!(text.ends_with(&marker), "{}", &text[cap..]);
+        assert_eq!(text.len(), cap + marker.len());
+    }
+    assert!(out.stdout.starts_with("y\ny\n") && out.stderr.starts_with("e\ne\n"));
+}
+
+/// A command that never stops printing ends at its remote `timeout` (exit 124) while the
+/// console keeps reading and dropping: what it printed is kept up to the cap.
+#[tokio::test]
+async fn endless_output_ends_at_the_remote_timeout() {
+    let f = fixture(true).await;
+    let host = SshHost::connect(&target(&f), &options(&f.known_hosts))
+        .await
+        .unwrap();
+    let out = host.exec("yes", Duration::from_secs(1)).await;
+    assert_eq!(out.exit, Some(124), "{:?}", out.error);
+    let (head, marker) = out.stdout.split_once('…').expect("a cut marker");
+    assert_eq!(head.len(), gameday::target::OUTPUT_CAP);
+    assert!(marker.ends_with(" bytes cut]"), "{marker}");
+}
+
 #[tokio::test]
 async fn unknown_host_is_refused_and_runs_nothing() {
     let f = fixture(false).await;

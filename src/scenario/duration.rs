@@ -35,11 +35,16 @@ impl HumanDuration {
                 .unwrap_or(rest.len());
             let unit = &rest[..unit_len];
             rest = &rest[unit_len..];
-            let part = match unit {
-                "ms" => Duration::from_millis(n),
-                "s" => Duration::from_secs(n),
-                "m" => Duration::from_secs(n.saturating_mul(60)),
-                "h" => Duration::from_secs(n.saturating_mul(3600)),
+            let too_large = || {
+                format!(
+                    "bad duration `{text}`: too large; durations are limited per field, see the Limits table of docs/scenario-format.md"
+                )
+            };
+            let secs_per_unit = match unit {
+                "ms" => None,
+                "s" => Some(1),
+                "m" => Some(60),
+                "h" => Some(3600),
                 "" => {
                     return Err(format!(
                         "bad duration `{text}`: missing unit; write e.g. {n}s (units: ms, s, m, h)"
@@ -51,7 +56,12 @@ impl HumanDuration {
                     ));
                 }
             };
-            total = total.saturating_add(part);
+            let part = match secs_per_unit {
+                None => Duration::from_millis(n),
+                Some(k) => Duration::from_secs(n.checked_mul(k).ok_or_else(too_large)?),
+            };
+            // Refused, not saturated: a clamped huge value would pass as a different number.
+            total = total.checked_add(part).ok_or_else(too_large)?;
         }
         Ok(HumanDuration(total))
     }
@@ -161,6 +171,24 @@ mod tests {
                 "{bad:?} should be rejected with a hint, got {err}"
             );
         }
+    }
+
+    #[test]
+    fn refuses_overflow_instead_of_saturating() {
+        for huge in [
+            "99999999999999999h",
+            "307445734561825861m",
+            "18446744073709551615s1s",
+            "99999999999999999999ms",
+        ] {
+            let err = HumanDuration::parse(huge).expect_err(huge);
+            assert!(err.contains("too large"), "{huge}: {err}");
+        }
+        // The largest representable values still parse exactly.
+        assert_eq!(
+            HumanDuration::parse("18446744073709551615s").map(|d| d.0),
+            Ok(Duration::from_secs(u64::MAX))
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use serde_saphyr::{Location, Spanned};
 
-use super::spec;
 use super::{FAULT_KINDS, FaultSpec, Validator};
+use super::{limits, spec};
 
 /// stress-ng's own --timeout when `duration:` is not given.
 pub const DEFAULT_STRESS_S: u64 = 600;
@@ -96,7 +96,7 @@ impl Validator {
                 let interface = self.interface(id, fs, at);
                 let delay = self.required(id, kind, "delay", &fs.delay, at).map(|d| {
                     let ms = millis(d.value.0);
-                    if ms == 0 || ms > 60_000 {
+                    if ms < millis(limits::MIN_DELAY) || ms > millis(limits::MAX_DELAY) {
                         self.err(
                             &d.referenced,
                             format!("fault `{id}`: delay must be from 1ms to 60s"),
@@ -125,13 +125,15 @@ impl Validator {
                 let percent = self
                     .required(id, kind, "percent", &fs.percent, at)
                     .and_then(|p| {
+                        // False for NaN too, so only finite percentages pass.
                         if p.value > 0.0 && p.value <= 100.0 {
                             Some(p.value)
                         } else {
                             self.err(
                                 &p.referenced,
                                 format!(
-                                    "fault `{id}`: percent must be more than 0 and at most 100"
+                                    "fault `{id}`: percent must be more than 0 and at most 100, got {}",
+                                    p.value
                                 ),
                             );
                             None
@@ -176,7 +178,7 @@ impl Validator {
             }
             "cpu" => {
                 let workers = fs.workers.as_ref().map_or(Some(1), |w| {
-                    if (1..=1024).contains(&w.value) {
+                    if (1..=limits::MAX_WORKERS).contains(&w.value) {
                         Some(w.value)
                     } else {
                         self.err(
@@ -391,14 +393,15 @@ impl Validator {
     fn stress_duration(&mut self, id: &str, fs: &spec::FaultSpec) -> Option<u64> {
         match &fs.duration {
             None => Some(DEFAULT_STRESS_S),
-            Some(d) if d.value.0.as_secs() >= 1 => Some(d.value.0.as_secs()),
-            Some(d) => {
-                self.err(
-                    &d.referenced,
-                    format!("fault `{id}`: duration must be at least 1s"),
-                );
-                None
-            }
+            Some(d) => self
+                .duration_within(
+                    &format!("fault `{id}`: duration"),
+                    d,
+                    limits::MIN_STRESS,
+                    limits::MAX_STRESS,
+                    false,
+                )
+                .then_some(d.value.0.as_secs()),
         }
     }
 
@@ -412,7 +415,16 @@ impl Validator {
     ) -> Option<u64> {
         let s = self.required(id, kind, name, v, at)?;
         match parse_size(&s.value) {
-            Some(b) if b > 0 => Some(b),
+            Some(b) if b > 0 && b <= limits::MAX_SIZE => Some(b),
+            Some(b) if b > 0 => {
+                self.err(
+                    &s.referenced,
+                    format!(
+                        "fault `{id}`: {name} must be at most 1024T (1 PiB), got {b} bytes (see Limits in docs/scenario-format.md)"
+                    ),
+                );
+                None
+            }
             _ => {
                 self.err(
                     &s.referenced,

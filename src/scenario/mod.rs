@@ -5,6 +5,7 @@
 
 pub mod duration;
 mod faults;
+pub mod limits;
 mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -353,7 +354,7 @@ impl Scenario {
 
     /// Total planned time of all steps.
     pub fn planned_duration(&self) -> Duration {
-        self.steps.iter().map(|s| s.duration).sum()
+        sum_durations(self.steps.iter().map(|s| s.duration))
     }
 
     /// Every fault with the step it belongs to.
@@ -378,6 +379,11 @@ impl Scenario {
         let out: String = out.chars().take(48).collect();
         if out.is_empty() { "run".into() } else { out }
     }
+}
+
+/// A sum that stops at `Duration::MAX`: `Iterator::sum` panics on overflow.
+fn sum_durations(ds: impl Iterator<Item = Duration>) -> Duration {
+    ds.fold(Duration::ZERO, Duration::saturating_add)
 }
 
 /// serde-saphyr appends " at line L, column C"; the location is printed in front instead.
@@ -418,12 +424,13 @@ impl Validator {
             );
         }
         let max_duration = spec.max_duration.value.0;
-        if max_duration.is_zero() {
-            self.err(
-                &spec.max_duration.referenced,
-                "max_duration must be more than 0s",
-            );
-        }
+        self.duration_within(
+            "max_duration",
+            &spec.max_duration,
+            Duration::ZERO,
+            limits::MAX_RUN,
+            false,
+        );
         let runbook = spec.runbook.as_ref().and_then(|r| self.runbook(r));
 
         let mut targets = BTreeMap::new();
@@ -441,6 +448,12 @@ impl Validator {
                         "prometheus url `{}` must start with http:// or https://",
                         p.value.url.value
                     ),
+                );
+            } else {
+                self.url_without_secrets(
+                    "prometheus url",
+                    &p.value.url.value,
+                    &p.value.url.referenced,
                 );
             }
             &p.value
@@ -463,6 +476,19 @@ impl Validator {
             .iter()
             .filter_map(|r| self.rule(RuleKind::Abort, r, &spec.metrics))
             .collect();
+        // A window longer than the whole run could never trip: the rule would be dead weight.
+        let window_max = max_duration.min(limits::MAX_SUSTAINED);
+        for r in &spec.abort {
+            if let Some(window) = &r.value.sustained {
+                self.duration_within(
+                    &format!("abort rule on `{}`: `for:`", r.value.metric.value),
+                    window,
+                    Duration::ZERO,
+                    window_max,
+                    true,
+                );
+            }
+        }
 
         let mut steps = Vec::new();
         let mut fault_ids = BTreeSet::new();
@@ -470,9 +496,9 @@ impl Validator {
             self.err(&spec.steps.referenced, "steps must list at least one step");
         }
         for (i, s) in spec.steps.value.iter().enumerate() {
-            steps.push(self.step(i, s, &spec.targets, &mut fault_ids));
+            steps.push(self.step(i, s, &spec.targets, &mut fault_ids, max_duration));
         }
-        let total: Duration = steps.iter().map(|s: &Step| s.duration).sum();
+        let total = sum_durations(steps.iter().map(|s: &Step| s.duration));
         if total > max_duration {
             self.err(
                 &spec.max_duration.referenced,
@@ -617,19 +643,22 @@ impl Validator {
             );
             return None;
         }
-        let every = spec.every.as_ref().map(|d| (d.value.0, d.referenced));
-        if let Some((d, loc)) = every
-            && d.is_zero()
-        {
-            self.err(&loc, format!("metric `{name}`: every must be more than 0s"));
+        if let Some(d) = &spec.every {
+            self.duration_within(
+                &format!("metric `{name}`: every"),
+                d,
+                limits::MIN_EVERY,
+                limits::MAX_EVERY,
+                false,
+            );
         }
-        let timeout = spec.timeout.as_ref().map(|d| (d.value.0, d.referenced));
-        if let Some((d, loc)) = timeout
-            && d.is_zero()
-        {
-            self.err(
-                &loc,
-                format!("metric `{name}`: timeout must be more than 0s"),
+        if let Some(d) = &spec.timeout {
+            self.duration_within(
+                &format!("metric `{name}`: timeout"),
+                d,
+                limits::MIN_METRIC_TIMEOUT,
+                limits::MAX_METRIC_TIMEOUT,
+                false,
             );
         }
         let source = if let Some(command) = &spec.command {
@@ -671,6 +700,9 @@ impl Validator {
                         "metric `{name}`: server `{server}` must start with http:// or https://"
                     ),
                 );
+            } else if spec.server.is_some() {
+                // The scenario-level url was checked where it is written.
+                self.url_without_secrets(&format!("metric `{name}`: server"), &server, at);
             }
             if spec.reduce.is_none() && crate::metric::prometheus::groups_series(&query.value) {
                 self.err(
@@ -694,6 +726,12 @@ impl Validator {
                         url.value
                     ),
                 );
+            } else {
+                self.url_without_secrets(
+                    &format!("metric `{name}`: scrape url"),
+                    &url.value,
+                    &url.referenced,
+                );
             }
             let Some(series) = &spec.series else {
                 self.err(&url.referenced, format!("metric `{name}`: a scrape source needs `series:` (e.g. 'http_requests_total{{code=\"500\"}}')"));
@@ -702,12 +740,16 @@ impl Validator {
             if let Err(e) = crate::metric::scrape::Selector::parse(&series.value) {
                 self.err(&series.referenced, format!("metric `{name}`: {e}"));
             }
+            // `contains` is false for NaN, so non-finite values are refused here too.
             if let Some(q) = &spec.quantile
                 && !(0.0..=1.0).contains(&q.value)
             {
                 self.err(
                     &q.referenced,
-                    format!("metric `{name}`: quantile must be between 0 and 1"),
+                    format!(
+                        "metric `{name}`: quantile must be a number from 0 to 1, got {}",
+                        q.value
+                    ),
                 );
             }
             Source::Scrape {
@@ -725,10 +767,23 @@ impl Validator {
                         url.value
                     ),
                 );
+            } else {
+                self.url_without_secrets(
+                    &format!("metric `{name}`: http url"),
+                    &url.value,
+                    &url.referenced,
+                );
+            }
+            let expect_status = spec.expect_status.unwrap_or(200);
+            if !limits::STATUS_RANGE.contains(&expect_status) {
+                self.err(
+                    at,
+                    format!("metric `{name}`: expect_status must be an HTTP status from 100 to 599, got {expect_status}"),
+                );
             }
             Source::Http {
                 url: url.value.clone(),
-                expect_status: spec.expect_status.unwrap_or(200),
+                expect_status,
                 expect_body: spec.expect_body.clone(),
             }
         } else {
@@ -737,8 +792,11 @@ impl Validator {
         Some(Metric {
             name: name.to_string(),
             source,
-            every: every.map(|(d, _)| d).unwrap_or(DEFAULT_EVERY),
-            timeout: timeout.map(|(d, _)| d).unwrap_or(DEFAULT_METRIC_TIMEOUT),
+            every: spec.every.as_ref().map_or(DEFAULT_EVERY, |d| d.value.0),
+            timeout: spec
+                .timeout
+                .as_ref()
+                .map_or(DEFAULT_METRIC_TIMEOUT, |d| d.value.0),
             unit: spec.unit.clone(),
         })
     }
@@ -763,8 +821,29 @@ impl Validator {
             ok = false;
         }
         let condition = match (spec.above, spec.below, &spec.between) {
+            // NaN never compares, so such a rule would never trip; an infinity cannot be journaled.
+            (Some(t), None, None) | (None, Some(t), None) if !t.is_finite() => {
+                self.err(
+                    &r.referenced,
+                    format!(
+                        "{section} rule on `{}`: the threshold must be a finite number, got {t}",
+                        spec.metric.value
+                    ),
+                );
+                return None;
+            }
             (Some(t), None, None) => Condition::Above(t),
             (None, Some(t), None) => Condition::Below(t),
+            (None, None, Some(b)) if b.iter().any(|x| !x.is_finite()) => {
+                self.err(
+                    &r.referenced,
+                    format!(
+                        "{section} rule on `{}`: between bounds must be finite numbers, got {b:?}",
+                        spec.metric.value
+                    ),
+                );
+                return None;
+            }
             (None, None, Some(b)) if b.len() == 2 && b[0] <= b[1] => Condition::Between(b[0], b[1]),
             (None, None, Some(_)) => {
                 self.err(
@@ -823,14 +902,16 @@ impl Validator {
         s: &Spanned<spec::StepSpec>,
         targets: &BTreeMap<String, Spanned<TargetSpec>>,
         fault_ids: &mut BTreeSet<String>,
+        max_duration: Duration,
     ) -> Step {
         let spec = &s.value;
-        if spec.duration.value.0.is_zero() {
-            self.err(
-                &spec.duration.referenced,
-                format!("step `{}`: duration must be more than 0s", spec.name.value),
-            );
-        }
+        self.duration_within(
+            &format!("step `{}`: duration", spec.name.value),
+            &spec.duration,
+            Duration::ZERO,
+            max_duration.min(limits::MAX_RUN),
+            false,
+        );
         let runbook = spec.runbook.as_ref().and_then(|r| self.runbook(r));
         let mut faults = Vec::new();
         for (j, f) in spec.faults.iter().enumerate() {
@@ -863,12 +944,13 @@ impl Validator {
                 .as_ref()
                 .map(|d| d.value.0)
                 .unwrap_or(DEFAULT_LEASE);
-            if let Some(l) = &fs.lease
-                && l.value.0 < Duration::from_secs(5)
-            {
-                self.err(
-                    &l.referenced,
-                    "lease must be at least 5s so the console can renew it in time",
+            if let Some(l) = &fs.lease {
+                self.duration_within(
+                    &format!("fault `{id}`: lease"),
+                    l,
+                    limits::MIN_LEASE,
+                    limits::MAX_LEASE,
+                    false,
                 );
             }
             let timeout = fs
@@ -876,10 +958,14 @@ impl Validator {
                 .as_ref()
                 .map(|d| d.value.0)
                 .unwrap_or(DEFAULT_COMMAND_TIMEOUT);
-            if let Some(t) = &fs.timeout
-                && t.value.0.is_zero()
-            {
-                self.err(&t.referenced, "timeout must be more than 0s");
+            if let Some(t) = &fs.timeout {
+                self.duration_within(
+                    &format!("fault `{id}`: timeout"),
+                    t,
+                    limits::MIN_COMMAND_TIMEOUT,
+                    limits::MAX_COMMAND_TIMEOUT,
+                    false,
+                );
             }
             let Some(spec) = self.fault_spec(&id, f) else {
                 continue;

@@ -275,3 +275,187 @@ fn slugs_and_anchors() {
     assert!(anchors.contains("roll-back-by-hand"));
     assert!(!anchors.contains("not-a-heading"));
 }
+
+/// 1-based line and column of the first `needle` in `yaml`, shifted by `skip` characters.
+fn pos(yaml: &str, needle: &str, skip: usize) -> (u64, u64) {
+    let i = yaml
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle} not in yaml"))
+        + skip;
+    let line = yaml[..i].matches('\n').count() + 1;
+    let col = i - yaml[..i].rfind('\n').map_or(0, |n| n + 1) + 1;
+    (line as u64, col as u64)
+}
+
+/// Asserts a problem at `line:col` whose message contains `needle` (others may be reported too).
+fn assert_has(yaml: &str, (line, col): (u64, u64), needle: &str) {
+    let diags = check(yaml).expect_err("should be invalid");
+    assert!(
+        diags
+            .iter()
+            .any(|d| (d.line, d.column) == (line, col) && d.message.contains(needle)),
+        "no `{needle}` at {line}:{col} in {diags:#?}"
+    );
+}
+
+/// VALID with a cpu fault (for `duration:`) and a scrape and an http metric (for URLs).
+fn with_more() -> String {
+    VALID
+        .replace(
+            "  - { name: Recovery, duration: 3m }",
+            "  - { name: Recovery, duration: 3m, faults: [ { kind: cpu, target: db, lease: 60s, timeout: 30s, duration: 5m } ] }",
+        )
+        .replace(
+            "metrics:\n",
+            "metrics:\n  scraped: { scrape: 'http://127.0.0.1:9100/metrics', series: up }\n  probe: { http: 'http://127.0.0.1:8080/health' }\n",
+        )
+}
+
+#[test]
+fn the_extended_fixture_is_valid() {
+    let s = check(&with_more()).unwrap();
+    assert_eq!(s.steps[2].faults.len(), 1);
+    assert_eq!(s.metrics.len(), 3);
+}
+
+/// Every duration field: an overflowing value is a parse error (not a saturated value) at the
+/// value, and a value past its documented limit names that limit at the value.
+#[test]
+fn every_duration_field_is_bounded() {
+    let y = with_more();
+    // (text to replace, replacement with a value past the limit, expected words)
+    let cases = [
+        ("max_duration: 20m", "max_duration: 200h", "at most 168h"),
+        ("duration: 5m\n", "duration: 21m\n", "at most 20m"),
+        ("every: 2s", "every: 2h", "from 100ms to 1h"),
+        ("every: 2s", "every: 50ms", "from 100ms to 1h"),
+        ("every: 2s", "every: 2s, timeout: 6m", "from 100ms to 5m"),
+        ("for: 30s", "for: 21m", "at most 20m"),
+        ("lease: 60s", "lease: 25h", "from 5s to 24h"),
+        ("lease: 60s", "lease: 2s", "from 5s to 24h"),
+        ("timeout: 30s", "timeout: 11m", "from 100ms to 10m"),
+        ("timeout: 30s", "timeout: 0s", "from 100ms to 10m"),
+        ("duration: 5m }", "duration: 25h }", "from 1s to 24h"),
+    ];
+    for (from, to, words) in cases {
+        let bad = y.replacen(from, to, 1);
+        let value = to
+            .rsplit(": ")
+            .next()
+            .unwrap()
+            .trim_end_matches(['}', ' ', '\n']);
+        let at = pos(
+            &bad,
+            to,
+            to.len() - to.trim_start_matches(|c| c != ' ').len() + 1,
+        );
+        let at = if to.contains("timeout: 6m") {
+            pos(&bad, "timeout: 6m", 9)
+        } else {
+            at
+        };
+        assert_has(&bad, at, words);
+        assert_has(&bad, at, &format!("got {value}"));
+        assert_has(&bad, at, "see Limits");
+
+        let huge = y.replacen(from, &to.replacen(value, "99999999999999999h", 1), 1);
+        let diags = check(&huge).expect_err(to);
+        assert_eq!(diags.len(), 1, "{to}: {diags:#?}");
+        assert!(diags[0].message.contains("too large"), "{}", diags[0]);
+        assert_eq!((diags[0].line, diags[0].column), at, "{}", diags[0]);
+    }
+}
+
+#[test]
+fn step_sums_never_overflow() {
+    let mut s = check(VALID).unwrap();
+    for step in &mut s.steps {
+        step.duration = Duration::MAX;
+    }
+    assert_eq!(s.planned_duration(), Duration::MAX);
+    // Steps at the very limit still add up without a panic and are refused as too long.
+    let y = VALID
+        .replace("max_duration: 20m", "max_duration: 168h")
+        .replace("duration: 2m,", "duration: 168h,")
+        .replace("duration: 5m\n", "duration: 168h\n");
+    assert_one(&y, 6, 15, "steps add up to 336h3m");
+}
+
+#[test]
+fn non_finite_numbers_are_refused() {
+    for (from, to, words) in [
+        ("below: 100", "below: .nan", "finite"),
+        ("below: 100", "below: .inf", "finite"),
+        ("below: 100", "below: -.inf", "finite"),
+        ("below: 100", "between: [-.inf, 100]", "finite"),
+        ("below: 100", "between: [0, .nan]", "finite"),
+        ("below: 100", "between: [100, 0]", "low <= high"),
+    ] {
+        let y = VALID.replace(from, to);
+        assert_one(&y, 13, 5, words);
+    }
+    let y = VALID.replace("above: 500", "above: .nan");
+    assert_one(&y, 15, 5, "finite");
+
+    let scrape = with_more().replace("series: up", "series: up, quantile: .nan");
+    assert_has(&scrape, pos(&scrape, ".nan", 0), "from 0 to 1, got NaN");
+    let loss = VALID.replace(
+        "      - kind: command\n        target: here\n        inject: \"touch /tmp/flag\"\n        rollback: \"rm -f /tmp/flag\"\n        verify: \"test ! -e /tmp/flag\"\n",
+        "      - { kind: loss, target: db, interface: eth0, percent: .inf }\n",
+    );
+    assert_one(
+        &loss,
+        pos(&loss, ".inf", 0).0,
+        pos(&loss, ".inf", 0).1,
+        "at most 100, got inf",
+    );
+}
+
+#[test]
+fn credentials_in_metric_urls_are_refused() {
+    let y = with_more();
+    for (from, to) in [
+        (
+            "http://127.0.0.1:9100/metrics",
+            "http://127.0.0.1:9100/metrics?Token=s3cr3t",
+        ),
+        (
+            "http://127.0.0.1:8080/health",
+            "http://ops:s3cr3t@127.0.0.1:8080/health",
+        ),
+        (
+            "http://127.0.0.1:8080/health",
+            "http://127.0.0.1:8080/health?x=1&api-key=s3cr3t",
+        ),
+    ] {
+        let bad = y.replace(from, to);
+        let (line, col) = pos(&bad, to, 0);
+        // The value is single-quoted in the fixture: its span starts at the quote.
+        assert_one(&bad, line, col - 1, "bearer_token_env");
+        let d = check(&bad).unwrap_err();
+        assert!(!d[0].message.contains("s3cr3t"), "{}", d[0]);
+    }
+    let prom = VALID.replace(
+        "metrics:\n",
+        "prometheus: { url: 'http://u:p@127.0.0.1:9090' }\nmetrics:\n  up: { prometheus: 'up', server: 'http://127.0.0.1:9090/?access_token=x' }\n",
+    );
+    let diags = check(&prom).unwrap_err();
+    let at: Vec<(u64, u64)> = diags.iter().map(|d| (d.line, d.column)).collect();
+    assert_eq!(at, [(10, 20), (12, 7)], "{diags:#?}");
+    assert!(diags.iter().all(|d| d.message.contains("basic_auth_env")));
+}
+
+#[test]
+fn other_numbers_are_bounded() {
+    let y = with_more().replace(
+        "{ http: 'http://127.0.0.1:8080/health' }",
+        "{ http: 'http://127.0.0.1:8080/health', expect_status: 42 }",
+    );
+    assert_has(&y, pos(&y, "{ http:", 0), "from 100 to 599");
+    let y = with_more()
+        .replace("kind: cpu", "kind: memory, size: 2048T")
+        .replace("lease: 60s, ", "");
+    assert_has(&y, pos(&y, "2048T", 0), "at most 1024T");
+    let y = with_more().replace("kind: cpu", "kind: cpu, workers: 1025");
+    assert_has(&y, pos(&y, "1025", 0), "from 1 to 1024");
+}

@@ -4,11 +4,10 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use super::{BoxFuture, Host, capped};
+use super::{BoxFuture, CappedOutput, Host};
 use crate::event::CommandOutcome;
 
 #[derive(Debug, Default)]
@@ -57,28 +56,35 @@ async fn run(command: &str, timeout: Duration) -> CommandOutcome {
     let pgid = child.id();
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
+    // Outside the timed future so that a timed-out command still shows what it printed.
+    let mut out = CappedOutput::new();
+    let mut err = CappedOutput::new();
     let collect = async {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
+        // Both pipes are read to their end through the cap, so the child never blocks on a full
+        // pipe and memory stays at the cap however much it prints.
         let read_out = async {
             if let Some(s) = stdout.as_mut() {
-                let _ = s.read_to_end(&mut out).await;
+                let _ = out.read_from(s).await;
             }
         };
         let read_err = async {
             if let Some(s) = stderr.as_mut() {
-                let _ = s.read_to_end(&mut err).await;
+                let _ = err.read_from(s).await;
             }
         };
         tokio::join!(read_out, read_err);
-        let status = child.wait().await;
-        (status, out, err)
+        child.wait().await
     };
-    match tokio::time::timeout(timeout, collect).await {
-        Ok((Ok(status), out, err)) => CommandOutcome {
+    let waited = tokio::time::timeout(timeout, collect).await;
+    if waited.is_err() {
+        kill_group(pgid);
+    }
+    let (stdout, stderr) = (out.into_text(), err.into_text());
+    match waited {
+        Ok(Ok(status)) => CommandOutcome {
             exit: status.code(),
-            stdout: capped(&out),
-            stderr: capped(&err),
+            stdout,
+            stderr,
             ms: elapsed_ms(),
             error: match (status.code(), signal_of(&status)) {
                 (None, Some(sig)) => Some(format!("killed by signal {sig}")),
@@ -86,25 +92,23 @@ async fn run(command: &str, timeout: Duration) -> CommandOutcome {
                 _ => None,
             },
         },
-        Ok((Err(e), out, err)) => CommandOutcome {
+        Ok(Err(e)) => CommandOutcome {
             exit: None,
-            stdout: capped(&out),
-            stderr: capped(&err),
+            stdout,
+            stderr,
             ms: elapsed_ms(),
             error: Some(format!("wait failed: {e}")),
         },
-        Err(_) => {
-            kill_group(pgid);
-            CommandOutcome {
-                exit: None,
-                ms: elapsed_ms(),
-                error: Some(format!(
-                    "timed out after {}",
-                    crate::scenario::format_duration(timeout)
-                )),
-                ..Default::default()
-            }
-        }
+        Err(_) => CommandOutcome {
+            exit: None,
+            stdout,
+            stderr,
+            ms: elapsed_ms(),
+            error: Some(format!(
+                "timed out after {}",
+                crate::scenario::format_duration(timeout)
+            )),
+        },
     }
 }
 
@@ -125,6 +129,7 @@ fn kill_group(pgid: Option<u32>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::OUTPUT_CAP;
     use super::*;
 
     #[tokio::test]
@@ -137,6 +142,39 @@ mod tests {
         assert_eq!(o.stdout.trim(), "out");
         assert_eq!(o.stderr.trim(), "err");
         assert_eq!(o.summary(), "exit 3: err");
+    }
+
+    /// 100 MB on stdout: the outcome keeps the head and says how much was cut, and the command
+    /// runs to its normal end (it is read to the end, so it never blocks on a full pipe).
+    #[tokio::test]
+    async fn huge_output_is_capped_and_the_status_kept() {
+        let h = LocalHost::new();
+        let o = h
+            .exec(
+                "yes | head -c 100000000; echo done >&2; exit 7",
+                Duration::from_secs(120),
+            )
+            .await;
+        assert_eq!(o.exit, Some(7), "{:?}", o.error);
+        let marker = format!("… [{} bytes cut]", 100_000_000 - OUTPUT_CAP);
+        assert!(o.stdout.ends_with(&marker), "{}", &o.stdout[OUTPUT_CAP..]);
+        assert_eq!(o.stdout.len(), OUTPUT_CAP + marker.len());
+        assert!(o.stdout.starts_with("y\ny\n"));
+        assert_eq!(o.stderr, "done\n");
+    }
+
+    /// A command that never stops printing, cut by its timeout: what it printed is kept up to the
+    /// cap (memory stays there: see `CappedOutput`), and there is no exit status.
+    #[tokio::test]
+    async fn endless_output_under_a_timeout_keeps_the_head() {
+        let h = LocalHost::new();
+        let o = h.exec("yes", Duration::from_millis(500)).await;
+        assert_eq!(o.exit, None);
+        assert!(o.error.as_deref().unwrap_or("").contains("timed out"));
+        let (head, marker) = o.stdout.split_once('…').expect("a cut marker");
+        assert_eq!(head.len(), OUTPUT_CAP);
+        assert!(head.starts_with("y\ny\n"));
+        assert!(marker.ends_with(" bytes cut]"), "{marker}");
     }
 
     #[tokio::test]

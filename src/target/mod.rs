@@ -198,13 +198,204 @@ pub async fn connect_all(
 
 /// Keeps the head of a stream's output, cut at a character boundary.
 pub fn capped(bytes: &[u8]) -> String {
-    let s = String::from_utf8_lossy(bytes);
-    if s.len() <= OUTPUT_CAP {
-        return s.into_owned();
+    let mut out = CappedOutput::new();
+    out.push(bytes);
+    out.into_text()
+}
+
+/// One output stream of a command, read while it arrives: the first [`OUTPUT_CAP`] bytes are kept,
+/// the rest is counted and dropped at once, so a command printing without end costs no memory and
+/// is still read (a child blocked on a full pipe would never exit).
+#[derive(Debug, Default)]
+pub struct CappedOutput {
+    head: Vec<u8>,
+    dropped: u64,
+}
+
+impl CappedOutput {
+    pub fn new() -> Self {
+        CappedOutput::default()
     }
-    let mut end = OUTPUT_CAP;
-    while !s.is_char_boundary(end) {
-        end -= 1;
+
+    /// Takes one chunk: what fits under the cap is kept, the rest only counted.
+    pub fn push(&mut self, chunk: &[u8]) {
+        let room = OUTPUT_CAP.saturating_sub(self.head.len());
+        let keep = room.min(chunk.len());
+        if keep > 0 {
+            // Exactly the cap, once: the buffer never grows past it.
+            if self.head.capacity() == 0 {
+                self.head.reserve_exact(OUTPUT_CAP);
+            }
+            self.head.extend_from_slice(&chunk[..keep]);
+        }
+        let cut = u64::try_from(chunk.len() - keep).unwrap_or(u64::MAX);
+        self.dropped = self.dropped.saturating_add(cut);
     }
-    format!("{}… [{} bytes cut]", &s[..end], s.len() - end)
+
+    /// Bytes kept so far (at most [`OUTPUT_CAP`]).
+    pub fn kept(&self) -> usize {
+        self.head.len()
+    }
+
+    /// Bytes received past the cap and dropped.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Memory held for the kept bytes.
+    pub fn capacity(&self) -> usize {
+        self.head.capacity()
+    }
+
+    /// Reads `reader` to its end (or until the caller stops polling), keeping only the head.
+    pub async fn read_from<R>(&mut self, reader: &mut R) -> std::io::Result<()>
+    where
+        R: tokio::io::AsyncRead + Unpin + ?Sized,
+    {
+        use tokio::io::AsyncReadExt;
+        let mut chunk = vec![0u8; READ_CHUNK];
+        loop {
+            let n = reader.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.push(&chunk[..n]);
+        }
+    }
+
+    /// The kept head as text, then `… [N bytes cut]` when anything was cut. The text itself is at
+    /// most [`OUTPUT_CAP`] bytes (invalid UTF-8 is replaced, and never makes it longer).
+    pub fn into_text(self) -> String {
+        let CappedOutput { mut head, dropped } = self;
+        // The cap may have split a character: its first bytes go with the cut part.
+        let partial = if dropped > 0 {
+            incomplete_utf8_tail(&head)
+        } else {
+            0
+        };
+        head.truncate(head.len() - partial);
+        let mut text = String::with_capacity(head.len().min(OUTPUT_CAP));
+        let mut used = 0;
+        'chunks: for chunk in head.utf8_chunks() {
+            let valid = chunk.valid();
+            if text.len() + valid.len() <= OUTPUT_CAP {
+                text.push_str(valid);
+                used += valid.len();
+            } else {
+                for c in valid.chars() {
+                    if text.len() + c.len_utf8() > OUTPUT_CAP {
+                        break 'chunks;
+                    }
+                    text.push(c);
+                    used += c.len_utf8();
+                }
+            }
+            if !chunk.invalid().is_empty() {
+                // U+FFFD takes 3 bytes where the invalid sequence may have taken 1.
+                if text.len() + 3 > OUTPUT_CAP {
+                    break;
+                }
+                text.push(char::REPLACEMENT_CHARACTER);
+                used += chunk.invalid().len();
+            }
+        }
+        let unshown = u64::try_from(head.len() - used + partial).unwrap_or(u64::MAX);
+        let cut = dropped.saturating_add(unshown);
+        if cut == 0 {
+            text
+        } else {
+            text.push_str(&format!("… [{cut} bytes cut]"));
+            text
+        }
+    }
+}
+
+/// Size of one read from a command's pipe or channel.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// How many bytes at the end of `b` are the start of a UTF-8 character whose other bytes are
+/// missing.
+fn incomplete_utf8_tail(b: &[u8]) -> usize {
+    for back in 1..=b.len().min(3) {
+        let byte = b[b.len() - back];
+        if byte & 0xC0 != 0x80 {
+            let len = match byte {
+                0xF0..=0xF7 => 4,
+                0xE0..=0xEF => 3,
+                0xC0..=0xDF => 2,
+                _ => 1,
+            };
+            return if len > back { back } else { 0 };
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_output_keeps_the_head_and_counts_the_rest() {
+        let mut out = CappedOutput::new();
+        for _ in 0..1000 {
+            out.push(&[b'y'; 1000]);
+        }
+        assert_eq!(out.kept(), OUTPUT_CAP);
+        assert_eq!(out.dropped(), 1_000_000 - OUTPUT_CAP as u64);
+        assert_eq!(
+            out.capacity(),
+            OUTPUT_CAP,
+            "the buffer never grows past the cap"
+        );
+        let text = out.into_text();
+        let marker = format!("… [{} bytes cut]", 1_000_000 - OUTPUT_CAP);
+        assert!(text.ends_with(&marker), "{}", &text[OUTPUT_CAP..]);
+        assert_eq!(text.len(), OUTPUT_CAP + marker.len());
+    }
+
+    #[test]
+    fn short_output_is_kept_whole() {
+        assert_eq!(capped(b"hello\n"), "hello\n");
+        assert_eq!(capped(b""), "");
+        assert_eq!(CappedOutput::new().capacity(), 0, "no output, no buffer");
+    }
+
+    #[test]
+    fn a_character_split_by_the_cap_goes_with_the_cut() {
+        let mut bytes = vec![b'a'; OUTPUT_CAP - 1];
+        bytes.extend_from_slice("é and more".as_bytes());
+        let text = capped(&bytes);
+        assert!(!text.contains('\u{FFFD}'), "no replacement character");
+        let cut = bytes.len() - (OUTPUT_CAP - 1);
+        assert!(
+            text.ends_with(&format!("a… [{cut} bytes cut]")),
+            "{}",
+            &text[OUTPUT_CAP - 8..]
+        );
+    }
+
+    #[test]
+    fn invalid_bytes_never_make_the_text_longer_than_the_cap() {
+        let text = capped(&vec![0xFF; OUTPUT_CAP * 2]);
+        let (kept, marker) = text.split_once('…').unwrap();
+        assert!(kept.len() <= OUTPUT_CAP);
+        // Each 0xFF shows as one 3-byte U+FFFD; every input byte not shown is counted.
+        let shown = kept.chars().count();
+        assert_eq!(marker, format!(" [{} bytes cut]", OUTPUT_CAP * 2 - shown));
+    }
+
+    /// An endless stream (`yes`) read through the cap: memory stays at the cap, every byte is
+    /// counted, and the read goes on until the stream ends.
+    #[tokio::test]
+    async fn reading_a_huge_stream_holds_only_the_cap() {
+        use tokio::io::AsyncReadExt;
+        let total: u64 = 32 * 1024 * 1024;
+        let mut endless = tokio::io::repeat(b'y').take(total);
+        let mut out = CappedOutput::new();
+        out.read_from(&mut endless).await.unwrap();
+        assert_eq!(out.kept(), OUTPUT_CAP);
+        assert_eq!(out.capacity(), OUTPUT_CAP);
+        assert_eq!(out.dropped(), total - OUTPUT_CAP as u64);
+    }
 }

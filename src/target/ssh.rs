@@ -18,7 +18,7 @@ use russh::{ChannelMsg, Preferred, kex};
 use tokio::time::Instant;
 
 use super::known_hosts::{self, HostKeyStatus};
-use super::{BoxFuture, Host, capped};
+use super::{BoxFuture, CappedOutput, Host};
 use crate::event::CommandOutcome;
 use crate::scenario::{HostAddr, format_duration};
 
@@ -442,24 +442,22 @@ impl SshHost {
     /// Runs `line` exactly as given (no wrapping) on a new channel of the warm connection.
     async fn exec_raw(&self, line: &str, limit: Duration) -> CommandOutcome {
         let started = Instant::now();
+        // Outside the timed future so that a timed-out command still shows what it printed.
+        let (mut out, mut err) = (CappedOutput::new(), CappedOutput::new());
         let run = async {
             let mut channel = self.channel().await?;
             channel
                 .exec(true, line)
                 .await
                 .map_err(|e| format!("cannot start the command: {e}"))?;
-            let (mut out, mut err) = (Vec::new(), Vec::new());
             let mut exit = None;
             let mut signal = None;
+            // Every message is consumed (the window stays open, the remote command runs to its
+            // end); past the cap the data is counted and dropped.
             while let Some(msg) = channel.wait().await {
                 match msg {
-                    // Past the cap the rest is drained and dropped: the journal keeps the head.
-                    ChannelMsg::Data { data } if out.len() < 4 * super::OUTPUT_CAP => {
-                        out.extend_from_slice(&data);
-                    }
-                    ChannelMsg::ExtendedData { data, .. } if err.len() < 4 * super::OUTPUT_CAP => {
-                        err.extend_from_slice(&data);
-                    }
+                    ChannelMsg::Data { data } => out.push(&data),
+                    ChannelMsg::ExtendedData { data, .. } => err.push(&data),
                     ChannelMsg::ExitStatus { exit_status } => {
                         exit = i32::try_from(exit_status).ok();
                     }
@@ -470,13 +468,15 @@ impl SshHost {
                     _ => {}
                 }
             }
-            Ok::<_, String>((exit, signal, out, err))
+            Ok::<_, String>((exit, signal))
         };
-        match tokio::time::timeout(limit, run).await {
-            Ok(Ok((exit, signal, out, err))) => CommandOutcome {
+        let done = tokio::time::timeout(limit, run).await;
+        let (stdout, stderr) = (out.into_text(), err.into_text());
+        match done {
+            Ok(Ok((exit, signal))) => CommandOutcome {
                 exit,
-                stdout: capped(&out),
-                stderr: capped(&err),
+                stdout,
+                stderr,
                 ms: ms(started.elapsed()),
                 error: match (exit, signal) {
                     (Some(_), _) => None,
@@ -493,9 +493,10 @@ impl SshHost {
             },
             Err(_) => CommandOutcome {
                 exit: None,
+                stdout,
+                stderr,
                 ms: ms(started.elapsed()),
                 error: Some(format!("timed out after {}", format_duration(limit))),
-                ..Default::default()
             },
         }
     }
@@ -509,7 +510,8 @@ impl Host for SshHost {
     fn exec<'a>(&'a self, command: &'a str, timeout: Duration) -> BoxFuture<'a, CommandOutcome> {
         Box::pin(async move {
             let line = self.wrap(command, timeout);
-            self.exec_raw(&line, timeout + LOCAL_GRACE).await
+            self.exec_raw(&line, timeout.saturating_add(LOCAL_GRACE))
+                .await
         })
     }
 
@@ -533,7 +535,9 @@ impl Host for SshHost {
 /// `timeout -k 5 <secs> sh -c '<command>'`, inside `sudo -n --` when asked: a closed channel does
 /// not kill a non-PTY command, so the host itself bounds it.
 pub fn wrap_command(command: &str, timeout: Duration, sudo: bool) -> String {
-    let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    let secs = timeout
+        .as_secs()
+        .saturating_add(u64::from(timeout.subsec_nanos() > 0));
     let secs = secs.max(1);
     let inner = format!("timeout -k {KILL_AFTER_S} {secs} sh -c {}", quote(command));
     if sudo {

@@ -157,19 +157,12 @@ impl server::Handler for ShServer {
                 .spawn();
             let status = match child {
                 Ok(mut child) => {
-                    let (mut out, mut err) = (Vec::new(), Vec::new());
-                    if let Some(mut s) = child.stdout.take() {
-                        let _ = s.read_to_end(&mut out).await;
-                    }
-                    if let Some(mut s) = child.stderr.take() {
-                        let _ = s.read_to_end(&mut err).await;
-                    }
-                    if !out.is_empty() {
-                        let _ = handle.data(channel, out).await;
-                    }
-                    if !err.is_empty() {
-                        let _ = handle.extended_data(channel, 1, err).await;
-                    }
+                    // Streamed as it comes, like sshd: a command printing without end is
+                    // forwarded chunk by chunk, never held whole in memory.
+                    tokio::join!(
+                        pump(child.stdout.take(), &handle, channel, None),
+                        pump(child.stderr.take(), &handle, channel, Some(1)),
+                    );
                     child.wait().await.ok().and_then(|s| s.code())
                 }
                 Err(_) => Some(127),
@@ -182,5 +175,31 @@ impl server::Handler for ShServer {
             let _ = handle.close(channel).await;
         });
         Ok(())
+    }
+}
+
+/// Forwards one pipe of a command to the channel (`ext` 1 is stderr) until it ends or the
+/// client is gone.
+async fn pump(
+    pipe: Option<impl tokio::io::AsyncRead + Unpin>,
+    handle: &server::Handle,
+    channel: ChannelId,
+    ext: Option<u32>,
+) {
+    let Some(mut pipe) = pipe else { return };
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let chunk = buf[..n].to_vec();
+        let sent = match ext {
+            None => handle.data(channel, chunk).await,
+            Some(ext) => handle.extended_data(channel, ext, chunk).await,
+        };
+        if sent.is_err() {
+            return;
+        }
     }
 }
