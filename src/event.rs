@@ -359,3 +359,486 @@ pub mod ts_millis {
             .map_err(serde::de::Error::custom)
     }
 }
+
+/// Hostile instances of every [`Event`] variant, for round-trip tests of the journal.
+#[cfg(test)]
+pub(crate) mod hostile {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::scenario::{
+        Condition, Fault, FaultSpec, HostAddr, Metric, NoData, Reduce, Rule, RuleKind, RunbookRef,
+        Source, Step, Target, Transport,
+    };
+
+    /// Quotes, backslashes, every ASCII control character, line separators, non-ASCII and JSON
+    /// look-alikes: everything that must be escaped or that a line-based reader could trip on.
+    pub fn text(tag: &str) -> String {
+        let controls: String = (0u8..0x20).map(char::from).collect();
+        format!(
+            "{tag} \"quoted\" \\back\\slash {controls}\u{7f}\u{2028}\u{2029} é 日本 🦀 {{\"seq\":1}}\n"
+        )
+    }
+
+    /// [`text`] with a 1 MB tail.
+    pub fn long(tag: &str) -> String {
+        text(tag) + &"\"\n\\".repeat(350_000)
+    }
+
+    /// The f64s a metric source can hand over: non-finite ones and the extremes of the finite ones.
+    pub const NUMBERS: [f64; 9] = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::MAX,
+        f64::MIN,
+        f64::MIN_POSITIVE,
+        5e-324,
+        -0.0,
+        0.1,
+    ];
+
+    fn outcome(tag: &str) -> CommandOutcome {
+        CommandOutcome {
+            exit: Some(i32::MIN),
+            stdout: long(&format!("{tag} stdout")),
+            stderr: text(&format!("{tag} stderr")),
+            ms: u64::MAX,
+            error: Some(text(&format!("{tag} error"))),
+        }
+    }
+
+    /// A scenario with hostile strings everywhere and the largest numbers its types hold. Its plain
+    /// f64 thresholds are finite: a non-finite one cannot be journaled (see the journal's tests).
+    pub fn scenario() -> Scenario {
+        let long = Duration::from_millis(u64::MAX);
+        let host = HostAddr {
+            host: text("host"),
+            port: u16::MAX,
+        };
+        let rule = |kind, condition| Rule {
+            kind,
+            label: text("rule"),
+            metric: text("metric name"),
+            condition,
+            sustained: long,
+            no_data: NoData::Ignore,
+        };
+        let fault = |id: &str, spec| Fault {
+            id: text(id),
+            target: text("target"),
+            spec,
+            irreversible: true,
+            lease: long,
+            timeout: long,
+        };
+        Scenario {
+            file: PathBuf::from(text("file")),
+            sha256: text("sha"),
+            title: text("title"),
+            description: Some(text("description")),
+            hypothesis: text("hypothesis"),
+            runbook: Some(RunbookRef {
+                link: text("link"),
+                path: PathBuf::from(text("path")),
+                anchor: Some(text("anchor")),
+            }),
+            roles: BTreeMap::from([(text("role key"), text("role"))]),
+            max_duration: long,
+            checklist: vec![text("check"), String::new()],
+            targets: BTreeMap::from([
+                (
+                    text("local"),
+                    Target {
+                        name: text("local"),
+                        transport: Transport::Local,
+                    },
+                ),
+                (
+                    text("ssh"),
+                    Target {
+                        name: text("ssh"),
+                        transport: Transport::Ssh {
+                            hosts: vec![host],
+                            user: Some(text("user")),
+                            sudo: true,
+                            identity: Some(PathBuf::from(text("identity"))),
+                        },
+                    },
+                ),
+            ]),
+            metrics: BTreeMap::from([
+                (
+                    text("command"),
+                    Metric {
+                        name: text("command"),
+                        source: Source::Command {
+                            command: text("command"),
+                            target: text("target"),
+                        },
+                        every: long,
+                        timeout: long,
+                        unit: Some(text("unit")),
+                    },
+                ),
+                (
+                    text("prometheus"),
+                    Metric {
+                        name: text("prometheus"),
+                        source: Source::Prometheus {
+                            query: text("query"),
+                            server: text("server"),
+                            reduce: Some(Reduce::Avg),
+                            bearer_token_env: Some(text("bearer")),
+                            basic_auth_env: Some(text("basic")),
+                        },
+                        every: long,
+                        timeout: long,
+                        unit: None,
+                    },
+                ),
+                (
+                    text("scrape"),
+                    Metric {
+                        name: text("scrape"),
+                        source: Source::Scrape {
+                            url: text("url"),
+                            series: text("series"),
+                            rate: true,
+                            quantile: Some(f64::MIN_POSITIVE),
+                        },
+                        every: long,
+                        timeout: long,
+                        unit: None,
+                    },
+                ),
+                (
+                    text("http"),
+                    Metric {
+                        name: text("http"),
+                        source: Source::Http {
+                            url: text("url"),
+                            expect_status: u16::MAX,
+                            expect_body: Some(text("body")),
+                        },
+                        every: long,
+                        timeout: long,
+                        unit: None,
+                    },
+                ),
+            ]),
+            steady_state: vec![
+                rule(
+                    RuleKind::SteadyState,
+                    Condition::Between(f64::MIN, f64::MAX),
+                ),
+                rule(RuleKind::SteadyState, Condition::Below(5e-324)),
+            ],
+            abort: vec![rule(RuleKind::Abort, Condition::Above(-0.1))],
+            steps: vec![Step {
+                name: text("step"),
+                duration: long,
+                prompt: Some(text("prompt")),
+                runbook: None,
+                faults: vec![
+                    fault(
+                        "command",
+                        FaultSpec::Command {
+                            inject: text("inject"),
+                            rollback: Some(text("rollback")),
+                            verify: Some(text("verify")),
+                        },
+                    ),
+                    fault(
+                        "latency",
+                        FaultSpec::Latency {
+                            interface: text("if"),
+                            delay_ms: u64::MAX,
+                            jitter_ms: u64::MAX,
+                        },
+                    ),
+                    fault(
+                        "loss",
+                        FaultSpec::Loss {
+                            interface: text("if"),
+                            percent: f64::MAX,
+                        },
+                    ),
+                    fault("partition", FaultSpec::Partition { peer: text("peer") }),
+                    fault(
+                        "kill",
+                        FaultSpec::Kill {
+                            process: Some(text("process")),
+                            pid_file: Some(text("pid file")),
+                            signal: text("signal"),
+                            restart: Some(text("restart")),
+                        },
+                    ),
+                    fault(
+                        "stop",
+                        FaultSpec::StopService {
+                            service: text("service"),
+                        },
+                    ),
+                    fault(
+                        "cpu",
+                        FaultSpec::Cpu {
+                            workers: u32::MAX,
+                            duration_s: u64::MAX,
+                        },
+                    ),
+                    fault(
+                        "memory",
+                        FaultSpec::Memory {
+                            bytes: u64::MAX,
+                            duration_s: u64::MAX,
+                        },
+                    ),
+                    fault(
+                        "disk",
+                        FaultSpec::DiskFill {
+                            path: text("path"),
+                            bytes: u64::MAX,
+                            keep_free_bytes: u64::MAX,
+                        },
+                    ),
+                ],
+            }],
+        }
+    }
+
+    /// Which variant an event is, as an index below [`VARIANTS`]. The match is exhaustive, so a new
+    /// variant fails to compile here until it gets an index (and then an instance in [`events`]).
+    pub fn variant(e: &Event) -> usize {
+        match e {
+            Event::RunStarted { .. } => 0,
+            Event::PhaseStarted { .. } => 1,
+            Event::PreflightCheck { .. } => 2,
+            Event::PreflightHeld { .. } => 3,
+            Event::PreflightOverridden { .. } => 4,
+            Event::SteadyState { .. } => 5,
+            Event::StepStarted { .. } => 6,
+            Event::StepEnded { .. } => 7,
+            Event::FaultIntent { .. } => 8,
+            Event::FaultInjected { .. } => 9,
+            Event::LeaseArmed { .. } => 10,
+            Event::LeaseRenewed { .. } => 11,
+            Event::LeaseCancelled { .. } => 12,
+            Event::Sample { .. } => 13,
+            Event::RuleBreaching { .. } => 14,
+            Event::RuleCleared { .. } => 15,
+            Event::RuleTripped { .. } => 16,
+            Event::Note { .. } => 17,
+            Event::Milestone { .. } => 18,
+            Event::HaltRequested { .. } => 19,
+            Event::RollbackStarted { .. } => 20,
+            Event::RollbackResult { .. } => 21,
+            Event::RollbackFinished { .. } => 22,
+            Event::Verdict { .. } => 23,
+            Event::RunEnded => 24,
+        }
+    }
+
+    pub const VARIANTS: usize = 25;
+
+    /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
+    /// `Option<f64>` appears.
+    pub fn events() -> Vec<Event> {
+        let mut out = vec![
+            Event::RunStarted {
+                scenario: Box::new(scenario()),
+                gameday_version: text("version"),
+                dry_run: Some(true),
+            },
+            Event::PhaseStarted {
+                phase: Phase::SteadyStateAfter,
+            },
+            Event::PreflightCheck {
+                check: text("check"),
+                ok: false,
+                detail: text("detail"),
+            },
+            Event::PreflightHeld {
+                failures: vec![text("failure"), String::new()],
+            },
+            Event::PreflightOverridden {
+                by: text("by"),
+                reason: text("reason"),
+                failures: vec![text("failure")],
+            },
+            Event::StepStarted {
+                index: usize::MAX,
+                name: text("step"),
+                duration_ms: u64::MAX,
+                prompt: Some(text("prompt")),
+            },
+            Event::StepEnded {
+                index: usize::MAX,
+                name: text("step"),
+                advanced: true,
+            },
+            Event::FaultIntent {
+                fault: text("fault"),
+                kind: text("kind"),
+                step: usize::MAX,
+                target: text("target"),
+                host: text("host"),
+                inject: text("inject"),
+                undo: Some(text("undo")),
+                verify: Some(text("verify")),
+                irreversible: true,
+                timeout_ms: u64::MAX,
+            },
+            Event::FaultInjected {
+                fault: text("fault"),
+                host: text("host"),
+                ok: false,
+                outcome: outcome("inject"),
+            },
+            Event::LeaseArmed {
+                fault: text("fault"),
+                host: text("host"),
+                ok: true,
+                lease_ms: u64::MAX,
+                cancel: text("cancel"),
+                outcome: outcome("lease"),
+            },
+            Event::LeaseRenewed {
+                fault: text("fault"),
+                host: text("host"),
+                ok: false,
+                error: Some(text("error")),
+            },
+            Event::LeaseCancelled {
+                fault: text("fault"),
+                host: text("host"),
+                ok: true,
+            },
+            Event::Note {
+                role: text("role"),
+                text: long("note"),
+                action: true,
+                metrics: NUMBERS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("{}{i}", text("m")), Some(*v)))
+                    .chain([(String::new(), None)])
+                    .collect(),
+                faults: vec![LiveFault {
+                    fault: text("fault"),
+                    host: text("host"),
+                    state: text("state"),
+                }],
+            },
+            Event::Milestone {
+                kind: MilestoneKind::Mitigated,
+                role: text("role"),
+            },
+            Event::HaltRequested {
+                by: text("by"),
+                reason: text("reason"),
+            },
+            Event::RollbackStarted {
+                fault: text("fault"),
+                host: text("host"),
+            },
+            Event::RollbackResult {
+                fault: text("fault"),
+                host: text("host"),
+                status: RollbackStatus::Unknown,
+                how: text("how"),
+                attempts: u32::MAX,
+                undo: outcome("undo"),
+                verify: Some(outcome("verify")),
+                manual: Some(text("manual")),
+            },
+            Event::RollbackFinished {
+                all_verified: false,
+                faults: usize::MAX,
+                since_halt_ms: Some(u64::MAX),
+            },
+            Event::Verdict {
+                verdict: Verdict::ManualActionNeeded,
+                exit_code: i32::MIN,
+                reason: text("reason"),
+            },
+            Event::RunEnded,
+        ];
+        for v in NUMBERS.iter().copied().map(Some).chain([None]) {
+            let check = RuleCheck {
+                rule: text("rule"),
+                metric: text("metric"),
+                value: v,
+                held: false,
+                reason: Some(text("reason")),
+            };
+            out.extend([
+                Event::SteadyState {
+                    phase: Phase::SteadyStateBefore,
+                    held: false,
+                    checks: vec![check],
+                },
+                Event::Sample {
+                    metric: text("metric"),
+                    value: v,
+                    error: Some(text("sample error")),
+                },
+                Event::RuleBreaching {
+                    rule: usize::MAX,
+                    label: text("label"),
+                    value: v,
+                    left_ms: u64::MAX,
+                    reason: Some(text("reason")),
+                },
+                Event::RuleCleared {
+                    rule: usize::MAX,
+                    label: text("label"),
+                    value: v,
+                },
+                Event::RuleTripped {
+                    rule: usize::MAX,
+                    label: text("label"),
+                    value: v,
+                    breaching_ms: u64::MAX,
+                    reason: Some(text("reason")),
+                },
+            ]);
+        }
+        out
+    }
+
+    /// What the journal may make of an event: a non-finite `Option<f64>` (JSON has no NaN or
+    /// infinity) reads back as no value. Nothing else may change.
+    pub fn as_journaled(mut e: Event) -> Event {
+        let fix = |v: &mut Option<f64>| {
+            if v.is_some_and(|x| !x.is_finite()) {
+                *v = None;
+            }
+        };
+        match &mut e {
+            Event::Sample { value, .. }
+            | Event::RuleBreaching { value, .. }
+            | Event::RuleCleared { value, .. }
+            | Event::RuleTripped { value, .. } => fix(value),
+            Event::SteadyState { checks, .. } => checks.iter_mut().for_each(|c| fix(&mut c.value)),
+            Event::Note { metrics, .. } => metrics.values_mut().for_each(fix),
+            _ => {}
+        }
+        e
+    }
+
+    #[test]
+    fn every_variant_has_a_hostile_instance() {
+        let mut seen = [false; VARIANTS];
+        for e in events() {
+            seen[variant(&e)] = true;
+        }
+        let missing: Vec<usize> = (0..VARIANTS).filter(|i| !seen[*i]).collect();
+        assert!(
+            missing.is_empty(),
+            "variants without an instance: {missing:?}"
+        );
+    }
+}

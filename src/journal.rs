@@ -1,16 +1,44 @@
 //! The journal: append-only JSON Lines, one [`Envelope`] a line, the run's source of truth.
 //!
-//! Safety records (fault intent and result, halt, rollback, verdict) are fsync'd before `append`
-//! returns, so a crash right after an inject still leaves the undo on disk. The reader repairs a torn
-//! last line (a crash mid-write) and refuses damage anywhere else.
+//! What it guarantees:
+//! - **One writer.** A [`JournalWriter`] holds an exclusive lock on its file for its whole life. A
+//!   second writer (another run, `recover` on a live run's journal) is refused with
+//!   [`JournalError::Locked`], which names the holder, and touches nothing.
+//! - **Whole lines.** Each line is written in one call. When a write fails midway (a full disk) the
+//!   file is cut back to its last whole line before the next append, so a failed write never leaves
+//!   a torn line in the middle. Only a crash can leave a torn line, and only the last one.
+//! - **Durable safety records.** Fault intent and result, halt, rollback and verdict records are
+//!   fsync'd before `append` returns, so a crash right after an inject still leaves the undo on disk.
+//!   The directory is fsync'd once the journal file is created.
+//! - **Sequence numbers strictly increase.** Every append attempt consumes one, even a failed one, so a
+//!   number never appears twice; readers see a gap where a record could not be written.
+//! - **Nothing vanishes.** A record that cannot be journaled is written to stderr and to
+//!   `<journal>.unjournaled` (or, failing that, `$TMPDIR/gameday-<run>.unjournaled`), and counted
+//!   ([`JournalWriter::unjournaled`]); `append` still returns the error.
+//! - **Every line reads back.** Each line is parsed again before it is written. One that would not
+//!   read back is refused with [`JournalError::Unreadable`] (and kept as above): JSON has no NaN or
+//!   infinity, so serde_json writes them as `null`, which no plain `f64` accepts (a threshold of
+//!   `-.inf`). A non-finite `Option<f64>` (a reading) is written as `null` and reads back as no
+//!   value. `append` returns the envelope as it reads back from its line.
+//! - **No secrets.** Every value given to [`JournalWriter::redact`] becomes `[REDACTED]` in every
+//!   string of every line, in the side files and on stderr, and in the envelope `append` returns.
+//! - **Readers never modify a journal.** [`read`] skips a torn last line and reports it
+//!   ([`Journal::torn`]); damage anywhere else is refused with its line number. Only the lock holder
+//!   repairs a torn tail: [`JournalWriter::append_to`] copies the file to `<journal>.broken` (then
+//!   `.broken.2`, `.broken.3`, …; never overwritten) and cuts the torn line off.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use crate::event::{Envelope, Event};
+
+/// What a configured secret becomes in the journal.
+pub const REDACTED: &str = "[REDACTED]";
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -21,7 +49,7 @@ pub enum JournalError {
         source: io::Error,
     },
     #[error(
-        "{path}:{line}: corrupt journal line ({reason}); only a torn last line can be repaired, so this journal is refused: inspect it by hand"
+        "{path}:{line}: corrupt journal line ({reason}); only a torn last line can be skipped, so this journal is refused: inspect it by hand"
     )]
     Corrupt {
         path: PathBuf,
@@ -30,6 +58,21 @@ pub enum JournalError {
     },
     #[error("{path}: the journal is empty")]
     Empty { path: PathBuf },
+    #[error(
+        "{path}: the journal is being written by {}; only one writer at a time (is that run still going?)",
+        holder.as_deref().unwrap_or("another process")
+    )]
+    Locked {
+        path: PathBuf,
+        /// `pid N (command line)` when /proc/locks tells.
+        holder: Option<String>,
+    },
+    #[error("{path}: record {seq} was not journaled: {reason}")]
+    Unreadable {
+        path: PathBuf,
+        seq: u64,
+        reason: String,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
@@ -39,30 +82,79 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
     }
 }
 
+/// A secret as it is searched for: raw inside decoded strings, escaped inside JSON text.
+struct Secret {
+    raw: String,
+    escaped: String,
+}
+
+impl Secret {
+    fn new(raw: String) -> Secret {
+        let quoted = serde_json::to_string(&raw).unwrap_or_default();
+        let escaped = quoted
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(&raw)
+            .to_string();
+        Secret { raw, escaped }
+    }
+
+    fn in_text(&self, text: &str) -> bool {
+        text.contains(&self.raw) || text.contains(&self.escaped)
+    }
+}
+
 pub struct JournalWriter {
+    /// Kept open for the writer's whole life: it carries the exclusive lock.
     file: File,
     path: PathBuf,
     run: String,
     next_seq: u64,
+    /// Length of the whole lines in the file; a failed write is cut back to here.
+    whole_len: u64,
+    /// A write failed and may have left part of a line after `whole_len`.
+    torn: bool,
+    /// Longest first, so a secret that contains another is replaced whole.
+    secrets: Vec<Secret>,
+    unjournaled: usize,
+    unjournaled_files: Vec<PathBuf>,
+    repaired: Option<PathBuf>,
 }
 
 impl JournalWriter {
-    /// Starts a new journal; refuses to overwrite an existing one.
-    pub fn create(path: &Path, run: &str) -> Result<Self, JournalError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    fn new(file: File, path: &Path, run: String, next_seq: u64, whole_len: u64) -> Self {
+        JournalWriter {
+            file,
+            path: path.to_path_buf(),
+            run,
+            next_seq,
+            whole_len,
+            torn: false,
+            secrets: Vec::new(),
+            unjournaled: 0,
+            unjournaled_files: Vec::new(),
+            repaired: None,
         }
+    }
+
+    /// Starts a new journal and locks it; refuses to overwrite an existing one.
+    pub fn create(path: &Path, run: &str) -> Result<Self, JournalError> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
             .open(path)
             .map_err(io_err(path))?;
-        Ok(JournalWriter {
-            file,
-            path: path.to_path_buf(),
-            run: run.to_string(),
-            next_seq: 1,
-        })
+        lock(&file, path)?;
+        // The journal's name must survive a crash as surely as its first record.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))?;
+        Ok(JournalWriter::new(file, path, run.to_string(), 1, 0))
     }
 
     /// Starts the journal of a new run of `scenario`: at `path`, or by default at
@@ -82,26 +174,41 @@ impl JournalWriter {
         JournalWriter::create(&path, &run)
     }
 
-    /// Continues an existing journal (for `recover`): repairs a torn tail, returns what was there.
+    /// Continues an existing journal (for `recover`) and returns what was there. Takes the lock
+    /// first (refused, touching nothing, while another writer holds it), then repairs a torn tail:
+    /// the file is copied to `<journal>.broken` (see [`JournalWriter::repaired`]) and the torn line cut.
     pub fn append_to(path: &Path) -> Result<(Self, Vec<Envelope>), JournalError> {
-        let read = read(path)?;
-        let last = read.events.last().ok_or(JournalError::Empty {
-            path: path.to_path_buf(),
-        })?;
-        let (run, next_seq) = (last.run.clone(), last.seq + 1);
         let file = OpenOptions::new()
+            .read(true)
             .append(true)
             .open(path)
             .map_err(io_err(path))?;
-        Ok((
-            JournalWriter {
-                file,
-                path: path.to_path_buf(),
-                run,
-                next_seq,
-            },
-            read.events,
-        ))
+        lock(&file, path)?;
+        let (journal, whole_len) = read_from(&file, path)?;
+        let last = journal.events.last().ok_or(JournalError::Empty {
+            path: path.to_path_buf(),
+        })?;
+        let overflow = || JournalError::Corrupt {
+            path: path.to_path_buf(),
+            line: journal.events.len(),
+            reason: "sequence number too large to continue".into(),
+        };
+        let mut next_seq = last.seq.checked_add(1).ok_or_else(overflow)?;
+        let run = last.run.clone();
+        let mut repaired = None;
+        if let Some(torn) = &journal.torn {
+            let copy = keep_broken_copy(&file, path)?;
+            file.set_len(whole_len).map_err(io_err(path))?;
+            file.sync_all().map_err(io_err(path))?;
+            tracing::warn!(journal = %path.display(), copy = %copy.display(), line = torn.line,
+                reason = %torn.reason, "cut a torn last line off");
+            // The torn line may have carried `next_seq`: skip it so no number appears twice.
+            next_seq = next_seq.checked_add(1).ok_or_else(overflow)?;
+            repaired = Some(copy);
+        }
+        let mut writer = JournalWriter::new(file, path, run, next_seq, whole_len);
+        writer.repaired = repaired;
+        Ok((writer, journal.events))
     }
 
     pub fn path(&self) -> &Path {
@@ -112,44 +219,351 @@ impl JournalWriter {
         &self.run
     }
 
-    /// Writes one event as one line; safety records are synced to disk before this returns.
+    /// Replaces each of `secrets` (empty ones are ignored) by `[REDACTED]` in every string of
+    /// every line written from now on. Adds to the secrets given before.
+    pub fn redact(&mut self, secrets: Vec<String>) {
+        for s in secrets {
+            if !s.is_empty() && !self.secrets.iter().any(|k| k.raw == s) {
+                self.secrets.push(Secret::new(s));
+            }
+        }
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.raw.len()));
+    }
+
+    /// How many records could not be journaled (each went to stderr and, when it could be
+    /// written, to one of [`JournalWriter::unjournaled_files`]).
+    pub fn unjournaled(&self) -> usize {
+        self.unjournaled
+    }
+
+    /// The side files holding records that could not be journaled, in order of first use.
+    pub fn unjournaled_files(&self) -> &[PathBuf] {
+        &self.unjournaled_files
+    }
+
+    /// The copy of the original file kept when [`JournalWriter::append_to`] cut a torn tail.
+    pub fn repaired(&self) -> Option<&Path> {
+        self.repaired.as_deref()
+    }
+
+    /// Writes one event as one line and returns it as it reads back from that line (redacted).
+    /// Safety records are synced to disk before this returns. On failure the record goes to
+    /// stderr and a side file (see the module doc), and its sequence number is not reused.
     pub fn append(&mut self, ts: DateTime<Utc>, event: Event) -> Result<Envelope, JournalError> {
+        let seq = self.next_seq;
+        let sync = event.is_safety_record();
         let env = Envelope {
-            seq: self.next_seq,
+            seq,
             ts,
             run: self.run.clone(),
             event,
         };
-        let mut line = serde_json::to_vec(&env).map_err(|e| JournalError::Io {
+        let Some(next) = seq.checked_add(1) else {
+            let text = self.redact_text(&format!("{env:?}"));
+            let err = self.unreadable(seq, "sequence numbers are exhausted".into());
+            return Err(self.keep_unjournaled(&text, err));
+        };
+        // Consumed by this attempt whatever happens to it.
+        self.next_seq = next;
+        let (line, written) = match self.encode(&env) {
+            Ok(encoded) => encoded,
+            Err((text, err)) => return Err(self.keep_unjournaled(&text, err)),
+        };
+        match self.write_line(&line, sync) {
+            Ok(()) => Ok(written),
+            Err(err) => Err(self.keep_unjournaled(&line, err)),
+        }
+    }
+
+    fn unreadable(&self, seq: u64, reason: String) -> JournalError {
+        JournalError::Unreadable {
             path: self.path.clone(),
-            source: io::Error::other(e),
+            seq,
+            reason,
+        }
+    }
+
+    /// The line for `env`, redacted, and the envelope it reads back as. On failure: the best text
+    /// of the record that is safe to show (redacted) and why.
+    fn encode(&self, env: &Envelope) -> Result<(String, Envelope), (String, JournalError)> {
+        let seq = env.seq;
+        let debug = || self.redact_text(&format!("{env:?}"));
+        let mut line = serde_json::to_string(env).map_err(|e| {
+            (
+                debug(),
+                self.unreadable(seq, format!("cannot serialize it: {e}")),
+            )
         })?;
-        line.push(b'\n');
+        if self.secrets.iter().any(|s| s.in_text(&line)) {
+            let mut value = serde_json::to_value(env).map_err(|e| {
+                (
+                    debug(),
+                    self.unreadable(seq, format!("cannot serialize it: {e}")),
+                )
+            })?;
+            redact_value(&mut value, &self.secrets);
+            let text = value.to_string();
+            // Through the typed envelope again, so redacted lines keep the usual field order.
+            let redacted: Envelope = serde_json::from_value(value).map_err(|e| {
+                let why = format!(
+                    "redacting a secret broke the record ({e}): a configured secret is part of the journal's own vocabulary"
+                );
+                (text, self.unreadable(seq, why))
+            })?;
+            line = serde_json::to_string(&redacted).map_err(|e| {
+                (
+                    debug(),
+                    self.unreadable(seq, format!("cannot serialize it: {e}")),
+                )
+            })?;
+            if self.secrets.iter().any(|s| s.in_text(&line)) {
+                let why = "a configured secret appears outside any string (as a number or JSON syntax): too short to redact".to_string();
+                return Err((self.redact_text(&line), self.unreadable(seq, why)));
+            }
+        }
+        let written: Envelope = serde_json::from_str(&line).map_err(|e| {
+            let why = format!(
+                "its line would not read back ({e}); NaN and infinity cannot be journaled where a number is required"
+            );
+            (line.clone(), self.unreadable(seq, why))
+        })?;
+        Ok((line, written))
+    }
+
+    /// Text-level redaction, for text that is shown but never parsed.
+    fn redact_text(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.secrets {
+            out = out.replace(&s.raw, REDACTED).replace(&s.escaped, REDACTED);
+        }
+        out
+    }
+
+    fn write_line(&mut self, line: &str, sync: bool) -> Result<(), JournalError> {
+        if self.torn {
+            // A failed write left part of a line: cut it so the next line starts clean.
+            self.file
+                .set_len(self.whole_len)
+                .map_err(io_err(&self.path))?;
+            self.torn = false;
+        }
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
         // One write call per line: a crash leaves at most one torn line, at the end.
-        self.file.write_all(&line).map_err(io_err(&self.path))?;
-        if env.event.is_safety_record() {
+        if let Err(e) = self.file.write_all(&bytes) {
+            self.torn = true;
+            return Err(io_err(&self.path)(e));
+        }
+        self.whole_len = self.whole_len.saturating_add(bytes.len() as u64);
+        if sync {
             self.file.sync_data().map_err(io_err(&self.path))?;
         }
-        self.next_seq += 1;
-        Ok(env)
+        Ok(())
     }
+
+    /// Keeps a record that could not be journaled where a human finds it; returns `err`.
+    fn keep_unjournaled(&mut self, text: &str, err: JournalError) -> JournalError {
+        self.unjournaled = self.unjournaled.saturating_add(1);
+        let mut side = self.path.as_os_str().to_owned();
+        side.push(".unjournaled");
+        let candidates = [PathBuf::from(side), fallback_side_file(&self.run)];
+        let kept = candidates
+            .into_iter()
+            .find(|p| append_whole_line(p, text).is_ok());
+        let where_ = match &kept {
+            Some(p) => format!("kept in {}", p.display()),
+            None => "no side file could be written either".to_string(),
+        };
+        let mut stderr = io::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "gameday: NOT JOURNALED: {err}; {where_}. The record:"
+        );
+        let _ = writeln!(stderr, "{text}");
+        if let Some(p) = kept
+            && !self.unjournaled_files.contains(&p)
+        {
+            self.unjournaled_files.push(p);
+        }
+        err
+    }
+}
+
+/// `$TMPDIR/gameday-<run>.unjournaled`, with the run id reduced to characters safe in a file name.
+fn fallback_side_file(run: &str) -> PathBuf {
+    let safe: String = run
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    std::env::temp_dir().join(format!("gameday-{safe}.unjournaled"))
+}
+
+/// Appends `text` and a newline to `path`, synced; cuts a partial write back off.
+fn append_whole_line(path: &Path, text: &str) -> io::Result<()> {
+    // Private and no symlinks: the fallback lives in a shared temporary directory.
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let len = f.metadata()?.len();
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.push(b'\n');
+    let written = f.write_all(&bytes).and_then(|()| f.sync_data());
+    if written.is_err() {
+        let _ = f.set_len(len);
+    }
+    written
+}
+
+fn redact_str(s: &mut String, secrets: &[Secret]) {
+    for secret in secrets {
+        if s.contains(&secret.raw) {
+            *s = s.replace(&secret.raw, REDACTED);
+        }
+    }
+}
+
+/// Redacts every string and object key; numbers and structure are left alone.
+fn redact_value(v: &mut Value, secrets: &[Secret]) {
+    match v {
+        Value::String(s) => redact_str(s, secrets),
+        Value::Array(items) => items.iter_mut().for_each(|x| redact_value(x, secrets)),
+        Value::Object(map) => {
+            for (mut key, mut x) in std::mem::take(map) {
+                redact_str(&mut key, secrets);
+                redact_value(&mut x, secrets);
+                map.insert(key, x);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Takes the exclusive lock on a journal, or says who holds it.
+fn lock(file: &File, path: &Path) -> Result<(), JournalError> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::Locked {
+            path: path.to_path_buf(),
+            holder: lock_holder(file),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err(path)(e)),
+    }
+}
+
+/// `pid N (command line)` of the process holding a lock on `file`, from /proc/locks.
+fn lock_holder(file: &File) -> Option<String> {
+    let meta = file.metadata().ok()?;
+    let dev = meta.dev();
+    // /proc/locks shows `MAJOR:MINOR:INODE`, the numbers in hex (glibc's split of dev_t).
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let exact = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let inode = format!(":{}", meta.ino());
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    // `1: FLOCK  ADVISORY  WRITE 1234 fd:01:56789 0 EOF`; waiters show `->` and hold nothing.
+    let holders: Vec<(u32, bool)> = locks
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.get(1) == Some(&"->") {
+                return None;
+            }
+            let at = fields
+                .iter()
+                .position(|f| f.matches(':').count() == 2 && f.ends_with(&inode))?;
+            let pid = fields.get(at.checked_sub(1)?)?.parse::<u32>().ok()?;
+            Some((pid, fields[at] == exact))
+        })
+        .collect();
+    // The same inode on another device is another file: prefer an exact match.
+    let pid = holders
+        .iter()
+        .find(|h| h.1)
+        .or(holders.first().filter(|_| holders.len() == 1))?
+        .0;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .split('\0')
+                .filter(|a| !a.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    Some(if cmdline.is_empty() {
+        format!("pid {pid}")
+    } else {
+        let short: String = cmdline.chars().take(200).collect();
+        format!("pid {pid} ({short})")
+    })
+}
+
+/// Copies the journal to the first free `<journal>.broken`, `.broken.2`, …; never overwrites one.
+fn keep_broken_copy(file: &File, path: &Path) -> Result<PathBuf, JournalError> {
+    let mut source = file;
+    for n in 1..=1000u32 {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".broken");
+        if n > 1 {
+            name.push(format!(".{n}"));
+        }
+        let copy = PathBuf::from(name);
+        let mut out = match OpenOptions::new().write(true).create_new(true).open(&copy) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_err(&copy)(e)),
+        };
+        source.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
+        io::copy(&mut source, &mut out).map_err(io_err(&copy))?;
+        out.sync_all().map_err(io_err(&copy))?;
+        return Ok(copy);
+    }
+    Err(JournalError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::other("1000 .broken copies exist already: clear them out first"),
+    })
 }
 
 /// What reading a journal found.
 #[derive(Debug)]
 pub struct Journal {
     pub events: Vec<Envelope>,
-    /// Set when a torn last line was cut off; the original file was copied here first.
-    pub repaired: Option<PathBuf>,
+    /// A torn last line (a write cut short by a crash, or one still being written), skipped.
+    pub torn: Option<TornTail>,
 }
 
-/// Reads a whole journal. A last line that does not parse (a write torn by a crash) is cut off after
-/// the original is copied to `<journal>.broken`; a bad line anywhere else is refused with its number.
+/// The last line of a journal, skipped because it is incomplete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// 1-based line number.
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Reads a whole journal without modifying it. A last line that does not parse or has no newline
+/// (a torn write) is skipped and reported in [`Journal::torn`]; a bad line anywhere else is refused
+/// with its number.
 pub fn read(path: &Path) -> Result<Journal, JournalError> {
     let file = File::open(path).map_err(io_err(path))?;
+    read_from(&file, path).map(|(journal, _)| journal)
+}
+
+/// Reads from the start of `file`; also returns the length of its whole, readable lines.
+fn read_from(file: &File, path: &Path) -> Result<(Journal, u64), JournalError> {
     let mut reader = BufReader::new(file);
     let mut events = Vec::new();
-    let mut good_len: u64 = 0;
+    let mut whole_len: u64 = 0;
     let mut bad: Option<(usize, String)> = None;
     let mut buf = Vec::new();
     let mut line_no = 0;
@@ -172,32 +586,14 @@ pub fn read(path: &Path) -> Result<Journal, JournalError> {
         match serde_json::from_slice::<Envelope>(&buf) {
             Ok(env) if complete => {
                 events.push(env);
-                good_len += n as u64;
+                whole_len = whole_len.saturating_add(n as u64);
             }
             Ok(_) => bad = Some((line_no, "line has no newline: torn write".into())),
             Err(e) => bad = Some((line_no, e.to_string())),
         }
     }
-    let mut repaired = None;
-    if bad.is_some() {
-        let broken = broken_path(path);
-        std::fs::copy(path, &broken).map_err(io_err(&broken))?;
-        let f = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(io_err(path))?;
-        f.set_len(good_len).map_err(io_err(path))?;
-        f.sync_all().map_err(io_err(path))?;
-        tracing::warn!(journal = %path.display(), copy = %broken.display(), "repaired a torn last line");
-        repaired = Some(broken);
-    }
-    Ok(Journal { events, repaired })
-}
-
-fn broken_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".broken");
-    PathBuf::from(name)
+    let torn = bad.map(|(line, reason)| TornTail { line, reason });
+    Ok((Journal { events, torn }, whole_len))
 }
 
 #[cfg(test)]
@@ -230,7 +626,7 @@ mod tests {
             [1, 2, 3]
         );
         assert!(j.events.iter().all(|e| e.run == "r1"));
-        assert!(j.repaired.is_none());
+        assert!(j.torn.is_none());
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.lines().next().unwrap().contains(r#""ts":""#));
     }
@@ -243,30 +639,144 @@ mod tests {
         assert!(JournalWriter::create(&p, "r2").is_err());
     }
 
+    fn tear(path: &Path, bytes: &[u8]) {
+        let mut f = OpenOptions::new().append(true).open(path).unwrap();
+        f.write_all(bytes).unwrap();
+    }
+
     #[test]
-    fn repairs_a_torn_last_line_and_keeps_a_copy() {
+    fn the_writer_repairs_a_torn_tail_and_keeps_every_copy() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("j.jsonl");
         write_three(&p);
-        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
-        f.write_all(br#"{"seq":4,"ts":"2026-11-2"#).unwrap();
-        drop(f);
-        let torn = std::fs::read(&p).unwrap();
+        tear(&p, br#"{"seq":4,"ts":"2026-11-2"#);
+        let first_torn = std::fs::read(&p).unwrap();
 
-        let j = read(&p).unwrap();
-        assert_eq!(j.events.len(), 3);
-        let broken = j.repaired.expect("repair reported");
-        assert_eq!(
-            std::fs::read(&broken).unwrap(),
-            torn,
-            ".broken keeps the original"
-        );
-        // The repaired journal reads clean and can be appended to.
         let (mut w, events) = JournalWriter::append_to(&p).unwrap();
         assert_eq!(events.len(), 3);
+        let broken = p.with_extension("jsonl.broken");
+        assert_eq!(w.repaired(), Some(broken.as_path()));
+        assert_eq!(
+            std::fs::read(&broken).unwrap(),
+            first_torn,
+            ".broken keeps the original"
+        );
         let env = w.append(Utc::now(), Event::RunEnded).unwrap();
-        assert_eq!(env.seq, 4);
-        assert_eq!(read(&p).unwrap().events.len(), 4);
+        assert_eq!(env.seq, 5, "seq 4 may be in the torn line: never reused");
+        drop(w);
+        let j = read(&p).unwrap();
+        assert!(j.torn.is_none());
+        assert_eq!(
+            j.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 5]
+        );
+
+        // A second torn tail gets a copy of its own; the first copy is left as it was.
+        tear(&p, b"{\"seq\":6");
+        let second_torn = std::fs::read(&p).unwrap();
+        let (w, _) = JournalWriter::append_to(&p).unwrap();
+        let second = p.with_extension("jsonl.broken.2");
+        assert_eq!(w.repaired(), Some(second.as_path()));
+        assert_eq!(std::fs::read(&second).unwrap(), second_torn);
+        assert_eq!(std::fs::read(&broken).unwrap(), first_torn);
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_and_told_who_holds_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        let mut w = JournalWriter::create(&p, "r1").unwrap();
+        w.append(Utc::now(), Event::RunEnded).unwrap();
+        // A torn tail the live writer is still writing: a refused writer must not "repair" it.
+        tear(&p, b"{\"seq\":2");
+        let before = std::fs::read(&p).unwrap();
+        match JournalWriter::append_to(&p) {
+            Err(JournalError::Locked { holder, .. }) => {
+                let holder = holder.expect("the holder is found in /proc/locks");
+                let me = format!("pid {} (", std::process::id());
+                assert!(holder.starts_with(&me), "{holder}");
+            }
+            Err(e) => panic!("expected Locked, got {e}"),
+            Ok(_) => panic!("a second writer was let in"),
+        }
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            before,
+            "a refused writer touched the journal"
+        );
+        assert!(!p.with_extension("jsonl.broken").exists());
+        drop(w);
+        assert!(
+            JournalWriter::append_to(&p).is_ok(),
+            "the lock goes with the writer"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_the_journal_and_in_what_append_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        let token = "tok-3f9a";
+        // Written escaped inside a JSON string: `pa\"ss\\word\n`.
+        let tricky = "pa\"ss\\word\n";
+        let mut w = JournalWriter::create(&p, "r1").unwrap();
+        w.redact(vec![String::new(), token.into(), tricky.into()]);
+        let injected = w
+            .append(
+                Utc::now(),
+                Event::FaultInjected {
+                    fault: "f".into(),
+                    host: "h".into(),
+                    ok: false,
+                    outcome: crate::event::CommandOutcome {
+                        exit: Some(1),
+                        stderr: format!("curl: 401 for Bearer {token}; password {tricky}!"),
+                        ..Default::default()
+                    },
+                },
+            )
+            .unwrap();
+        let sample = w
+            .append(
+                Utc::now(),
+                Event::Sample {
+                    metric: "m".into(),
+                    value: None,
+                    error: Some(format!("GET https://u:{token}@127.0.0.1/ failed")),
+                },
+            )
+            .unwrap();
+        w.append(Utc::now(), Event::RunEnded).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let escaped = serde_json::to_string(tricky).unwrap();
+        let escaped = &escaped[1..escaped.len() - 1];
+        for needle in [token, tricky, escaped] {
+            assert!(
+                !text.contains(needle),
+                "{needle:?} reached the journal:\n{text}"
+            );
+        }
+        match &injected.event {
+            Event::FaultInjected { outcome, .. } => assert_eq!(
+                outcome.stderr,
+                "curl: 401 for Bearer [REDACTED]; password [REDACTED]!"
+            ),
+            other => panic!("{other:?}"),
+        }
+        match &sample.event {
+            Event::Sample { error, .. } => assert_eq!(
+                error.as_deref(),
+                Some("GET https://u:[REDACTED]@127.0.0.1/ failed")
+            ),
+            other => panic!("{other:?}"),
+        }
+        let j = read(&p).unwrap();
+        assert_eq!(
+            j.events[0], injected,
+            "append returns what the journal holds"
+        );
+        assert_eq!(j.events[1], sample);
+        assert_eq!(w.unjournaled(), 0);
     }
 
     #[test]
@@ -288,5 +798,184 @@ mod tests {
             before,
             "a refused journal is not modified"
         );
+    }
+
+    /// A small tmpfs mounted for one test, unmounted when dropped.
+    struct Tmpfs(tempfile::TempDir);
+
+    impl Tmpfs {
+        /// `None` (with a message) where mounting is not allowed: the test is then skipped.
+        fn mount(size: &str) -> Option<Tmpfs> {
+            let dir = tempfile::tempdir().unwrap();
+            let ok = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir.path())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+                return None;
+            }
+            Some(Tmpfs(dir))
+        }
+    }
+
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg(self.0.path())
+                .status();
+        }
+    }
+
+    fn note(text: String) -> Event {
+        Event::Note {
+            role: "ic".into(),
+            text,
+            action: false,
+            metrics: Default::default(),
+            faults: vec![],
+        }
+    }
+
+    /// Fills the file system `dir` is on until a write fails.
+    fn fill(dir: &Path) -> PathBuf {
+        let filler = dir.join("filler");
+        let mut f = File::create(&filler).unwrap();
+        let chunk = vec![0u8; 4096];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.write_all(&[0]);
+        filler
+    }
+
+    #[test]
+    fn a_full_disk_leaves_no_torn_line_and_loses_no_record() {
+        let Some(fs) = Tmpfs::mount("64k") else {
+            return;
+        };
+        let p = fs.0.path().join("j.jsonl");
+        let run = format!("full-disk-{}", std::process::id());
+        let fallback = std::env::temp_dir().join(format!("gameday-{run}.unjournaled"));
+        let _ = std::fs::remove_file(&fallback);
+        let mut w = JournalWriter::create(&p, &run).unwrap();
+        w.append(Utc::now(), note("one".into())).unwrap();
+        w.append(Utc::now(), note("two".into())).unwrap();
+        let filler = fill(fs.0.path());
+
+        // Bigger than what is left of the journal's last page: part of it is written, then ENOSPC.
+        let big = format!("lost-note {}", "y".repeat(20_000));
+        assert!(w.append(Utc::now(), note(big.clone())).is_err());
+        assert_eq!(w.unjournaled(), 1);
+        assert!(
+            std::fs::metadata(&p).unwrap().len() > 200,
+            "the failed write was partial (the case under test)"
+        );
+
+        std::fs::remove_file(&filler).unwrap();
+        w.append(Utc::now(), note("after".into())).unwrap();
+        let j = read(&p).expect("the journal reads clean after a failed write");
+        let seqs: Vec<u64> = j.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2, 4], "the failed attempt consumed seq 3");
+        assert!(j.events.windows(2).all(|w| w[0].seq < w[1].seq));
+
+        let side = PathBuf::from(format!("{}.unjournaled", p.display()));
+        let kept: String = [&side, &fallback]
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .collect();
+        let _ = std::fs::remove_file(&fallback);
+        let line = kept
+            .lines()
+            .find(|l| l.contains("lost-note"))
+            .expect("the failed record is kept in the side file");
+        let env: Envelope = serde_json::from_str(line).unwrap();
+        assert_eq!((env.seq, env.event), (3, note(big)));
+    }
+
+    #[test]
+    fn reading_a_torn_journal_changes_no_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        write_three(&p);
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(br#"{"seq":4,"ts":"2026-11-2"#).unwrap();
+        drop(f);
+        let before = std::fs::read(&p).unwrap();
+        let j = read(&p).unwrap();
+        assert_eq!(j.events.len(), 3);
+        assert_eq!(j.torn.map(|t| t.line), Some(4), "the torn line is reported");
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            before,
+            "the reader modified the journal"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["j.jsonl"], "the reader created files");
+    }
+
+    #[test]
+    fn a_non_finite_threshold_is_refused_not_written_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        let mut w = JournalWriter::create(&p, "r1").unwrap();
+        w.append(Utc::now(), Event::RunEnded).unwrap();
+        let mut scenario = crate::event::hostile::scenario();
+        scenario.abort[0].condition = crate::scenario::Condition::Between(f64::NEG_INFINITY, 100.0);
+        scenario.title = "pager password hunter2".into();
+        let started = Event::RunStarted {
+            scenario: Box::new(scenario),
+            gameday_version: "t".into(),
+            dry_run: None,
+        };
+        w.redact(vec!["hunter2".into()]);
+        match w.append(Utc::now(), started) {
+            Err(JournalError::Unreadable { seq: 2, .. }) => {}
+            other => panic!(
+                "expected Unreadable for seq 2, got {:?}",
+                other.map(|e| e.seq)
+            ),
+        }
+        w.append(Utc::now(), Event::RunEnded).unwrap();
+        let j = read(&p).expect("every line the writer wrote reads back");
+        assert_eq!(j.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(w.unjournaled(), 1);
+        let side = p.with_extension("jsonl.unjournaled");
+        assert_eq!(w.unjournaled_files(), std::slice::from_ref(&side));
+        let kept = std::fs::read_to_string(&side).unwrap();
+        assert!(
+            kept.contains(r#""seq":2"#) && kept.contains("run_started"),
+            "{kept}"
+        );
+        assert!(!kept.contains("hunter2"), "the side file is redacted too");
+    }
+
+    #[test]
+    fn every_event_reads_back_as_written() {
+        use crate::event::hostile;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        let mut w = JournalWriter::create(&p, &hostile::text("run")).unwrap();
+        let events = hostile::events();
+        let ts = Utc::now();
+        let mut returned = vec![];
+        for e in events.clone() {
+            returned.push(w.append(ts, e).unwrap());
+        }
+        let j = read(&p).unwrap();
+        assert_eq!(j.events.len(), events.len());
+        for ((read_back, sent), returned) in j.events.iter().zip(events).zip(returned) {
+            let expected = hostile::as_journaled(sent);
+            // Plain asserts: a Debug of these events is megabytes long.
+            let seq = read_back.seq;
+            assert!(read_back.event == expected, "seq {seq}: read back differs");
+            assert!(
+                read_back == &returned,
+                "seq {seq}: append returned something else than it wrote"
+            );
+            assert_eq!(read_back.run, hostile::text("run"));
+        }
     }
 }

@@ -343,11 +343,12 @@ fn write_debrief(journal_path: &Path, output: Option<&Path>) -> Option<PathBuf> 
             return None;
         }
     };
-    if let Some(broken) = &read.repaired {
+    if let Some(torn) = &read.torn {
         gameday::errln!(
-            "gameday: repaired a torn last line in {} (original kept at {})",
+            "gameday: note: {}:{}: the last line is torn ({}) and was left out of this report; the journal was not modified",
             journal_path.display(),
-            broken.display()
+            torn.line,
+            torn.reason
         );
     }
     let out = output.map(Path::to_path_buf).unwrap_or_else(|| {

@@ -318,7 +318,7 @@ fn kill_9_then_recover_rolls_back_from_the_journal() {
 }
 
 #[test]
-fn report_repairs_a_torn_journal() {
+fn report_reads_a_torn_journal_without_changing_it() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("marker");
     let s = scenario(
@@ -335,8 +335,13 @@ fn report_repairs_a_torn_journal() {
     std::fs::write(&j, &bytes).unwrap();
     let out = run_in(dir.path(), &["report", j.to_str().unwrap(), "-o", "r.md"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("repaired a torn last line"));
-    assert!(dir.path().join("journal.jsonl.broken").exists());
+    assert!(text(&out).contains("the last line is torn"));
+    assert_eq!(
+        std::fs::read(&j).unwrap(),
+        bytes,
+        "report modified the journal"
+    );
+    assert!(!dir.path().join("journal.jsonl.broken").exists());
     assert!(
         std::fs::read_to_string(dir.path().join("r.md"))
             .unwrap()

@@ -30,7 +30,7 @@ fn demo(name: &str, expected_exit: i32) {
     assert_eq!(out.status.code(), Some(expected_exit), "{text}");
 
     let read = gameday::journal::read(&journal).expect("journal reads clean");
-    assert!(read.repaired.is_none());
+    assert!(read.torn.is_none());
     let events = read.events;
     assert!(matches!(
         events.last().map(|e| &e.event),
