@@ -638,10 +638,11 @@ pub(crate) mod hostile {
             Event::RollbackFinished { .. } => 22,
             Event::Verdict { .. } => 23,
             Event::RunEnded => 24,
+            Event::FaultNotInjected { .. } => 25,
         }
     }
 
-    pub const VARIANTS: usize = 25;
+    pub const VARIANTS: usize = 26;
 
     /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
     /// `Option<f64>` appears.
@@ -696,6 +697,12 @@ pub(crate) mod hostile {
                 host: text("host"),
                 ok: false,
                 outcome: outcome("inject"),
+            },
+            Event::FaultNotInjected {
+                fault: text("fault"),
+                host: text("host"),
+                reason: text("reason"),
+                outcome: Some(outcome("refused")),
             },
             Event::LeaseArmed {
                 fault: text("fault"),
