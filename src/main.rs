@@ -298,6 +298,18 @@ async fn run(scenario: Scenario, journal_path: Option<PathBuf>, options: Options
 }
 
 fn outcome_code(outcome: &RunOutcome) -> u8 {
+    if !outcome.unjournaled.is_empty() {
+        let files: Vec<String> = outcome
+            .unjournaled
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        gameday::errln!(
+            "gameday: some records could not be written to the journal {}; they are in {} (and were printed on stderr)",
+            outcome.journal.display(),
+            files.join(", ")
+        );
+    }
     u8::try_from(outcome.exit_code).unwrap_or(exit::MANUAL)
 }
 
@@ -397,6 +409,12 @@ async fn recover_cmd(journal_path: &Path, open: &target::OpenOptions) -> u8 {
                     report::status_name(*status)
                 );
             }
+            if let Some(copy) = &r.repaired {
+                gameday::outln!(
+                    "repaired a torn last line of the journal (the original is kept at {})",
+                    copy.display()
+                );
+            }
             if r.results.is_empty() {
                 gameday::outln!(
                     "nothing to recover: every fault in the journal was verified rolled back"
@@ -408,6 +426,14 @@ async fn recover_cmd(journal_path: &Path, open: &target::OpenOptions) -> u8 {
             } else {
                 exit::MANUAL
             }
+        }
+        Err(recover::RecoverError::Journal(e @ journal::JournalError::Locked { .. })) => {
+            // A live run owns this journal and is the one to roll its faults back.
+            gameday::errln!(
+                "gameday: recover {}: {e}. The run is live: halt it from its console (X) or send it SIGTERM; recover is for runs that died",
+                journal_path.display()
+            );
+            exit::INVALID
         }
         Err(e) => {
             gameday::errln!("gameday: recover {}: {e}", journal_path.display());

@@ -99,6 +99,8 @@ pub struct Recovery {
     pub lost: usize,
     /// Records that could not be appended to the journal (they were written to stderr instead).
     pub unjournaled: usize,
+    /// The copy of the journal kept before a torn last line was cut off, if one was.
+    pub repaired: Option<std::path::PathBuf>,
 }
 
 impl Recovery {
@@ -303,6 +305,7 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
         results,
         lost,
         unjournaled,
+        repaired: writer.repaired().map(Path::to_path_buf),
     };
     record(
         &mut writer,

@@ -375,3 +375,38 @@ fn endless_output_under_a_memory_cap_is_cut_not_fatal() {
     );
     assert!(!marker.exists());
 }
+
+#[test]
+fn recover_on_a_live_runs_journal_is_refused_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(dir.path(), "2m", &marker_fault("m", &marker, ""));
+    let j = dir.path().join("journal.jsonl");
+    let mut run = headless(dir.path(), &s, &j)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&j, "\"fault_injected\"");
+    let before = std::fs::read(&j).unwrap();
+    let out = gameday()
+        .args(["recover", j.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", run.id())),
+        "the refusal names the run holding the journal: {err}"
+    );
+    assert!(marker.exists(), "recover undid nothing of the live run");
+    let after = std::fs::read(&j).unwrap();
+    assert!(
+        after.starts_with(&before) && !String::from_utf8_lossy(&after[before.len()..]).contains("\"by\":\"recover\""),
+        "recover wrote nothing"
+    );
+    signal(&run, "TERM");
+    let status = wait_bounded(&mut run, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1));
+    assert!(!marker.exists());
+}

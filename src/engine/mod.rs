@@ -93,6 +93,8 @@ pub struct RunOutcome {
     pub exit_code: i32,
     pub reason: String,
     pub journal: PathBuf,
+    /// Where records that the journal could not take were written instead (empty when none).
+    pub unjournaled: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -439,6 +441,7 @@ impl Engine {
             exit_code: verdict.0.exit_code(),
             reason: verdict.1,
             journal: self.journal.path().to_path_buf(),
+            unjournaled: self.journal.unjournaled_files().to_vec(),
         })
     }
 
