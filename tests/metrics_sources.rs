@@ -340,3 +340,26 @@ async fn scrape_quantile_with_rate_uses_only_new_observations() {
     .unwrap();
     assert!(all_time.poll().await.unwrap() <= 0.1);
 }
+
+/// A non-finite value on a /metrics page is no data, never a reading: `+Inf` would pass
+/// `below:` rules and NaN hides inside sums.
+#[tokio::test]
+async fn scrape_non_finite_values_are_no_data() {
+    let page = "# TYPE a gauge\na +Inf\n# TYPE b gauge\nb -Inf\n# TYPE c_total counter\nc_total{x=\"1\"} 3\nc_total{x=\"2\"} NaN\n";
+    let server = FakeServer::start(text(200, page)).await;
+    for series in ["a", "b", "c_total"] {
+        for rate in [false, true] {
+            let probe = ScrapeProbe::new(
+                web::client().unwrap(),
+                &server.url("/metrics"),
+                series,
+                rate,
+                None,
+                Duration::from_millis(90),
+            )
+            .unwrap();
+            let r = probe.poll().await;
+            assert!(r.is_err(), "{series} rate={rate}: {r:?}");
+        }
+    }
+}

@@ -227,6 +227,31 @@ mod tests {
         assert!(parse_number("error: nope").is_err());
     }
 
+    #[test]
+    fn infinity_is_not_a_number_read() {
+        for bad in ["inf", "-inf", "+infinity", "Inf", "1e999", "-nan"] {
+            assert!(parse_number(bad).is_err(), "{bad} read as {:?}", parse_number(bad));
+        }
+    }
+
+    struct Says(f64);
+    impl Probe for Says {
+        fn poll(&self) -> BoxFuture<'_, Reading> {
+            let v = self.0;
+            Box::pin(async move { Ok(v) })
+        }
+    }
+
+    /// Whatever a source returns, a non-finite number never reaches a rule as a reading.
+    #[tokio::test(start_paused = true)]
+    async fn a_non_finite_reading_is_no_data() {
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let r = poll_once(&Says(v), Duration::from_secs(1)).await;
+            assert!(r.is_err(), "{v} passed as {r:?}");
+        }
+        assert_eq!(poll_once(&Says(2.5), Duration::from_secs(1)).await, Ok(2.5));
+    }
+
     struct Hangs;
     impl Probe for Hangs {
         fn poll(&self) -> BoxFuture<'_, Reading> {

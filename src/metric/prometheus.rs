@@ -282,10 +282,6 @@ mod tests {
         let scalar =
             r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"7"]}}"#;
         assert_eq!(interpret(200, scalar.as_bytes(), None), Ok(7.0));
-        assert_eq!(
-            interpret(200, vector(&[("200", "+Inf")]).as_bytes(), None),
-            Ok(f64::INFINITY)
-        );
     }
 
     #[test]
@@ -298,10 +294,32 @@ mod tests {
         assert_eq!(interpret(200, body.as_bytes(), Some(Reduce::Min)), Ok(1.0));
         assert_eq!(interpret(200, body.as_bytes(), Some(Reduce::Sum)), Ok(9.0));
         assert_eq!(interpret(200, body.as_bytes(), Some(Reduce::Avg)), Ok(3.0));
-        let nan = vector(&[("200", "NaN"), ("500", "4")]);
-        assert_eq!(interpret(200, nan.as_bytes(), Some(Reduce::Max)), Ok(4.0));
         let all_nan = vector(&[("200", "NaN"), ("500", "NaN")]);
         assert!(interpret(200, all_nan.as_bytes(), Some(Reduce::Max)).is_err());
+    }
+
+    /// One broken series is no data for the whole reading: `max` over the others would hide it.
+    #[test]
+    fn a_non_finite_series_is_no_data_and_named() {
+        for bad in ["NaN", "+Inf", "-Inf"] {
+            let body = vector(&[("200", "1"), ("503", bad), ("500", "4")]);
+            for reduce in [Reduce::Max, Reduce::Min, Reduce::Sum, Reduce::Avg] {
+                let e = interpret(200, body.as_bytes(), Some(reduce)).unwrap_err();
+                assert!(e.contains(r#"code="503""#), "{bad} {reduce:?}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn infinity_is_not_a_reading() {
+        for bad in ["+Inf", "-Inf"] {
+            let e = interpret(200, vector(&[("200", bad)]).as_bytes(), None).unwrap_err();
+            assert!(e.contains("Inf"), "{e}");
+            let scalar = format!(
+                r#"{{"status":"success","data":{{"resultType":"scalar","result":[1700000000,"{bad}"]}}}}"#
+            );
+            assert!(interpret(200, scalar.as_bytes(), None).is_err());
+        }
     }
 
     #[test]
