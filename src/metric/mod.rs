@@ -67,6 +67,10 @@ pub fn parse_number(text: &str) -> Reading {
     if v.is_nan() {
         return Err("value is NaN".into());
     }
+    if v.is_infinite() {
+        // `inf`, `infinity` and `1e999` all parse; none is a measurement.
+        return Err(format!("printed `{token}`: {v} is not a reading"));
+    }
     Ok(v)
 }
 
@@ -170,9 +174,11 @@ pub struct Sample {
     pub at: Instant,
 }
 
-/// Polls once, bounded by `timeout`: a hung source becomes "no data", never a hang.
+/// Polls once, bounded by `timeout`: a hung source becomes "no data", never a hang. A non-finite
+/// number is no data too, whichever source gave it.
 pub async fn poll_once(probe: &dyn Probe, timeout: Duration) -> Reading {
     match tokio::time::timeout(timeout, probe.poll()).await {
+        Ok(Ok(v)) if !v.is_finite() => Err(format!("value is {v}, not a reading")),
         Ok(r) => r,
         Err(_) => Err(format!(
             "timed out after {}",

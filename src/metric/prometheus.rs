@@ -151,22 +151,30 @@ pub fn interpret(status: u16, body: &[u8], reduce: Option<Reduce>) -> Reading {
                     names.join(", ")
                 ));
             };
-            let values: Vec<f64> = v
-                .iter()
-                .map(|s| s.sample().value())
-                .filter(|x| !x.is_nan())
-                .collect();
-            if values.is_empty() {
-                return Err(format!("value is NaN in all {} series", v.len()));
+            // One broken series is no data for the whole reading: `max` over the rest would hide it.
+            let mut values = Vec::with_capacity(v.len());
+            for s in &v {
+                let x = s.sample().value();
+                if !x.is_finite() {
+                    return Err(format!(
+                        "value is {x} in series {} ({} series in all)",
+                        labels(s.metric()),
+                        v.len()
+                    ));
+                }
+                values.push(x);
             }
-            Ok(apply(reduce, &values))
+            finite(apply(reduce, &values))
         }
     }
 }
 
+/// Only a finite number is a reading; NaN and ±Inf are no data.
 fn finite(v: f64) -> Reading {
     if v.is_nan() {
         Err("value is NaN".into())
+    } else if v.is_infinite() {
+        Err(format!("value is {}, not a reading", if v > 0.0 { "+Inf" } else { "-Inf" }))
     } else {
         Ok(v)
     }
