@@ -498,3 +498,37 @@ async fn echoed_credentials_never_reach_the_journal() {
     assert!(journal.contains("[REDACTED]"), "{journal}");
     assert!(!journal.contains("tok-5a4b3c2d"), "{journal}");
 }
+
+/// `secret_values` lists what the journal's redactor must hide: every credential the scenario
+/// names, in every form (raw, base64 `user:pass`, the password alone, JSON-escaped).
+#[test]
+fn secret_values_cover_every_form() {
+    let yaml = |auth: &str| {
+        format!(
+            "title: t\nhypothesis: h\nmax_duration: 1m\nprometheus: {{ url: 'http://127.0.0.1:9/', {auth} }}\nmetrics:\n  m: {{ prometheus: up }}\nsteps:\n  - {{ name: s, duration: 1s }}\n"
+        )
+    };
+    let parse = |auth: &str| Scenario::parse(Path::new("s.yaml"), &yaml(auth)).unwrap();
+    let env = |v: &str| match v {
+        "TOK" => Some("tok-<1>&\"2\"".to_string()),
+        "BASIC" => Some("aladdin:opensesame-42\n".to_string()),
+        _ => None,
+    };
+    let values = gameday::metric::secret_values_from(&parse("bearer_token_env: TOK"), env);
+    for want in [r#"tok-<1>&"2""#, r#"tok-<1>&\"2\""#, r#"tok-\u003c1\u003e\u0026\"2\""#] {
+        assert!(values.iter().any(|v| v == want), "{want} not in {values:?}");
+    }
+    let values = gameday::metric::secret_values_from(&parse("basic_auth_env: BASIC"), env);
+    for want in [
+        "aladdin:opensesame-42",
+        "YWxhZGRpbjpvcGVuc2VzYW1lLTQy",
+        "opensesame-42",
+    ] {
+        assert!(values.iter().any(|v| v == want), "{want} not in {values:?}");
+    }
+    assert!(values.iter().all(|v| !v.is_empty()));
+    let unset = gameday::metric::secret_values_from(&parse("bearer_token_env: NOPE"), env);
+    assert!(unset.is_empty(), "{unset:?}");
+    // The process environment is what the real function reads.
+    assert!(gameday::metric::secret_values(&parse("bearer_token_env: GAMEDAY_SURELY_UNSET_VAR")).is_empty());
+}

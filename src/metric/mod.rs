@@ -166,6 +166,37 @@ pub fn probes(scenario: &Scenario, hosts: &HostMap) -> Result<ProbeMap, MetricEr
     Ok(map)
 }
 
+/// Every credential value the scenario's metric sources read from the environment, in every form
+/// it may be echoed in (see [`web::Redactor`]): what a journal or console redactor should hide.
+/// Variables that are unset contribute nothing. Values can be short (a password of a few
+/// characters), so a redactor should replace them only in free text, not in numbers it parses.
+pub fn secret_values(scenario: &Scenario) -> Vec<String> {
+    secret_values_from(scenario, |v| std::env::var(v).ok())
+}
+
+/// As [`secret_values`], with the environment given (for tests).
+pub fn secret_values_from(
+    scenario: &Scenario,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let mut values = Vec::new();
+    for m in scenario.metrics.values() {
+        if let Source::Prometheus {
+            bearer_token_env,
+            basic_auth_env,
+            ..
+        } = &m.source
+        {
+            values.extend(web::credential_values(
+                bearer_token_env.as_deref(),
+                basic_auth_env.as_deref(),
+                &lookup,
+            ));
+        }
+    }
+    web::Redactor::new(values).values().to_vec()
+}
+
 /// A sample as it arrives at the engine.
 #[derive(Debug, Clone)]
 pub struct Sample {

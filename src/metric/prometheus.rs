@@ -66,14 +66,27 @@ impl PrometheusProbe {
             other => other.to_string(),
         })?;
         let status = resp.status().as_u16();
-        let body = web::read_capped(resp, web::MAX_BODY).await?;
+        let mut body = web::read_capped(resp, web::MAX_BODY).await?;
+        if let Some(auth) = &self.auth
+            && !(200..300).contains(&status)
+        {
+            // Before a hint cuts the body short, which could leave a prefix of the credential.
+            // A success body is left alone: a short password could match a value in it.
+            body = auth.redactor().scrub_bytes(&body);
+        }
         interpret(status, &body, self.reduce)
     }
 }
 
 impl Probe for PrometheusProbe {
     fn poll(&self) -> BoxFuture<'_, Reading> {
-        Box::pin(self.fetch())
+        Box::pin(async move {
+            // A server or proxy may echo the request, header included, in its error.
+            self.fetch().await.map_err(|e| match &self.auth {
+                Some(auth) => auth.redactor().scrub(&e),
+                None => e,
+            })
+        })
     }
 }
 
