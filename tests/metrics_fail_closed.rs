@@ -333,7 +333,11 @@ async fn window_math_under_the_paused_clock() {
     );
     // The second breach trips exactly 10 s after it began, through the lone good sample.
     let began = second_breach_at.unwrap();
-    assert_eq!(tripped_at - began, Duration::from_secs(10), "{began:?} → {tripped_at:?}");
+    assert_eq!(
+        tripped_at - began,
+        Duration::from_secs(10),
+        "{began:?} → {tripped_at:?}"
+    );
     let outcome = run.task.await.unwrap();
     assert_eq!(outcome.verdict, Verdict::Aborted);
 }
@@ -421,12 +425,16 @@ async fn echoed_credentials_are_redacted_from_reasons() {
 
     let bearer = Auth::from_lookup(Some("T"), None, |_| Some("tok-9f8e7d6c".into())).unwrap();
     // "opensesame-42" alone, and base64("aladdin:opensesame-42").
-    let basic = Auth::from_lookup(None, Some("B"), |_| Some("aladdin:opensesame-42".into())).unwrap();
+    let basic =
+        Auth::from_lookup(None, Some("B"), |_| Some("aladdin:opensesame-42".into())).unwrap();
     let b64 = "YWxhZGRpbjpvcGVuc2VzYW1lLTQy";
     for json in [true, false] {
         for (auth, secrets) in [
             (bearer.clone(), vec!["tok-9f8e7d6c"]),
-            (basic.clone(), vec![b64, "opensesame-42", "aladdin:opensesame-42"]),
+            (
+                basic.clone(),
+                vec![b64, "opensesame-42", "aladdin:opensesame-42"],
+            ),
         ] {
             let server = FakeServer::start(Behavior::EchoAuth { status: 400, json }).await;
             let probe = PrometheusProbe::new(
@@ -436,6 +444,7 @@ async fn echoed_credentials_are_redacted_from_reasons() {
                 None,
                 auth,
                 Duration::from_secs(2),
+                Duration::from_secs(1),
             )
             .unwrap();
             let e = poll_once(&probe, Duration::from_secs(2)).await.unwrap_err();
@@ -474,6 +483,7 @@ async fn echoed_credentials_never_reach_the_journal() {
         None,
         auth,
         Duration::from_secs(2),
+        Duration::from_secs(1),
     )
     .unwrap();
     let mut probes = ProbeMap::new();
@@ -490,7 +500,11 @@ async fn echoed_credentials_never_reach_the_journal() {
         .unwrap()
         .unwrap();
     assert_eq!(outcome.verdict, Verdict::Aborted, "{}", outcome.reason);
-    assert!(!outcome.reason.contains("tok-5a4b3c2d"), "{}", outcome.reason);
+    assert!(
+        !outcome.reason.contains("tok-5a4b3c2d"),
+        "{}",
+        outcome.reason
+    );
     let events = texts.join("\n");
     assert!(events.contains("[REDACTED]"), "{events}");
     assert!(!events.contains("tok-5a4b3c2d"), "{events}");
@@ -515,7 +529,11 @@ fn secret_values_cover_every_form() {
         _ => None,
     };
     let values = gameday::metric::secret_values_from(&parse("bearer_token_env: TOK"), env);
-    for want in [r#"tok-<1>&"2""#, r#"tok-<1>&\"2\""#, r#"tok-\u003c1\u003e\u0026\"2\""#] {
+    for want in [
+        r#"tok-<1>&"2""#,
+        r#"tok-<1>&\"2\""#,
+        r#"tok-\u003c1\u003e\u0026\"2\""#,
+    ] {
         assert!(values.iter().any(|v| v == want), "{want} not in {values:?}");
     }
     let values = gameday::metric::secret_values_from(&parse("basic_auth_env: BASIC"), env);
@@ -530,5 +548,8 @@ fn secret_values_cover_every_form() {
     let unset = gameday::metric::secret_values_from(&parse("bearer_token_env: NOPE"), env);
     assert!(unset.is_empty(), "{unset:?}");
     // The process environment is what the real function reads.
-    assert!(gameday::metric::secret_values(&parse("bearer_token_env: GAMEDAY_SURELY_UNSET_VAR")).is_empty());
+    assert!(
+        gameday::metric::secret_values(&parse("bearer_token_env: GAMEDAY_SURELY_UNSET_VAR"))
+            .is_empty()
+    );
 }

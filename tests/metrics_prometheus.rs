@@ -154,6 +154,7 @@ async fn a_promql_rule_breaches_clears_and_trips_against_a_real_prometheus() {
         None,
         None,
         Duration::from_secs(2),
+        Duration::from_secs(1),
     )
     .unwrap();
     eventually(
@@ -171,7 +172,7 @@ prometheus: {{ url: '{url}' }}
 targets:
   here: {{ local: true }}
 metrics:
-  errors: {{ prometheus: 'max(demo_error_ratio{{job="demo"}})', every: 200ms, timeout: 2s }}
+  errors: {{ prometheus: 'max(demo_error_ratio{{job="demo"}})', every: 1s, timeout: 2s }}
   up: {{ prometheus: 'up{{job="demo"}}', every: 1s, timeout: 2s }}
 steady_state:
   - {{ metric: up, above: 0.5 }}
@@ -332,7 +333,10 @@ async fn a_series_no_longer_scraped_is_no_data_within_two_polls() {
     let bin = binary().expect(
         "prometheus is not installed (apt-get install prometheus), or set GAMEDAY_SKIP_PROMETHEUS=1",
     );
-    let app = FakeServer::start(Behavior::StampedGauge { name: "demo_frozen" }).await;
+    let app = FakeServer::start(Behavior::StampedGauge {
+        name: "demo_frozen",
+    })
+    .await;
     app.set(0.2);
     let prom = start_prometheus(&bin, &app.addr.to_string()).await;
     let yaml = format!(
@@ -373,6 +377,7 @@ steps:
     )
     .await;
     let after = stopped.elapsed();
+    eprintln!("no data {after:?} after the scrapes stopped: {reason}");
     assert!(reason.contains("2s"), "{reason}");
     assert!(after <= Duration::from_secs(4), "{after:?}");
     // And it stays no data.

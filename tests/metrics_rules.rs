@@ -52,11 +52,15 @@ fn clear_after_out_of_bounds_is_located() {
 
 #[test]
 fn steady_state_rules_take_no_clear_after() {
-    let yaml = metrics_common::scenario_yaml("{ http: 'http://127.0.0.1:9/' }", "{ metric: m, above: 1 }", 10)
-        .replace(
-            "abort:\n",
-            "steady_state:\n  - { metric: m, below: 1, clear_after: 3 }\nabort:\n",
-        );
+    let yaml = metrics_common::scenario_yaml(
+        "{ http: 'http://127.0.0.1:9/' }",
+        "{ metric: m, above: 1 }",
+        10,
+    )
+    .replace(
+        "abort:\n",
+        "steady_state:\n  - { metric: m, below: 1, clear_after: 3 }\nabort:\n",
+    );
     let e = Scenario::parse(Path::new("r.yaml"), &yaml)
         .unwrap_err()
         .to_string();

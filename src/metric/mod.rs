@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod prometheus;
+pub mod promql;
 pub mod rule;
 pub mod scrape;
 pub mod web;
@@ -139,6 +140,7 @@ pub fn probes(scenario: &Scenario, hosts: &HostMap) -> Result<ProbeMap, MetricEr
                         *reduce,
                         auth,
                         m.timeout,
+                        m.every,
                     )
                     .map_err(web_err)?,
                 )
@@ -267,7 +269,11 @@ mod tests {
     #[test]
     fn infinity_is_not_a_number_read() {
         for bad in ["inf", "-inf", "+infinity", "Inf", "1e999", "-nan"] {
-            assert!(parse_number(bad).is_err(), "{bad} read as {:?}", parse_number(bad));
+            assert!(
+                parse_number(bad).is_err(),
+                "{bad} read as {:?}",
+                parse_number(bad)
+            );
         }
     }
 

@@ -286,7 +286,10 @@ mod tests {
                 Err("HTTP 503".to_string())
             };
             let out = t.observe(now, &reading);
-            assert!(!out.contains(&Transition::Cleared), "cleared at {i}: {out:?}");
+            assert!(
+                !out.contains(&Transition::Cleared),
+                "cleared at {i}: {out:?}"
+            );
             if out.iter().any(|x| matches!(x, Transition::Tripped { .. })) {
                 tripped_at = Some(now - t0);
                 break;
@@ -398,7 +401,10 @@ mod tests {
         // `below: 5` would take +inf for a healthy value if it were read as a number.
         t.rule.condition = Condition::Below(5.0);
         let out = t.observe(t0, &Ok(f64::INFINITY));
-        assert!(matches!(out.last(), Some(Transition::Tripped { .. })), "{out:?}");
+        assert!(
+            matches!(out.last(), Some(Transition::Tripped { .. })),
+            "{out:?}"
+        );
         assert_eq!(t.last_value, None);
         assert!(t.last_reason.as_deref().unwrap_or("").contains("inf"));
     }

@@ -238,7 +238,9 @@ impl Auth {
             return Ok(Some(Auth {
                 var: var.into(),
                 header: sensitive(&format!("Bearer {}", token.trim()), var, field)?,
-                redactor: Redactor::new(credential_values(Some(var), None, |_| Some(token.clone()))),
+                redactor: Redactor::new(credential_values(Some(var), None, |_| {
+                    Some(token.clone())
+                })),
             }));
         }
         if let Some(var) = basic {

@@ -172,7 +172,8 @@ async fn serve(
                     .lines()
                     .find_map(|l| {
                         let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("authorization").then(|| v.trim().to_string())
+                        k.eq_ignore_ascii_case("authorization")
+                            .then(|| v.trim().to_string())
                     })
                     .unwrap_or_default();
                 let (content_type, body) = if *json {
@@ -183,7 +184,10 @@ async fn serve(
                             .to_string(),
                     )
                 } else {
-                    ("text/plain", format!("bad request (Authorization: {auth})\n"))
+                    (
+                        "text/plain",
+                        format!("bad request (Authorization: {auth})\n"),
+                    )
                 };
                 let resp = format!(
                     "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
