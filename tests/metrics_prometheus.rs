@@ -154,6 +154,7 @@ async fn a_promql_rule_breaches_clears_and_trips_against_a_real_prometheus() {
         None,
         None,
         Duration::from_secs(2),
+        Duration::from_secs(1),
     )
     .unwrap();
     eventually(
@@ -171,7 +172,7 @@ prometheus: {{ url: '{url}' }}
 targets:
   here: {{ local: true }}
 metrics:
-  errors: {{ prometheus: 'max(demo_error_ratio{{job="demo"}})', every: 200ms, timeout: 2s }}
+  errors: {{ prometheus: 'max(demo_error_ratio{{job="demo"}})', every: 1s, timeout: 2s }}
   up: {{ prometheus: 'up{{job="demo"}}', every: 1s, timeout: 2s }}
 steady_state:
   - {{ metric: up, above: 0.5 }}
@@ -318,4 +319,108 @@ async fn scrape_reads_prometheus_own_metrics(prom: &Prometheus) {
 
     let goroutines = ScrapeProbe::new(http, &url, "go_goroutines", false, None, t).unwrap();
     assert!(poll_once(&goroutines, t).await.unwrap() > 1.0);
+}
+
+/// A series whose target stops being scraped is no data within 2× the metric's `every`, not after
+/// Prometheus' 5-minute lookback. The target stamps its samples (as federation and some exporters
+/// do), so Prometheus writes no staleness marker when the scrapes stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_series_no_longer_scraped_is_no_data_within_two_polls() {
+    if std::env::var_os("GAMEDAY_SKIP_PROMETHEUS").is_some() {
+        eprintln!("GAMEDAY_SKIP_PROMETHEUS is set: skipped");
+        return;
+    }
+    let bin = binary().expect(
+        "prometheus is not installed (apt-get install prometheus), or set GAMEDAY_SKIP_PROMETHEUS=1",
+    );
+    let app = FakeServer::start(Behavior::StampedGauge {
+        name: "demo_frozen",
+    })
+    .await;
+    app.set(0.2);
+    let prom = start_prometheus(&bin, &app.addr.to_string()).await;
+    let yaml = format!(
+        r#"title: stale series
+hypothesis: a silent target is no data
+max_duration: 10m
+prometheus: {{ url: '{url}' }}
+metrics:
+  frozen: {{ prometheus: 'max(demo_frozen{{job="demo"}})', every: 1s, timeout: 2s }}
+abort:
+  - {{ metric: frozen, above: 0.5 }}
+steps:
+  - name: Wait
+    duration: 1s
+"#,
+        url = prom.url
+    );
+    let scenario = Scenario::parse(Path::new("stale.yaml"), &yaml).unwrap();
+    let probes = gameday::metric::probes(&scenario, &HostMap::new()).unwrap();
+    let probe = probes["frozen"].clone();
+    let t = Duration::from_secs(2);
+    eventually("first scrape visible", Duration::from_secs(30), || async {
+        poll_once(probe.as_ref(), t).await.ok()
+    })
+    .await;
+    // While scrapes land every second, every poll is a reading: 2 s is enough.
+    for _ in 0..6 {
+        let r = poll_once(probe.as_ref(), t).await;
+        assert_eq!(r, Ok(0.2), "a live series read as stale");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    app.behave(metrics_common::text(503, "gone"));
+    let stopped = tokio::time::Instant::now();
+    let reason = eventually(
+        "stale series becomes no data",
+        Duration::from_secs(4),
+        || async { poll_once(probe.as_ref(), t).await.err() },
+    )
+    .await;
+    let after = stopped.elapsed();
+    eprintln!("no data {after:?} after the scrapes stopped: {reason}");
+    assert!(reason.contains("2s"), "{reason}");
+    assert!(after <= Duration::from_secs(4), "{after:?}");
+    // And it stays no data.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(poll_once(probe.as_ref(), t).await.is_err());
+
+    query_forms_run_on_a_real_prometheus(&prom).await;
+}
+
+/// Every form of query the staleness bound rewrites still parses and answers on a real server.
+async fn query_forms_run_on_a_real_prometheus(prom: &Prometheus) {
+    let yaml = |q: &str| {
+        format!(
+            "title: q\nhypothesis: h\nmax_duration: 1m\nmetrics:\n  m: {{ prometheus: '{q}', server: '{}', every: 1s, reduce: max }}\nsteps:\n  - {{ name: s, duration: 1s }}\n",
+            prom.url
+        )
+    };
+    let queries = [
+        r#"up{job="demo"}"#,
+        "scalar(up)",
+        "sum by (job) (up)",
+        "sum(up) by (job)",
+        "max without (instance) (up)",
+        "timestamp(up) > 0",
+        "time() - timestamp(up)",
+        "up offset 1s",
+        "up @ end()",
+        "max_over_time(up[1m:1s])",
+        "rate(prometheus_http_requests_total[1m]) or vector(1)",
+        "up * on(job) group_left() max by (job) (up)",
+        "up > bool 0",
+        r#"count_values("v", up)"#,
+        r#"label_replace(up, "x", "$1", "job", "(.*)")"#,
+        "absent(no_such_metric)",
+        r#"{job="demo", __name__="up"}"#,
+        "up and up unless no_such_metric",
+        "-up + 2 # a comment",
+    ];
+    let t = Duration::from_secs(2);
+    for q in queries {
+        let scenario = Scenario::parse(Path::new("q.yaml"), &yaml(q)).unwrap();
+        let probes = gameday::metric::probes(&scenario, &HostMap::new()).unwrap();
+        let r = poll_once(probes["m"].as_ref(), t).await;
+        assert!(r.is_ok(), "{q}: {r:?}");
+    }
 }

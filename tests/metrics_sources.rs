@@ -24,6 +24,7 @@ async fn prom(behavior: Behavior, reduce: Option<Reduce>) -> (FakeServer, Result
         reduce,
         None,
         T,
+        Duration::from_secs(1),
     )
     .unwrap();
     let r = poll_once(&probe, T).await;
@@ -39,6 +40,8 @@ async fn prometheus_values_and_reduce() {
         head.starts_with("GET /api/v1/query?query=sum%28rate"),
         "{head}"
     );
+    // Samples older than 2 × every (1 s here) are no data, on servers that honour the parameter.
+    assert!(head.contains("&lookback_delta=2 "), "{head}");
 
     let (_, r) = prom(json(200, prom_vector(&["1", "7", "4"])), Some(Reduce::Max)).await;
     assert_eq!(r, Ok(7.0));
@@ -124,8 +127,16 @@ async fn bearer_token_is_sent_and_never_shown() {
         Some("tok-9f8e7d".to_string())
     })
     .unwrap();
-    let probe =
-        PrometheusProbe::new(web::client().unwrap(), &server.url(""), "up", None, auth, T).unwrap();
+    let probe = PrometheusProbe::new(
+        web::client().unwrap(),
+        &server.url(""),
+        "up",
+        None,
+        auth,
+        T,
+        T,
+    )
+    .unwrap();
     let e = probe.poll().await.unwrap_err();
     assert!(!e.contains("tok-9f8e7d"), "{e}");
     let head = server.heads()[0].to_lowercase();
@@ -339,4 +350,55 @@ async fn scrape_quantile_with_rate_uses_only_new_observations() {
     )
     .unwrap();
     assert!(all_time.poll().await.unwrap() <= 0.1);
+}
+
+/// A non-finite value on a /metrics page is no data, never a reading: `+Inf` would pass
+/// `below:` rules and NaN hides inside sums.
+#[tokio::test]
+async fn scrape_non_finite_values_are_no_data() {
+    let page = "# TYPE a gauge\na +Inf\n# TYPE b gauge\nb -Inf\n# TYPE c_total counter\nc_total{x=\"1\"} 3\nc_total{x=\"2\"} NaN\n";
+    let server = FakeServer::start(text(200, page)).await;
+    for series in ["a", "b", "c_total"] {
+        for rate in [false, true] {
+            let probe = ScrapeProbe::new(
+                web::client().unwrap(),
+                &server.url("/metrics"),
+                series,
+                rate,
+                None,
+                Duration::from_millis(90),
+            )
+            .unwrap();
+            let r = probe.poll().await;
+            assert!(r.is_err(), "{series} rate={rate}: {r:?}");
+        }
+    }
+}
+
+/// Instant selectors are sent bounded to 2 × every, so the bound holds on servers that ignore
+/// `lookback_delta` (before Prometheus 2.43); the reason for an empty answer says so.
+#[tokio::test]
+async fn instant_selectors_are_sent_bounded() {
+    let server = FakeServer::start(json(200, prom_vector(&[]))).await;
+    let probe = PrometheusProbe::new(
+        web::client().unwrap(),
+        &server.url(""),
+        r#"max(up{job="api"})"#,
+        None,
+        None,
+        T,
+        Duration::from_millis(1500),
+    )
+    .unwrap();
+    assert_eq!(
+        probe.sent_query(),
+        r#"max((up{job="api"} and last_over_time(up{job="api"}[3000ms])))"#
+    );
+    let e = poll_once(&probe, T).await.unwrap_err();
+    assert!(e.contains("newer than 3s (2 × every)"), "{e}");
+    let head = &server.heads()[0];
+    assert!(
+        head.contains("last_over_time") && head.contains("lookback_delta=3 "),
+        "{head}"
+    );
 }

@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod prometheus;
+pub mod promql;
 pub mod rule;
 pub mod scrape;
 pub mod web;
@@ -66,6 +67,10 @@ pub fn parse_number(text: &str) -> Reading {
     })?;
     if v.is_nan() {
         return Err("value is NaN".into());
+    }
+    if v.is_infinite() {
+        // `inf`, `infinity` and `1e999` all parse; none is a measurement.
+        return Err(format!("printed `{token}`: {v} is not a reading"));
     }
     Ok(v)
 }
@@ -135,6 +140,7 @@ pub fn probes(scenario: &Scenario, hosts: &HostMap) -> Result<ProbeMap, MetricEr
                         *reduce,
                         auth,
                         m.timeout,
+                        m.every,
                     )
                     .map_err(web_err)?,
                 )
@@ -162,6 +168,37 @@ pub fn probes(scenario: &Scenario, hosts: &HostMap) -> Result<ProbeMap, MetricEr
     Ok(map)
 }
 
+/// Every credential value the scenario's metric sources read from the environment, in every form
+/// it may be echoed in (see [`web::Redactor`]): what a journal or console redactor should hide.
+/// Variables that are unset contribute nothing. Values can be short (a password of a few
+/// characters), so a redactor should replace them only in free text, not in numbers it parses.
+pub fn secret_values(scenario: &Scenario) -> Vec<String> {
+    secret_values_from(scenario, |v| std::env::var(v).ok())
+}
+
+/// As [`secret_values`], with the environment given (for tests).
+pub fn secret_values_from(
+    scenario: &Scenario,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let mut values = Vec::new();
+    for m in scenario.metrics.values() {
+        if let Source::Prometheus {
+            bearer_token_env,
+            basic_auth_env,
+            ..
+        } = &m.source
+        {
+            values.extend(web::credential_values(
+                bearer_token_env.as_deref(),
+                basic_auth_env.as_deref(),
+                &lookup,
+            ));
+        }
+    }
+    web::Redactor::new(values).values().to_vec()
+}
+
 /// A sample as it arrives at the engine.
 #[derive(Debug, Clone)]
 pub struct Sample {
@@ -170,9 +207,11 @@ pub struct Sample {
     pub at: Instant,
 }
 
-/// Polls once, bounded by `timeout`: a hung source becomes "no data", never a hang.
+/// Polls once, bounded by `timeout`: a hung source becomes "no data", never a hang. A non-finite
+/// number is no data too, whichever source gave it.
 pub async fn poll_once(probe: &dyn Probe, timeout: Duration) -> Reading {
     match tokio::time::timeout(timeout, probe.poll()).await {
+        Ok(Ok(v)) if !v.is_finite() => Err(format!("value is {v}, not a reading")),
         Ok(r) => r,
         Err(_) => Err(format!(
             "timed out after {}",
@@ -225,6 +264,35 @@ mod tests {
         assert!(parse_number("").is_err());
         assert!(parse_number("NaN").is_err());
         assert!(parse_number("error: nope").is_err());
+    }
+
+    #[test]
+    fn infinity_is_not_a_number_read() {
+        for bad in ["inf", "-inf", "+infinity", "Inf", "1e999", "-nan"] {
+            assert!(
+                parse_number(bad).is_err(),
+                "{bad} read as {:?}",
+                parse_number(bad)
+            );
+        }
+    }
+
+    struct Says(f64);
+    impl Probe for Says {
+        fn poll(&self) -> BoxFuture<'_, Reading> {
+            let v = self.0;
+            Box::pin(async move { Ok(v) })
+        }
+    }
+
+    /// Whatever a source returns, a non-finite number never reaches a rule as a reading.
+    #[tokio::test(start_paused = true)]
+    async fn a_non_finite_reading_is_no_data() {
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let r = poll_once(&Says(v), Duration::from_secs(1)).await;
+            assert!(r.is_err(), "{v} passed as {r:?}");
+        }
+        assert_eq!(poll_once(&Says(2.5), Duration::from_secs(1)).await, Ok(2.5));
     }
 
     struct Hangs;

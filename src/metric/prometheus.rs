@@ -1,5 +1,9 @@
 //! The `prometheus` source: an instant query through the HTTP API (`/api/v1/query`).
 //!
+//! A sample older than 2 × the metric's `every` is no data: the query is sent with its instant
+//! selectors bounded to that age ([`promql::bound_lookback`], for every server version) and with
+//! `lookback_delta` (honoured from Prometheus 2.43), instead of Prometheus' 5-minute lookback.
+//!
 //! Requests are built by the `prometheus-http-query` crate and answers are decoded into its types,
 //! but the body is read by [`web::read_capped`]: the crate's own `get()` reads a body of any size,
 //! and a body that never ends must become "no data", not a memory spike.
@@ -12,19 +16,28 @@ use reqwest::header::AUTHORIZATION;
 use serde::Deserialize;
 
 use super::web::{self, Auth, WebError};
-use super::{Probe, Reading};
+use super::{Probe, Reading, promql};
 use crate::scenario::Reduce;
 use crate::target::BoxFuture;
 
 pub struct PrometheusProbe {
     client: prometheus_http_query::Client,
+    /// As the scenario wrote it, for reasons.
     query: String,
+    /// As sent: instant selectors bounded to `max_age`.
+    sent: String,
     reduce: Option<Reduce>,
     auth: Option<Auth>,
     timeout: Duration,
+    /// Oldest sample that still counts: 2 × `every`.
+    max_age: Duration,
 }
 
+/// The reason for an empty answer.
+const EMPTY: &str = "empty vector: no series matched the query";
+
 impl PrometheusProbe {
+    /// `every` is the metric's poll interval: a sample older than twice that is no data.
     pub fn new(
         http: reqwest::Client,
         server: &str,
@@ -32,6 +45,7 @@ impl PrometheusProbe {
         reduce: Option<Reduce>,
         auth: Option<Auth>,
         timeout: Duration,
+        every: Duration,
     ) -> Result<PrometheusProbe, WebError> {
         web::check_url(server)?;
         let client =
@@ -39,13 +53,21 @@ impl PrometheusProbe {
                 url: server.to_string(),
                 why: e.to_string(),
             })?;
+        let max_age = every.saturating_mul(2).max(Duration::from_millis(1));
         Ok(PrometheusProbe {
             client,
             query: query.to_string(),
+            sent: promql::bound_lookback(query, &promql::duration(max_age)),
             reduce,
             auth,
             timeout,
+            max_age,
         })
+    }
+
+    /// The query as sent to the server.
+    pub fn sent_query(&self) -> &str {
+        &self.sent
     }
 
     async fn fetch(&self) -> Reading {
@@ -53,8 +75,9 @@ impl PrometheusProbe {
         let server_ms = (self.timeout.as_millis() * 9 / 10).max(1);
         let mut q = self
             .client
-            .query(&self.query)
-            .timeout(i64::try_from(server_ms).unwrap_or(i64::MAX));
+            .query(&self.sent)
+            .timeout(i64::try_from(server_ms).unwrap_or(i64::MAX))
+            .query("lookback_delta", self.max_age.as_secs_f64());
         if let Some(auth) = &self.auth {
             q = q.header(AUTHORIZATION, auth.header());
         }
@@ -66,14 +89,42 @@ impl PrometheusProbe {
             other => other.to_string(),
         })?;
         let status = resp.status().as_u16();
-        let body = web::read_capped(resp, web::MAX_BODY).await?;
-        interpret(status, &body, self.reduce)
+        let mut body = web::read_capped(resp, web::MAX_BODY).await?;
+        if let Some(auth) = &self.auth
+            && !(200..300).contains(&status)
+        {
+            // Before a hint cuts the body short, which could leave a prefix of the credential.
+            // A success body is left alone: a short password could match a value in it.
+            body = auth.redactor().scrub_bytes(&body);
+        }
+        interpret(status, &body, self.reduce).map_err(|e| self.explain(e))
+    }
+
+    /// Adds what the raw reason cannot know: the age bound behind an empty answer, and the query
+    /// as sent when the server's error may point into it.
+    fn explain(&self, e: String) -> String {
+        if e == EMPTY {
+            return format!(
+                "{EMPTY}, or none has a sample newer than {} (2 × every)",
+                crate::scenario::format_duration(self.max_age)
+            );
+        }
+        if e.contains("bad_data") && self.sent != self.query {
+            return format!("{e} (query as sent: `{}`)", self.sent);
+        }
+        e
     }
 }
 
 impl Probe for PrometheusProbe {
     fn poll(&self) -> BoxFuture<'_, Reading> {
-        Box::pin(self.fetch())
+        Box::pin(async move {
+            // A server or proxy may echo the request, header included, in its error.
+            self.fetch().await.map_err(|e| match &self.auth {
+                Some(auth) => auth.redactor().scrub(&e),
+                None => e,
+            })
+        })
     }
 }
 
@@ -135,7 +186,7 @@ pub fn interpret(status: u16, body: &[u8], reduce: Option<Reduce>) -> Reading {
         ),
         Data::Vector(v) => {
             if v.is_empty() {
-                return Err("empty vector: no series matched the query".into());
+                return Err(EMPTY.into());
             }
             if v.len() == 1 {
                 return finite(v[0].sample().value());
@@ -151,22 +202,33 @@ pub fn interpret(status: u16, body: &[u8], reduce: Option<Reduce>) -> Reading {
                     names.join(", ")
                 ));
             };
-            let values: Vec<f64> = v
-                .iter()
-                .map(|s| s.sample().value())
-                .filter(|x| !x.is_nan())
-                .collect();
-            if values.is_empty() {
-                return Err(format!("value is NaN in all {} series", v.len()));
+            // One broken series is no data for the whole reading: `max` over the rest would hide it.
+            let mut values = Vec::with_capacity(v.len());
+            for s in &v {
+                let x = s.sample().value();
+                if !x.is_finite() {
+                    return Err(format!(
+                        "value is {x} in series {} ({} series in all)",
+                        labels(s.metric()),
+                        v.len()
+                    ));
+                }
+                values.push(x);
             }
-            Ok(apply(reduce, &values))
+            finite(apply(reduce, &values))
         }
     }
 }
 
+/// Only a finite number is a reading; NaN and ±Inf are no data.
 fn finite(v: f64) -> Reading {
     if v.is_nan() {
         Err("value is NaN".into())
+    } else if v.is_infinite() {
+        Err(format!(
+            "value is {}, not a reading",
+            if v > 0.0 { "+Inf" } else { "-Inf" }
+        ))
     } else {
         Ok(v)
     }
@@ -282,10 +344,6 @@ mod tests {
         let scalar =
             r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"7"]}}"#;
         assert_eq!(interpret(200, scalar.as_bytes(), None), Ok(7.0));
-        assert_eq!(
-            interpret(200, vector(&[("200", "+Inf")]).as_bytes(), None),
-            Ok(f64::INFINITY)
-        );
     }
 
     #[test]
@@ -298,10 +356,32 @@ mod tests {
         assert_eq!(interpret(200, body.as_bytes(), Some(Reduce::Min)), Ok(1.0));
         assert_eq!(interpret(200, body.as_bytes(), Some(Reduce::Sum)), Ok(9.0));
         assert_eq!(interpret(200, body.as_bytes(), Some(Reduce::Avg)), Ok(3.0));
-        let nan = vector(&[("200", "NaN"), ("500", "4")]);
-        assert_eq!(interpret(200, nan.as_bytes(), Some(Reduce::Max)), Ok(4.0));
         let all_nan = vector(&[("200", "NaN"), ("500", "NaN")]);
         assert!(interpret(200, all_nan.as_bytes(), Some(Reduce::Max)).is_err());
+    }
+
+    /// One broken series is no data for the whole reading: `max` over the others would hide it.
+    #[test]
+    fn a_non_finite_series_is_no_data_and_named() {
+        for bad in ["NaN", "+Inf", "-Inf"] {
+            let body = vector(&[("200", "1"), ("503", bad), ("500", "4")]);
+            for reduce in [Reduce::Max, Reduce::Min, Reduce::Sum, Reduce::Avg] {
+                let e = interpret(200, body.as_bytes(), Some(reduce)).unwrap_err();
+                assert!(e.contains(r#"code="503""#), "{bad} {reduce:?}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn infinity_is_not_a_reading() {
+        for bad in ["+Inf", "-Inf"] {
+            let e = interpret(200, vector(&[("200", bad)]).as_bytes(), None).unwrap_err();
+            assert!(e.contains("Inf"), "{e}");
+            let scalar = format!(
+                r#"{{"status":"success","data":{{"resultType":"scalar","result":[1700000000,"{bad}"]}}}}"#
+            );
+            assert!(interpret(200, scalar.as_bytes(), None).is_err());
+        }
     }
 
     #[test]

@@ -300,6 +300,15 @@ impl Selector {
     }
 }
 
+/// Labels as written in a selector, for reasons: `{code="500"}` (nothing when there are none).
+fn show_labels(labels: &[(String, String)]) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", pairs.join(","))
+}
+
 /// A series' identity for matching it across scrapes: its labels, sorted.
 fn series_key(line: &Line) -> String {
     let mut labels: Vec<_> = line.labels.iter().collect();
@@ -458,6 +467,15 @@ impl ScrapeProbe {
             } else {
                 None
             };
+            if !line.value.is_finite() {
+                // Summed or rated with the others it would be hidden or poison the result.
+                return Err(format!(
+                    "`{}{}` is {}: not a reading",
+                    line.name,
+                    show_labels(&line.labels),
+                    line.value
+                ));
+            }
             points.values.insert(series_key(line), (le, line.value));
         }
         if points.values.is_empty() {
@@ -540,10 +558,10 @@ impl ScrapeProbe {
                 ));
             }
         };
-        if v.is_nan() {
-            Err("value is NaN".into())
-        } else {
+        if v.is_finite() {
             Ok(v)
+        } else {
+            Err(format!("value is {v}, not a reading"))
         }
     }
 

@@ -83,12 +83,129 @@ fn redact_url(u: &reqwest::Url) -> String {
     u.to_string()
 }
 
+/// What replaces a credential in any text a probe returns.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Hides credentials in text a server or proxy may echo back (errors, bodies). Knows each value in
+/// every form it may come back in: as is, and escaped inside a JSON string (Go also escapes `<`,
+/// `>`, `&`).
+#[derive(Clone, Default)]
+pub struct Redactor {
+    /// Longest first, so a value that contains another is hidden whole.
+    secrets: Vec<String>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} values hidden)", self.secrets.len())
+    }
+}
+
+impl Redactor {
+    pub fn new(values: impl IntoIterator<Item = String>) -> Redactor {
+        let mut secrets: Vec<String> = values.into_iter().flat_map(|v| echoed_forms(&v)).collect();
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
+        Redactor { secrets }
+    }
+
+    /// Every value hidden, in every form: what a journal-level redactor should hide too.
+    pub fn values(&self) -> &[String] {
+        &self.secrets
+    }
+
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+
+    /// As [`Redactor::scrub`], on a raw body, before anything cuts it short (a cut could leave a
+    /// prefix of the value that no longer matches).
+    pub fn scrub_bytes(&self, body: &[u8]) -> Vec<u8> {
+        let mut out = body.to_vec();
+        for s in &self.secrets {
+            let needle = s.as_bytes();
+            if !out.windows(needle.len()).any(|w| w == needle) {
+                continue;
+            }
+            let mut next = Vec::with_capacity(out.len());
+            let mut i = 0;
+            while i < out.len() {
+                if out[i..].starts_with(needle) {
+                    next.extend_from_slice(REDACTED.as_bytes());
+                    i += needle.len();
+                } else {
+                    next.push(out[i]);
+                    i += 1;
+                }
+            }
+            out = next;
+        }
+        out
+    }
+}
+
+/// A value as it may come back: as is, JSON-escaped, and JSON-escaped the way Go's encoder does
+/// it (`<`, `>`, `&` as `\u003c`, `\u003e`, `\u0026`). Empty values hide nothing and are dropped.
+fn echoed_forms(value: &str) -> Vec<String> {
+    if value.is_empty() {
+        return vec![];
+    }
+    let mut forms = vec![value.to_string()];
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let json = json
+        .strip_prefix('"')
+        .and_then(|j| j.strip_suffix('"'))
+        .unwrap_or(value)
+        .to_string();
+    let go = json
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    for f in [json, go] {
+        if !forms.contains(&f) {
+            forms.push(f);
+        }
+    }
+    forms
+}
+
+/// The values a credential read from `bearer_token_env` / `basic_auth_env` puts on the wire or
+/// could be echoed as: the token; the `user:password` pair, its base64 form and the password alone.
+/// Variables that are unset contribute nothing.
+pub fn credential_values(
+    bearer: Option<&str>,
+    basic: Option<&str>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(token) = bearer.and_then(&lookup) {
+        out.push(token.trim().to_string());
+    }
+    if let Some(pair) = basic.and_then(&lookup) {
+        let pair = pair.trim_end_matches('\n');
+        out.push(pair.to_string());
+        out.push(base64_lite::encode(pair));
+        if let Some((_, password)) = pair.split_once(':') {
+            out.push(password.to_string());
+        }
+    }
+    out.retain(|v| !v.is_empty());
+    out
+}
+
 /// An `Authorization` header built from an environment variable the scenario names.
 /// The value is marked sensitive and never printed: `Debug` shows only the variable's name.
 #[derive(Clone)]
 pub struct Auth {
     var: String,
     header: HeaderValue,
+    redactor: Redactor,
 }
 
 impl fmt::Debug for Auth {
@@ -121,6 +238,9 @@ impl Auth {
             return Ok(Some(Auth {
                 var: var.into(),
                 header: sensitive(&format!("Bearer {}", token.trim()), var, field)?,
+                redactor: Redactor::new(credential_values(Some(var), None, |_| {
+                    Some(token.clone())
+                })),
             }));
         }
         if let Some(var) = basic {
@@ -143,6 +263,7 @@ impl Auth {
                     var,
                     field,
                 )?,
+                redactor: Redactor::new(credential_values(None, Some(var), |_| Some(pair.clone()))),
             }));
         }
         Ok(None)
@@ -150,6 +271,11 @@ impl Auth {
 
     pub fn header(&self) -> HeaderValue {
         self.header.clone()
+    }
+
+    /// Hides this credential, in every form it may be echoed in.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 }
 
@@ -320,6 +446,25 @@ mod tests {
             .to_string();
         assert!(!err.contains("no-colon-here"), "{err}");
         assert!(Auth::from_lookup(None, None, env).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_redactor_hides_every_form_even_where_a_hint_cuts() {
+        let r = Redactor::new(credential_values(Some("T"), None, |_| {
+            Some("tok-<9f8e7d6c>".to_string())
+        }));
+        assert!(!format!("{r:?}").contains("tok"));
+        assert_eq!(
+            r.scrub(r#"a tok-<9f8e7d6c> b tok-\u003c9f8e7d6c\u003e c"#),
+            "a [REDACTED] b [REDACTED] c"
+        );
+        // The token straddles the 120th character, where body_hint cuts: scrubbing first leaves
+        // no prefix of it behind.
+        let body = format!("{}Bearer tok-<9f8e7d6c> rejected", "x".repeat(110));
+        let hint = body_hint(&r.scrub_bytes(body.as_bytes()));
+        assert!(!hint.contains("tok-"), "{hint}");
+        assert!(hint.ends_with("Bearer [RE…"), "{hint}");
+        assert!(Redactor::new([String::new()]).values().is_empty());
     }
 
     #[test]

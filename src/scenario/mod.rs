@@ -207,6 +207,15 @@ impl fmt::Display for Condition {
     }
 }
 
+/// Consecutive good samples that clear an abort rule's breach, unless the rule says otherwise.
+pub const DEFAULT_CLEAR_AFTER: u32 = 2;
+/// Bounds of `clear_after`.
+pub const CLEAR_AFTER_RANGE: std::ops::RangeInclusive<u32> = 1..=100;
+
+fn default_clear_after() -> u32 {
+    DEFAULT_CLEAR_AFTER
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Rule {
     pub kind: RuleKind,
@@ -217,6 +226,10 @@ pub struct Rule {
     #[serde(with = "duration_ms")]
     pub sustained: Duration,
     pub no_data: NoData,
+    /// Consecutive good samples that clear a breach; fewer leave the window running from the
+    /// breach's start. Journals written before the field existed read as the default.
+    #[serde(default = "default_clear_after")]
+    pub clear_after: u32,
 }
 
 impl Rule {
@@ -224,7 +237,8 @@ impl Rule {
     pub fn breached_by(&self, value: Option<f64>) -> bool {
         match value {
             None => self.no_data == NoData::Breach,
-            Some(v) if v.is_nan() => self.no_data == NoData::Breach,
+            // ±inf is no more a reading than NaN: it would pass any `below:` abort rule.
+            Some(v) if !v.is_finite() => self.no_data == NoData::Breach,
             Some(v) => match self.kind {
                 RuleKind::SteadyState => !self.condition.matches(v),
                 RuleKind::Abort => self.condition.matches(v),
@@ -875,6 +889,34 @@ impl Validator {
             );
             ok = false;
         }
+        let clear_after = match &spec.clear_after {
+            None => DEFAULT_CLEAR_AFTER,
+            Some(n) if kind == RuleKind::SteadyState => {
+                self.err(
+                    &n.referenced,
+                    "steady_state rules are checked on a fresh sample and take no `clear_after:`; it belongs on abort rules",
+                );
+                ok = false;
+                DEFAULT_CLEAR_AFTER
+            }
+            Some(n) => match u32::try_from(n.value) {
+                Ok(v) if CLEAR_AFTER_RANGE.contains(&v) => v,
+                _ => {
+                    self.err(
+                        &n.referenced,
+                        format!(
+                            "{section} rule on `{}`: clear_after must be between {} and {} (consecutive good samples that clear a breach), got {}",
+                            spec.metric.value,
+                            CLEAR_AFTER_RANGE.start(),
+                            CLEAR_AFTER_RANGE.end(),
+                            n.value
+                        ),
+                    );
+                    ok = false;
+                    DEFAULT_CLEAR_AFTER
+                }
+            },
+        };
         if !ok {
             return None;
         }
@@ -893,6 +935,7 @@ impl Validator {
                 .map(|d| d.value.0)
                 .unwrap_or_default(),
             no_data: spec.no_data.unwrap_or_default(),
+            clear_after,
         })
     }
 

@@ -131,6 +131,9 @@ pub struct RuleSpec {
     pub sustained: Option<Spanned<HumanDuration>>,
     #[serde(default)]
     pub no_data: Option<NoDataSpec>,
+    /// Abort rules: consecutive good samples that clear a breach (default 2).
+    #[serde(default)]
+    pub clear_after: Option<Spanned<i64>>,
     /// A label for panels and the debrief; defaults to `metric > 500`.
     #[serde(default)]
     pub name: Option<String>,

@@ -25,6 +25,12 @@ pub enum Behavior {
     Hang,
     /// `/metrics` with one gauge whose value the test sets through [`FakeServer::set`].
     Gauge { name: &'static str },
+    /// As `Gauge`, with an explicit timestamp (now) on the sample, as federation and some
+    /// exporters send: Prometheus writes no staleness marker for such a series when it goes away.
+    StampedGauge { name: &'static str },
+    /// `status` with the request's `Authorization` header echoed in the body, as some servers and
+    /// proxies do in their errors: a Prometheus JSON error, or plain text.
+    EchoAuth { status: u16, json: bool },
 }
 
 pub struct FakeServer {
@@ -124,7 +130,7 @@ async fn serve(
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         buf.drain(..head_end);
         requests.fetch_add(1, Ordering::SeqCst);
-        heads.lock().unwrap().push(head);
+        heads.lock().unwrap().push(head.clone());
         let behavior = behavior.lock().unwrap().clone();
         match &behavior {
             Behavior::Respond {
@@ -144,6 +150,47 @@ async fn serve(
                     format!("# HELP {name} A test gauge.\n# TYPE {name} gauge\n{name} {v}\n");
                 let resp = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                sock.write_all(resp.as_bytes()).await?;
+            }
+            Behavior::StampedGauge { name } => {
+                let v = f64::from_bits(value.load(Ordering::SeqCst));
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis();
+                let body = format!("# TYPE {name} gauge\n{name} {v} {now_ms}\n");
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                sock.write_all(resp.as_bytes()).await?;
+            }
+            Behavior::EchoAuth { status, json } => {
+                let auth = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("authorization")
+                            .then(|| v.trim().to_string())
+                    })
+                    .unwrap_or_default();
+                let (content_type, body) = if *json {
+                    let error = format!("invalid request: header Authorization: {auth} rejected");
+                    (
+                        "application/json",
+                        serde_json::json!({"status": "error", "errorType": "bad_data", "error": error})
+                            .to_string(),
+                    )
+                } else {
+                    (
+                        "text/plain",
+                        format!("bad request (Authorization: {auth})\n"),
+                    )
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
                     body.len()
                 );
                 sock.write_all(resp.as_bytes()).await?;
