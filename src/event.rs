@@ -216,7 +216,8 @@ pub enum Event {
         #[serde(rename = "err", default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
-    /// An abort rule began breaching; it trips `left_ms` from now unless a good sample arrives.
+    /// An abort rule began breaching; it trips `left_ms` from now unless `clear_after` good samples
+    /// in a row arrive first.
     RuleBreaching {
         rule: usize,
         label: String,
@@ -425,6 +426,7 @@ pub(crate) mod hostile {
             condition,
             sustained: long,
             no_data: NoData::Ignore,
+            clear_after: u32::MAX,
         };
         let fault = |id: &str, spec| Fault {
             id: text(id),

@@ -250,13 +250,15 @@ async fn run(scenario: Scenario, journal_path: Option<PathBuf>, options: Options
             return exit::INVALID;
         }
     };
-    let writer = match journal::JournalWriter::start_for(&scenario, journal_path) {
+    let mut writer = match journal::JournalWriter::start_for(&scenario, journal_path) {
         Ok(w) => w,
         Err(e) => {
             gameday::errln!("gameday: cannot start the journal: {e}; nothing was run");
             return exit::INVALID;
         }
     };
+    // Every credential the scenario names is redacted from all that is journaled (and so printed).
+    writer.redact(metric::secret_values(&scenario));
     let path = writer.path().to_path_buf();
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let _log = init_logging(&dir);

@@ -209,6 +209,7 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
             _ => None,
         })
         .ok_or(RecoverError::NoScenario)?;
+    writer.redact(crate::metric::secret_values(&scenario));
     let todo = pending(&events);
     let mut unjournaled = 0;
     record(

@@ -402,11 +402,91 @@ fn recover_on_a_live_runs_journal_is_refused_and_touches_nothing() {
     assert!(marker.exists(), "recover undid nothing of the live run");
     let after = std::fs::read(&j).unwrap();
     assert!(
-        after.starts_with(&before) && !String::from_utf8_lossy(&after[before.len()..]).contains("\"by\":\"recover\""),
+        after.starts_with(&before)
+            && !String::from_utf8_lossy(&after[before.len()..]).contains("\"by\":\"recover\""),
         "recover wrote nothing"
     );
     signal(&run, "TERM");
     let status = wait_bounded(&mut run, Duration::from_secs(30));
     assert_eq!(status.code(), Some(1));
     assert!(!marker.exists());
+}
+
+#[test]
+fn a_credential_echoed_back_reaches_no_journal_stdout_or_debrief() {
+    use std::io::{BufRead, BufReader, Write};
+    // A "Prometheus" that answers every query with a 400 echoing the request's headers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(200) {
+            let Ok(mut s) = stream else { continue };
+            let mut headers = String::new();
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                headers.push_str(line.trim_end());
+                headers.push(' ');
+                line.clear();
+            }
+            let body = serde_json::json!({"status": "error", "error": headers}).to_string();
+            let _ = write!(
+                s,
+                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let token = "tok-9f8e7d6c5b4a";
+    let yaml = format!(
+        r#"title: Secrets
+hypothesis: h
+max_duration: 1m
+prometheus: {{ url: "http://127.0.0.1:{port}", bearer_token_env: GD_TEST_TOKEN }}
+targets:
+  here: {{ local: true }}
+metrics:
+  prom: {{ prometheus: up, every: 200ms, timeout: 2s }}
+  leaky: {{ command: "echo \"$GD_TEST_TOKEN\" >&2; exit 1", target: here, every: 200ms, timeout: 2s }}
+steady_state:
+  - {{ metric: prom, below: 5 }}
+  - {{ metric: leaky, below: 5 }}
+steps:
+  - {{ name: Nothing, duration: 1s }}
+"#
+    );
+    let s = dir.path().join("s.yaml");
+    std::fs::write(&s, yaml).unwrap();
+    let j = dir.path().join("journal.jsonl");
+    let out = headless(dir.path(), &s, &j)
+        .env("GD_TEST_TOKEN", token)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let journal = std::fs::read_to_string(&j).unwrap();
+    assert!(
+        journal.contains("[REDACTED]"),
+        "the echo was seen: {journal}"
+    );
+    for (what, text) in [
+        ("journal", journal),
+        ("stdout", String::from_utf8_lossy(&out.stdout).into_owned()),
+        ("stderr", String::from_utf8_lossy(&out.stderr).into_owned()),
+        (
+            "debrief",
+            std::fs::read_to_string(dir.path().join("debrief.md")).unwrap(),
+        ),
+        (
+            "log",
+            std::fs::read_to_string(dir.path().join("gameday.log")).unwrap_or_default(),
+        ),
+    ] {
+        assert!(!text.contains(token), "the token is in the {what}: {text}");
+    }
 }

@@ -37,8 +37,10 @@ impl Launcher for EngineLauncher {
             .map_err(|e| format!("{e}; nothing was run"))?;
         let probes =
             metric::probes(&scenario, &hosts).map_err(|e| format!("{e}; nothing was run"))?;
-        let writer = JournalWriter::start_for(&scenario, self.journal.clone())
+        let mut writer = JournalWriter::start_for(&scenario, self.journal.clone())
             .map_err(|e| format!("cannot start the journal: {e}; nothing was run"))?;
+        // Every credential the scenario names is redacted from all that is journaled and shown.
+        writer.redact(metric::secret_values(&scenario));
         let path = writer.path().to_path_buf();
         tracing::info!(journal = %path.display(), scenario = %scenario.file.display(), "run starting from the console");
         // A person is at the console to decide whether failed live checks may be overridden.

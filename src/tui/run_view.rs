@@ -59,7 +59,7 @@ pub struct FaultRow {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RuleState {
     Ok,
-    /// Breaching since `since`; trips at `deadline` unless a good sample arrives.
+    /// Breaching since `since`; trips at `deadline` unless `clear_after` good samples in a row arrive.
     Breaching {
         since: DateTime<Utc>,
         deadline: DateTime<Utc>,
