@@ -40,34 +40,38 @@ pub async fn print_events(mut rx: broadcast::Receiver<Arc<Envelope>>, mut out: i
 
 /// Follows a journal as it is written (a second seat watching someone else's run): prints every
 /// event line as it appears, until the run ends. Reads only; never writes the journal.
+///
+/// A line without its newline yet is never glued to what comes later: the follower goes back to
+/// the end of the last whole line and reads it again on the next poll. So a torn write that the
+/// writer cuts back (a full disk) and replaces is read as the replacement, whole.
 pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Result<()> {
-    use tokio::io::AsyncBufReadExt;
+    use tokio::io::{AsyncBufReadExt, AsyncSeekExt};
     let file = tokio::fs::File::open(path).await?;
     let mut reader = tokio::io::BufReader::new(file);
     let mut start: Option<DateTime<Utc>> = None;
     let mut line = String::new();
-    let mut pending = String::new();
+    // Bytes up to the end of the last whole line.
+    let mut whole: u64 = 0;
     loop {
         line.clear();
         let n = reader.read_line(&mut line).await?;
-        if n == 0 {
+        if n == 0 || !line.ends_with('\n') {
+            if n > 0 {
+                // A line still being written (or torn): read it again whole, later.
+                reader.seek(std::io::SeekFrom::Start(whole)).await?;
+            }
             // At the end for now: wait for the writer (polling is fine for a human-paced view).
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             continue;
         }
-        pending.push_str(&line);
-        if !pending.ends_with('\n') {
-            continue; // a line still being written
-        }
-        let env: Envelope = match serde_json::from_str(pending.trim_end()) {
+        whole += n as u64;
+        let env: Envelope = match serde_json::from_str(line.trim_end()) {
             Ok(e) => e,
             Err(e) => {
                 writeln!(out, "(unreadable journal line: {e})")?;
-                pending.clear();
                 continue;
             }
         };
-        pending.clear();
         let start = *start.get_or_insert(env.ts);
         let (src, text) = describe(&env.event);
         writeln!(out, "{} {:<12} {}", t_plus(start, env.ts), src, text)?;
@@ -75,5 +79,86 @@ pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Res
         if matches!(env.event, crate::event::Event::RunEnded) {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    /// The writer cuts a torn line back (full disk) while a second seat follows: the follower
+    /// reads the replacement line whole, not the torn bytes glued to it.
+    #[tokio::test(start_paused = true)]
+    async fn follow_survives_a_tail_cut_back_by_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src.jsonl");
+        let mut w = crate::journal::JournalWriter::create(&src, "r").unwrap();
+        for kind in [
+            crate::event::MilestoneKind::Detected,
+            crate::event::MilestoneKind::Mitigated,
+        ] {
+            w.append(
+                Utc::now(),
+                crate::event::Event::Milestone {
+                    kind,
+                    role: "IC".into(),
+                },
+            )
+            .unwrap();
+        }
+        w.append(Utc::now(), crate::event::Event::RunEnded).unwrap();
+        drop(w);
+        let text = std::fs::read_to_string(&src).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let j = dir.path().join("journal.jsonl");
+        // Line 1 whole, then a torn write (of another record than the one written after the cut).
+        let torn = lines[2].replace("\"seq\":3", "\"seq\":9");
+        std::fs::write(&j, format!("{}\n{}", lines[0], &torn[..torn.len() - 4])).unwrap();
+        let out = Shared::default();
+        let task = tokio::spawn({
+            let (j, out) = (j.clone(), out.clone());
+            async move { follow(&j, out).await }
+        });
+        for _ in 0..50 {
+            if out.text().contains("detected") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        // The writer cuts the torn bytes and writes line 2 whole, then the end.
+        std::fs::write(&j, format!("{}\n", lines[0])).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&j).unwrap();
+        writeln!(f, "{}\n{}", lines[1], lines[2]).unwrap();
+        drop(f);
+        tokio::time::timeout(std::time::Duration::from_secs(30), task)
+            .await
+            .expect("follow ends at run_ended")
+            .unwrap()
+            .unwrap();
+        let shown = out.text();
+        assert!(!shown.contains("unreadable"), "{shown}");
+        assert_eq!(shown.lines().count(), 3, "{shown}");
+        assert!(shown.contains("mitigated"), "{shown}");
     }
 }
