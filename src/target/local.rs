@@ -31,6 +31,9 @@ impl Host for LocalHost {
     }
 }
 
+/// How long output is still read after the shell exits, for pipes a background child keeps open.
+const DRAIN_GRACE: Duration = Duration::from_millis(200);
+
 async fn run(command: &str, timeout: Duration) -> CommandOutcome {
     let started = Instant::now();
     let elapsed_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -72,8 +75,20 @@ async fn run(command: &str, timeout: Duration) -> CommandOutcome {
                 let _ = err.read_from(s).await;
             }
         };
-        tokio::join!(read_out, read_err);
-        child.wait().await
+        let mut reads = std::pin::pin!(async { tokio::join!(read_out, read_err) });
+        let mut reads_done = false;
+        let status = loop {
+            tokio::select! {
+                _ = &mut reads, if !reads_done => reads_done = true,
+                status = child.wait() => break status,
+            }
+        };
+        // The shell has exited. A background child it left (`daemon &`) may still hold the
+        // pipes: take what is already there, but never wait on it (nor kill it) past a moment.
+        if !reads_done {
+            let _ = tokio::time::timeout(DRAIN_GRACE, &mut reads).await;
+        }
+        status
     };
     let waited = tokio::time::timeout(timeout, collect).await;
     if waited.is_err() {
@@ -131,6 +146,27 @@ fn kill_group(pgid: Option<u32>) {
 mod tests {
     use super::super::OUTPUT_CAP;
     use super::*;
+
+    /// `restart: "daemon &"`: the shell exits at once while its child keeps the pipes. The
+    /// command is done when the shell is, with its status; the child is left running.
+    #[tokio::test]
+    async fn a_background_child_holding_the_pipes_does_not_hold_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let h = LocalHost::new();
+        let o = h
+            .exec(
+                &format!("sleep 20 & echo $! > {}; echo started", pidfile.display()),
+                Duration::from_secs(10),
+            )
+            .await;
+        assert_eq!(o.exit, Some(0), "{o:?}");
+        assert_eq!(o.stdout.trim(), "started");
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let alive = std::path::Path::new(&format!("/proc/{}", pid.trim())).exists();
+        assert!(alive, "the background child was not killed");
+        let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    }
 
     #[tokio::test]
     async fn captures_output_and_status() {
