@@ -542,6 +542,10 @@ async fn a_failing_restart_fails_the_undo_with_its_output() {
         .await;
     assert_eq!(o.exit, Some(5), "{o:?}");
     assert!(o.stderr.contains("cannot start"), "{o:?}");
+    let _ = std::fs::remove_file(format!(
+        "/tmp/gameday-{}/gameday-{run}-kill.restart.log",
+        unsafe { libc::getuid() }
+    ));
 }
 
 /// Nothing to kill (absent, or only a zombie of that name): refused, so the engine never runs the
