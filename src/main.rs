@@ -728,6 +728,7 @@ async fn dry_run_cmd(scenario: &Scenario, open: &target::OpenOptions) -> u8 {
                     &lease::name(&kinds::tag(&ctx, &fault.id), host.name()),
                     undo,
                     fault.lease,
+                    fault.timeout,
                 );
                 gameday::outln!("lease:  {}", host.manual(&l.arm));
             }

@@ -52,6 +52,8 @@ pub fn pending(events: &[Envelope]) -> Vec<Pending> {
                             inject: inject.clone(),
                             undo: Some(undo.clone()),
                             verify: verify.clone(),
+                            // recover never injects: the refusal contract does not apply.
+                            refusable: false,
                         },
                         timeout: Duration::from_millis(*timeout_ms),
                         lease_cancel: None,

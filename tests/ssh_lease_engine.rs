@@ -26,9 +26,9 @@ impl Host for Remote {
     }
     fn exec<'a>(&'a self, command: &'a str, _t: Duration) -> BoxFuture<'a, CommandOutcome> {
         self.asked.lock().unwrap().push(command.to_string());
-        let code = if command.contains("echo 'lease: setsid'") {
+        let code = if command.contains("refusing to arm") {
             if self.arm_ok { 0 } else { 1 }
-        } else if command.contains("lease is gone") {
+        } else if command.contains("not renewing") {
             if self.renew_ok { 0 } else { 3 }
         } else {
             0
@@ -95,7 +95,7 @@ async fn armed_before_inject_renewed_while_healthy_cancelled_after_verify() {
     });
     let (code, events, asked) = run(remote).await;
     assert_eq!(code, 0, "{events:#?}");
-    let arm = index_of(&asked, "echo 'lease: setsid'");
+    let arm = index_of(&asked, "refusing to arm");
     let inject = index_of(&asked, "fallocate");
     let undo = asked
         .iter()
@@ -103,7 +103,7 @@ async fn armed_before_inject_renewed_while_healthy_cancelled_after_verify() {
         .unwrap();
     let cancel = asked
         .iter()
-        .rposition(|c| c.ends_with("f=\"$gd\"/gameday-run1-fill--db-1.lease; rm -f \"$f\""))
+        .rposition(|c| c.contains("n=gameday-run1-fill--db-1;") && c.contains("has not exited yet"))
         .unwrap();
     assert!(arm < inject && inject < undo && undo < cancel, "{asked:#?}");
     // A 10 s step with a 6 s lease renewed every 2 s.

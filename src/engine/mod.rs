@@ -609,6 +609,7 @@ impl Engine {
                         &lease::name(&kinds::tag(&ctx, &fault.id), host.name()),
                         undo,
                         fault.lease,
+                        fault.timeout,
                     )),
                     _ => None,
                 };

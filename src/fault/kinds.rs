@@ -4,22 +4,38 @@
 //! Rules every kind follows:
 //! - every parameter goes through [`q`] (shlex `try_quote`) and is never placed inside double
 //!   quotes, where single quotes would not protect it; messages name values with `printf '%s'`;
-//! - only touch what gameday created: the netem qdisc carries gameday's handle, iptables rules
-//!   carry the comment `gameday-<run>-<fault>`, files carry that name; anything else is refused;
+//! - an inject checks all its preconditions before it changes anything; a failed (or
+//!   uncheckable) precondition exits [`REFUSED_EXIT`] with the reason on stderr, so the engine
+//!   knows nothing was changed and runs no undo (an undo of a fault that never went in can hurt:
+//!   restarting a unit someone stopped, deleting another run's qdisc);
+//! - only touch what this fault created: its netem qdisc carries a handle derived from its tag
+//!   ([`netem_handle`]), its iptables rules carry the comment `gameday-<run>-<fault>` (compared
+//!   for equality, never as a substring), its files carry that name; anything else is refused;
 //! - an undo is idempotent (the lease, the console and `recover` may all run it) and a verify
-//!   fails when it cannot tell (a missing `tc` is not "no qdisc").
+//!   fails when it cannot tell (a missing `tc` is not "no qdisc"); a zombie is not a process.
 
 use crate::scenario::{Fault, FaultSpec};
 
 use super::FaultPlan;
 
-/// The root qdisc handle gameday's netem uses ("GD"): its mark of ownership.
-pub const NETEM_HANDLE: &str = "4744:";
+/// Exit status of a built-in inject that refused: a precondition did not hold or could not be
+/// checked, and NOTHING was changed on the host. The reason is the first line on stderr. Every
+/// exit after the checks uses the failing tool's own status (tc, iptables, systemctl, pkill,
+/// fallocate: none of them exits 86), which counts as an ordinary failed inject that is rolled back.
+pub const REFUSED_EXIT: i32 = 86;
 
 /// Sets `$gd` to gameday's private directory on the host, `/tmp/gameday-<uid>`, creating it
-/// mode 700, and refuses to go on unless it is a real directory owned by the running user: lease
+/// mode 700, and exits `on_fail` unless it is a real directory owned by the running user: lease
 /// deadlines and pid files live there, so a planted symlink cannot redirect a root-run write.
-pub const PRIVATE_DIR: &str = "gd=/tmp/gameday-$(id -u); mkdir -p -m 700 \"$gd\" 2>/dev/null; [ -d \"$gd\" ] && [ ! -L \"$gd\" ] && [ -O \"$gd\" ] || { echo \"$gd is not a private directory of this user: refusing\" >&2; exit 3; }";
+pub fn private_dir(on_fail: i32) -> String {
+    format!(
+        "gd=/tmp/gameday-$(id -u); mkdir -p -m 700 \"$gd\" 2>/dev/null; [ -d \"$gd\" ] && [ ! -L \"$gd\" ] && [ -O \"$gd\" ] || {{ echo \"$gd is not a private directory of this user: refusing\" >&2; exit {on_fail}; }}"
+    )
+}
+
+/// Defines `gd_alive PID`: true when PID is a running process, not a zombie (`Z`) or dead (`X`).
+/// The state is the field after the LAST `)` of /proc/PID/stat (the name itself may hold `)`).
+pub const ALIVE_FN: &str = "gd_alive() { case \"$1\" in ''|0|*[!0-9]*) return 1;; esac; s=$(cat /proc/\"$1\"/stat 2>/dev/null) || return 1; s=${s##*')'}; set -- $s; case \"$1\" in ''|Z|X) return 1;; esac; }";
 
 /// What a plan needs to know besides the fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +60,20 @@ pub fn tag(ctx: &PlanContext, fault: &str) -> String {
         .collect()
 }
 
+/// The root qdisc handle of the netem fault tagged `tag`, as tc prints it (`4a1f:`): a stable
+/// hash (FNV-1a, folded to 16 bits) into 1..=0xfffe, since major 0 is the kernel's default and
+/// ffff is reserved. One handle per run and fault, so one run never mistakes another's qdisc
+/// for its own.
+pub fn netem_handle(tag: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in tag.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let folded = (h >> 16) ^ (h & 0xffff);
+    format!("{:x}:", 1 + folded % 0xfffe)
+}
+
 /// Quotes one shell word. Validation keeps NUL out; should one slip through, the word becomes a
 /// command that fails instead of one that does something else.
 pub fn q(s: &str) -> String {
@@ -55,6 +85,12 @@ pub fn q(s: &str) -> String {
 
 pub fn plan(fault: &Fault, ctx: &PlanContext) -> FaultPlan {
     let tag = tag(ctx, &fault.id);
+    let built_in = |inject: String, undo: Option<String>, verify: Option<String>| FaultPlan {
+        inject,
+        undo,
+        verify,
+        refusable: true,
+    };
     match &fault.spec {
         FaultSpec::Command {
             inject,
@@ -64,6 +100,8 @@ pub fn plan(fault: &Fault, ctx: &PlanContext) -> FaultPlan {
             inject: inject.clone(),
             undo: rollback.clone(),
             verify: verify.clone(),
+            // Your own lines may exit 86 for their own reasons: never read as "nothing changed".
+            refusable: false,
         },
         FaultSpec::Latency {
             interface,
@@ -75,9 +113,11 @@ pub fn plan(fault: &Fault, ctx: &PlanContext) -> FaultPlan {
             } else {
                 String::new()
             };
-            netem(interface, &format!("delay {delay_ms}ms{jitter}"))
+            netem(interface, &format!("delay {delay_ms}ms{jitter}"), &tag)
         }
-        FaultSpec::Loss { interface, percent } => netem(interface, &format!("loss {percent}%")),
+        FaultSpec::Loss { interface, percent } => {
+            netem(interface, &format!("loss {percent}%"), &tag)
+        }
         FaultSpec::Partition { peer } => partition(peer, &tag, ctx.management_port),
         FaultSpec::Kill {
             process,
@@ -89,16 +129,17 @@ pub fn plan(fault: &Fault, ctx: &PlanContext) -> FaultPlan {
             pid_file.as_deref(),
             signal,
             restart.as_deref(),
+            &tag,
         ),
         FaultSpec::StopService { service } => {
             let u = q(service);
-            FaultPlan {
-                inject: format!(
-                    "systemctl is-active --quiet -- {u} || {{ printf '%s is not active: nothing to stop\\n' {u} >&2; exit 3; }}; systemctl stop -- {u}"
+            built_in(
+                format!(
+                    "systemctl is-active --quiet -- {u} || {{ printf '%s is not active: nothing to stop\\n' {u} >&2; exit {REFUSED_EXIT}; }}; systemctl stop -- {u}"
                 ),
-                undo: Some(format!("systemctl start -- {u}")),
-                verify: Some(format!("systemctl is-active --quiet -- {u}")),
-            }
+                Some(format!("systemctl start -- {u}")),
+                Some(format!("systemctl is-active --quiet -- {u}")),
+            )
         }
         FaultSpec::Cpu {
             workers,
@@ -117,20 +158,35 @@ pub fn plan(fault: &Fault, ctx: &PlanContext) -> FaultPlan {
     }
 }
 
-fn netem(interface: &str, params: &str) -> FaultPlan {
+fn netem(interface: &str, params: &str, tag: &str) -> FaultPlan {
     let i = q(interface);
-    let ours = format!("'qdisc netem {NETEM_HANDLE} '*");
+    let h = netem_handle(tag);
+    let ours = format!("'qdisc netem {h} root'*");
     FaultPlan {
-        // A root qdisc with handle 0: is the kernel's default; anything else belongs to someone.
+        // A root qdisc with handle 0: is the kernel's default; anything else belongs to someone
+        // (another run's netem included), so it is refused before anything changes.
         inject: format!(
-            "cur=$(tc qdisc show dev {i} root) || exit 3; case \"$cur\" in ''|'qdisc '*' 0: root'*) ;; *) printf 'root qdisc on %s was not created by gameday (%s): refusing to replace it\\n' {i} \"$cur\" >&2; exit 3;; esac; tc qdisc add dev {i} root handle {NETEM_HANDLE} netem {params}"
+            "cur=$(tc qdisc show dev {i} root) || {{ printf 'cannot read the root qdisc of %s: refusing\\n' {i} >&2; exit {REFUSED_EXIT}; }}; case \"$cur\" in ''|'qdisc '*' 0: root'*) ;; *) printf 'root qdisc on %s is not the default (%s): refusing to replace it\\n' {i} \"$cur\" >&2; exit {REFUSED_EXIT};; esac; tc qdisc add dev {i} root handle {h} netem {params}"
         ),
+        // `del ... handle` makes the kernel itself refuse a root qdisc that is not ours.
         undo: Some(format!(
-            "cur=$(tc qdisc show dev {i} root) || exit 3; case \"$cur\" in {ours}) tc qdisc del dev {i} root;; esac"
+            "cur=$(tc qdisc show dev {i} root) || exit 3; case \"$cur\" in {ours}) tc qdisc del dev {i} root handle {h};; esac"
         )),
         verify: Some(format!(
             "cur=$(tc qdisc show dev {i} root) || exit 3; case \"$cur\" in {ours}) exit 1;; esac"
         )),
+        refusable: true,
+    }
+}
+
+/// An awk program over `iptables -S` lines that keeps the rules whose `--comment` is exactly `t`
+/// (printed bare, or quoted by older iptables). With `as_delete`, it prints each as a `-D` rule
+/// with the comment unquoted, last rule first (each chain's DROP goes before its SSH ACCEPT).
+fn tagged_rules_awk(as_delete: bool) -> &'static str {
+    if as_delete {
+        "BEGIN { dq = sprintf(\"%c\", 34) } { for (i = 1; i < NF; i++) if ($i == \"--comment\" && ($(i+1) == t || $(i+1) == dq t dq)) { $(i+1) = t; $1 = \"-D\"; r[++n] = $0; next } } END { while (n > 0) print r[n--] }"
+    } else {
+        "BEGIN { dq = sprintf(\"%c\", 34) } { for (i = 1; i < NF; i++) if ($i == \"--comment\" && ($(i+1) == t || $(i+1) == dq t dq)) { print; next } }"
     }
 }
 
@@ -152,19 +208,28 @@ fn partition(peer: &str, tag: &str, ssh_port: Option<u16>) -> FaultPlan {
         rules.push(format!("OUTPUT -d {p} -p tcp --sport {port} {c} -j ACCEPT"));
     }
     let add: Vec<String> = rules.iter().map(|r| format!("{ipt} -w -I {r}")).collect();
-    let del: Vec<String> = rules
-        .iter()
-        .rev()
-        .map(|r| format!("while {ipt} -w -D {r} 2>/dev/null; do :; done"))
-        .collect();
-    let check = format!("rules=$({ipt} -w -S) || exit 3; case \"$rules\" in *{t}*) exit 1;; esac");
+    let select = q(tagged_rules_awk(false));
+    let ours = |on_fail: i32| {
+        format!(
+            "rules=$({ipt} -w -S) || exit {on_fail}; ours=$(printf '%s\\n' \"$rules\" | awk -v t={t} {select}) || exit {on_fail}"
+        )
+    };
+    let check = format!("{}; [ -z \"$ours\" ] || exit 1", ours(3));
+    // Deletes what the live list says is ours, as listed (a host name was resolved when the rule
+    // went in; resolving it again may name someone else). Split on blanks without globbing, no eval.
+    let delete = format!(
+        "rules=$({ipt} -w -S) || exit 3; printf '%s\\n' \"$rules\" | awk -v t={t} {} | while IFS= read -r r; do set -f; set -- $r; {ipt} -w \"$@\"; done",
+        q(tagged_rules_awk(true))
+    );
     FaultPlan {
         inject: format!(
-            "rules=$({ipt} -w -S) || exit 3; case \"$rules\" in *{t}*) printf 'rules tagged %s already exist: refusing\\n' {t} >&2; exit 3;; esac; {}",
+            "{}; [ -z \"$ours\" ] || {{ printf 'rules tagged %s already exist: refusing\\n' {t} >&2; exit {REFUSED_EXIT}; }}; {}",
+            ours(REFUSED_EXIT),
             add.join(" && ")
         ),
-        undo: Some(format!("{}; {check}", del.join("; "))),
+        undo: Some(format!("{delete}; {check}")),
         verify: Some(check),
+        refusable: true,
     }
 }
 
@@ -173,48 +238,75 @@ fn kill(
     pid_file: Option<&str>,
     signal: &str,
     restart: Option<&str>,
+    tag: &str,
 ) -> FaultPlan {
     let sig = q(signal);
     let (inject, verify) = match (process, pid_file) {
         (Some(name), _) => {
             let n = q(name);
             (
-                format!("pkill -{sig} -x -- {n}"),
-                Some(format!("pgrep -x -- {n} >/dev/null")),
+                format!(
+                    "{ALIVE_FN}; live=; for p in $(pgrep -x -- {n}); do gd_alive \"$p\" && live=\"$live $p\"; done; [ -n \"$live\" ] || {{ printf 'no live process named %s: nothing to kill\\n' {n} >&2; exit {REFUSED_EXIT}; }}; pkill -{sig} -x -- {n}"
+                ),
+                Some(format!(
+                    "{ALIVE_FN}; for p in $(pgrep -x -- {n}); do gd_alive \"$p\" && exit 0; done; exit 1"
+                )),
             )
         }
         (None, Some(file)) => {
             let f = q(file);
-            let read = format!(
-                "pid=$(cat -- {f}) || exit 3; case \"$pid\" in ''|0|*[!0-9]*) printf '%s does not hold a pid\\n' {f} >&2; exit 3;; esac"
-            );
+            let read = |on_fail: i32| {
+                format!(
+                    "pid=$(cat -- {f}) || exit {on_fail}; case \"$pid\" in ''|0|*[!0-9]*) printf '%s does not hold a pid\\n' {f} >&2; exit {on_fail};; esac"
+                )
+            };
             (
-                format!("{read}; kill -s {sig} \"$pid\""),
-                Some(format!("{read}; kill -0 \"$pid\"")),
+                format!(
+                    "{ALIVE_FN}; {}; gd_alive \"$pid\" || {{ printf 'process %s (from %s) is not running: nothing to kill\\n' \"$pid\" {f} >&2; exit {REFUSED_EXIT}; }}; kill -s {sig} \"$pid\"",
+                    read(REFUSED_EXIT)
+                ),
+                Some(format!("{ALIVE_FN}; {}; gd_alive \"$pid\"", read(1))),
             )
         }
-        (None, None) => ("false".into(), None),
+        (None, None) => (
+            format!("echo 'kill: neither process nor pid_file given' >&2; exit {REFUSED_EXIT}"),
+            None,
+        ),
     };
+    // The restart runs in its own session with its output in a log: a daemon it backgrounds
+    // neither holds the command's output open (which would time the undo out) nor shares the
+    // process group a timeout kills.
+    let undo = restart.map(|r| {
+        format!(
+            "{}; log=\"$gd\"/{tag}.restart.log; setsid -w sh -c {} </dev/null >\"$log\" 2>&1; rc=$?; head -n 20 -- \"$log\" >&2; exit $rc",
+            private_dir(3),
+            q(r)
+        )
+    });
     FaultPlan {
         inject,
-        undo: restart.map(str::to_string),
-        verify: restart.and(verify),
+        verify: undo.as_ref().and(verify),
+        undo,
+        refusable: true,
     }
 }
 
 /// stress-ng in its own session (so it outlives the channel), its session id in a pid file in the
 /// private directory; the undo stops exactly that session's stress-ng processes.
 fn stress(tag: &str, args: &str, duration_s: u64) -> FaultPlan {
-    let pf = format!("{PRIVATE_DIR}; pf=\"$gd\"/{tag}.stress.pid");
+    let pf = |on_fail: i32| format!("{}; pf=\"$gd\"/{tag}.stress.pid", private_dir(on_fail));
     let only_ours = "-f '^stress-ng'";
     FaultPlan {
         inject: format!(
-            "{pf}; [ ! -e \"$pf\" ] || {{ echo \"$pf exists: refusing to start a second stress\" >&2; exit 3; }}; command -v stress-ng >/dev/null || {{ echo 'stress-ng is not installed' >&2; exit 127; }}; setsid stress-ng {args} --timeout {duration_s}s </dev/null >/dev/null 2>&1 & echo $! > \"$pf\""
+            "{}; [ ! -e \"$pf\" ] || {{ echo \"$pf exists: refusing to start a second stress\" >&2; exit {REFUSED_EXIT}; }}; command -v stress-ng >/dev/null || {{ echo 'stress-ng is not installed: refusing' >&2; exit {REFUSED_EXIT}; }}; setsid stress-ng {args} --timeout {duration_s}s </dev/null >/dev/null 2>&1 & echo $! > \"$pf\"",
+            pf(REFUSED_EXIT)
         ),
         undo: Some(format!(
-            "{pf}; [ -e \"$pf\" ] || exit 0; sid=$(cat \"$pf\"); case \"$sid\" in ''|0|*[!0-9]*) echo \"$pf does not hold a pid\" >&2; exit 3;; esac; pkill -TERM -s \"$sid\" {only_ours}; i=0; while pgrep -s \"$sid\" {only_ours} >/dev/null && [ $i -lt 50 ]; do i=$((i+1)); sleep 0.1; done; pkill -KILL -s \"$sid\" {only_ours}; if pgrep -s \"$sid\" {only_ours} >/dev/null; then exit 1; fi; rm -f \"$pf\""
+            "{}; [ -e \"$pf\" ] || exit 0; sid=$(cat \"$pf\"); case \"$sid\" in ''|0|*[!0-9]*) echo \"$pf does not hold a pid\" >&2; exit 3;; esac; pkill -TERM -s \"$sid\" {only_ours}; i=0; while pgrep -s \"$sid\" {only_ours} >/dev/null && [ $i -lt 50 ]; do i=$((i+1)); sleep 0.1; done; pkill -KILL -s \"$sid\" {only_ours}; if pgrep -s \"$sid\" {only_ours} >/dev/null; then exit 1; fi; rm -f \"$pf\"",
+            pf(3)
         )),
-        verify: Some(format!("{pf}; [ ! -e \"$pf\" ]")),
+        verify: Some(format!("{}; [ ! -e \"$pf\" ]", pf(3))),
+        refusable: true,
     }
 }
 
@@ -225,12 +317,14 @@ fn disk_fill(dir: &str, tag: &str, bytes: u64, keep_free: u64) -> FaultPlan {
     let f = q(&file);
     let want_k = bytes.div_ceil(1024);
     let keep_k = keep_free.div_ceil(1024);
+    let r = REFUSED_EXIT;
     FaultPlan {
         inject: format!(
-            "[ -d {d} ] || {{ printf '%s is not a directory\\n' {d} >&2; exit 3; }}; [ ! -e {f} ] && [ ! -L {f} ] || {{ printf '%s exists: refusing\\n' {f} >&2; exit 3; }}; avail=$(df -Pk -- {d} | awk 'NR==2 {{print $4}}'); case \"$avail\" in ''|*[!0-9]*) printf 'cannot read the free space of %s\\n' {d} >&2; exit 3;; esac; room=$((avail - {keep_k})); [ \"$room\" -gt 0 ] || {{ printf '%s has less than {keep_k} KiB free: not filling\\n' {d} >&2; exit 3; }}; want={want_k}; [ \"$want\" -le \"$room\" ] || want=$room; fallocate -l \"${{want}}KiB\" -- {f}"
+            "[ -d {d} ] || {{ printf '%s is not a directory\\n' {d} >&2; exit {r}; }}; [ ! -e {f} ] && [ ! -L {f} ] || {{ printf '%s exists: refusing\\n' {f} >&2; exit {r}; }}; avail=$(df -Pk -- {d} | awk 'NR==2 {{print $4}}'); case \"$avail\" in ''|*[!0-9]*) printf 'cannot read the free space of %s\\n' {d} >&2; exit {r};; esac; room=$((avail - {keep_k})); [ \"$room\" -gt 0 ] || {{ printf '%s has less than {keep_k} KiB free: not filling\\n' {d} >&2; exit {r}; }}; want={want_k}; [ \"$want\" -le \"$room\" ] || want=$room; fallocate -l \"${{want}}KiB\" -- {f}"
         ),
         undo: Some(format!("rm -f -- {f}")),
         verify: Some(format!("[ ! -e {f} ]")),
+        refusable: true,
     }
 }
 
@@ -267,22 +361,42 @@ mod tests {
             }),
             &ctx(),
         );
+        assert!(p.refusable);
         assert_eq!(
             p.inject,
-            "cur=$(tc qdisc show dev eth0 root) || exit 3; case \"$cur\" in ''|'qdisc '*' 0: root'*) ;; *) printf 'root qdisc on %s was not created by gameday (%s): refusing to replace it\\n' eth0 \"$cur\" >&2; exit 3;; esac; tc qdisc add dev eth0 root handle 4744: netem delay 100ms 20ms"
+            "cur=$(tc qdisc show dev eth0 root) || { printf 'cannot read the root qdisc of %s: refusing\\n' eth0 >&2; exit 86; }; case \"$cur\" in ''|'qdisc '*' 0: root'*) ;; *) printf 'root qdisc on %s is not the default (%s): refusing to replace it\\n' eth0 \"$cur\" >&2; exit 86;; esac; tc qdisc add dev eth0 root handle c4ff: netem delay 100ms 20ms"
         );
         assert_eq!(
             p.undo.as_deref(),
             Some(
-                "cur=$(tc qdisc show dev eth0 root) || exit 3; case \"$cur\" in 'qdisc netem 4744: '*) tc qdisc del dev eth0 root;; esac"
+                "cur=$(tc qdisc show dev eth0 root) || exit 3; case \"$cur\" in 'qdisc netem c4ff: root'*) tc qdisc del dev eth0 root handle c4ff:;; esac"
             )
         );
         assert_eq!(
             p.verify.as_deref(),
             Some(
-                "cur=$(tc qdisc show dev eth0 root) || exit 3; case \"$cur\" in 'qdisc netem 4744: '*) exit 1;; esac"
+                "cur=$(tc qdisc show dev eth0 root) || exit 3; case \"$cur\" in 'qdisc netem c4ff: root'*) exit 1;; esac"
             )
         );
+    }
+
+    #[test]
+    fn netem_handles_are_per_run_and_fault_never_0_or_ffff() {
+        assert_eq!(netem_handle("gameday-20261123T204222Z-1a2b-f1"), "c4ff:");
+        assert_ne!(
+            netem_handle("gameday-runA-f1"),
+            netem_handle("gameday-runB-f1")
+        );
+        assert_ne!(
+            netem_handle("gameday-runA-f1"),
+            netem_handle("gameday-runA-f10")
+        );
+        for i in 0..20_000 {
+            let h = netem_handle(&format!("gameday-r{i}-f"));
+            let major = u32::from_str_radix(h.trim_end_matches(':'), 16).unwrap();
+            assert!((1..=0xfffe).contains(&major), "{h}");
+            assert_eq!(h, format!("{major:x}:"), "written as tc prints it");
+        }
     }
 
     #[test]
@@ -296,14 +410,14 @@ mod tests {
         );
         assert!(
             p.inject
-                .ends_with("; tc qdisc add dev ens3 root handle 4744: netem loss 2.5%"),
+                .ends_with("; tc qdisc add dev ens3 root handle c4ff: netem loss 2.5%"),
             "{}",
             p.inject
         );
         assert_eq!(
             p.undo.as_deref(),
             Some(
-                "cur=$(tc qdisc show dev ens3 root) || exit 3; case \"$cur\" in 'qdisc netem 4744: '*) tc qdisc del dev ens3 root;; esac"
+                "cur=$(tc qdisc show dev ens3 root) || exit 3; case \"$cur\" in 'qdisc netem c4ff: root'*) tc qdisc del dev ens3 root handle c4ff:;; esac"
             )
         );
     }
@@ -317,10 +431,15 @@ mod tests {
             &ctx(),
         );
         let t = "gameday-20261123T204222Z-1a2b-f1";
+        let sel = "'BEGIN { dq = sprintf(\"%c\", 34) } { for (i = 1; i < NF; i++) if ($i == \"--comment\" && ($(i+1) == t || $(i+1) == dq t dq)) { print; next } }'";
+        let del = "'BEGIN { dq = sprintf(\"%c\", 34) } { for (i = 1; i < NF; i++) if ($i == \"--comment\" && ($(i+1) == t || $(i+1) == dq t dq)) { $(i+1) = t; $1 = \"-D\"; r[++n] = $0; next } } END { while (n > 0) print r[n--] }'";
+        let check = format!(
+            "rules=$(iptables -w -S) || exit 3; ours=$(printf '%s\\n' \"$rules\" | awk -v t={t} {sel}) || exit 3; [ -z \"$ours\" ] || exit 1"
+        );
         assert_eq!(
             p.inject,
             format!(
-                "rules=$(iptables -w -S) || exit 3; case \"$rules\" in *{t}*) printf 'rules tagged %s already exist: refusing\\n' {t} >&2; exit 3;; esac; \
+                "rules=$(iptables -w -S) || exit 86; ours=$(printf '%s\\n' \"$rules\" | awk -v t={t} {sel}) || exit 86; [ -z \"$ours\" ] || {{ printf 'rules tagged %s already exist: refusing\\n' {t} >&2; exit 86; }}; \
 iptables -w -I INPUT -s 10.0.0.0/24 -m comment --comment {t} -j DROP && \
 iptables -w -I OUTPUT -d 10.0.0.0/24 -m comment --comment {t} -j DROP && \
 iptables -w -I INPUT -s 10.0.0.0/24 -p tcp --dport 2222 -m comment --comment {t} -j ACCEPT && \
@@ -331,24 +450,12 @@ iptables -w -I OUTPUT -d 10.0.0.0/24 -p tcp --sport 2222 -m comment --comment {t
             p.undo.as_deref(),
             Some(
                 format!(
-                    "while iptables -w -D OUTPUT -d 10.0.0.0/24 -p tcp --sport 2222 -m comment --comment {t} -j ACCEPT 2>/dev/null; do :; done; \
-while iptables -w -D INPUT -s 10.0.0.0/24 -p tcp --dport 2222 -m comment --comment {t} -j ACCEPT 2>/dev/null; do :; done; \
-while iptables -w -D OUTPUT -d 10.0.0.0/24 -m comment --comment {t} -j DROP 2>/dev/null; do :; done; \
-while iptables -w -D INPUT -s 10.0.0.0/24 -m comment --comment {t} -j DROP 2>/dev/null; do :; done; \
-rules=$(iptables -w -S) || exit 3; case \"$rules\" in *{t}*) exit 1;; esac"
+                    "rules=$(iptables -w -S) || exit 3; printf '%s\\n' \"$rules\" | awk -v t={t} {del} | while IFS= read -r r; do set -f; set -- $r; iptables -w \"$@\"; done; {check}"
                 )
                 .as_str()
             )
         );
-        assert_eq!(
-            p.verify.as_deref(),
-            Some(
-                format!(
-                    "rules=$(iptables -w -S) || exit 3; case \"$rules\" in *{t}*) exit 1;; esac"
-                )
-                .as_str()
-            )
-        );
+        assert_eq!(p.verify.as_deref(), Some(check.as_str()));
         let v6 = plan(
             &fault(FaultSpec::Partition {
                 peer: "fd00::/64".into(),
@@ -359,6 +466,7 @@ rules=$(iptables -w -S) || exit 3; case \"$rules\" in *{t}*) exit 1;; esac"
             },
         );
         assert!(v6.inject.contains("ip6tables -w -I INPUT -s fd00::/64 "));
+        assert!(v6.undo.unwrap().contains("ip6tables -w \"$@\""));
         assert!(!v6.inject.contains("ACCEPT"));
     }
 
@@ -373,8 +481,14 @@ rules=$(iptables -w -S) || exit 3; case \"$rules\" in *{t}*) exit 1;; esac"
             }),
             &ctx(),
         );
-        assert_eq!(p.inject, "pkill -KILL -x -- nginx");
+        assert_eq!(
+            p.inject,
+            format!(
+                "{ALIVE_FN}; live=; for p in $(pgrep -x -- nginx); do gd_alive \"$p\" && live=\"$live $p\"; done; [ -n \"$live\" ] || {{ printf 'no live process named %s: nothing to kill\\n' nginx >&2; exit 86; }}; pkill -KILL -x -- nginx"
+            )
+        );
         assert_eq!(p.undo, None);
+        assert_eq!(p.verify, None);
         let p = plan(
             &fault(FaultSpec::Kill {
                 process: Some("nginx".into()),
@@ -384,8 +498,53 @@ rules=$(iptables -w -S) || exit 3; case \"$rules\" in *{t}*) exit 1;; esac"
             }),
             &ctx(),
         );
-        assert_eq!(p.undo.as_deref(), Some("systemctl start nginx"));
-        assert_eq!(p.verify.as_deref(), Some("pgrep -x -- nginx >/dev/null"));
+        assert_eq!(
+            p.undo.as_deref(),
+            Some(
+                format!(
+                    "{}; log=\"$gd\"/gameday-20261123T204222Z-1a2b-f1.restart.log; setsid -w sh -c 'systemctl start nginx' </dev/null >\"$log\" 2>&1; rc=$?; head -n 20 -- \"$log\" >&2; exit $rc",
+                    private_dir(3)
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(
+            p.verify.as_deref(),
+            Some(
+                format!(
+                    "{ALIVE_FN}; for p in $(pgrep -x -- nginx); do gd_alive \"$p\" && exit 0; done; exit 1"
+                )
+                .as_str()
+            )
+        );
+    }
+
+    #[test]
+    fn stop_service_refuses_before_stopping() {
+        let p = plan(
+            &fault(FaultSpec::StopService {
+                service: "patroni".into(),
+            }),
+            &ctx(),
+        );
+        assert_eq!(
+            p.inject,
+            "systemctl is-active --quiet -- patroni || { printf '%s is not active: nothing to stop\\n' patroni >&2; exit 86; }; systemctl stop -- patroni"
+        );
+        assert_eq!(p.undo.as_deref(), Some("systemctl start -- patroni"));
+    }
+
+    #[test]
+    fn command_faults_are_not_refusable() {
+        let p = plan(
+            &fault(FaultSpec::Command {
+                inject: "exit 86".into(),
+                rollback: Some("true".into()),
+                verify: None,
+            }),
+            &ctx(),
+        );
+        assert!(!p.refusable);
     }
 
     #[test]
@@ -424,7 +583,11 @@ rules=$(iptables -w -S) || exit 3; case \"$rules\" in *{t}*) exit 1;; esac"
         assert_eq!(sh(&p.inject), Some(0));
         let file = path.join(".gameday-20261123T204222Z-1a2b-f1.fill");
         assert_eq!(std::fs::metadata(&file).unwrap().len(), 1 << 20);
-        assert_eq!(sh(&p.inject), Some(3), "a second inject must refuse");
+        assert_eq!(
+            sh(&p.inject),
+            Some(REFUSED_EXIT),
+            "a second inject must refuse"
+        );
         assert_eq!(sh(p.verify.as_deref().unwrap()), Some(1));
         assert_eq!(sh(p.undo.as_deref().unwrap()), Some(0));
         assert_eq!(
@@ -434,6 +597,26 @@ rules=$(iptables -w -S) || exit 3; case \"$rules\" in *{t}*) exit 1;; esac"
         );
         assert_eq!(sh(p.verify.as_deref().unwrap()), Some(0));
         assert!(!dir.path().join("pwned").exists());
+        // Not a directory, or no room beyond keep_free: refused, nothing created.
+        let missing = plan(
+            &fault(FaultSpec::DiskFill {
+                path: path.join("nope").display().to_string(),
+                bytes: 1 << 20,
+                keep_free_bytes: 0,
+            }),
+            &ctx(),
+        );
+        assert_eq!(sh(&missing.inject), Some(REFUSED_EXIT));
+        let full = plan(
+            &fault(FaultSpec::DiskFill {
+                path: path.display().to_string(),
+                bytes: 1 << 20,
+                keep_free_bytes: u64::MAX / 4,
+            }),
+            &ctx(),
+        );
+        assert_eq!(sh(&full.inject), Some(REFUSED_EXIT));
+        assert!(!file.exists());
     }
 
     /// stress-ng for real on this machine: started in its own session, stopped exactly, verified.
@@ -471,7 +654,11 @@ rules=$(iptables -w -S) || exit 3; case \"$rules\" in *{t}*) exit 1;; esac"
                 .code()
         };
         assert_eq!(sh(&p.inject), Some(0));
-        assert_eq!(sh(&p.inject), Some(3), "a second stress must refuse");
+        assert_eq!(
+            sh(&p.inject),
+            Some(REFUSED_EXIT),
+            "a second stress must refuse"
+        );
         assert_eq!(sh(p.verify.as_deref().unwrap()), Some(1));
         assert_eq!(sh(p.undo.as_deref().unwrap()), Some(0));
         assert_eq!(sh(p.verify.as_deref().unwrap()), Some(0));

@@ -12,7 +12,7 @@ use crate::event::{CommandOutcome, LiveFault, RollbackStatus};
 use crate::scenario::Fault;
 use crate::target::Host;
 
-pub use kinds::PlanContext;
+pub use kinds::{PlanContext, REFUSED_EXIT};
 pub use lease::LeasePlan;
 
 /// The exact commands of one fault on one host.
@@ -22,13 +22,36 @@ pub struct FaultPlan {
     /// `None` only for irreversible faults.
     pub undo: Option<String>,
     pub verify: Option<String>,
+    /// The inject follows the [`REFUSED_EXIT`] contract (every built-in kind): exit 86 means a
+    /// precondition failed and nothing was changed. False for `command`, whose lines are yours.
+    pub refusable: bool,
 }
+
+/// Shown when a refusing inject printed no reason.
+const REFUSED_DEFAULT: &str = "refused: a precondition did not hold; nothing was changed";
 
 impl FaultPlan {
     /// The commands of `fault` on one host. Parameters were validated with the scenario and are
     /// quoted again here: nothing is spliced raw into a shell line.
     pub fn of(fault: &Fault, ctx: &PlanContext) -> FaultPlan {
         kinds::plan(fault, ctx)
+    }
+
+    /// Why the inject refused, when `outcome` is a refusal: the plan is refusable and the inject
+    /// exited [`REFUSED_EXIT`]. A refused inject changed nothing: it is journaled as not injected
+    /// and never rolled back (its undo could harm what the check protected). Anything else that
+    /// is not exit 0 is an ordinary failure, which may have half-applied and is rolled back.
+    pub fn refusal(&self, outcome: &CommandOutcome) -> Option<String> {
+        if !self.refusable || outcome.exit != Some(REFUSED_EXIT) {
+            return None;
+        }
+        let reason = outcome
+            .stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or(REFUSED_DEFAULT);
+        Some(reason.to_string())
     }
 }
 
@@ -289,6 +312,40 @@ mod tests {
             inject: "inj".into(),
             undo: Some("undo".into()),
             verify: verify.map(String::from),
+            refusable: true,
+        }
+    }
+
+    #[test]
+    fn refusal_only_for_refusable_plans_exiting_86() {
+        let refused = CommandOutcome {
+            exit: Some(REFUSED_EXIT),
+            stderr: "\n  eth0: root qdisc is not the default: refusing\nmore\n".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(None).refusal(&refused).as_deref(),
+            Some("eth0: root qdisc is not the default: refusing")
+        );
+        let silent = CommandOutcome {
+            exit: Some(REFUSED_EXIT),
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(None).refusal(&silent).as_deref(),
+            Some(REFUSED_DEFAULT)
+        );
+        let command = FaultPlan {
+            refusable: false,
+            ..plan(None)
+        };
+        assert_eq!(
+            command.refusal(&refused),
+            None,
+            "a `command` fault never refuses"
+        );
+        for other in [exit(0), exit(1), exit(3), CommandOutcome::default()] {
+            assert_eq!(plan(None).refusal(&other), None, "{other:?}");
         }
     }
 
