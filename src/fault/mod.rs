@@ -55,13 +55,6 @@ impl FaultPlan {
     }
 }
 
-impl FaultPlan {
-    /// MERGE-STUB: replaced by the kinds branch (refusal = built-in kind's precondition failed).
-    pub fn refusal(&self, _outcome: &CommandOutcome) -> Option<String> {
-        None
-    }
-}
-
 /// Attempts of the undo command before giving up; the pauses between them.
 pub const UNDO_ATTEMPTS: u32 = 3;
 const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(1)];
