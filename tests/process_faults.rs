@@ -490,3 +490,47 @@ steps:
         assert!(!text.contains(token), "the token is in the {what}: {text}");
     }
 }
+
+#[test]
+fn a_local_fault_left_by_a_killed_run_is_reverted_by_its_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let m = marker.display();
+    let fault = format!(
+        "      - {{ kind: command, id: m, target: here, inject: \"touch {m}\", rollback: \"rm -f {m}\", verify: \"test ! -e {m}\", timeout: 5s, lease: 5s }}\n"
+    );
+    let s = scenario(dir.path(), "2m", &fault);
+    let j = dir.path().join("journal.jsonl");
+    let mut child = headless(dir.path(), &s, &j)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&j, "\"fault_injected\"");
+    assert!(j.exists() && marker.exists());
+    let journal = std::fs::read_to_string(&j).unwrap();
+    assert!(
+        journal.contains("\"lease_armed\""),
+        "a local fault has a lease"
+    );
+    child.kill().unwrap(); // SIGKILL: no rollback from gameday
+    child.wait().unwrap();
+    assert!(marker.exists(), "the fault outlived the console");
+    // The host (this machine) reverts it by itself: 5 s lease, +1 s rounding, 1 s polls.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while marker.exists() {
+        assert!(Instant::now() < deadline, "the local lease never fired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // recover then verifies it and stands the lease down.
+    let out = gameday()
+        .args(["recover", j.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

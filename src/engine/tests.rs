@@ -1070,3 +1070,100 @@ async fn durations_beyond_any_clock_do_not_crash_the_engine() {
     let outcome = task.await.expect("the engine must not panic").unwrap();
     assert_eq!(outcome.verdict, Verdict::Aborted, "{}", outcome.reason);
 }
+
+// ---- refusals (safety review, issue 9 point 2) ------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_inject_is_never_undone_and_its_lease_is_stood_down() {
+    // stop_service on a unit that is not active: its check refuses before changing anything.
+    let yaml = many_faults(2).replace(
+        "      - { kind: command, id: f1, target: web, inject: \"inject f1\", rollback: \"undo f1\", timeout: 1m }\n",
+        "      - { kind: stop_service, id: svc, target: web, service: nginx, timeout: 1m }\n",
+    );
+    let run = start_on(
+        &yaml,
+        |cmd| {
+            if cmd.contains("systemctl is-active --quiet -- nginx ||") {
+                (
+                    CommandOutcome {
+                        exit: Some(crate::fault::kinds::REFUSED_EXIT),
+                        stderr: "nginx is not active: nothing to stop\n".into(),
+                        ..Default::default()
+                    },
+                    Duration::from_millis(5),
+                )
+            } else {
+                ok()
+            }
+        },
+        timed(|_| Ok(1.0)),
+        Options::default(),
+        true,
+    );
+    let run = run.finish().await;
+    let log = run.host.log.lock().unwrap().clone();
+    let undo = run
+        .events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::FaultIntent { fault, undo, .. } if fault == "svc" => undo.clone(),
+            _ => None,
+        })
+        .expect("svc's intent holds its undo");
+    assert!(
+        !log.iter().any(|c| *c == undo),
+        "a refused stop_service was undone ({undo}): {log:#?}"
+    );
+    assert!(run.has(|e| matches!(
+        e,
+        Event::FaultNotInjected { fault, reason, outcome: Some(_), .. }
+            if fault == "svc" && reason.contains("not active")
+    )));
+    assert!(
+        run.has(|e| matches!(e, Event::LeaseCancelled { fault, .. } if fault == "svc")),
+        "the refused fault's lease was not stood down"
+    );
+    // The other fault went in and is rolled back; the run stops, aborted, not "manual action".
+    assert!(run.has(|e| matches!(
+        e,
+        Event::RollbackResult { fault, status: RollbackStatus::Verified, .. } if fault == "f0"
+    )));
+    assert_eq!(
+        run.outcome.verdict,
+        Verdict::Aborted,
+        "{}",
+        run.outcome.reason
+    );
+    assert!(run.outcome.reason.contains("svc"), "{}", run.outcome.reason);
+    // recover has nothing to do for it either.
+    assert!(crate::recover::pending(&run.events).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_that_cannot_be_armed_means_no_inject_and_no_undo() {
+    let yaml = many_faults(1);
+    let run = start_on(
+        &yaml,
+        |cmd| {
+            if cmd.contains("gameday-lease") && !cmd.contains("tomb") {
+                fail()
+            } else {
+                ok()
+            }
+        },
+        timed(|_| Ok(1.0)),
+        Options::default(),
+        true,
+    );
+    let run = run.finish().await;
+    let log = run.host.log.lock().unwrap().clone();
+    assert!(!log.iter().any(|c| c == "inject f0"), "{log:#?}");
+    assert!(!log.iter().any(|c| c == "undo f0"), "{log:#?}");
+    assert!(run.has(|e| matches!(e, Event::FaultNotInjected { .. })));
+    assert_eq!(
+        run.outcome.verdict,
+        Verdict::Aborted,
+        "{}",
+        run.outcome.reason
+    );
+}

@@ -29,6 +29,12 @@ impl Host for LocalHost {
     fn exec<'a>(&'a self, command: &'a str, timeout: Duration) -> BoxFuture<'a, CommandOutcome> {
         Box::pin(run(command, timeout))
     }
+
+    /// A local fault outlives a killed console just as a remote one does, so it gets the same
+    /// detached dead-man watcher.
+    fn leases(&self) -> bool {
+        true
+    }
 }
 
 /// How long output is still read after the shell exits, for pipes a background child keeps open.
