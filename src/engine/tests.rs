@@ -1111,7 +1111,7 @@ async fn a_refused_inject_is_never_undone_and_its_lease_is_stood_down() {
         })
         .expect("svc's intent holds its undo");
     assert!(
-        !log.iter().any(|c| *c == undo),
+        !log.contains(&undo),
         "a refused stop_service was undone ({undo}): {log:#?}"
     );
     assert!(run.has(|e| matches!(
