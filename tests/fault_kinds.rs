@@ -537,9 +537,15 @@ async fn a_failing_restart_fails_the_undo_with_its_output() {
         None,
         "echo cannot start >&2; exit 5",
     );
+    // As if the inject had passed its checks and marked the host changed.
+    let mark = format!("/tmp/gameday-{}/gameday-{run}-kill.changed", unsafe {
+        libc::getuid()
+    });
+    std::fs::write(&mark, "").unwrap();
     let o = LocalHost::new()
         .exec(plan.undo.as_deref().unwrap(), T)
         .await;
+    let _ = std::fs::remove_file(&mark);
     assert_eq!(o.exit, Some(5), "{o:?}");
     assert!(o.stderr.contains("cannot start"), "{o:?}");
     let _ = std::fs::remove_file(format!(

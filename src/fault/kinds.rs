@@ -33,6 +33,25 @@ pub fn private_dir(on_fail: i32) -> String {
     )
 }
 
+/// Marks, in the private directory, that this fault is about to change the host: written after the
+/// checks pass and before the change. An undo of a kind whose undo is not naturally harmless
+/// (`systemctl start`, a restart) acts only when the mark is there, so an undo run for a fault that
+/// never went in (refused, or its result lost with a crashed console) changes nothing.
+fn mark_changed(tag: &str) -> String {
+    format!(
+        "{}; : > \"$gd\"/{tag}.changed || {{ echo 'cannot write the fault mark' >&2; exit {REFUSED_EXIT}; }}",
+        private_dir(REFUSED_EXIT)
+    )
+}
+
+/// Runs `undo` only when [`mark_changed`] was written, then removes the mark once it succeeded.
+fn only_if_changed(tag: &str, undo: &str) -> String {
+    format!(
+        "{}; m=\"$gd\"/{tag}.changed; [ -e \"$m\" ] || {{ echo 'gameday did not change this (no mark): nothing to undo' >&2; exit 0; }}; {undo}; rc=$?; [ $rc -eq 0 ] && rm -f \"$m\"; exit $rc",
+        private_dir(3)
+    )
+}
+
 /// Defines `gd_alive PID`: true when PID is a running process, not a zombie (`Z`) or dead (`X`).
 /// The state is the field after the LAST `)` of /proc/PID/stat (the name itself may hold `)`).
 pub const ALIVE_FN: &str = "gd_alive() { case \"$1\" in ''|0|*[!0-9]*) return 1;; esac; s=$(cat /proc/\"$1\"/stat 2>/dev/null) || return 1; s=${s##*')'}; set -- $s; case \"$1\" in ''|Z|X) return 1;; esac; }";
@@ -135,9 +154,10 @@ pub fn plan(fault: &Fault, ctx: &PlanContext) -> FaultPlan {
             let u = q(service);
             built_in(
                 format!(
-                    "systemctl is-active --quiet -- {u} || {{ printf '%s is not active: nothing to stop\\n' {u} >&2; exit {REFUSED_EXIT}; }}; systemctl stop -- {u}"
+                    "systemctl is-active --quiet -- {u} || {{ printf '%s is not active: nothing to stop\\n' {u} >&2; exit {REFUSED_EXIT}; }}; {}; systemctl stop -- {u}",
+                    mark_changed(&tag)
                 ),
-                Some(format!("systemctl start -- {u}")),
+                Some(only_if_changed(&tag, &format!("systemctl start -- {u}"))),
                 Some(format!("systemctl is-active --quiet -- {u}")),
             )
         }
@@ -246,7 +266,8 @@ fn kill(
             let n = q(name);
             (
                 format!(
-                    "{ALIVE_FN}; live=; for p in $(pgrep -x -- {n}); do gd_alive \"$p\" && live=\"$live $p\"; done; [ -n \"$live\" ] || {{ printf 'no live process named %s: nothing to kill\\n' {n} >&2; exit {REFUSED_EXIT}; }}; pkill -{sig} -x -- {n}"
+                    "{ALIVE_FN}; live=; for p in $(pgrep -x -- {n}); do gd_alive \"$p\" && live=\"$live $p\"; done; [ -n \"$live\" ] || {{ printf 'no live process named %s: nothing to kill\\n' {n} >&2; exit {REFUSED_EXIT}; }}; {}; pkill -{sig} -x -- {n}",
+                    mark_changed(tag)
                 ),
                 Some(format!(
                     "{ALIVE_FN}; for p in $(pgrep -x -- {n}); do gd_alive \"$p\" && exit 0; done; exit 1"
@@ -262,8 +283,9 @@ fn kill(
             };
             (
                 format!(
-                    "{ALIVE_FN}; {}; gd_alive \"$pid\" || {{ printf 'process %s (from %s) is not running: nothing to kill\\n' \"$pid\" {f} >&2; exit {REFUSED_EXIT}; }}; kill -s {sig} \"$pid\"",
-                    read(REFUSED_EXIT)
+                    "{ALIVE_FN}; {}; gd_alive \"$pid\" || {{ printf 'process %s (from %s) is not running: nothing to kill\\n' \"$pid\" {f} >&2; exit {REFUSED_EXIT}; }}; {}; kill -s {sig} \"$pid\"",
+                    read(REFUSED_EXIT),
+                    mark_changed(tag)
                 ),
                 Some(format!("{ALIVE_FN}; {}; gd_alive \"$pid\"", read(1))),
             )
@@ -277,10 +299,12 @@ fn kill(
     // neither holds the command's output open (which would time the undo out) nor shares the
     // process group a timeout kills.
     let undo = restart.map(|r| {
-        format!(
-            "{}; log=\"$gd\"/{tag}.restart.log; setsid -w sh -c {} </dev/null >\"$log\" 2>&1; rc=$?; head -n 20 -- \"$log\" >&2; exit $rc",
-            private_dir(3),
-            q(r)
+        only_if_changed(
+            tag,
+            &format!(
+                "log=\"$gd\"/{tag}.restart.log; setsid -w sh -c {} </dev/null >\"$log\" 2>&1; rc=$?; head -n 20 -- \"$log\" >&2; (exit $rc)",
+                q(r)
+            ),
         )
     });
     FaultPlan {
@@ -484,7 +508,8 @@ iptables -w -I OUTPUT -d 10.0.0.0/24 -p tcp --sport 2222 -m comment --comment {t
         assert_eq!(
             p.inject,
             format!(
-                "{ALIVE_FN}; live=; for p in $(pgrep -x -- nginx); do gd_alive \"$p\" && live=\"$live $p\"; done; [ -n \"$live\" ] || {{ printf 'no live process named %s: nothing to kill\\n' nginx >&2; exit 86; }}; pkill -KILL -x -- nginx"
+                "{ALIVE_FN}; live=; for p in $(pgrep -x -- nginx); do gd_alive \"$p\" && live=\"$live $p\"; done; [ -n \"$live\" ] || {{ printf 'no live process named %s: nothing to kill\\n' nginx >&2; exit 86; }}; {}; pkill -KILL -x -- nginx",
+                mark_changed("gameday-20261123T204222Z-1a2b-f1")
             )
         );
         assert_eq!(p.undo, None);
@@ -501,9 +526,9 @@ iptables -w -I OUTPUT -d 10.0.0.0/24 -p tcp --sport 2222 -m comment --comment {t
         assert_eq!(
             p.undo.as_deref(),
             Some(
-                format!(
-                    "{}; log=\"$gd\"/gameday-20261123T204222Z-1a2b-f1.restart.log; setsid -w sh -c 'systemctl start nginx' </dev/null >\"$log\" 2>&1; rc=$?; head -n 20 -- \"$log\" >&2; exit $rc",
-                    private_dir(3)
+only_if_changed(
+                    "gameday-20261123T204222Z-1a2b-f1",
+                    "log=\"$gd\"/gameday-20261123T204222Z-1a2b-f1.restart.log; setsid -w sh -c 'systemctl start nginx' </dev/null >\"$log\" 2>&1; rc=$?; head -n 20 -- \"$log\" >&2; (exit $rc)"
                 )
                 .as_str()
             )
@@ -519,6 +544,37 @@ iptables -w -I OUTPUT -d 10.0.0.0/24 -p tcp --sport 2222 -m comment --comment {t
         );
     }
 
+    /// An undo run for a fault that never went in (refused, or its result lost with a crashed
+    /// console: `recover` and the lease undo every intent without a verified rollback) changes
+    /// nothing; once the inject passed its checks, the undo runs, once.
+    #[test]
+    fn an_undo_without_the_change_mark_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = dir.path().join("started");
+        let undo = only_if_changed(
+            &format!("gameday-t{}-mark", std::process::id()),
+            &format!("touch {}", q(&started.display().to_string())),
+        );
+        let mark = mark_changed(&format!("gameday-t{}-mark", std::process::id()));
+        let sh = |c: &str| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(c)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .code()
+        };
+        assert_eq!(sh(&undo), Some(0));
+        assert!(!started.exists(), "an unmarked undo acted");
+        assert_eq!(sh(&mark), Some(0));
+        assert_eq!(sh(&undo), Some(0));
+        assert!(started.exists(), "a marked undo did not act");
+        std::fs::remove_file(&started).unwrap();
+        assert_eq!(sh(&undo), Some(0));
+        assert!(!started.exists(), "the mark outlived a successful undo");
+    }
+
     #[test]
     fn stop_service_refuses_before_stopping() {
         let p = plan(
@@ -527,11 +583,18 @@ iptables -w -I OUTPUT -d 10.0.0.0/24 -p tcp --sport 2222 -m comment --comment {t
             }),
             &ctx(),
         );
+        let tag = "gameday-20261123T204222Z-1a2b-f1";
         assert_eq!(
             p.inject,
-            "systemctl is-active --quiet -- patroni || { printf '%s is not active: nothing to stop\\n' patroni >&2; exit 86; }; systemctl stop -- patroni"
+            format!(
+                "systemctl is-active --quiet -- patroni || {{ printf '%s is not active: nothing to stop\\n' patroni >&2; exit 86; }}; {}; systemctl stop -- patroni",
+                mark_changed(tag)
+            )
         );
-        assert_eq!(p.undo.as_deref(), Some("systemctl start -- patroni"));
+        assert_eq!(
+            p.undo.as_deref(),
+            Some(only_if_changed(tag, "systemctl start -- patroni").as_str())
+        );
     }
 
     #[test]
