@@ -534,3 +534,43 @@ fn a_local_fault_left_by_a_killed_run_is_reverted_by_its_lease() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn recover_rolls_back_even_when_the_journal_cannot_take_the_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("small"), "256k") else {
+        return;
+    };
+    let marker = dir.path().join("marker");
+    let s = scenario(dir.path(), "2m", &marker_fault("m", &marker, ""));
+    let j = fs.0.join("journal.jsonl");
+    let mut child = headless(dir.path(), &s, &j)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&j, "\"fault_injected\"");
+    child.kill().unwrap(); // SIGKILL: the fault stays
+    child.wait().unwrap();
+    assert!(marker.exists());
+    // Now the journal's disk is full.
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c 10000000 /dev/zero > {} 2>/dev/null",
+            fs.0.join("filler").display()
+        ))
+        .status();
+    let out = gameday()
+        .env("TMPDIR", dir.path())
+        .args(["recover", j.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "the record is not whole: {err}");
+    assert!(!marker.exists(), "recover rolled back all the same");
+    assert!(
+        err.contains("rollback_result"),
+        "the result is on stderr: {err}"
+    );
+}
