@@ -551,49 +551,138 @@ pub struct TornTail {
     pub reason: String,
 }
 
-/// Reads a whole journal without modifying it. A last line that does not parse or has no newline
-/// (a torn write) is skipped and reported in [`Journal::torn`]; a bad line anywhere else is refused
-/// with its number.
+/// Reads a whole journal into memory without modifying it. A last line that does not parse or has
+/// no newline (a torn write) is skipped and reported in [`Journal::torn`]; a bad line anywhere else
+/// is refused with its number. For long journals prefer [`Reader`], which streams.
 pub fn read(path: &Path) -> Result<Journal, JournalError> {
-    let file = File::open(path).map_err(io_err(path))?;
-    read_from(&file, path).map(|(journal, _)| journal)
+    let mut reader = Reader::open(path)?;
+    let events = reader.by_ref().collect::<Result<Vec<_>, _>>()?;
+    Ok(Journal {
+        events,
+        torn: reader.torn().cloned(),
+    })
 }
 
 /// Reads from the start of `file`; also returns the length of its whole, readable lines.
 fn read_from(file: &File, path: &Path) -> Result<(Journal, u64), JournalError> {
-    let mut reader = BufReader::new(file);
-    let mut events = Vec::new();
-    let mut whole_len: u64 = 0;
-    let mut bad: Option<(usize, String)> = None;
-    let mut buf = Vec::new();
-    let mut line_no = 0;
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(io_err(path))?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        if let Some((bad_line, reason)) = bad.take() {
-            // A bad line followed by more data is damage in the middle, not a torn tail.
-            return Err(JournalError::Corrupt {
-                path: path.to_path_buf(),
-                line: bad_line,
-                reason,
-            });
-        }
-        let complete = buf.ends_with(b"\n");
-        match serde_json::from_slice::<Envelope>(&buf) {
-            Ok(env) if complete => {
-                events.push(env);
-                whole_len = whole_len.saturating_add(n as u64);
-            }
-            Ok(_) => bad = Some((line_no, "line has no newline: torn write".into())),
-            Err(e) => bad = Some((line_no, e.to_string())),
+    let mut reader = Reader::from_file(file.try_clone().map_err(io_err(path))?, path);
+    let events = reader.by_ref().collect::<Result<Vec<_>, _>>()?;
+    let whole = reader.whole_len();
+    Ok((
+        Journal {
+            events,
+            torn: reader.torn().cloned(),
+        },
+        whole,
+    ))
+}
+
+/// The one journal reader: a stream of envelopes in file order, memory independent of the journal's
+/// length. It never writes. A torn last line (no newline, or does not parse, with nothing after it)
+/// ends the stream and is reported by [`Reader::torn`]; a bad line followed by more data is
+/// [`JournalError::Corrupt`], after which the stream ends.
+pub struct Reader {
+    lines: BufReader<File>,
+    path: PathBuf,
+    line_no: usize,
+    whole_len: u64,
+    torn: Option<TornTail>,
+    done: bool,
+    buf: Vec<u8>,
+}
+
+impl Reader {
+    pub fn open(path: &Path) -> Result<Reader, JournalError> {
+        let file = File::open(path).map_err(io_err(path))?;
+        Ok(Reader::from_file(file, path))
+    }
+
+    fn from_file(file: File, path: &Path) -> Reader {
+        Reader {
+            lines: BufReader::with_capacity(1 << 16, file),
+            path: path.to_path_buf(),
+            line_no: 0,
+            whole_len: 0,
+            torn: None,
+            done: false,
+            buf: Vec::new(),
         }
     }
-    let torn = bad.map(|(line, reason)| TornTail { line, reason });
-    Ok((Journal { events, torn }, whole_len))
+
+    /// The torn last line that was skipped, once the stream has ended.
+    pub fn torn(&self) -> Option<&TornTail> {
+        self.torn.as_ref()
+    }
+
+    /// Bytes of whole, readable lines so far.
+    pub fn whole_len(&self) -> u64 {
+        self.whole_len
+    }
+
+    /// Lines read so far.
+    pub fn lines(&self) -> usize {
+        self.line_no
+    }
+
+    fn next_line(&mut self) -> Result<usize, JournalError> {
+        self.buf.clear();
+        let path = &self.path;
+        self.lines
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| JournalError::Io {
+                path: path.clone(),
+                source: e,
+            })
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<Envelope, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let n = match self.next_line() {
+            Ok(0) => {
+                self.done = true;
+                return None;
+            }
+            Ok(n) => n,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
+        };
+        self.line_no += 1;
+        let complete = self.buf.ends_with(b"\n");
+        let reason = match serde_json::from_slice::<Envelope>(&self.buf) {
+            Ok(env) if complete => {
+                self.whole_len = self.whole_len.saturating_add(n as u64);
+                return Some(Ok(env));
+            }
+            Ok(_) => "line has no newline: torn write".to_string(),
+            Err(e) => e.to_string(),
+        };
+        // A bad line: torn if nothing follows it, damage in the middle otherwise.
+        let bad_line = self.line_no;
+        self.done = true;
+        match self.next_line() {
+            Ok(0) => {
+                self.torn = Some(TornTail {
+                    line: bad_line,
+                    reason,
+                });
+                None
+            }
+            Ok(_) => Some(Err(JournalError::Corrupt {
+                path: self.path.clone(),
+                line: bad_line,
+                reason,
+            })),
+            Err(e) => Some(Err(e)),
+        }
+    }
 }
 
 #[cfg(test)]

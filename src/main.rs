@@ -350,14 +350,14 @@ async fn forward_signals(commands: tokio::sync::mpsc::Sender<Command>) {
 }
 
 fn write_debrief(journal_path: &Path, output: Option<&Path>) -> Option<PathBuf> {
-    let read = match journal::read(journal_path) {
+    let (run, torn) = match gameday::fold::RunState::from_journal(journal_path) {
         Ok(j) => j,
         Err(e) => {
             gameday::errln!("gameday: {e}");
             return None;
         }
     };
-    if let Some(torn) = &read.torn {
+    if let Some(torn) = &torn {
         gameday::errln!(
             "gameday: note: {}:{}: the last line is torn ({}) and was left out of this report; the journal was not modified",
             journal_path.display(),
@@ -372,7 +372,7 @@ fn write_debrief(journal_path: &Path, output: Option<&Path>) -> Option<PathBuf> 
             .unwrap_or_else(|| PathBuf::from("debrief.md"))
     });
     let dir = out.parent().map(Path::to_path_buf).unwrap_or_default();
-    for chart in report::chart::charts(&read.events) {
+    for chart in report::chart::charts(&run) {
         let file = dir.join(format!(
             "chart-{}.svg",
             report::chart_file_stem(&chart.metric)
@@ -381,7 +381,7 @@ fn write_debrief(journal_path: &Path, output: Option<&Path>) -> Option<PathBuf> 
             gameday::errln!("gameday: cannot write {}: {e}", file.display());
         }
     }
-    match gameday::write_atomic(&out, report::debrief(&read.events).as_bytes()) {
+    match gameday::write_atomic(&out, report::debrief(&run).as_bytes()) {
         Ok(()) => {
             gameday::errln!("gameday: debrief written to {}", out.display());
             Some(out)
@@ -408,7 +408,7 @@ async fn recover_cmd(journal_path: &Path, open: &target::OpenOptions) -> u8 {
                     "{} on {}: {} ({how})",
                     p.fault,
                     p.host,
-                    report::status_name(*status)
+                    gameday::fold::describe::status_name(*status)
                 );
             }
             if let Some(copy) = &r.repaired {

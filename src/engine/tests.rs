@@ -520,7 +520,7 @@ async fn failed_rollback_needs_manual_action() {
     assert_eq!(run.outcome.verdict, Verdict::ManualActionNeeded);
     assert_eq!(run.outcome.exit_code, 3);
     assert!(run.has(|e| matches!(e, Event::RollbackResult { status: RollbackStatus::Failed, manual: Some(m), .. } if m.contains("ssh web-1 undo f1"))));
-    let debrief = crate::report::debrief(&run.events);
+    let debrief = crate::report::debrief(&crate::fold::RunState::from_events(&run.events));
     assert!(debrief.contains("MANUAL ACTION NEEDED"));
     assert!(debrief.contains("### Manual action needed"));
     assert!(debrief.contains("ssh web-1 undo f1"), "{debrief}");
@@ -722,7 +722,7 @@ async fn advance_notes_and_milestones() {
     );
     assert_eq!(note.1.len(), 1, "note carries the live fault");
     assert_eq!(note.1[0].state, "injected");
-    let debrief = crate::report::debrief(&run.events);
+    let debrief = crate::report::debrief(&crate::fold::RunState::from_events(&run.events));
     assert!(
         debrief.contains("- [ ] error budget dashboard lags by 1 min (scribe"),
         "{debrief}"

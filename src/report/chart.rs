@@ -1,12 +1,12 @@
 //! SVG line charts for the debrief, one per metric: samples, abort thresholds, fault windows shaded,
-//! gaps where there was no data. Pure functions of the event list.
+//! gaps where there was no data. Pure functions of the folded run: its whole length is in each
+//! metric's bounded [`crate::fold::series::Overview`].
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use crate::event::{Envelope, Event};
+use crate::fold::RunState;
 use crate::scenario::{Condition, Scenario};
 
 const W: f64 = 720.0;
@@ -15,8 +15,6 @@ const LEFT: f64 = 56.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 24.0;
 const BOTTOM: f64 = 28.0;
-/// Most points drawn per chart; longer series are reduced to min/max per column.
-const MAX_POINTS: usize = 1200;
 
 pub struct Chart {
     pub metric: String,
@@ -24,35 +22,26 @@ pub struct Chart {
 }
 
 /// One chart per metric that has samples.
-pub fn charts(events: &[Envelope]) -> Vec<Chart> {
-    let Some(start) = events.first().map(|e| e.ts) else {
+pub fn charts(run: &RunState) -> Vec<Chart> {
+    let (Some(start), Some(end)) = (run.start, run.last_ts) else {
         return vec![];
     };
-    let end = events.last().map(|e| e.ts).unwrap_or(start);
-    let scenario: Option<&Scenario> = events.iter().find_map(|e| match &e.event {
-        Event::RunStarted { scenario, .. } => Some(scenario.as_ref()),
-        _ => None,
-    });
-    let mut series: BTreeMap<&str, Vec<(f64, Option<f64>)>> = BTreeMap::new();
-    for e in events {
-        if let Event::Sample { metric, value, .. } = &e.event {
-            series
-                .entry(metric.as_str())
-                .or_default()
-                .push((secs(start, e.ts), *value));
-        }
-    }
-    let windows = fault_windows(events, start, end);
+    let scenario: Option<&Scenario> = run.scenario.as_deref();
     let total = secs(start, end).max(1.0);
-    series
-        .into_iter()
-        .map(|(metric, points)| {
+    let windows: Vec<(f64, f64)> = run
+        .fault_windows()
+        .map(|(from, to)| (from.max(0.0), to.unwrap_or(total)))
+        .collect();
+    run.metrics
+        .iter()
+        .filter(|(_, m)| m.samples > 0)
+        .map(|(metric, m)| {
             let thresholds: Vec<(String, f64)> = scenario
                 .map(|s| {
                     s.abort
                         .iter()
                         .chain(s.steady_state.iter())
-                        .filter(|r| r.metric == metric)
+                        .filter(|r| &r.metric == metric)
                         .flat_map(|r| match r.condition {
                             Condition::Above(t) | Condition::Below(t) => vec![(r.label.clone(), t)],
                             Condition::Between(a, b) => {
@@ -68,7 +57,14 @@ pub fn charts(events: &[Envelope]) -> Vec<Chart> {
                 .unwrap_or_default();
             Chart {
                 metric: metric.to_string(),
-                svg: render(metric, &unit, &points, &thresholds, &windows, total),
+                svg: render(
+                    metric,
+                    &unit,
+                    &m.overview.points(),
+                    &thresholds,
+                    &windows,
+                    total,
+                ),
             }
         })
         .collect()
@@ -76,70 +72,6 @@ pub fn charts(events: &[Envelope]) -> Vec<Chart> {
 
 fn secs(start: DateTime<Utc>, ts: DateTime<Utc>) -> f64 {
     (ts - start).num_milliseconds().max(0) as f64 / 1000.0
-}
-
-/// (from, to) seconds during which at least one fault was live.
-fn fault_windows(events: &[Envelope], start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<(f64, f64)> {
-    let mut live: BTreeMap<(String, String), f64> = BTreeMap::new();
-    let mut out = Vec::new();
-    for e in events {
-        match &e.event {
-            Event::FaultInjected { fault, host, .. } => {
-                live.insert((fault.clone(), host.clone()), secs(start, e.ts));
-            }
-            Event::RollbackResult { fault, host, .. } => {
-                if let Some(from) = live.remove(&(fault.clone(), host.clone())) {
-                    out.push((from, secs(start, e.ts)));
-                }
-            }
-            _ => {}
-        }
-    }
-    // Faults never rolled back stay shaded to the end of the journal.
-    out.extend(live.into_values().map(|from| (from, secs(start, end))));
-    out
-}
-
-/// Keeps at most `MAX_POINTS` points: per column, the first, min and max reading.
-fn decimate(points: &[(f64, Option<f64>)], total: f64) -> Vec<(f64, Option<f64>)> {
-    if points.len() <= MAX_POINTS {
-        return points.to_vec();
-    }
-    let cols = MAX_POINTS / 2;
-    let mut out = Vec::with_capacity(MAX_POINTS);
-    let mut i = 0;
-    for c in 0..cols {
-        let hi = total * (c + 1) as f64 / cols as f64;
-        let mut min: Option<(f64, f64)> = None;
-        let mut max: Option<(f64, f64)> = None;
-        let mut gap = None;
-        while i < points.len() && points[i].0 <= hi {
-            match points[i].1 {
-                Some(v) => {
-                    if min.is_none_or(|(_, m)| v < m) {
-                        min = Some((points[i].0, v));
-                    }
-                    if max.is_none_or(|(_, m)| v > m) {
-                        max = Some((points[i].0, v));
-                    }
-                }
-                None => gap = Some(points[i].0),
-            }
-            i += 1;
-        }
-        let mut col: Vec<(f64, Option<f64>)> = [min, max]
-            .into_iter()
-            .flatten()
-            .map(|(t, v)| (t, Some(v)))
-            .collect();
-        col.sort_by(|a, b| a.0.total_cmp(&b.0));
-        col.dedup_by(|a, b| a.0 == b.0);
-        if let Some(t) = gap {
-            col.push((t, None));
-        }
-        out.extend(col);
-    }
-    out
 }
 
 fn render(
@@ -150,7 +82,6 @@ fn render(
     windows: &[(f64, f64)],
     total: f64,
 ) -> String {
-    let points = decimate(points, total);
     let values = points
         .iter()
         .filter_map(|p| p.1)
@@ -244,7 +175,7 @@ fn render(
     // The series, broken at every no-data reading.
     let mut path = String::new();
     let mut pen_down = false;
-    for (t, v) in &points {
+    for (t, v) in points.iter() {
         match v {
             Some(v) => {
                 let _ = write!(
@@ -296,17 +227,6 @@ fn xml(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimation_keeps_extremes_and_gaps() {
-        let mut pts: Vec<(f64, Option<f64>)> = (0..14_400).map(|i| (i as f64, Some(1.0))).collect();
-        pts[7000].1 = Some(99.0);
-        pts[9000].1 = None;
-        let out = decimate(&pts, 14_400.0);
-        assert!(out.len() <= MAX_POINTS + MAX_POINTS / 2);
-        assert!(out.iter().any(|p| p.1 == Some(99.0)), "a spike survives");
-        assert!(out.iter().any(|p| p.1.is_none()), "a gap survives");
-    }
 
     #[test]
     fn svg_escapes_labels() {

@@ -88,12 +88,12 @@ pub fn read_runbook(path: &Path, anchor: Option<&str>) -> Result<String, String>
 
 /// Writes the Markdown debrief of a journal beside it, atomically; returns where.
 pub fn export_debrief(journal: &Path) -> Result<PathBuf, String> {
-    let read = crate::journal::read(journal).map_err(|e| e.to_string())?;
+    let (run, _) = crate::fold::RunState::from_journal(journal).map_err(|e| e.to_string())?;
     let out = journal
         .parent()
         .map(|d| d.join("debrief.md"))
         .unwrap_or_else(|| PathBuf::from("debrief.md"));
-    crate::write_atomic(&out, crate::report::debrief(&read.events).as_bytes())
+    crate::write_atomic(&out, crate::report::debrief(&run).as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     Ok(out)
 }

@@ -10,8 +10,6 @@ pub mod keys;
 pub mod launch;
 pub mod picker;
 pub mod preflight;
-pub mod run_view;
-pub mod series;
 pub mod ui;
 
 #[cfg(test)]

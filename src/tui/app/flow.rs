@@ -6,9 +6,9 @@ use tui_input::Input;
 
 use super::{App, Field, Overlay, Screen, TextField};
 use crate::engine::Command;
+use crate::fold::RunState;
 use crate::tui::action::{Action, Effect};
 use crate::tui::preflight::Checklist;
-use crate::tui::run_view::RunView;
 
 impl App {
     pub(super) fn halt(&mut self, reason: &str) -> Vec<Effect> {
@@ -219,7 +219,7 @@ impl App {
         let bounds = r.bounds();
         r.at = to(r.at, bounds).clamp(bounds.0, bounds.1);
         let at = r.at;
-        self.run = RunView::from_events(r.events.iter().filter(|e| e.ts <= at));
+        self.run = RunState::console_from(r.events.iter().filter(|e| e.ts <= at));
         self.now = at;
     }
 }

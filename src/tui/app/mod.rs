@@ -10,9 +10,9 @@ use super::action::{Action, Effect, Role};
 use super::keys::Ctx;
 use super::picker::Picker;
 use super::preflight::Checklist;
-use super::run_view::RunView;
 use crate::engine::Command;
 use crate::event::{Envelope, MilestoneKind};
+use crate::fold::RunState;
 use crate::scenario::Scenario;
 
 mod flow;
@@ -71,7 +71,7 @@ pub struct App {
     pub picker: Picker,
     pub scenario: Option<Arc<Scenario>>,
     pub checklist: Option<Checklist>,
-    pub run: RunView,
+    pub run: RunState,
     /// The console's clock: wall time for a live run, the slider for a replay. Render reads only this.
     pub now: DateTime<Utc>,
     pub role: Role,
@@ -98,7 +98,7 @@ impl App {
             picker,
             scenario: None,
             checklist: None,
-            run: RunView::default(),
+            run: RunState::console(),
             now,
             role: Role::Ic,
             field: None,
@@ -132,7 +132,7 @@ impl App {
     pub fn replay(events: Vec<Envelope>) -> App {
         let at = events.last().map(|e| e.ts).unwrap_or_default();
         let mut app = App::base(at, Picker::default(), Screen::Run);
-        app.run = RunView::from_events(&events);
+        app.run = RunState::console_from(&events);
         app.scenario = app.run.scenario.clone();
         app.started = true;
         app.replay = Some(Replay {
@@ -219,7 +219,7 @@ impl App {
             A::Resynced(events) => {
                 // The journal is the source of truth: refold it; later broadcasts are de-duplicated by seq.
                 let lagged = self.run.lagged;
-                self.run = RunView::from_events(events.iter());
+                self.run = RunState::console_from(events.iter());
                 self.run.lagged = lagged;
                 self.status = None;
                 vec![]

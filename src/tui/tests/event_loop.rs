@@ -11,12 +11,12 @@ use tokio::sync::mpsc;
 
 use crate::engine::Options;
 use crate::event::{RollbackStatus, Verdict};
+use crate::fold::FaultState;
 use crate::scenario::Scenario;
 use crate::tui::app::App;
 use crate::tui::event_loop::Loop;
 use crate::tui::launch::EngineLauncher;
 use crate::tui::picker::Picker;
-use crate::tui::run_view::FaultState;
 
 const SCENARIO: &str = r#"
 title: Loop test
@@ -116,7 +116,7 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
     );
     assert!(matches!(
         app.run.halt.as_ref().and_then(|h| h.finished),
-        Some((true, Some(_)))
+        Some((true, _, Some(_)))
     ));
     assert!(
         app.run.notes.iter().any(|n| n.text.contains("loop test")),

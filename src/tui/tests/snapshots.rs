@@ -125,3 +125,51 @@ fn no_color_renders_without_panicking_down_to_tiny_sizes() {
         terminal.draw(|f| ui::render(f, &app)).expect("draw");
     }
 }
+
+/// The console's Debrief screen and `debrief.md` print the same key-time rows for the same journal,
+/// including a `detected` milestone pressed twice and one pressed before any fault.
+#[test]
+fn debrief_screen_and_debrief_md_show_the_same_key_times() {
+    use crate::event::{Event, MilestoneKind};
+    let mut events = fixture::finished();
+    let mut push = |ms: i64, kind| {
+        let seq = events.iter().map(|e| e.seq).max().unwrap_or(0) + 1;
+        events.push(crate::event::Envelope {
+            seq,
+            ts: at(ms),
+            run: events[0].run.clone(),
+            event: Event::Milestone {
+                kind,
+                role: "IC".into(),
+            },
+        });
+    };
+    push(29_000, MilestoneKind::Detected);
+    push(29_500, MilestoneKind::Mitigated);
+    events.sort_by_key(|e| e.ts);
+    let mut app = live(&events, 40_000);
+    app.update(Action::ToggleDebrief);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("test terminal");
+    terminal.draw(|f| ui::render(f, &app)).expect("draw");
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    let run = crate::fold::RunState::from_events(&events);
+    let md = crate::report::debrief(&run);
+    let rows = run.key_times.rows(run.start.expect("started"));
+    assert!(rows.len() >= 4, "{rows:?}");
+    for (name, value) in &rows {
+        assert!(
+            screen.contains(value.as_str()),
+            "screen lacks {name}: {value}"
+        );
+        assert!(
+            md.contains(&format!("| {name} | {value} |")),
+            "debrief.md lacks {name}: {value}"
+        );
+    }
+}

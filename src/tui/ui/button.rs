@@ -8,8 +8,8 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use super::{clock, secs_since};
+use crate::fold::FaultState;
 use crate::tui::app::App;
-use crate::tui::run_view::FaultState;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let run = &app.run;
@@ -36,7 +36,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .iter()
         .filter(|f| {
             f.state != FaultState::NotInjected
-                && (f.injected_at.is_some() || f.state != FaultState::Arming)
+                && (f.injected.is_some() || f.state != FaultState::Arming)
         })
         .count();
     let verified = run
@@ -45,14 +45,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .filter(|f| f.state == FaultState::Done(crate::event::RollbackStatus::Verified))
         .count();
     let status = match h.finished {
-        Some((true, _)) if run.faults.is_empty() => {
+        Some((true, _, _)) if run.faults.is_empty() => {
             "no fault was live: nothing to roll back".into()
         }
-        Some((true, ms)) => format!(
+        Some((true, _, ms)) => format!(
             "ALL VERIFIED — halt → all verified {}",
             ms.map(super::millis).unwrap_or_else(|| "—".into())
         ),
-        Some((false, _)) => "ROLLBACK NOT VERIFIED — manual action needed (see faults)".into(),
+        Some((false, _, _)) => "ROLLBACK NOT VERIFIED — manual action needed (see faults)".into(),
         None => format!(
             "rolling back… {verified}/{total} verified, {} s since halt",
             secs_since(h.ts, app.now)
@@ -81,8 +81,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         })
         .collect();
     let status_style = match h.finished {
-        Some((true, _)) => theme.ok(),
-        Some((false, _)) => theme.bad(),
+        Some((true, _, _)) => theme.ok(),
+        Some((false, _, _)) => theme.bad(),
         None => theme.warn(),
     };
     let lines = vec![

@@ -6,28 +6,17 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::theme::Theme;
-use crate::event::{MilestoneKind, Verdict};
+use crate::event::Verdict;
 use crate::report::t_plus;
 use crate::tui::app::App;
-
-fn dur(
-    a: Option<chrono::DateTime<chrono::Utc>>,
-    b: Option<chrono::DateTime<chrono::Utc>>,
-) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) if b >= a => {
-            format!("{:.1} s", (b - a).num_milliseconds() as f64 / 1000.0)
-        }
-        _ => "—".into(),
-    }
-}
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let run = &app.run;
     let start = run.start.unwrap_or_default();
     let mut lines = Vec::new();
     match &run.verdict {
-        Some((v, reason)) => {
+        Some(v) => {
+            let (v, reason) = (&v.verdict, &v.reason);
             let style = if *v == Verdict::Held {
                 theme.ok()
             } else {
@@ -43,32 +32,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Key times", theme.title()));
-    let first_fault = run
-        .faults
-        .iter()
-        .filter_map(|f| f.injected_at)
-        .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.min(t))))
-        .map(|t| crate::report::plus_ms(start, (t.max(0.0) * 1000.0) as u64));
-    let detected = run.first_milestone(MilestoneKind::Detected);
-    let mitigated = run.first_milestone(MilestoneKind::Mitigated);
-    lines.push(Line::raw(format!(
-        "  time to detect    {}",
-        dur(first_fault, detected)
-    )));
-    lines.push(Line::raw(format!(
-        "  time to mitigate  {}",
-        dur(first_fault, mitigated)
-    )));
-    let halt = match run.halt.as_ref().and_then(|h| h.finished) {
-        Some((ok, Some(ms))) => format!(
-            "{}{}",
-            super::millis(ms),
-            if ok { "" } else { " (NOT all verified)" }
-        ),
-        _ if run.halt.is_some() => "rollback not finished".into(),
-        _ => "no halt".into(),
-    };
-    lines.push(Line::raw(format!("  halt → verified   {halt}")));
+    // The same rows, in the same words, as debrief.md: both come from the fold's key times.
+    for (name, value) in run.key_times.rows(start) {
+        lines.push(Line::raw(format!("  {name:<24}{value}")));
+    }
     let failed: Vec<_> = run.faults.iter().filter(|f| f.manual.is_some()).collect();
     for f in failed {
         lines.push(Line::styled(

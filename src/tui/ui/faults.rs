@@ -7,8 +7,8 @@ use ratatui::widgets::{Block, Cell, Row, Table};
 use super::clock;
 use super::theme::Theme;
 use crate::event::RollbackStatus;
+use crate::fold::FaultState;
 use crate::tui::app::App;
-use crate::tui::run_view::FaultState;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let run = &app.run;
@@ -25,9 +25,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 FaultState::Arming | FaultState::NotInjected => theme.text(),
             };
             let when = f
-                .done_at
-                .or(f.injected_at)
-                .map(|t| format!("T+{}", clock(t as i64)))
+                .rolled_back
+                .or(f.injected.map(|(t, _)| t))
+                .map(|t| format!("T+{}", clock(run.secs(t) as i64)))
                 .unwrap_or_default();
             let mut state = f.state.label().to_string();
             if let Some(m) = f

@@ -7,7 +7,7 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use super::{clock, secs_since, secs_until};
-use crate::report::phase_name;
+use crate::fold::describe::phase_name;
 use crate::tui::app::App;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

@@ -7,20 +7,19 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 
+use super::secs_since;
 use super::theme::Theme;
-use super::{secs_since, secs_until};
 use crate::engine::fmt_value;
+use crate::fold::{Countdown, MetricState, RuleState, RunState};
 use crate::scenario::{Condition, Rule};
 use crate::tui::app::App;
-use crate::tui::run_view::{RuleState, RunView};
-use crate::tui::series::Series;
 
 /// Narrowest and shortest a panel may get before panels stack in fewer columns.
 const MIN_W: u16 = 36;
 const MIN_H: u16 = 5;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let names: Vec<&String> = app.run.series.keys().collect();
+    let names: Vec<&String> = app.run.metrics.keys().collect();
     let names: Vec<&String> = if names.is_empty() {
         app.scenario
             .as_ref()
@@ -39,7 +38,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let rows = n.div_ceil(cols).min(rows_fit);
     let shown = (rows * cols) as usize;
     let row_areas = Layout::vertical(vec![Constraint::Fill(1); rows as usize]).split(area);
-    let empty = Series::default();
+    let empty = MetricState::default();
     for (r, row) in row_areas.iter().enumerate() {
         let cells = Layout::horizontal(vec![Constraint::Fill(1); cols as usize]).split(*row);
         for (c, cell) in cells.iter().enumerate() {
@@ -47,8 +46,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let Some(name) = names.get(i) else { continue };
             let hidden = names.len().saturating_sub(shown);
             let more = (i + 1 == shown && hidden > 0).then_some(hidden);
-            let series = app.run.series.get(*name).unwrap_or(&empty);
-            panel(frame, *cell, app, theme, name, series, more);
+            let metric = app.run.metrics.get(*name).unwrap_or(&empty);
+            panel(frame, *cell, app, theme, name, metric, more);
         }
     }
 }
@@ -72,7 +71,7 @@ fn panel(
     app: &App,
     theme: &Theme,
     name: &str,
-    series: &Series,
+    metric: &MetricState,
     more: Option<usize>,
 ) {
     let run = &app.run;
@@ -82,7 +81,7 @@ fn panel(
         .and_then(|s| s.metrics.get(name))
         .and_then(|m| m.unit.clone())
         .unwrap_or_default();
-    let value = match (&series.last, &series.last_error) {
+    let value = match (&metric.last, &metric.last_error) {
         (Some(v), _) => format!("{} {unit}", fmt_value(Some(*v))),
         (None, Some(e)) => format!("no data: {e}"),
         (None, None) => "—".into(),
@@ -110,6 +109,7 @@ fn panel(
         .start
         .map(|s| secs_since(s, app.now) as f64)
         .unwrap_or(0.0);
+    let series = &metric.series;
     let x0 = series.first_t().unwrap_or(0.0).min(now_t);
     let x1 = now_t.max(x0 + 60.0);
     // Braille packs two points per column.
@@ -121,8 +121,8 @@ fn panel(
             Condition::Between(lo, hi) => vec![lo, hi],
         })
         .collect();
-    let mut lo = series.min.unwrap_or(0.0);
-    let mut hi = series.max.unwrap_or(1.0);
+    let mut lo = metric.min.unwrap_or(0.0);
+    let mut hi = metric.max.unwrap_or(1.0);
     for t in &thresholds {
         lo = lo.min(*t);
         hi = hi.max(*t);
@@ -158,7 +158,7 @@ fn panel(
 fn shade_fault_windows(
     frame: &mut Frame,
     inner: Rect,
-    run: &RunView,
+    run: &RunState,
     theme: &Theme,
     x0: f64,
     x1: f64,
@@ -208,13 +208,12 @@ fn rule_state(
                     theme.warn(),
                 );
             }
-            Some(RuleState::Breaching { since, deadline }) => {
-                let sustained = rule.sustained.as_secs();
-                let held = secs_since(*since, app.now).min(sustained as i64);
-                let left = secs_until(app.now, *deadline);
+            Some(RuleState::Breaching { deadline }) => {
+                let Countdown { held, of, left } =
+                    Countdown::at(*deadline, rule.sustained, app.now);
                 out = (
                     format!(
-                        "{} for {held} s of {sustained} s — auto-abort in {left} s",
+                        "{} for {held} s of {of} s — auto-abort in {left} s",
                         rule.label
                     ),
                     theme.bad(),

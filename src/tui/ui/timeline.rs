@@ -20,7 +20,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let lines: Vec<Line> = run
         .timeline
         .range(start..end)
-        .map(|(ts, src, text)| {
+        .map(|e| {
+            let (ts, src, text) = (&e.ts, &e.src, &e.text);
             let style = if text.contains("FAILED") || text.contains("UNKNOWN") || src == "halt" {
                 theme.bad()
             } else {

@@ -1,0 +1,294 @@
+//! One human line per event, for the timeline of the console, the headless printer and the debrief.
+
+use crate::engine::fmt_value;
+use crate::event::{Event, MilestoneKind, Phase, RollbackStatus, RuleCheck};
+use crate::report::{elapsed, secs};
+
+/// One human line for an event: who or what it came from, and what happened.
+pub fn describe(event: &Event) -> (String, String) {
+    let (src, text) = match event {
+        Event::RunStarted {
+            scenario,
+            gameday_version,
+            ..
+        } => (
+            "engine",
+            format!(
+                "run started: {} (gameday {gameday_version})",
+                scenario.title
+            ),
+        ),
+        Event::PhaseStarted { phase } => ("engine", format!("phase: {}", phase_name(*phase))),
+        Event::PreflightCheck { check, ok, detail } => (
+            "preflight",
+            format!("{} {check}: {detail}", if *ok { "ok" } else { "FAILED" }),
+        ),
+        Event::PreflightHeld { failures } => (
+            "preflight",
+            format!(
+                "live checks FAILED ({}): waiting for an override with a reason, or a halt",
+                failures.join("; ")
+            ),
+        ),
+        Event::PreflightOverridden {
+            by,
+            reason,
+            failures,
+        } => (
+            "preflight",
+            format!(
+                "OVERRIDE by {by}: started despite {} failed check(s): {reason}",
+                failures.len()
+            ),
+        ),
+        Event::SteadyState {
+            phase,
+            held,
+            checks,
+        } => (
+            "steady state",
+            format!(
+                "{} {}: {}",
+                if *phase == Phase::SteadyStateBefore {
+                    "before"
+                } else {
+                    "after"
+                },
+                if *held { "HELD" } else { "NOT HELD" },
+                checks.iter().map(check_text).collect::<Vec<_>>().join("; ")
+            ),
+        ),
+        Event::StepStarted {
+            index,
+            name,
+            duration_ms,
+            prompt,
+        } => (
+            "engine",
+            match prompt {
+                Some(p) => format!("step {} `{name}` ({}): {p}", index + 1, secs(*duration_ms)),
+                None => format!("step {} `{name}` ({})", index + 1, secs(*duration_ms)),
+            },
+        ),
+        Event::StepEnded {
+            index,
+            name,
+            advanced,
+        } => (
+            "engine",
+            format!(
+                "step {} `{name}` ended{}",
+                index + 1,
+                if *advanced { " (advanced early)" } else { "" }
+            ),
+        ),
+        Event::FaultIntent {
+            fault,
+            kind,
+            host,
+            inject,
+            ..
+        } => (
+            "fault",
+            format!("intent {fault} ({kind}) on {host}: {inject}"),
+        ),
+        Event::FaultInjected {
+            fault,
+            host,
+            ok,
+            outcome,
+        } => (
+            "fault",
+            format!(
+                "{} {fault} on {host}: {}",
+                if *ok { "injected" } else { "INJECT FAILED" },
+                outcome.summary()
+            ),
+        ),
+        Event::FaultNotInjected {
+            fault,
+            host,
+            reason,
+            ..
+        } => (
+            "fault",
+            format!("NOT INJECTED {fault} on {host}: {reason} (nothing to roll back)"),
+        ),
+        Event::Sample {
+            metric,
+            value,
+            error,
+        } => (
+            "metric",
+            match (value, error) {
+                (Some(v), _) => format!("{metric} = {}", fmt_value(Some(*v))),
+                (None, Some(e)) => format!("{metric}: no data ({e})"),
+                (None, None) => format!("{metric}: no data"),
+            },
+        ),
+        Event::RuleBreaching {
+            label,
+            value,
+            left_ms,
+            reason,
+            ..
+        } => (
+            "abort rule",
+            format!(
+                "`{label}` breaching ({}): auto-abort in {}",
+                reason
+                    .clone()
+                    .unwrap_or_else(|| format!("value {}", fmt_value(*value))),
+                secs(*left_ms)
+            ),
+        ),
+        Event::RuleCleared { label, value, .. } => (
+            "abort rule",
+            format!("`{label}` cleared (value {})", fmt_value(*value)),
+        ),
+        Event::RuleTripped {
+            label,
+            breaching_ms,
+            ..
+        } => (
+            "abort rule",
+            format!("`{label}` TRIPPED after {}", elapsed(*breaching_ms)),
+        ),
+        Event::Note {
+            role, text, action, ..
+        } => (
+            role.as_str(),
+            if *action {
+                format!("ACTION: {text}")
+            } else {
+                text.clone()
+            },
+        ),
+        Event::Milestone { kind, role } => (
+            role.as_str(),
+            format!("milestone: {}", milestone_name(*kind)),
+        ),
+        Event::HaltRequested { by, reason } => ("HALT", format!("halt by {by}: {reason}")),
+        Event::LeaseArmed {
+            fault,
+            host,
+            ok,
+            lease_ms,
+            outcome,
+            ..
+        } => (
+            "lease",
+            if *ok {
+                format!(
+                    "lease armed for {fault} on {host}: the host reverts it {}s after the last renewal",
+                    lease_ms / 1000
+                )
+            } else {
+                format!(
+                    "lease for {fault} on {host} could not be armed ({}): not injected",
+                    outcome.summary()
+                )
+            },
+        ),
+        Event::LeaseRenewed {
+            fault,
+            host,
+            ok,
+            error,
+        } => (
+            "lease",
+            if *ok {
+                format!("lease renewed for {fault} on {host}")
+            } else {
+                format!(
+                    "lease renewal failed for {fault} on {host}: {}",
+                    error.as_deref().unwrap_or("unknown")
+                )
+            },
+        ),
+        Event::LeaseCancelled { fault, host, ok } => (
+            "lease",
+            if *ok {
+                format!("lease cancelled for {fault} on {host}")
+            } else {
+                format!(
+                    "lease for {fault} on {host} could not be cancelled (its undo may run again; harmless)"
+                )
+            },
+        ),
+        Event::RollbackStarted { fault, host } => {
+            ("rollback", format!("rolling back {fault} on {host}"))
+        }
+        Event::RollbackResult {
+            fault,
+            host,
+            status,
+            how,
+            ..
+        } => (
+            "rollback",
+            format!("{fault} on {host}: {} ({how})", status_name(*status)),
+        ),
+        Event::RollbackFinished {
+            all_verified,
+            faults,
+            since_halt_ms,
+        } => (
+            "rollback",
+            format!(
+                "{} of {faults} fault(s){}",
+                if *all_verified {
+                    "all verified"
+                } else {
+                    "NOT all verified"
+                },
+                since_halt_ms
+                    .map(|m| format!("; halt → last rollback confirmed {m} ms"))
+                    .unwrap_or_default()
+            ),
+        ),
+        Event::Verdict {
+            verdict,
+            exit_code,
+            reason,
+        } => (
+            "verdict",
+            format!("{} (exit {exit_code}): {reason}", verdict.label()),
+        ),
+        Event::RunEnded => ("engine", "run ended".to_string()),
+    };
+    (src.to_string(), text)
+}
+
+pub fn check_text(c: &RuleCheck) -> String {
+    match &c.reason {
+        Some(r) => format!("{} → no data ({r})", c.rule),
+        None => format!("{} → {}", c.rule, fmt_value(c.value)),
+    }
+}
+
+pub fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Preflight => "preflight",
+        Phase::SteadyStateBefore => "steady-state check (before)",
+        Phase::Steps => "steps",
+        Phase::SteadyStateAfter => "steady-state check (after)",
+        Phase::Rollback => "rollback",
+        Phase::Verdict => "verdict",
+    }
+}
+
+pub fn milestone_name(k: MilestoneKind) -> &'static str {
+    match k {
+        MilestoneKind::Detected => "detected",
+        MilestoneKind::Mitigated => "mitigated",
+    }
+}
+
+pub fn status_name(s: RollbackStatus) -> &'static str {
+    match s {
+        RollbackStatus::Verified => "VERIFIED",
+        RollbackStatus::Failed => "FAILED",
+        RollbackStatus::Unknown => "UNKNOWN",
+    }
+}

@@ -1,0 +1,753 @@
+//! The one fold: [`RunState`] is what a run's events say, built by applying them one at a time.
+//!
+//! Every view of a run reads it: the console's Run and Debrief screens (live and in replay), the
+//! Markdown debrief and its charts, `recover` (which faults are not safely back) and `follow`. A
+//! journal is read as a stream into it, so memory does not grow with the journal's length: samples
+//! become bounded series ([`series`]), the timeline keeps non-sample events only.
+//!
+//! The key times are defined here once ([`KeyTimes`]); the console and the debrief both print
+//! [`KeyTimes::rows`].
+
+pub mod describe;
+pub mod series;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::event::{Envelope, Event, MilestoneKind, Phase, RollbackStatus, RuleCheck, Verdict};
+use crate::journal::{JournalError, Reader, TornTail};
+use crate::scenario::Scenario;
+
+pub use describe::describe;
+use series::{Overview, Series};
+
+/// Timeline lines the console keeps on screen (the journal has all of them).
+pub const CONSOLE_TIMELINE: usize = 2_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultState {
+    /// Intent journaled, inject not answered yet.
+    Arming,
+    Injected,
+    InjectFailed,
+    /// Refused by its precondition check, or skipped by a halt: never on the host.
+    NotInjected,
+    RollingBack,
+    Done(RollbackStatus),
+}
+
+impl FaultState {
+    pub fn label(self) -> &'static str {
+        match self {
+            FaultState::Arming => "arming",
+            FaultState::Injected => "injected",
+            FaultState::InjectFailed => "inject failed",
+            FaultState::NotInjected => "not injected",
+            FaultState::RollingBack => "rolling back",
+            FaultState::Done(RollbackStatus::Verified) => "VERIFIED",
+            FaultState::Done(RollbackStatus::Failed) => "FAILED",
+            FaultState::Done(RollbackStatus::Unknown) => "UNKNOWN",
+        }
+    }
+
+    /// May be on the host now.
+    pub fn live(self) -> bool {
+        !matches!(self, FaultState::Done(_) | FaultState::NotInjected)
+    }
+}
+
+/// One fault on one host, from its intent to its rollback result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultRow {
+    pub fault: String,
+    pub kind: String,
+    pub step: usize,
+    pub target: String,
+    pub host: String,
+    pub state: FaultState,
+    /// The commands as journaled in the intent, before the inject was sent.
+    pub inject: String,
+    pub undo: Option<String>,
+    pub verify: Option<String>,
+    pub irreversible: bool,
+    pub timeout_ms: u64,
+    /// Stands the host's dead-man lease down (journaled when the lease was armed).
+    pub lease_cancel: Option<String>,
+    /// When the inject was answered, and whether it succeeded.
+    pub injected: Option<(DateTime<Utc>, bool)>,
+    /// Why it never reached the host.
+    pub not_injected: Option<String>,
+    /// When its rollback result was journaled.
+    pub rolled_back: Option<DateTime<Utc>>,
+    pub how: String,
+    /// What to run by hand, when the rollback was not verified.
+    pub manual: Option<String>,
+}
+
+impl FaultRow {
+    fn new(fault: &str, host: &str) -> FaultRow {
+        FaultRow {
+            fault: fault.to_string(),
+            kind: String::new(),
+            step: 0,
+            target: String::new(),
+            host: host.to_string(),
+            state: FaultState::Arming,
+            inject: String::new(),
+            undo: None,
+            verify: None,
+            irreversible: false,
+            timeout_ms: 0,
+            lease_cancel: None,
+            injected: None,
+            not_injected: None,
+            rolled_back: None,
+            how: String::new(),
+            manual: None,
+        }
+    }
+
+    pub fn status(&self) -> Option<RollbackStatus> {
+        match self.state {
+            FaultState::Done(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// May still be on its host: it has an undo, went (or may have gone) in, and no rollback was
+    /// verified. What `recover` rolls back and the debrief lists under "Manual action needed".
+    pub fn unresolved(&self) -> bool {
+        !self.irreversible
+            && self.undo.is_some()
+            && self.state != FaultState::NotInjected
+            && self.status() != Some(RollbackStatus::Verified)
+    }
+}
+
+/// An abort rule as the events describe it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RuleState {
+    Ok,
+    /// Breaching; trips at `deadline` (the engine's, journaled as `left_ms`) unless `clear_after`
+    /// good samples in a row arrive first.
+    Breaching {
+        deadline: DateTime<Utc>,
+    },
+    Tripped,
+}
+
+/// A breaching rule's countdown at an instant: whole seconds breaching so far, of how many, and
+/// left. `held + left == of` always, live and in replay, because both come from the one deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Countdown {
+    pub held: u64,
+    pub of: u64,
+    pub left: u64,
+}
+
+impl Countdown {
+    pub fn at(deadline: DateTime<Utc>, sustained: std::time::Duration, now: DateTime<Utc>) -> Self {
+        let of = sustained.as_secs();
+        let ms = (deadline - now).num_milliseconds().max(0) as u64;
+        let left = ms.div_ceil(1000).min(of);
+        Countdown {
+            held: of - left,
+            of,
+            left,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepNow {
+    pub index: usize,
+    pub name: String,
+    pub started: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub prompt: Option<String>,
+    pub ended: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoteRow {
+    pub ts: DateTime<Utc>,
+    pub role: String,
+    pub text: String,
+    pub action: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MilestoneRow {
+    pub ts: DateTime<Utc>,
+    pub kind: MilestoneKind,
+    pub role: String,
+    /// Marked before any fault was injected: journaled, but not counted in the key times.
+    pub counts: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HaltView {
+    pub ts: DateTime<Utc>,
+    pub by: String,
+    pub reason: String,
+    /// `(all_verified, faults, halt → last rollback confirmed)` once rollback finished.
+    pub finished: Option<(bool, usize, Option<u64>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictView {
+    pub verdict: Verdict,
+    pub exit_code: i32,
+    pub reason: String,
+}
+
+/// An abort, a halt or the end of a rollback, in journal order, for the debrief.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incident {
+    Tripped {
+        label: String,
+        breaching_ms: u64,
+        value: Option<f64>,
+        reason: Option<String>,
+    },
+    Halt {
+        by: String,
+        reason: String,
+    },
+    RollbackFinished {
+        all_verified: bool,
+        faults: usize,
+        since_halt_ms: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineEntry {
+    pub ts: DateTime<Utc>,
+    pub src: String,
+    pub text: String,
+    /// Phase changes and the run start are on screen but not in the debrief's timeline table.
+    pub minor: bool,
+}
+
+/// One metric: counts and extremes of the whole run, its chart overview, and (console only) the
+/// recent series.
+#[derive(Debug, Clone, Default)]
+pub struct MetricState {
+    pub samples: u64,
+    pub no_data: u64,
+    pub last: Option<f64>,
+    pub last_error: Option<String>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub overview: Overview,
+    pub series: Series,
+}
+
+/// Time to detect and mitigate, and halt → verified: defined once, here.
+///
+/// - Detection and mitigation count from the **first successful inject**.
+/// - The first `detected` (`mitigated`) milestone marked **at or after** it counts; one marked
+///   before any fault was in is journaled but does not count ([`MilestoneRow::counts`]).
+/// - Halt → verified is the first rollback's `since_halt_ms` (halt to last rollback confirmed).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct KeyTimes {
+    pub first_fault: Option<DateTime<Utc>>,
+    pub detected: Option<DateTime<Utc>>,
+    pub mitigated: Option<DateTime<Utc>>,
+    /// `(ms, all verified)`.
+    pub halt_to_verified: Option<(u64, bool)>,
+    /// Milestones marked before any fault was injected (not counted).
+    pub early_milestones: usize,
+}
+
+impl KeyTimes {
+    pub fn time_to_detect(&self) -> Option<chrono::TimeDelta> {
+        Some(self.detected? - self.first_fault?)
+    }
+
+    pub fn time_to_mitigate(&self) -> Option<chrono::TimeDelta> {
+        Some(self.mitigated? - self.first_fault?)
+    }
+
+    /// The rows both the console's Debrief screen and `debrief.md` show, in this order.
+    pub fn rows(&self, start: DateTime<Utc>) -> Vec<(&'static str, String)> {
+        let span = |d: Option<chrono::TimeDelta>, why: &str| match d {
+            Some(d) => {
+                let s = d.num_seconds().max(0);
+                format!("{}m {:02}s", s / 60, s % 60)
+            }
+            None => why.to_string(),
+        };
+        let no_fault = "— (no fault was injected)";
+        let mut rows = vec![(
+            "First fault injected",
+            self.first_fault
+                .map(|f| crate::report::t_plus(start, f))
+                .unwrap_or_else(|| no_fault.into()),
+        )];
+        if self.first_fault.is_some() {
+            rows.push((
+                "Time to detect",
+                span(self.time_to_detect(), "— (no `detected` milestone)"),
+            ));
+            rows.push((
+                "Time to mitigate",
+                span(self.time_to_mitigate(), "— (no `mitigated` milestone)"),
+            ));
+        }
+        rows.push((
+            "Halt → all rolled back",
+            match self.halt_to_verified {
+                Some((ms, true)) => format!("{ms} ms"),
+                Some((ms, false)) => format!("{ms} ms (NOT all verified)"),
+                None => "— (no halt)".into(),
+            },
+        ));
+        if self.early_milestones > 0 {
+            rows.push((
+                "Not counted",
+                format!(
+                    "{} milestone(s) marked before any fault was injected",
+                    self.early_milestones
+                ),
+            ));
+        }
+        rows
+    }
+}
+
+/// Everything the events of one run say, folded one event at a time.
+#[derive(Debug, Clone, Default)]
+pub struct RunState {
+    pub run: Option<String>,
+    pub scenario: Option<Arc<Scenario>>,
+    pub version: Option<String>,
+    pub start: Option<DateTime<Utc>>,
+    pub last_ts: Option<DateTime<Utc>>,
+    /// Records folded in.
+    pub records: u64,
+    pub phase: Option<Phase>,
+    pub step: Option<StepNow>,
+    pub checks: Vec<Check>,
+    /// Live checks failed and the engine waits for an override with a reason (or a halt).
+    pub preflight_held: Option<Vec<String>>,
+    pub steady_before: Option<(Vec<RuleCheck>, bool)>,
+    pub steady_after: Option<(Vec<RuleCheck>, bool)>,
+    pub metrics: BTreeMap<String, MetricState>,
+    pub rules: BTreeMap<usize, RuleState>,
+    pub faults: Vec<FaultRow>,
+    pub timeline: VecDeque<TimelineEntry>,
+    /// Most timeline entries kept (oldest dropped first); `None` keeps all (the debrief).
+    pub timeline_cap: Option<usize>,
+    pub notes: Vec<NoteRow>,
+    pub milestones: Vec<MilestoneRow>,
+    pub incidents: Vec<(DateTime<Utc>, Incident)>,
+    pub halt: Option<HaltView>,
+    pub key_times: KeyTimes,
+    pub verdict: Option<VerdictView>,
+    pub ended: bool,
+    /// Events the console missed because it fell behind the engine.
+    pub lagged: u64,
+    /// Highest journal sequence number folded in: a replayed or re-read event is not applied twice.
+    pub last_seq: Option<u64>,
+}
+
+impl RunState {
+    /// The whole run, every timeline line kept: for the debrief and `recover`.
+    pub fn new() -> RunState {
+        RunState::default()
+    }
+
+    /// As the console keeps it: the timeline capped at [`CONSOLE_TIMELINE`] lines.
+    pub fn console() -> RunState {
+        RunState {
+            timeline_cap: Some(CONSOLE_TIMELINE),
+            ..RunState::default()
+        }
+    }
+
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Envelope>) -> RunState {
+        let mut v = RunState::new();
+        for e in events {
+            v.apply(e);
+        }
+        v
+    }
+
+    /// Streams a journal into a whole-run state without modifying the file; also returns a torn
+    /// last line that was skipped. Memory does not grow with the journal's length.
+    pub fn from_journal(
+        path: &std::path::Path,
+    ) -> Result<(RunState, Option<TornTail>), JournalError> {
+        let mut reader = Reader::open(path)?;
+        let mut run = RunState::new();
+        for env in reader.by_ref() {
+            run.apply(&env?);
+        }
+        Ok((run, reader.torn().cloned()))
+    }
+
+    /// [`RunState::console`] with `events` folded in.
+    pub fn console_from<'a>(events: impl IntoIterator<Item = &'a Envelope>) -> RunState {
+        let mut v = RunState::console();
+        for e in events {
+            v.apply(e);
+        }
+        v
+    }
+
+    /// Seconds since the run started.
+    pub fn secs(&self, ts: DateTime<Utc>) -> f64 {
+        self.start
+            .map(|s| (ts - s).num_milliseconds() as f64 / 1000.0)
+            .unwrap_or(0.0)
+    }
+
+    pub fn started(&self) -> bool {
+        self.start.is_some()
+    }
+
+    /// A run is live from its first event until RunEnded.
+    pub fn live(&self) -> bool {
+        self.started() && !self.ended
+    }
+
+    pub fn apply(&mut self, env: &Envelope) {
+        if self.last_seq.is_some_and(|s| env.seq <= s) {
+            return;
+        }
+        self.last_seq = Some(env.seq);
+        self.records += 1;
+        let ts = env.ts;
+        self.start.get_or_insert(ts);
+        self.run.get_or_insert_with(|| env.run.clone());
+        self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
+        if let Event::Sample {
+            metric,
+            value,
+            error,
+        } = &env.event
+        {
+            self.apply_sample(ts, metric, *value, error.as_deref());
+            return;
+        }
+        let (src, text) = describe(&env.event);
+        self.timeline.push_back(TimelineEntry {
+            ts,
+            src,
+            text,
+            minor: matches!(
+                env.event,
+                Event::PhaseStarted { .. } | Event::RunStarted { .. }
+            ),
+        });
+        if self
+            .timeline_cap
+            .is_some_and(|cap| self.timeline.len() > cap)
+        {
+            self.timeline.pop_front();
+        }
+        match &env.event {
+            Event::RunStarted {
+                scenario,
+                gameday_version,
+                ..
+            } => {
+                self.scenario = Some(Arc::new((**scenario).clone()));
+                self.version = Some(gameday_version.clone());
+                for m in scenario.metrics.keys() {
+                    self.metrics.entry(m.clone()).or_default();
+                }
+            }
+            Event::PhaseStarted { phase } => self.phase = Some(*phase),
+            Event::PreflightHeld { failures } => self.preflight_held = Some(failures.clone()),
+            Event::PreflightOverridden { .. } => self.preflight_held = None,
+            Event::PreflightCheck { check, ok, detail } => self.checks.push(Check {
+                name: check.clone(),
+                ok: *ok,
+                detail: detail.clone(),
+            }),
+            Event::SteadyState {
+                phase,
+                held,
+                checks,
+            } => {
+                let slot = if *phase == Phase::SteadyStateBefore {
+                    &mut self.steady_before
+                } else {
+                    &mut self.steady_after
+                };
+                slot.get_or_insert_with(|| (checks.clone(), *held));
+            }
+            Event::StepStarted {
+                index,
+                name,
+                duration_ms,
+                prompt,
+            } => {
+                self.step = Some(StepNow {
+                    index: *index,
+                    name: name.clone(),
+                    started: ts,
+                    duration_ms: *duration_ms,
+                    prompt: prompt.clone(),
+                    ended: false,
+                })
+            }
+            Event::StepEnded { .. } => {
+                if let Some(s) = &mut self.step {
+                    s.ended = true;
+                }
+            }
+            Event::FaultIntent {
+                fault,
+                kind,
+                step,
+                target,
+                host,
+                inject,
+                undo,
+                verify,
+                irreversible,
+                timeout_ms,
+            } => self.set_fault(fault, host, |r| {
+                *r = FaultRow {
+                    kind: kind.clone(),
+                    step: *step,
+                    target: target.clone(),
+                    inject: inject.clone(),
+                    undo: undo.clone(),
+                    verify: verify.clone(),
+                    irreversible: *irreversible,
+                    timeout_ms: *timeout_ms,
+                    ..FaultRow::new(fault, host)
+                };
+            }),
+            Event::FaultInjected {
+                fault, host, ok, ..
+            } => {
+                if *ok && self.key_times.first_fault.is_none() {
+                    self.key_times.first_fault = Some(ts);
+                }
+                self.set_fault(fault, host, |r| {
+                    r.state = if *ok {
+                        FaultState::Injected
+                    } else {
+                        FaultState::InjectFailed
+                    };
+                    r.injected = Some((ts, *ok));
+                })
+            }
+            Event::FaultNotInjected {
+                fault,
+                host,
+                reason,
+                ..
+            } => self.set_fault(fault, host, |r| {
+                r.state = FaultState::NotInjected;
+                r.not_injected = Some(reason.clone());
+            }),
+            Event::LeaseArmed {
+                fault,
+                host,
+                cancel,
+                ..
+            } => self.set_fault(fault, host, |r| r.lease_cancel = Some(cancel.clone())),
+            // Renewals and cancels are on the timeline; the fault's state is unchanged.
+            Event::LeaseRenewed { .. } | Event::LeaseCancelled { .. } => {}
+            Event::RollbackStarted { fault, host } => self.set_fault(fault, host, |r| {
+                if r.state.live() {
+                    r.state = FaultState::RollingBack;
+                }
+            }),
+            Event::RollbackResult {
+                fault,
+                host,
+                status,
+                how,
+                manual,
+                ..
+            } => self.set_fault(fault, host, |r| {
+                r.state = FaultState::Done(*status);
+                r.rolled_back = Some(ts);
+                r.how = how.clone();
+                r.manual = manual.clone();
+            }),
+            Event::Sample { .. } => {}
+            Event::RuleBreaching { rule, left_ms, .. } => {
+                let deadline = crate::report::plus_ms(ts, *left_ms);
+                self.rules.insert(*rule, RuleState::Breaching { deadline });
+            }
+            Event::RuleCleared { rule, .. } => {
+                self.rules.insert(*rule, RuleState::Ok);
+            }
+            Event::RuleTripped {
+                rule,
+                label,
+                value,
+                breaching_ms,
+                reason,
+            } => {
+                self.rules.insert(*rule, RuleState::Tripped);
+                self.incidents.push((
+                    ts,
+                    Incident::Tripped {
+                        label: label.clone(),
+                        breaching_ms: *breaching_ms,
+                        value: *value,
+                        reason: reason.clone(),
+                    },
+                ));
+            }
+            Event::Note {
+                role, text, action, ..
+            } => self.notes.push(NoteRow {
+                ts,
+                role: role.clone(),
+                text: text.clone(),
+                action: *action,
+            }),
+            Event::Milestone { kind, role } => {
+                let counts = self.key_times.first_fault.is_some();
+                if counts {
+                    let slot = match kind {
+                        MilestoneKind::Detected => &mut self.key_times.detected,
+                        MilestoneKind::Mitigated => &mut self.key_times.mitigated,
+                    };
+                    slot.get_or_insert(ts);
+                } else {
+                    self.key_times.early_milestones += 1;
+                }
+                self.milestones.push(MilestoneRow {
+                    ts,
+                    kind: *kind,
+                    role: role.clone(),
+                    counts,
+                });
+            }
+            Event::HaltRequested { by, reason } => {
+                self.incidents.push((
+                    ts,
+                    Incident::Halt {
+                        by: by.clone(),
+                        reason: reason.clone(),
+                    },
+                ));
+                self.halt.get_or_insert(HaltView {
+                    ts,
+                    by: by.clone(),
+                    reason: reason.clone(),
+                    finished: None,
+                });
+            }
+            Event::RollbackFinished {
+                all_verified,
+                faults,
+                since_halt_ms,
+            } => {
+                if let Some(ms) = since_halt_ms {
+                    self.incidents.push((
+                        ts,
+                        Incident::RollbackFinished {
+                            all_verified: *all_verified,
+                            faults: *faults,
+                            since_halt_ms: *ms,
+                        },
+                    ));
+                    self.key_times
+                        .halt_to_verified
+                        .get_or_insert((*ms, *all_verified));
+                }
+                if let Some(h) = &mut self.halt {
+                    h.finished = Some((*all_verified, *faults, *since_halt_ms));
+                }
+            }
+            Event::Verdict {
+                verdict,
+                exit_code,
+                reason,
+            } => {
+                self.verdict = Some(VerdictView {
+                    verdict: *verdict,
+                    exit_code: *exit_code,
+                    reason: reason.clone(),
+                })
+            }
+            Event::RunEnded => self.ended = true,
+        }
+    }
+
+    /// A metric reading; `value: None` (or non-finite) is no data.
+    pub fn apply_sample(
+        &mut self,
+        ts: DateTime<Utc>,
+        metric: &str,
+        value: Option<f64>,
+        error: Option<&str>,
+    ) {
+        let t = self.secs(ts).max(0.0);
+        let m = match self.metrics.get_mut(metric) {
+            Some(m) => m,
+            None => self.metrics.entry(metric.to_string()).or_default(),
+        };
+        let value = value.filter(|v| v.is_finite());
+        m.samples += 1;
+        m.last = value;
+        m.last_error = error.map(str::to_string);
+        m.overview.push(t, value);
+        match value {
+            Some(v) => {
+                m.min = Some(m.min.map_or(v, |x| x.min(v)));
+                m.max = Some(m.max.map_or(v, |x| x.max(v)));
+                m.series.push(t, v);
+            }
+            None => m.no_data += 1,
+        }
+    }
+
+    fn set_fault(&mut self, fault: &str, host: &str, f: impl FnOnce(&mut FaultRow)) {
+        let i = match self
+            .faults
+            .iter()
+            .position(|r| r.fault == fault && r.host == host)
+        {
+            Some(i) => i,
+            None => {
+                self.faults.push(FaultRow::new(fault, host));
+                self.faults.len() - 1
+            }
+        };
+        f(&mut self.faults[i]);
+    }
+
+    /// Fault windows for shading charts: (from, to) seconds since start; `to` is None while live
+    /// (or never rolled back).
+    pub fn fault_windows(&self) -> impl Iterator<Item = (f64, Option<f64>)> + '_ {
+        self.faults.iter().filter_map(|r| {
+            r.injected
+                .map(|(a, _)| (self.secs(a), r.rolled_back.map(|d| self.secs(d))))
+        })
+    }
+
+    pub fn live_faults(&self) -> usize {
+        self.faults.iter().filter(|f| f.state.live()).count()
+    }
+
+    /// Faults that may still be on their hosts (see [`FaultRow::unresolved`]).
+    pub fn unresolved(&self) -> impl Iterator<Item = &FaultRow> {
+        self.faults.iter().filter(|f| f.unresolved())
+    }
+}
+
+#[cfg(test)]
+mod tests;

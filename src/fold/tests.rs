@@ -1,0 +1,206 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::event::CommandOutcome;
+
+fn at(ms: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0)
+        .single()
+        .expect("fixed time")
+        + chrono::TimeDelta::milliseconds(ms)
+}
+
+struct Log(Vec<Envelope>);
+
+impl Log {
+    fn push(&mut self, ms: i64, event: Event) -> &mut Self {
+        let seq = self.0.len() as u64 + 1;
+        self.0.push(Envelope {
+            seq,
+            ts: at(ms),
+            run: "r".into(),
+            event,
+        });
+        self
+    }
+}
+
+fn intent(fault: &str, host: &str) -> Event {
+    Event::FaultIntent {
+        fault: fault.into(),
+        kind: "custom".into(),
+        step: 0,
+        target: "web".into(),
+        host: host.into(),
+        inject: "touch /tmp/x".into(),
+        undo: Some("rm -f /tmp/x".into()),
+        verify: None,
+        irreversible: false,
+        timeout_ms: 5_000,
+    }
+}
+
+fn injected(fault: &str, host: &str, ok: bool) -> Event {
+    Event::FaultInjected {
+        fault: fault.into(),
+        host: host.into(),
+        ok,
+        outcome: CommandOutcome::default(),
+    }
+}
+
+fn milestone(kind: MilestoneKind) -> Event {
+    Event::Milestone {
+        kind,
+        role: "IC".into(),
+    }
+}
+
+fn result(fault: &str, host: &str, status: RollbackStatus) -> Event {
+    Event::RollbackResult {
+        fault: fault.into(),
+        host: host.into(),
+        status,
+        how: "verify".into(),
+        attempts: 1,
+        undo: CommandOutcome::default(),
+        verify: None,
+        manual: None,
+    }
+}
+
+#[test]
+fn detection_counts_from_the_first_successful_inject_and_an_early_milestone_does_not_count() {
+    let mut log = Log(vec![]);
+    log.push(0, milestone(MilestoneKind::Detected)) // before any fault: not counted
+        .push(1_000, intent("a", "h1"))
+        .push(2_000, injected("a", "h1", false)) // a failed inject starts no clock
+        .push(3_000, intent("b", "h1"))
+        .push(5_000, injected("b", "h1", true))
+        .push(9_000, milestone(MilestoneKind::Detected))
+        .push(12_000, milestone(MilestoneKind::Detected)) // pressed twice: the first counts
+        .push(20_000, milestone(MilestoneKind::Mitigated));
+    let run = RunState::from_events(&log.0);
+    let k = run.key_times;
+    assert_eq!(k.first_fault, Some(at(5_000)));
+    assert_eq!(k.time_to_detect(), Some(chrono::TimeDelta::seconds(4)));
+    assert_eq!(k.time_to_mitigate(), Some(chrono::TimeDelta::seconds(15)));
+    assert_eq!(k.early_milestones, 1);
+    assert!(!run.milestones[0].counts && run.milestones[1].counts);
+    let rows = k.rows(at(0));
+    let get = |name: &str| rows.iter().find(|r| r.0 == name).map(|r| r.1.clone());
+    assert_eq!(get("Time to detect").as_deref(), Some("0m 04s"));
+    assert_eq!(get("Time to mitigate").as_deref(), Some("0m 15s"));
+    assert!(get("Not counted").is_some_and(|t| t.starts_with("1 milestone")));
+}
+
+#[test]
+fn without_a_fault_there_is_no_time_to_detect_and_the_rows_say_why() {
+    let mut log = Log(vec![]);
+    log.push(0, milestone(MilestoneKind::Detected));
+    let rows = RunState::from_events(&log.0).key_times.rows(at(0));
+    assert!(rows.iter().all(|r| r.0 != "Time to detect"));
+    assert!(rows.iter().any(|r| r.1.contains("no fault was injected")));
+}
+
+#[test]
+fn the_countdown_adds_up_at_every_instant() {
+    let sustained = std::time::Duration::from_secs(5);
+    let deadline = at(5_000);
+    for ms in [0, 400, 1_000, 2_999, 3_000, 4_999, 5_000, 9_000] {
+        let c = Countdown::at(deadline, sustained, at(ms));
+        assert_eq!(c.held + c.left, c.of, "at {ms} ms: {c:?}");
+    }
+    assert_eq!(
+        Countdown::at(deadline, sustained, at(2_000)),
+        Countdown {
+            held: 2,
+            of: 5,
+            left: 3
+        }
+    );
+    // A deadline journaled beyond the rule's window (a hostile journal) cannot make held negative.
+    let c = Countdown::at(at(60_000), sustained, at(0));
+    assert_eq!((c.held, c.left), (0, 5));
+}
+
+#[test]
+fn unresolved_faults_are_those_that_may_still_be_on_a_host() {
+    let mut log = Log(vec![]);
+    log.push(0, intent("verified", "h1"))
+        .push(1, injected("verified", "h1", true))
+        .push(2, result("verified", "h1", RollbackStatus::Verified))
+        .push(3, intent("unknown", "h1"))
+        .push(4, injected("unknown", "h1", true))
+        .push(5, result("unknown", "h1", RollbackStatus::Unknown))
+        .push(6, intent("no-answer", "h1"))
+        .push(7, intent("refused", "h1"))
+        .push(
+            8,
+            Event::FaultNotInjected {
+                fault: "refused".into(),
+                host: "h1".into(),
+                reason: "refused by its check".into(),
+                outcome: None,
+            },
+        )
+        .push(9, intent("failed-inject", "h2"))
+        .push(10, injected("failed-inject", "h2", false))
+        .push(
+            11,
+            Event::LeaseArmed {
+                fault: "failed-inject".into(),
+                host: "h2".into(),
+                ok: true,
+                lease_ms: 60_000,
+                cancel: "cancel-it".into(),
+                outcome: CommandOutcome::default(),
+            },
+        );
+    let run = RunState::from_events(&log.0);
+    let open: Vec<(&str, &str)> = run
+        .unresolved()
+        .map(|f| (f.fault.as_str(), f.host.as_str()))
+        .collect();
+    assert_eq!(
+        open,
+        [
+            ("unknown", "h1"),
+            ("no-answer", "h1"),
+            ("failed-inject", "h2")
+        ]
+    );
+    let f = run.unresolved().last().expect("one");
+    assert_eq!(f.lease_cancel.as_deref(), Some("cancel-it"));
+    assert_eq!(f.undo.as_deref(), Some("rm -f /tmp/x"));
+    assert_eq!(f.timeout_ms, 5_000);
+}
+
+#[test]
+fn an_event_seen_twice_is_folded_once() {
+    let mut log = Log(vec![]);
+    log.push(0, intent("a", "h1"))
+        .push(1, injected("a", "h1", true));
+    let mut run = RunState::from_events(&log.0);
+    for e in &log.0 {
+        run.apply(e);
+    }
+    assert_eq!(run.records, 2);
+    assert_eq!(run.faults.len(), 1);
+}
+
+#[test]
+fn the_console_keeps_a_bounded_timeline_and_the_debrief_keeps_all() {
+    let mut log = Log(vec![]);
+    for i in 0..(CONSOLE_TIMELINE as i64 + 10) {
+        log.push(i, milestone(MilestoneKind::Detected));
+    }
+    assert_eq!(
+        RunState::console_from(&log.0).timeline.len(),
+        CONSOLE_TIMELINE
+    );
+    assert_eq!(
+        RunState::from_events(&log.0).timeline.len(),
+        CONSOLE_TIMELINE + 10
+    );
+}
