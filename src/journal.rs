@@ -177,26 +177,33 @@ impl JournalWriter {
     /// Continues an existing journal (for `recover`) and returns what was there. Takes the lock
     /// first (refused, touching nothing, while another writer holds it), then repairs a torn tail:
     /// the file is copied to `<journal>.broken` (see [`JournalWriter::repaired`]) and the torn line cut.
-    pub fn append_to(path: &Path) -> Result<(Self, Vec<Envelope>), JournalError> {
+    pub fn append_to(path: &Path) -> Result<Self, JournalError> {
         let file = OpenOptions::new()
             .read(true)
             .append(true)
             .open(path)
             .map_err(io_err(path))?;
         lock(&file, path)?;
-        let (journal, whole_len) = read_from(&file, path)?;
-        let last = journal.events.last().ok_or(JournalError::Empty {
+        // Streams to the end, keeping only the last record: memory independent of the length.
+        let mut reader = Reader::from_file(file.try_clone().map_err(io_err(path))?, path);
+        let mut last = None;
+        for env in reader.by_ref() {
+            last = Some(env?);
+        }
+        let whole_len = reader.whole_len();
+        let lines = reader.lines();
+        let torn = reader.torn().cloned();
+        let last = last.ok_or(JournalError::Empty {
             path: path.to_path_buf(),
         })?;
         let overflow = || JournalError::Corrupt {
             path: path.to_path_buf(),
-            line: journal.events.len(),
+            line: lines,
             reason: "sequence number too large to continue".into(),
         };
         let mut next_seq = last.seq.checked_add(1).ok_or_else(overflow)?;
-        let run = last.run.clone();
         let mut repaired = None;
-        if let Some(torn) = &journal.torn {
+        if let Some(torn) = &torn {
             let copy = keep_broken_copy(&file, path)?;
             file.set_len(whole_len).map_err(io_err(path))?;
             file.sync_all().map_err(io_err(path))?;
@@ -206,9 +213,9 @@ impl JournalWriter {
             next_seq = next_seq.checked_add(1).ok_or_else(overflow)?;
             repaired = Some(copy);
         }
-        let mut writer = JournalWriter::new(file, path, run, next_seq, whole_len);
+        let mut writer = JournalWriter::new(file, path, last.run, next_seq, whole_len);
         writer.repaired = repaired;
-        Ok((writer, journal.events))
+        Ok(writer)
     }
 
     pub fn path(&self) -> &Path {
@@ -563,20 +570,6 @@ pub fn read(path: &Path) -> Result<Journal, JournalError> {
     })
 }
 
-/// Reads from the start of `file`; also returns the length of its whole, readable lines.
-fn read_from(file: &File, path: &Path) -> Result<(Journal, u64), JournalError> {
-    let mut reader = Reader::from_file(file.try_clone().map_err(io_err(path))?, path);
-    let events = reader.by_ref().collect::<Result<Vec<_>, _>>()?;
-    let whole = reader.whole_len();
-    Ok((
-        Journal {
-            events,
-            torn: reader.torn().cloned(),
-        },
-        whole,
-    ))
-}
-
 /// The one journal reader: a stream of envelopes in file order, memory independent of the journal's
 /// length. It never writes. A torn last line (no newline, or does not parse, with nothing after it)
 /// ends the stream and is reported by [`Reader::torn`]; a bad line followed by more data is
@@ -741,8 +734,7 @@ mod tests {
         tear(&p, br#"{"seq":4,"ts":"2026-11-2"#);
         let first_torn = std::fs::read(&p).unwrap();
 
-        let (mut w, events) = JournalWriter::append_to(&p).unwrap();
-        assert_eq!(events.len(), 3);
+        let mut w = JournalWriter::append_to(&p).unwrap();
         let broken = p.with_extension("jsonl.broken");
         assert_eq!(w.repaired(), Some(broken.as_path()));
         assert_eq!(
@@ -763,7 +755,7 @@ mod tests {
         // A second torn tail gets a copy of its own; the first copy is left as it was.
         tear(&p, b"{\"seq\":6");
         let second_torn = std::fs::read(&p).unwrap();
-        let (w, _) = JournalWriter::append_to(&p).unwrap();
+        let w = JournalWriter::append_to(&p).unwrap();
         let second = p.with_extension("jsonl.broken.2");
         assert_eq!(w.repaired(), Some(second.as_path()));
         assert_eq!(std::fs::read(&second).unwrap(), second_torn);

@@ -403,11 +403,9 @@ fn report_cmd(journal_path: &Path, output: Option<&Path>) -> u8 {
 async fn recover_cmd(journal_path: &Path, open: &target::OpenOptions) -> u8 {
     match recover::recover(journal_path, open).await {
         Ok(r) => {
-            for (p, status, how) in &r.results {
+            for (fault, host, status, how) in &r.results {
                 gameday::outln!(
-                    "{} on {}: {} ({how})",
-                    p.fault,
-                    p.host,
+                    "{fault} on {host}: {} ({how})",
                     gameday::fold::describe::status_name(*status)
                 );
             }

@@ -20,7 +20,7 @@ use crate::event::{
 };
 use crate::fault::{
     FaultLedger, FaultPlan, FaultState, LeasePlan, LedgerEntry, PlanContext, RollbackReport, kinds,
-    lease, roll_back,
+    lease,
 };
 use crate::journal::{JournalError, JournalWriter};
 use crate::metric::{
@@ -28,6 +28,9 @@ use crate::metric::{
 };
 use crate::scenario::{RuleKind, Scenario, format_duration};
 use crate::target::HostMap;
+
+pub mod rollback;
+use rollback::RollbackJob;
 
 /// Runs in progress in this process, so the CLI can wait for their rollback if the console dies.
 static LIVE_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -198,11 +201,7 @@ enum Done {
         host: String,
         report: RollbackReport,
     },
-    LeaseCancelled {
-        fault: String,
-        host: String,
-        outcome: CommandOutcome,
-    },
+    LeaseCancelled(Option<Event>),
     LeaseRenewed {
         fault: String,
         host: String,
@@ -712,11 +711,7 @@ impl Engine {
 
     /// Starts rolling back one fault on one host, on the rollback slots (never behind injects).
     fn spawn_rollback(&mut self, fault: &str, host: &str) {
-        let Some((h, plan, timeout)) = self
-            .ledger
-            .get_mut(fault, host)
-            .map(|e| (e.host.clone(), e.plan.clone(), e.fault.timeout))
-        else {
+        let Some(job) = self.rollback_job(fault, host) else {
             return;
         };
         self.ledger.set(fault, host, FaultState::RollingBack);
@@ -731,13 +726,25 @@ impl Engine {
         };
         let slot = Some(self.rollback_permits.clone());
         self.spawn(key, slot, async move {
-            let report = roll_back(h.as_ref(), &plan, timeout).await;
+            let report = job.run().await;
             Done::RolledBack {
                 fault: fid,
                 host: hname,
                 report,
             }
         });
+    }
+
+    /// The ledger's fault on one host as a [`RollbackJob`]: the one rollback path `recover` takes too.
+    fn rollback_job(&mut self, fault: &str, host: &str) -> Option<RollbackJob> {
+        let e = self.ledger.get_mut(fault, host)?;
+        Some(RollbackJob {
+            fault: fault.to_string(),
+            host: e.host.clone(),
+            plan: e.plan.clone(),
+            timeout: e.fault.timeout,
+            lease_cancel: e.lease.as_ref().map(|l| l.cancel.clone()),
+        })
     }
 
     /// Emergency stop: drop what can be dropped, roll back everything that is live.
@@ -1038,13 +1045,7 @@ impl Engine {
                     TaskKey::Rollback { fault, host } => Done::RolledBack {
                         fault,
                         host,
-                        report: RollbackReport {
-                            status: RollbackStatus::Unknown,
-                            how: format!("rollback task failed: {e}"),
-                            attempts: 0,
-                            undo: lost,
-                            verify: None,
-                        },
+                        report: rollback::lost(&e.to_string()),
                     },
                     TaskKey::Other => Done::Check {
                         name: "internal check".into(),
@@ -1171,60 +1172,28 @@ impl Engine {
                 self.ledger
                     .set(&fault, &host, FaultState::Done(report.status));
                 self.last_rollback = Some(Instant::now());
-                if report.status == RollbackStatus::Verified {
-                    self.cancel_lease(&fault, &host);
+                if let Some(job) = self.rollback_job(&fault, &host) {
+                    let verified = report.status == RollbackStatus::Verified;
+                    self.emit(job.result(report));
+                    // Only a verified rollback stands the lease down; otherwise it stays as the
+                    // backstop. The cancel runs after the result is journaled, off the halt's path.
+                    if verified && job.lease_cancel.is_some() {
+                        let slot = self.misc();
+                        self.spawn(TaskKey::Other, slot, async move {
+                            Done::LeaseCancelled(job.cancel_lease().await)
+                        });
+                    }
                 }
-                let manual = (report.status != RollbackStatus::Verified)
-                    .then(|| self.manual_steps(&fault, &host))
-                    .flatten();
-                self.emit(Event::RollbackResult {
-                    fault: fault.clone(),
-                    host: host.clone(),
-                    status: report.status,
-                    how: report.how,
-                    attempts: report.attempts,
-                    undo: report.undo,
-                    verify: report.verify,
-                    manual,
-                });
             }
-            Done::LeaseCancelled {
-                fault,
-                host,
-                outcome,
-            } => {
-                self.emit(Event::LeaseCancelled {
-                    fault,
-                    host,
-                    ok: outcome.success(),
-                });
+            Done::LeaseCancelled(event) => {
+                if let Some(e) = event {
+                    self.emit(e);
+                }
             }
         }
         if self.ops.is_empty() {
             self.stage_drained();
         }
-    }
-
-    /// Only a verified rollback stands the lease down; otherwise it stays as a backstop. The
-    /// cancel runs after the result is journaled, off the halt's critical path.
-    fn cancel_lease(&mut self, fault: &str, host: &str) {
-        let Some((h, l, timeout)) = self.ledger.get_mut(fault, host).and_then(|e| {
-            e.lease
-                .clone()
-                .map(|l| (e.host.clone(), l, e.fault.timeout))
-        }) else {
-            return;
-        };
-        let (fault, host) = (fault.to_string(), host.to_string());
-        let slot = self.misc();
-        self.spawn(TaskKey::Other, slot, async move {
-            let outcome = h.exec(&l.cancel, timeout).await;
-            Done::LeaseCancelled {
-                fault,
-                host,
-                outcome,
-            }
-        });
     }
 
     fn lease_armed(&mut self, fault: &str, host: &str, armed: CommandOutcome) {
@@ -1310,16 +1279,6 @@ impl Engine {
                 ),
             );
         }
-    }
-
-    fn manual_steps(&mut self, fault: &str, host: &str) -> Option<String> {
-        let e = self.ledger.get_mut(fault, host)?;
-        let undo = e.plan.undo.as_ref()?;
-        let mut s = e.host.manual(undo);
-        if let Some(v) = &e.plan.verify {
-            s.push_str(&format!("  # then check: {}", e.host.manual(v)));
-        }
-        Some(s)
     }
 
     fn rules_active(&self) -> bool {

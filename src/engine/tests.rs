@@ -941,7 +941,12 @@ async fn after_a_halt_no_queued_inject_starts() {
         "{}",
         run.outcome.reason
     );
-    assert!(crate::recover::pending(&run.events).is_empty());
+    assert_eq!(
+        crate::fold::RunState::from_events(&run.events)
+            .unresolved()
+            .count(),
+        0
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -1136,7 +1141,12 @@ async fn a_refused_inject_is_never_undone_and_its_lease_is_stood_down() {
     );
     assert!(run.outcome.reason.contains("svc"), "{}", run.outcome.reason);
     // recover has nothing to do for it either.
-    assert!(crate::recover::pending(&run.events).is_empty());
+    assert_eq!(
+        crate::fold::RunState::from_events(&run.events)
+            .unresolved()
+            .count(),
+        0
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -50,6 +50,55 @@ pub trait Host: Send + Sync {
     fn connect_ms(&self) -> Option<u64> {
         None
     }
+
+    /// Why this host could not be opened, for a host that stands in for one that was not reached
+    /// ([`Unreachable`]): nothing is sent to it, and what it was meant to run is reported by hand.
+    fn unreachable(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A host that could not be opened (refused key, no route, not in the scenario any more). It runs
+/// nothing; its [`Host::manual`] lines are what a person would run there once it is reachable.
+pub struct Unreachable {
+    name: String,
+    why: String,
+    ssh: Option<ssh::SshTarget>,
+}
+
+impl Unreachable {
+    pub fn new(name: &str, why: String, ssh: Option<ssh::SshTarget>) -> Unreachable {
+        Unreachable {
+            name: name.to_string(),
+            why,
+            ssh,
+        }
+    }
+}
+
+impl Host for Unreachable {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn exec<'a>(&'a self, _command: &'a str, _timeout: Duration) -> BoxFuture<'a, CommandOutcome> {
+        let outcome = CommandOutcome {
+            error: Some(format!("not sent: host not reached ({})", self.why)),
+            ..Default::default()
+        };
+        Box::pin(async move { outcome })
+    }
+
+    fn manual(&self, command: &str) -> String {
+        match &self.ssh {
+            Some(t) => ssh::manual_command(t, command),
+            None => command.to_string(),
+        }
+    }
+
+    fn unreachable(&self) -> Option<&str> {
+        Some(&self.why)
+    }
 }
 
 /// The hosts of every target, by target name.
@@ -128,6 +177,99 @@ pub async fn open(scenario: &Scenario, options: &OpenOptions) -> Result<HostMap,
         map.insert(name.clone(), hosts);
     }
     Ok(map)
+}
+
+/// Opens only the hosts `wanted` (target name, host name as the journal names it), each on its own,
+/// through the same connection path as [`open`]: one host that cannot be opened (or whose key is
+/// refused) does not hide the others; it comes back as an [`Unreachable`] that says why. For
+/// `recover`, which must try every host a dead run left a fault on.
+pub async fn open_each(
+    scenario: &Scenario,
+    wanted: &[(String, String)],
+    options: &OpenOptions,
+) -> BTreeMap<(String, String), Arc<dyn Host>> {
+    let options = options.clone();
+    open_each_with(scenario, wanted, move |t| {
+        let options = options.clone();
+        Box::pin(async move {
+            connect_all(vec![t.clone()], &options)
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|mut m| m.remove(&t).ok_or_else(|| "not opened".to_string()))
+        })
+    })
+    .await
+}
+
+/// [`open_each`] with the SSH connection made by `connect` (tests fault it).
+async fn open_each_with(
+    scenario: &Scenario,
+    wanted: &[(String, String)],
+    connect: impl Fn(ssh::SshTarget) -> BoxFuture<'static, Result<Arc<dyn Host>, String>>,
+) -> BTreeMap<(String, String), Arc<dyn Host>> {
+    let ssh_of = |target: &str, host: &str| {
+        scenario.targets.get(target).and_then(|t| {
+            ssh_targets(&t.transport)
+                .into_iter()
+                .find(|s| s.addr.to_string() == host)
+        })
+    };
+    let mut out: BTreeMap<(String, String), Arc<dyn Host>> = BTreeMap::new();
+    let mut dial = Vec::new();
+    for (target, host) in wanted {
+        let key = (target.clone(), host.clone());
+        let opened: Arc<dyn Host> = match scenario.targets.get(target).map(|t| &t.transport) {
+            Some(Transport::Local) => Arc::new(local::LocalHost::new()),
+            Some(Transport::Ssh { .. }) => match ssh_of(target, host) {
+                Some(t) => {
+                    dial.push((key, t));
+                    continue;
+                }
+                None => Arc::new(Unreachable::new(
+                    host,
+                    format!("host {host} is not in target `{target}` of the journal's scenario"),
+                    None,
+                )),
+            },
+            None => Arc::new(Unreachable::new(
+                host,
+                format!("target `{target}` is not in the journal's scenario"),
+                None,
+            )),
+        };
+        out.insert(key, opened);
+    }
+    let mut distinct: Vec<ssh::SshTarget> = dial.iter().map(|(_, t)| t.clone()).collect();
+    distinct.sort();
+    distinct.dedup();
+    // One connect_all per host, so one refused host does not fail the others.
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut by_task = std::collections::HashMap::new();
+    for t in distinct {
+        let handle = tasks.spawn(connect(t.clone()));
+        by_task.insert(handle.id(), t);
+    }
+    let mut reached: BTreeMap<ssh::SshTarget, Result<Arc<dyn Host>, String>> = BTreeMap::new();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        // A connect task that died costs only its own host.
+        let (id, h) = match joined {
+            Ok((id, r)) => (id, r),
+            Err(e) => (e.id(), Err(format!("connect task failed: {e}"))),
+        };
+        let Some(t) = by_task.remove(&id) else {
+            continue;
+        };
+        reached.insert(t, h);
+    }
+    for ((target, host), t) in dial {
+        let opened = match reached.get(&t) {
+            Some(Ok(h)) => h.clone(),
+            Some(Err(why)) => Arc::new(Unreachable::new(&host, why.clone(), Some(t))),
+            None => Arc::new(Unreachable::new(&host, "not opened".into(), Some(t))),
+        };
+        out.insert((target, host), opened);
+    }
+    out
 }
 
 /// [`open`] for synchronous callers (the console's launcher). Local-only scenarios need no
@@ -397,5 +539,66 @@ mod tests {
         assert_eq!(out.kept(), OUTPUT_CAP);
         assert_eq!(out.capacity(), OUTPUT_CAP);
         assert_eq!(out.dropped(), total - OUTPUT_CAP as u64);
+    }
+
+    /// `recover` must try every host: a connect that panics costs only its own host, which comes
+    /// back unreachable (with its manual `ssh …` line), and the others are still opened.
+    #[tokio::test]
+    async fn open_each_survives_a_connect_task_that_panics() {
+        let yaml = r#"title: t
+description: d
+hypothesis: h
+roles: { incident_commander: A, scribe: B }
+max_duration: 5m
+targets:
+  db: { hosts: [db-1, "db-2:2222"], user: ops, sudo: true }
+  here: { local: true }
+metrics:
+  m: { command: "echo 1", target: here, every: 2s }
+steady_state:
+  - { metric: m, below: 100 }
+steps:
+  - { name: s, duration: 1m }
+"#;
+        let scenario = Scenario::parse(std::path::Path::new("scenarios/t.yaml"), yaml)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let wanted = vec![
+            ("db".to_string(), "db-1".to_string()),
+            ("db".to_string(), "db-2:2222".to_string()),
+            ("here".to_string(), "local".to_string()),
+            ("gone".to_string(), "x".to_string()),
+        ];
+        let opened = open_each_with(&scenario, &wanted, |t| {
+            Box::pin(async move {
+                if t.addr.port == 2222 {
+                    panic!("injected: connect task dies");
+                }
+                Ok(Arc::new(local::LocalHost::new()) as Arc<dyn Host>)
+            })
+        })
+        .await;
+        assert_eq!(opened.len(), 4, "every wanted host has an answer");
+        let db1 = &opened[&wanted[0]];
+        assert!(
+            db1.unreachable().is_none(),
+            "the other host was still opened: {:?}",
+            db1.unreachable()
+        );
+        let db2 = &opened[&wanted[1]];
+        let why = db2.unreachable().expect("the panicked host is unreachable");
+        assert!(why.contains("connect task failed"), "{why}");
+        assert_eq!(db2.name(), "db-2:2222");
+        assert_eq!(
+            db2.manual("true"),
+            "ssh -p 2222 ops@db-2 'sudo -n -- sh -c true'"
+        );
+        let out = db2.exec("true", Duration::from_secs(1)).await;
+        assert!(out.exit.is_none() && !out.success(), "nothing runs on it");
+        assert!(opened[&wanted[2]].unreachable().is_none());
+        let gone = opened[&wanted[3]].unreachable().expect("unknown target");
+        assert!(
+            gone.contains("`gone` is not in the journal's scenario"),
+            "{gone}"
+        );
     }
 }
