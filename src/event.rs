@@ -306,12 +306,13 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The process exit code of a run with this verdict ([`crate::exit`]).
     pub fn exit_code(self) -> i32 {
-        match self {
-            Verdict::Held => 0,
-            Verdict::Violated | Verdict::Aborted => 1,
-            Verdict::ManualActionNeeded => 3,
-        }
+        i32::from(match self {
+            Verdict::Held => crate::exit::HELD,
+            Verdict::Violated | Verdict::Aborted => crate::exit::ABORTED,
+            Verdict::ManualActionNeeded => crate::exit::MANUAL,
+        })
     }
 
     pub fn label(self) -> &'static str {

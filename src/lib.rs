@@ -5,6 +5,7 @@
 
 pub mod engine;
 pub mod event;
+pub mod exit;
 pub mod fault;
 pub mod fold;
 pub mod headless;
@@ -14,6 +15,7 @@ pub mod metric;
 pub mod recover;
 pub mod report;
 pub mod scenario;
+pub mod session;
 pub mod target;
 pub mod tui;
 

@@ -372,3 +372,58 @@ fn follow_prints_a_run_from_a_second_seat() {
     assert!(out.contains("injected marker on local"), "{out}");
     assert!(out.trim_end().ends_with("run ended"), "{out}");
 }
+
+/// The console's `e` export and `gameday report` leave the same files: the debrief and every chart
+/// it links, byte for byte. (The console once wrote only debrief.md, linking charts not yet there.)
+#[test]
+fn console_export_and_report_write_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "1s",
+    );
+    let j = journal_of(dir.path());
+    assert_eq!(run_headless(dir.path(), &s, &j).status.code(), Some(0));
+    let files = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "md" || x == "svg"))
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&p).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (cli, console) = (dir.path().join("cli"), dir.path().join("console"));
+    for d in [&cli, &console] {
+        std::fs::create_dir(d).unwrap();
+        std::fs::copy(&j, d.join("journal.jsonl")).unwrap();
+    }
+    let out = run_in(&cli, &["report", "journal.jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let written = gameday::tui::launch::export_debrief(&console.join("journal.jsonl")).unwrap();
+    assert_eq!(written, console.join("debrief.md"));
+    let (a, b) = (files(&cli), files(&console));
+    assert!(
+        a.iter().any(|(n, _)| n.starts_with("chart-")),
+        "the run has a chart"
+    );
+    assert_eq!(
+        a.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        b.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(a == b, "same names, different bytes");
+    // Every chart the debrief links is there.
+    let md = String::from_utf8(b.iter().find(|f| f.0 == "debrief.md").unwrap().1.clone()).unwrap();
+    for link in md.split("](").skip(1).filter_map(|r| r.split(')').next()) {
+        if link.ends_with(".svg") {
+            assert!(console.join(link).exists(), "{link} is linked but missing");
+        }
+    }
+}

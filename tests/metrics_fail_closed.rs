@@ -14,9 +14,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gameday::engine::{Command, Engine, Handle, Options, RunOutcome};
+use gameday::engine::{Command, Handle, Options, RunOutcome};
 use gameday::event::{CommandOutcome, Envelope, Event, Verdict};
-use gameday::journal::JournalWriter;
 use gameday::metric::{Probe, ProbeMap, Reading};
 use gameday::scenario::Scenario;
 use gameday::target::{BoxFuture, Host, HostMap};
@@ -62,16 +61,17 @@ fn start(yaml: &str, probes: Option<ProbeMap>) -> Run {
     hosts.insert("here".into(), vec![host.clone() as Arc<dyn Host>]);
     let probes = probes.unwrap_or_else(|| gameday::metric::probes(&scenario, &hosts).unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let journal = JournalWriter::create(&dir.path().join("journal.jsonl"), "test").unwrap();
-    let (engine, handle) = Engine::new(
+    let running = gameday::session::start_with_probes(
         Arc::new(scenario),
         hosts,
         probes,
-        journal,
+        Some(dir.path().join("journal.jsonl")),
         Options::default(),
-    );
-    let events = handle.subscribe();
-    let task = tokio::spawn(async move { engine.run().await.unwrap() });
+    )
+    .unwrap();
+    let (handle, events) = (running.handle, running.events);
+    let engine = running.engine;
+    let task = tokio::spawn(async move { engine.await.unwrap().unwrap() });
     Run {
         handle,
         events,

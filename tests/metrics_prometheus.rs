@@ -15,9 +15,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gameday::engine::{Engine, Options};
+use gameday::engine::Options;
 use gameday::event::{Event, Verdict};
-use gameday::journal::JournalWriter;
 use gameday::metric::prometheus::PrometheusProbe;
 use gameday::metric::scrape::{self, ScrapeProbe};
 use gameday::metric::{poll_once, web};
@@ -192,18 +191,19 @@ steps:
         "here".into(),
         vec![Arc::new(gameday::target::local::LocalHost::new()) as Arc<dyn Host>],
     );
-    let probes = gameday::metric::probes(&scenario, &hosts).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let journal = JournalWriter::create(&dir.path().join("journal.jsonl"), "real").unwrap();
-    let (engine, handle) = Engine::new(
+    let gameday::session::Running {
+        handle: _handle,
+        mut events,
+        engine: run,
+        ..
+    } = gameday::session::start_on(
         Arc::new(scenario),
         hosts,
-        probes,
-        journal,
+        Some(dir.path().join("journal.jsonl")),
         Options::default(),
-    );
-    let mut events = handle.subscribe();
-    let run = tokio::spawn(engine.run());
+    )
+    .unwrap();
 
     let e = next(&mut events, Duration::from_secs(30)).await;
     assert!(matches!(e, Event::FaultInjected { ok: true, .. }), "{e:?}");

@@ -7,11 +7,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gameday::engine::{Engine, Options};
+use gameday::engine::Options;
 use gameday::event::{CommandOutcome, Envelope, Event};
 use gameday::scenario::Scenario;
 use gameday::target::{BoxFuture, Host, HostMap};
-use gameday::{journal, metric};
+use gameday::{journal, session};
 
 /// A "remote" host that leases, answers from rules, and records what it was asked.
 struct Remote {
@@ -59,17 +59,15 @@ async fn run(remote: Arc<Remote>) -> (i32, Vec<Envelope>, Vec<String>) {
     let scenario = Scenario::parse(Path::new("lease.yaml"), SCENARIO).unwrap();
     let mut hosts = HostMap::new();
     hosts.insert("box".into(), vec![remote.clone() as Arc<dyn Host>]);
-    let probes = metric::probes(&scenario, &hosts).unwrap();
     let path = dir.path().join("journal.jsonl");
-    let writer = journal::JournalWriter::create(&path, "run1").unwrap();
-    let (engine, _handle) = Engine::new(
+    let running = session::start_on(
         Arc::new(scenario),
         hosts,
-        probes,
-        writer,
+        Some(path.clone()),
         Options::default(),
-    );
-    let outcome = engine.run().await.unwrap();
+    )
+    .unwrap();
+    let outcome = running.engine.await.unwrap().unwrap();
     let events = journal::read(&path).unwrap().events;
     let asked = remote.asked.lock().unwrap().clone();
     (outcome.exit_code, events, asked)
@@ -95,15 +93,19 @@ async fn armed_before_inject_renewed_while_healthy_cancelled_after_verify() {
     });
     let (code, events, asked) = run(remote).await;
     assert_eq!(code, 0, "{events:#?}");
+    // Ownership marks carry the run id the session gave the journal.
+    let run = &events[0].run;
     let arm = index_of(&asked, "refusing to arm");
     let inject = index_of(&asked, "fallocate");
     let undo = asked
         .iter()
-        .position(|c| c == "rm -f -- /var/tmp/.gameday-run1-fill.fill")
+        .position(|c| *c == format!("rm -f -- /var/tmp/.gameday-{run}-fill.fill"))
         .unwrap();
     let cancel = asked
         .iter()
-        .rposition(|c| c.contains("n=gameday-run1-fill--db-1;") && c.contains("has not exited yet"))
+        .rposition(|c| {
+            c.contains(&format!("n=gameday-{run}-fill--db-1;")) && c.contains("has not exited yet")
+        })
         .unwrap();
     assert!(arm < inject && inject < undo && undo < cancel, "{asked:#?}");
     // A 10 s step with a 6 s lease renewed every 2 s.

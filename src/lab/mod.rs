@@ -4,6 +4,7 @@
 //! a lab known_hosts file with a generated client key, so the demo goes through exactly the same SSH
 //! path as production, with strict host-key checking.
 
+pub mod demo;
 pub mod load;
 pub mod shop;
 
@@ -36,6 +37,34 @@ pub struct Lab {
     pub known_hosts: PathBuf,
     pub client_key: PathBuf,
     _load: JoinSet<()>,
+}
+
+/// `gameday lab`: only the lab, until Ctrl-C, so you can point your own scenarios at it.
+pub async fn serve(hosts: usize) -> u8 {
+    let dir = match demo::ScratchDir::create() {
+        Ok(d) => d,
+        Err(e) => {
+            crate::errln!("gameday: cannot create the lab directory: {e}");
+            return crate::exit::INVALID;
+        }
+    };
+    let lab = match Lab::start(dir.path(), hosts.clamp(1, 16)).await {
+        Ok(l) => l,
+        Err(e) => {
+            crate::errln!("gameday: cannot start the lab: {e}");
+            return crate::exit::INVALID;
+        }
+    };
+    {
+        use std::io::Write;
+        let _ = write!(std::io::stdout(), "{}", lab.describe());
+    }
+    crate::outln!("Ctrl-C stops the lab and removes its directory.");
+    // Any of Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops the lab and removes its
+    // directory, which holds the lab's client key.
+    let _ = crate::signals().recv().await;
+    drop(lab);
+    crate::exit::HELD
 }
 
 /// A fresh Ed25519 key from the OS's random source.

@@ -2,6 +2,7 @@
 //! crashed run still has one. Every function here is pure: state in, text out.
 
 pub mod chart;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

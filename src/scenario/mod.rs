@@ -1182,5 +1182,34 @@ pub mod duration_ms {
     }
 }
 
+/// `gameday validate FILE…`: one `ok` line per valid file, every problem of the others as
+/// FILE:LINE:COLUMN: message. Exit 0 when all are valid, 2 otherwise.
+pub fn validate_files(files: &[std::path::PathBuf]) -> u8 {
+    let mut bad = 0;
+    for f in files {
+        match Scenario::load(f) {
+            Ok(s) => crate::outln!(
+                "{}: ok — {} ({} steps, {} faults)",
+                f.display(),
+                s.title,
+                s.steps.len(),
+                s.faults().count()
+            ),
+            Err(invalid) => {
+                bad += 1;
+                for d in &invalid.0 {
+                    crate::outln!("{d}");
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        crate::errln!("gameday: {bad} of {} file(s) invalid", files.len());
+        crate::exit::INVALID
+    } else {
+        crate::exit::HELD
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ pub mod known_hosts;
 pub mod local;
 pub mod ssh;
 pub mod test_server;
+pub mod trust;
 
 use std::collections::BTreeMap;
 use std::future::Future;

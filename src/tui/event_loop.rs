@@ -18,9 +18,10 @@ use tokio::sync::{broadcast, mpsc};
 use super::action::{Action, Effect};
 use super::app::App;
 use super::keys::{Ctx, action_for};
-use super::launch::{Launcher, Session, export_debrief, read_runbook};
+use super::launch::{Launcher, export_debrief, read_runbook};
 use super::ui;
 use crate::engine::RunOutcome;
+use crate::session::{Ended, Running as Session};
 
 /// Most engine events folded before a frame is allowed in between.
 const BURST: usize = 4096;
@@ -56,8 +57,8 @@ impl SyncUpdate for ratatui::backend::TestBackend {
 #[derive(Debug, Default)]
 pub struct Finished {
     pub journal: Option<PathBuf>,
-    /// The engine's outcome, or why there is none (its task failed).
-    pub outcome: Option<Result<RunOutcome, String>>,
+    /// How the engine ended (`None` when no run was started).
+    pub outcome: Option<Ended>,
     pub frames: u64,
 }
 
@@ -315,11 +316,7 @@ async fn engine_task(
 }
 
 /// Waits for the engine to finish. If the console is leaving mid-run (it should not), halt first.
-async fn finish_engine(
-    s: Session,
-    app: &App,
-    ended: Option<EngineResult>,
-) -> Result<RunOutcome, String> {
+async fn finish_engine(s: Session, app: &App, ended: Option<EngineResult>) -> Ended {
     let ended = match ended {
         Some(r) => r,
         None => {
@@ -335,9 +332,5 @@ async fn finish_engine(
             s.engine.await
         }
     };
-    match ended {
-        Ok(Ok(o)) => Ok(o),
-        Ok(Err(e)) => Err(io_err(e).to_string()),
-        Err(e) => Err(format!("the engine stopped unexpectedly: {e}")),
-    }
+    Ended::of(ended)
 }

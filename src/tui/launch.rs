@@ -3,61 +3,29 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
-
-use crate::engine::{Engine, Handle, Options, RunOutcome};
-use crate::event::Envelope;
-use crate::journal::{JournalError, JournalWriter};
+use crate::engine::Options;
 use crate::scenario::{Scenario, heading_slug};
-use crate::{metric, target};
-
-/// A running engine, as the console holds it.
-pub struct Session {
-    pub handle: Handle,
-    pub events: broadcast::Receiver<Arc<Envelope>>,
-    pub engine: JoinHandle<Result<RunOutcome, JournalError>>,
-    pub journal: PathBuf,
-}
+use crate::session::{self, Running};
 
 /// Starts a run. The console calls it when the IC presses start; tests may supply their own.
 pub trait Launcher: Send {
-    fn launch(&mut self, scenario: Arc<Scenario>) -> Result<Session, String>;
+    fn launch(&mut self, scenario: Arc<Scenario>) -> Result<Running, String>;
 }
 
-/// The real launcher: the scenario's targets and metric sources, a new journal, the engine task.
+/// The real launcher: [`session::start_blocking`], with a person at the console to decide whether
+/// failed live checks may be overridden.
 pub struct EngineLauncher {
     pub journal: Option<PathBuf>,
     pub options: Options,
 }
 
 impl Launcher for EngineLauncher {
-    fn launch(&mut self, scenario: Arc<Scenario>) -> Result<Session, String> {
-        let hosts = target::open_blocking(&scenario, &self.options.open)
-            .map_err(|e| format!("{e}; nothing was run"))?;
-        let probes =
-            metric::probes(&scenario, &hosts).map_err(|e| format!("{e}; nothing was run"))?;
-        let mut writer = JournalWriter::start_for(&scenario, self.journal.clone())
-            .map_err(|e| format!("cannot start the journal: {e}; nothing was run"))?;
-        // Every credential the scenario names is redacted from all that is journaled and shown.
-        writer.redact(metric::secret_values(&scenario));
-        let path = writer.path().to_path_buf();
-        tracing::info!(journal = %path.display(), scenario = %scenario.file.display(), "run starting from the console");
-        // A person is at the console to decide whether failed live checks may be overridden.
+    fn launch(&mut self, scenario: Arc<Scenario>) -> Result<Running, String> {
         let options = Options {
             hold_failed_preflight: true,
             ..self.options.clone()
         };
-        let (engine, handle) = Engine::new(scenario, hosts, probes, writer, options);
-        // Subscribe before the engine runs so no event is missed.
-        let events = handle.subscribe();
-        let engine = tokio::spawn(engine.run());
-        Ok(Session {
-            handle,
-            events,
-            engine,
-            journal: path,
-        })
+        session::start_blocking(scenario, self.journal.clone(), options)
     }
 }
 
@@ -86,16 +54,10 @@ pub fn read_runbook(path: &Path, anchor: Option<&str>) -> Result<String, String>
     if out.is_empty() { Ok(text) } else { Ok(out) }
 }
 
-/// Writes the Markdown debrief of a journal beside it, atomically; returns where.
+/// The console's `e` export: the same files as `gameday report` and the end of a run (the
+/// debrief and every chart it links), beside the journal; returns the debrief's path.
 pub fn export_debrief(journal: &Path) -> Result<PathBuf, String> {
-    let (run, _) = crate::fold::RunState::from_journal(journal).map_err(|e| e.to_string())?;
-    let out = journal
-        .parent()
-        .map(|d| d.join("debrief.md"))
-        .unwrap_or_else(|| PathBuf::from("debrief.md"));
-    crate::write_atomic(&out, crate::report::debrief(&run).as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    Ok(out)
+    crate::report::write::write_debrief(journal, None).map(|w| w.debrief)
 }
 
 #[cfg(test)]

@@ -52,6 +52,60 @@ async fn on_terminal(mut app: App, mut lp: Loop<'_>) -> std::io::Result<Finished
     result
 }
 
+/// The console front end of `gameday run` and `gameday demo`: the console, then the session's
+/// conclusion (exit code, recovery of an engine that died, debrief). Returns the exit code.
+pub async fn console(scenario: Scenario, journal: Option<PathBuf>, options: Options) -> u8 {
+    // Logs go to a file, never the terminal: beside the journal when one is named.
+    let log_dir = journal
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("runs"));
+    let _ = std::fs::create_dir_all(&log_dir);
+    let _log = crate::session::init_logging(&log_dir);
+    let open = options.open.clone();
+    // The console runs as its own task: if it panics, the engine's task lives on, sees that no one
+    // can halt it any more, and rolls every live fault back; this waits for that before exiting.
+    let console = match tokio::spawn(run(scenario, journal, options)).await {
+        Ok(result) => result,
+        Err(crashed) => {
+            crate::errln!(
+                "gameday: the console crashed ({crashed}); the engine is rolling back every live fault…"
+            );
+            let done = crate::engine::wait_for_runs(std::time::Duration::from_secs(600)).await;
+            crate::errln!(
+                "gameday: {}; check the journal and debrief under runs/ (gameday recover JOURNAL if anything is not VERIFIED)",
+                if done {
+                    "the run ended"
+                } else {
+                    "the run did not end within 10 minutes"
+                }
+            );
+            return crate::exit::MANUAL;
+        }
+    };
+    let done = match console {
+        Ok(done) => done,
+        Err(e) => {
+            crate::errln!("gameday: the console failed: {e}");
+            return crate::exit::ABORTED;
+        }
+    };
+    let Some(path) = done.journal else {
+        return crate::exit::HELD; // Nothing was started.
+    };
+    let code = match done.outcome {
+        Some(ended) => crate::session::conclude(&path, ended, &open).await,
+        None => {
+            crate::session::debrief(&path, None);
+            crate::exit::ABORTED
+        }
+    };
+    crate::outln!("gameday: journal {}", path.display());
+    code
+}
+
 /// `gameday run FILE` and `gameday demo`: preflight for one scenario, then the run.
 pub async fn run(
     scenario: Scenario,

@@ -107,7 +107,9 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
     let (done, ()) = tokio::join!(lp.run(&mut terminal, &mut app, input), driver);
     let done = done.expect("loop ran");
     assert!(!marker.exists(), "rolled back");
-    let outcome = done.outcome.expect("engine ran").expect("engine finished");
+    let crate::session::Ended::Finished(outcome) = done.outcome.expect("engine ran") else {
+        panic!("engine did not finish")
+    };
     assert_eq!(outcome.verdict, Verdict::Aborted);
     assert!(done.frames > 0);
     assert_eq!(
@@ -135,12 +137,12 @@ impl crate::tui::launch::Launcher for CrashingLauncher {
     fn launch(
         &mut self,
         _scenario: std::sync::Arc<Scenario>,
-    ) -> Result<crate::tui::launch::Session, String> {
+    ) -> Result<crate::session::Running, String> {
         let (commands, _rx) = mpsc::channel(8);
         let (events, _) = tokio::sync::broadcast::channel(16);
         let handle = crate::engine::Handle { commands, events };
         self.keep.push(handle.clone());
-        Ok(crate::tui::launch::Session {
+        Ok(crate::session::Running {
             events: handle.subscribe(),
             handle,
             engine: tokio::spawn(async { panic!("engine bug (test)") }),
@@ -186,10 +188,9 @@ async fn an_engine_that_dies_without_a_verdict_ends_the_console() {
     .await
     .expect("the console must not wait forever on a dead engine")
     .expect("loop ran");
-    let why = done
-        .outcome
-        .expect("a run was started")
-        .expect_err("no verdict");
+    let crate::session::Ended::Died(why) = done.outcome.expect("a run was started") else {
+        panic!("a verdict from an engine that died")
+    };
     assert!(why.contains("stopped unexpectedly"), "{why}");
     assert_eq!(done.journal, Some(dir.path().join("j.jsonl")));
 }

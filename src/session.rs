@@ -1,0 +1,363 @@
+//! One session: the single place a run is wired and concluded.
+//!
+//! [`start`] (or [`start_blocking`] for the console's synchronous launcher, or [`start_on`] with
+//! hosts already open, as tests and benches do) opens the targets, builds the probes, starts the
+//! journal with every configured secret redacted, and spawns the [`Engine`]. [`conclude`] turns how
+//! the engine ended into an exit code: a verdict's code, or — when the engine died without one — a
+//! rollback from the journal through [`recover`] and exit 3; then it writes the debrief (Markdown
+//! and every chart) with [`report::write::write_debrief`]. The headless front end is
+//! [`run_headless`]; the console (`tui`) starts through [`start_blocking`] and ends through
+//! [`conclude`]; `gameday recover` is [`recover`]. `main.rs` only parses arguments and picks one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::engine::{Command, Engine, Handle, Options, RunOutcome};
+use crate::event::Envelope;
+use crate::exit;
+use crate::journal::{JournalError, JournalWriter};
+use crate::metric::ProbeMap;
+use crate::scenario::Scenario;
+use crate::target::{self, HostMap, OpenOptions};
+use crate::{headless, metric, report};
+
+/// A run in progress: what a front end holds.
+pub struct Running {
+    pub handle: Handle,
+    /// Subscribed before the engine started, so no event is missed.
+    pub events: broadcast::Receiver<Arc<Envelope>>,
+    pub engine: JoinHandle<Result<RunOutcome, JournalError>>,
+    pub journal: PathBuf,
+}
+
+/// How a run ended, as its front end saw it.
+#[derive(Debug)]
+pub enum Ended {
+    /// The engine reached a verdict.
+    Finished(RunOutcome),
+    /// The journal could not take the first record: nothing was run.
+    NotStarted(String),
+    /// The engine stopped without a verdict (a bug, or a journal that failed past the first
+    /// record): its faults must be rolled back from the journal.
+    Died(String),
+}
+
+impl Ended {
+    /// What the engine task's join says.
+    pub fn of(joined: Result<Result<RunOutcome, JournalError>, tokio::task::JoinError>) -> Ended {
+        match joined {
+            Ok(Ok(outcome)) => Ended::Finished(outcome),
+            Ok(Err(e)) => Ended::NotStarted(format!("cannot write the journal: {e}")),
+            Err(e) => Ended::Died(format!("the engine stopped unexpectedly ({e})")),
+        }
+    }
+}
+
+/// Opens the scenario's targets (async; SSH handshakes in parallel) and starts the run.
+pub async fn start(
+    scenario: Arc<Scenario>,
+    journal: Option<PathBuf>,
+    options: Options,
+) -> Result<Running, String> {
+    let hosts = target::open(&scenario, &options.open)
+        .await
+        .map_err(|e| format!("{e}; nothing was run"))?;
+    start_on(scenario, hosts, journal, options)
+}
+
+/// [`start`] for synchronous callers (the console's launcher) on a multi-threaded runtime.
+pub fn start_blocking(
+    scenario: Arc<Scenario>,
+    journal: Option<PathBuf>,
+    options: Options,
+) -> Result<Running, String> {
+    let hosts = target::open_blocking(&scenario, &options.open)
+        .map_err(|e| format!("{e}; nothing was run"))?;
+    start_on(scenario, hosts, journal, options)
+}
+
+/// Starts a run on hosts already open (tests and benches bring their own, e.g. an in-process
+/// SSH server): the scenario's probes, then [`start_with_probes`].
+pub fn start_on(
+    scenario: Arc<Scenario>,
+    hosts: HostMap,
+    journal: Option<PathBuf>,
+    options: Options,
+) -> Result<Running, String> {
+    let probes = metric::probes(&scenario, &hosts).map_err(|e| format!("{e}; nothing was run"))?;
+    start_with_probes(scenario, hosts, probes, journal, options)
+}
+
+/// The one place the engine is wired: the journal (every credential the scenario names redacted
+/// from all that is journaled, and so from all that is printed), the engine, its task — subscribed
+/// before it starts, so no event is missed. Must be called inside a tokio runtime. Tests that
+/// fault a metric source pass their own probes.
+pub fn start_with_probes(
+    scenario: Arc<Scenario>,
+    hosts: HostMap,
+    probes: ProbeMap,
+    journal: Option<PathBuf>,
+    options: Options,
+) -> Result<Running, String> {
+    let mut writer = JournalWriter::start_for(&scenario, journal)
+        .map_err(|e| format!("cannot start the journal: {e}; nothing was run"))?;
+    writer.redact(metric::secret_values(&scenario));
+    let path = writer.path().to_path_buf();
+    tracing::info!(journal = %path.display(), scenario = %scenario.file.display(), "run starting");
+    let (engine, handle) = Engine::new(scenario, hosts, probes, writer, options);
+    let events = handle.subscribe();
+    let engine = tokio::spawn(engine.run());
+    Ok(Running {
+        handle,
+        events,
+        engine,
+        journal: path,
+    })
+}
+
+/// The exit code of a run that ended, after the debrief is written. An engine that died is
+/// rolled back from its journal first (whatever that finds, exit 3: a person must look).
+pub async fn conclude(journal: &Path, ended: Ended, open: &OpenOptions) -> u8 {
+    let code = match ended {
+        Ended::Finished(outcome) => outcome_code(&outcome),
+        Ended::NotStarted(why) => {
+            crate::errln!("gameday: {why}; nothing was run");
+            return exit::INVALID;
+        }
+        Ended::Died(why) => {
+            crate::errln!("gameday: {why}; rolling back from the journal");
+            tracing::error!(why = %why, "engine task failed; recovering from the journal");
+            recover(journal, open).await;
+            exit::MANUAL
+        }
+    };
+    debrief(journal, None);
+    code
+}
+
+fn outcome_code(outcome: &RunOutcome) -> u8 {
+    if !outcome.unjournaled.is_empty() {
+        let files: Vec<String> = outcome
+            .unjournaled
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        crate::errln!(
+            "gameday: some records could not be written to the journal {}; they are in {} (and were printed on stderr)",
+            outcome.journal.display(),
+            files.join(", ")
+        );
+    }
+    u8::try_from(outcome.exit_code).unwrap_or(exit::MANUAL)
+}
+
+/// A whole headless run: start, one line per event on stdout, signals halt, conclude.
+pub async fn run_headless(scenario: Scenario, journal: Option<PathBuf>, options: Options) -> u8 {
+    let open = options.open.clone();
+    let running = match start(Arc::new(scenario), journal, options).await {
+        Ok(r) => r,
+        Err(why) => {
+            crate::errln!("gameday: {why}");
+            return exit::INVALID;
+        }
+    };
+    let dir = running
+        .journal
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let _log = init_logging(&dir);
+    let Running {
+        handle,
+        events,
+        engine,
+        journal,
+    } = running;
+    let printer = tokio::spawn(headless::print_events(events, std::io::stdout()));
+    let signals = tokio::spawn(forward_signals(handle.commands.clone()));
+    let ended = Ended::of(engine.await);
+    signals.abort();
+    // The engine is gone: drop our end of its channels too, so the printer sees the end even when
+    // the engine died before RunEnded; it gets a moment to drain, never a hang.
+    drop(handle);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), printer).await;
+    conclude(&journal, ended, &open).await
+}
+
+/// Logs go to `gameday.log` in `dir`, never to the terminal. Keep the guard for the process's
+/// life; `None` when logging was set up already (or cannot be).
+pub fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let appender = tracing_appender::rolling::never(dir, "gameday.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GAMEDAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP halt the run: every live fault is rolled back before gameday exits.
+/// The halt is sent before anything is printed (a closed terminal must not stand in its way).
+pub async fn forward_signals(commands: mpsc::Sender<Command>) {
+    let mut signals = crate::signals();
+    let mut first = true;
+    while let Some(name) = signals.recv().await {
+        let _ = commands
+            .send(Command::Halt {
+                by: "signal".into(),
+                reason: format!("{name} received"),
+            })
+            .await;
+        if first {
+            crate::errln!("gameday: {name}: halting and rolling back every live fault…");
+        } else {
+            crate::errln!(
+                "gameday: {name}: rollback in progress; gameday exits when every fault is back"
+            );
+        }
+        first = false;
+    }
+}
+
+/// Answers Ctrl-C, SIGTERM and SIGHUP with `why` on stderr instead of dying, for work that must
+/// finish once started.
+pub fn hold_signals(why: &'static str) {
+    let mut signals = crate::signals();
+    tokio::spawn(async move {
+        while let Some(name) = signals.recv().await {
+            crate::errln!("gameday: {name}: {why}");
+        }
+    });
+}
+
+/// Writes the debrief of `journal` (Markdown and charts) and says where on stderr; `None` when
+/// it could not be written (said why).
+pub fn debrief(journal: &Path, output: Option<&Path>) -> Option<PathBuf> {
+    match report::write::write_debrief(journal, output) {
+        Ok(w) => {
+            if let Some(torn) = &w.torn {
+                crate::errln!(
+                    "gameday: note: {}:{}: the last line is torn ({}) and was left out of this report; the journal was not modified",
+                    journal.display(),
+                    torn.line,
+                    torn.reason
+                );
+            }
+            crate::errln!("gameday: debrief written to {}", w.debrief.display());
+            Some(w.debrief)
+        }
+        Err(e) => {
+            crate::errln!("gameday: {e}");
+            None
+        }
+    }
+}
+
+/// `gameday recover`: rolls back what a dead run left (see [`crate::recover`]), prints one line
+/// per fault, writes the debrief. Exit 0 when every fault is verified back, 3 otherwise, 2 when
+/// the journal is refused (a live run's, or unreadable) and nothing was touched.
+pub async fn recover(journal: &Path, open: &OpenOptions) -> u8 {
+    match crate::recover::recover(journal, open).await {
+        Ok(r) => {
+            for (fault, host, status, how) in &r.results {
+                crate::outln!(
+                    "{fault} on {host}: {} ({how})",
+                    crate::fold::describe::status_name(*status)
+                );
+            }
+            if let Some(copy) = &r.repaired {
+                crate::outln!(
+                    "repaired a torn last line of the journal (the original is kept at {})",
+                    copy.display()
+                );
+            }
+            if r.results.is_empty() {
+                crate::outln!(
+                    "nothing to recover: every fault in the journal was verified rolled back"
+                );
+            }
+            debrief(journal, None);
+            if r.all_verified() {
+                exit::HELD
+            } else {
+                exit::MANUAL
+            }
+        }
+        Err(crate::recover::RecoverError::Journal(e @ JournalError::Locked { .. })) => {
+            // A live run owns this journal and is the one to roll its faults back.
+            crate::errln!(
+                "gameday: recover {}: {e}. The run is live: halt it from its console (X) or send it SIGTERM; recover is for runs that died",
+                journal.display()
+            );
+            exit::INVALID
+        }
+        Err(e) => {
+            crate::errln!("gameday: recover {}: {e}", journal.display());
+            exit::MANUAL
+        }
+    }
+}
+
+/// `run --dry-run`: opens every host for real (host keys, authentication, sudo) and prints every
+/// command a run would send, lease included. Sends none of them.
+pub async fn dry_run(scenario: &Scenario, open: &OpenOptions) -> u8 {
+    use crate::fault::{FaultPlan, PlanContext, kinds, lease};
+    let hosts = match target::open(scenario, open).await {
+        Ok(h) => h,
+        Err(e) => {
+            crate::errln!("gameday: {e}");
+            return exit::INVALID;
+        }
+    };
+    for (name, hs) in &hosts {
+        for h in hs {
+            crate::outln!(
+                "ok: target {name}: {} reachable, host key verified",
+                h.name()
+            );
+        }
+    }
+    let run = "DRYRUN";
+    for (step, fault) in scenario.faults() {
+        for host in hosts.get(&fault.target).into_iter().flatten() {
+            let ctx = PlanContext {
+                run: run.into(),
+                management_port: host.management_port(),
+            };
+            let plan = FaultPlan::of(fault, &ctx);
+            crate::outln!(
+                "\n# step {} fault {} ({}) on {}",
+                step + 1,
+                fault.id,
+                fault.spec.kind_name(),
+                host.name()
+            );
+            if let (Some(undo), true) = (&plan.undo, host.leases() && !fault.irreversible) {
+                let l = lease::plan(
+                    &lease::name(&kinds::tag(&ctx, &fault.id), host.name()),
+                    undo,
+                    fault.lease,
+                    fault.timeout,
+                );
+                crate::outln!("lease:  {}", host.manual(&l.arm));
+            }
+            crate::outln!("inject: {}", host.manual(&plan.inject));
+            match &plan.undo {
+                Some(u) => crate::outln!("undo:   {}", host.manual(u)),
+                None => crate::outln!("undo:   (irreversible)"),
+            }
+            if let Some(v) = &plan.verify {
+                crate::outln!("verify: {}", host.manual(v));
+            }
+        }
+    }
+    crate::outln!("\ndry run: no fault command was sent (the run id in tags is a placeholder)");
+    exit::HELD
+}
