@@ -147,6 +147,13 @@ fn halt_key_rolls_back_and_the_terminal_is_restored() {
     assert!(text.contains("preflight override") && text.contains("smoke test"));
     assert!(text.contains("\"halt_requested\""));
 
+    // The console, not just the journal, must know the run ended before `q` means "leave".
+    wait_for(
+        "the console to show the run ended",
+        limit,
+        || screen().contains("D debrief ·"),
+        screen,
+    );
     tmux(&["send-keys", "-t", &name, "q"]);
     wait_for(
         "gameday to exit",

@@ -203,9 +203,15 @@ impl App {
                 vec![]
             }
             A::Event(env) => {
+                let was_live = self.run_live();
                 self.apply(&env);
                 if self.run.ended && self.quit_after_end {
                     return vec![Effect::Quit];
+                }
+                // "Quit during a run?" is moot once the run has ended.
+                if was_live && self.run.ended && self.overlay == Overlay::ConfirmQuit {
+                    self.overlay = Overlay::None;
+                    self.status = Some("the run ended: q leaves".into());
                 }
                 vec![]
             }

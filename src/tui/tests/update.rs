@@ -44,6 +44,21 @@ fn event_folds_and_quits_after_end_when_asked() {
     assert!(app.run.ended);
 }
 
+/// `q` pressed in the moment before the run's end reaches the console asked "quit during a run?";
+/// the end makes the question moot: the dialog closes and the next `q` leaves.
+#[test]
+fn a_quit_question_open_when_the_run_ends_is_closed() {
+    let events = fixture::finished();
+    let (last, rest) = events.split_last().expect("events");
+    let mut app = live(rest, 28_000);
+    assert!(app.update(Action::Quit).is_empty());
+    assert_eq!(app.overlay, Overlay::ConfirmQuit);
+    app.update(Action::Event(Arc::new(last.clone())));
+    assert_eq!(app.overlay, Overlay::None);
+    assert!(app.status.as_deref().unwrap_or("").contains("run ended"));
+    assert_eq!(app.update(Action::Quit), vec![Effect::Quit]);
+}
+
 #[test]
 fn lagged_is_counted_and_shown() {
     let mut app = live(&fixture::breaching(), 26_000);
