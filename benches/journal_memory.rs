@@ -154,7 +154,7 @@ fn generate(path: &Path, metrics: usize, hours: f64) -> u64 {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
-            let (value, error) = if rng % 997 == 0 {
+            let (value, error) = if rng.is_multiple_of(997) {
                 (None, Some("command timed out after 2s".to_string()))
             } else {
                 let base = 100.0 + ((sec as f64 / 60.0) + m as f64).sin() * 50.0;
@@ -208,9 +208,17 @@ fn generate(path: &Path, metrics: usize, hours: f64) -> u64 {
 }
 
 fn sha256(path: &Path) -> String {
+    use std::io::Read;
     let mut f = std::fs::File::open(path).expect("open journal");
     let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).expect("hash journal");
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).expect("hash journal");
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -223,6 +231,8 @@ struct Measured {
 /// Runs `bin report JOURNAL -o OUT/debrief.md` and measures that child alone (wait4).
 fn report(bin: &Path, journal: &Path, out: &Path) -> Measured {
     let start = Instant::now();
+    // Reaped by wait4 below, which also gives this child's own resource usage.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(bin)
         .arg("report")
         .arg(journal)

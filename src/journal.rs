@@ -621,14 +621,14 @@ impl SampleRecord<'_> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record<'a> {
     Sample(SampleRecord<'a>),
-    Event(Envelope),
+    Event(Box<Envelope>),
 }
 
 impl Record<'_> {
     pub fn into_envelope(self) -> Envelope {
         match self {
             Record::Sample(s) => s.to_envelope(),
-            Record::Event(e) => e,
+            Record::Event(e) => *e,
         }
     }
 
@@ -840,7 +840,7 @@ impl Reader {
     fn to_record(&self, parsed: Parsed) -> Record<'_> {
         match parsed {
             Parsed::Sample => Record::Sample(self.scratch.record()),
-            Parsed::Event(e) => Record::Event(*e),
+            Parsed::Event(e) => Record::Event(e),
         }
     }
 

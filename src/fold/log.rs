@@ -91,7 +91,7 @@ impl RunLog {
                     self.push_other(s.to_envelope());
                 }
             }
-            Record::Event(e) => self.push_other(e.clone()),
+            Record::Event(e) => self.push_other((**e).clone()),
         }
     }
 
