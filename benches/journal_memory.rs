@@ -291,6 +291,36 @@ fn show(label: &str, m: &Measured) {
     );
 }
 
+/// What the reader's sample fast path saves, in this process: every line parsed as a whole
+/// `Envelope` (what the reader did before) against `Reader::next_record`.
+fn parse_only(journal: &Path) {
+    use std::io::BufRead;
+    let t = Instant::now();
+    let mut n = 0usize;
+    let f = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(journal).unwrap());
+    for line in f.split(b'\n') {
+        let line = line.unwrap();
+        if serde_json::from_slice::<gameday::event::Envelope>(&line).is_ok() {
+            n += 1;
+        }
+    }
+    let full = t.elapsed();
+    let t = Instant::now();
+    let mut reader = gameday::journal::Reader::open(journal).unwrap();
+    let mut m = 0usize;
+    while let Some(r) = reader.next_record() {
+        r.unwrap();
+        m += 1;
+    }
+    let fast = t.elapsed();
+    println!(
+        "parse only: {n} lines as Envelope {:.3} s; Reader::next_record {m} records {:.3} s (×{:.1})",
+        full.as_secs_f64(),
+        fast.as_secs_f64(),
+        full.as_secs_f64() / fast.as_secs_f64().max(1e-9)
+    );
+}
+
 fn main() {
     let a = args();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -322,6 +352,7 @@ fn main() {
         bytes as f64 / 1_000_000.0
     );
     let hash = sha256(&journal);
+    parse_only(&journal);
     let new = measure(&a.bin, &journal, a.runs, &hash);
     show("report", &new);
     if let Some(old_bin) = &a.old_bin {
