@@ -40,36 +40,25 @@ pub async fn print_events(mut rx: broadcast::Receiver<Arc<Envelope>>, mut out: i
 }
 
 /// Follows a journal as it is written (a second seat watching someone else's run): prints every
-/// event line as it appears, until the run ends. Reads only; never writes the journal.
-///
-/// A line without its newline yet is never glued to what comes later: the follower goes back to
-/// the end of the last whole line and reads it again on the next poll. So a torn write that the
-/// writer cuts back (a full disk) and replaces is read as the replacement, whole.
+/// event line as it appears, until the run ends. Reads through [`crate::journal::Tail`]: never
+/// writes the journal, and a line without its newline yet is never glued to what comes later (it
+/// is read again, whole, on a later poll), so a torn write that the writer cuts back (a full disk)
+/// and replaces is read as the replacement.
 pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Result<()> {
-    use tokio::io::{AsyncBufReadExt, AsyncSeekExt};
-    let file = tokio::fs::File::open(path).await?;
-    let mut reader = tokio::io::BufReader::new(file);
+    use crate::journal::{JournalError, Tail};
+    let mut tail = Tail::open(path).map_err(std::io::Error::other)?;
     let mut start: Option<DateTime<Utc>> = None;
-    let mut line = String::new();
-    // Bytes up to the end of the last whole line.
-    let mut whole: u64 = 0;
     loop {
-        line.clear();
-        let n = reader.read_line(&mut line).await?;
-        if n == 0 || !line.ends_with('\n') {
-            if n > 0 {
-                // A line still being written (or torn): read it again whole, later.
-                reader.seek(std::io::SeekFrom::Start(whole)).await?;
+        let env = match tail.poll() {
+            Some(Ok(env)) => env,
+            Some(Err(JournalError::Corrupt { line, reason, .. })) => {
+                writeln!(out, "(unreadable journal line {line}: {reason})")?;
+                continue;
             }
-            // At the end for now: wait for the writer (polling is fine for a human-paced view).
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            continue;
-        }
-        whole += n as u64;
-        let env: Envelope = match serde_json::from_str(line.trim_end()) {
-            Ok(e) => e,
-            Err(e) => {
-                writeln!(out, "(unreadable journal line: {e})")?;
+            Some(Err(e)) => return Err(std::io::Error::other(e)),
+            None => {
+                // At the end for now: wait for the writer (polling is fine for a human-paced view).
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 continue;
             }
         };

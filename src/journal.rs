@@ -560,7 +560,8 @@ pub struct TornTail {
 
 /// Reads a whole journal into memory without modifying it. A last line that does not parse or has
 /// no newline (a torn write) is skipped and reported in [`Journal::torn`]; a bad line anywhere else
-/// is refused with its number. For long journals prefer [`Reader`], which streams.
+/// is refused with its number. Holds every envelope: for tests and small journals only; every
+/// command streams through [`Reader`] (or [`Tail`]) instead.
 pub fn read(path: &Path) -> Result<Journal, JournalError> {
     let mut reader = Reader::open(path)?;
     let events = reader.by_ref().collect::<Result<Vec<_>, _>>()?;
@@ -570,10 +571,15 @@ pub fn read(path: &Path) -> Result<Journal, JournalError> {
     })
 }
 
-/// The one journal reader: a stream of envelopes in file order, memory independent of the journal's
+/// The one journal reader: a stream of records in file order, memory independent of the journal's
 /// length. It never writes. A torn last line (no newline, or does not parse, with nothing after it)
 /// ends the stream and is reported by [`Reader::torn`]; a bad line followed by more data is
 /// [`JournalError::Corrupt`], after which the stream ends.
+///
+/// As an [`Iterator`] it yields whole [`Envelope`]s. [`Reader::next_record`] is the fast path for
+/// folds: metric samples, nearly every line of a long run, come back as a borrowed
+/// [`SampleRecord`] parsed without building an `Envelope`; every other record as its `Envelope`.
+/// [`Tail`] is the same reader for a journal still being written.
 pub struct Reader {
     lines: BufReader<File>,
     path: PathBuf,
@@ -582,6 +588,193 @@ pub struct Reader {
     torn: Option<TornTail>,
     done: bool,
     buf: Vec<u8>,
+    scratch: SampleScratch,
+}
+
+/// A metric sample as read from its line by [`Reader::next_record`], borrowed from the reader.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleRecord<'a> {
+    pub seq: u64,
+    pub ts: DateTime<Utc>,
+    pub run: &'a str,
+    pub metric: &'a str,
+    pub value: Option<f64>,
+    pub error: Option<&'a str>,
+}
+
+impl SampleRecord<'_> {
+    pub fn to_envelope(&self) -> Envelope {
+        Envelope {
+            seq: self.seq,
+            ts: self.ts,
+            run: self.run.to_string(),
+            event: Event::Sample {
+                metric: self.metric.to_string(),
+                value: self.value,
+                error: self.error.map(str::to_string),
+            },
+        }
+    }
+}
+
+/// One journal record: a sample (the fast path) or any other event, whole.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record<'a> {
+    Sample(SampleRecord<'a>),
+    Event(Box<Envelope>),
+}
+
+impl Record<'_> {
+    pub fn into_envelope(self) -> Envelope {
+        match self {
+            Record::Sample(s) => s.to_envelope(),
+            Record::Event(e) => *e,
+        }
+    }
+
+    pub fn seq(&self) -> u64 {
+        match self {
+            Record::Sample(s) => s.seq,
+            Record::Event(e) => e.seq,
+        }
+    }
+
+    pub fn ts(&self) -> DateTime<Utc> {
+        match self {
+            Record::Sample(s) => s.ts,
+            Record::Event(e) => e.ts,
+        }
+    }
+}
+
+/// The fields of a sample line, borrowed from the line where no unescaping is needed.
+#[derive(serde::Deserialize)]
+struct SampleLine<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    ts: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    run: std::borrow::Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    m: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    v: Option<f64>,
+    #[serde(default, borrow)]
+    err: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The last sample read, owned by the reader (its strings are reused from line to line).
+#[derive(Debug, Default)]
+struct SampleScratch {
+    seq: u64,
+    ts: DateTime<Utc>,
+    run: String,
+    metric: String,
+    value: Option<f64>,
+    error: Option<String>,
+    /// The date part of the last timestamp parsed, and its day.
+    day: Option<([u8; 10], chrono::NaiveDate)>,
+}
+
+impl SampleScratch {
+    /// Fills the scratch from a sample line; false when the line is not a sample (or is one the
+    /// full parse must judge).
+    fn fill(&mut self, line: &[u8]) -> bool {
+        let Ok(s) = serde_json::from_slice::<SampleLine>(line) else {
+            return false;
+        };
+        if s.kind != "sample" {
+            return false;
+        }
+        let Some(ts) = self.parse_ts(&s.ts) else {
+            return false;
+        };
+        self.seq = s.seq;
+        self.ts = ts;
+        if self.run != s.run {
+            self.run.clear();
+            self.run.push_str(&s.run);
+        }
+        self.metric.clear();
+        self.metric.push_str(&s.m);
+        self.value = s.v;
+        match (&mut self.error, s.err) {
+            (Some(e), Some(new)) => {
+                e.clear();
+                e.push_str(&new);
+            }
+            (slot, new) => *slot = new.map(|e| e.into_owned()),
+        }
+        true
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` as the writer writes it, quickly; anything else as RFC 3339.
+    fn parse_ts(&mut self, text: &str) -> Option<DateTime<Utc>> {
+        let b = text.as_bytes();
+        let fixed = b.len() == 24
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b[10] == b'T'
+            && b[13] == b':'
+            && b[16] == b':'
+            && b[19] == b'.'
+            && b[23] == b'Z';
+        let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+            b[r].iter().try_fold(0u32, |n, c| {
+                c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+            })
+        };
+        if fixed {
+            let mut date_part = [0u8; 10];
+            date_part.copy_from_slice(&b[..10]);
+            let date = match self.day {
+                Some((d, day)) if d == date_part => Some(day),
+                _ => {
+                    let day = chrono::NaiveDate::from_ymd_opt(
+                        digits(0..4)? as i32,
+                        digits(5..7)?,
+                        digits(8..10)?,
+                    );
+                    if let Some(day) = day {
+                        self.day = Some((date_part, day));
+                    }
+                    day
+                }
+            };
+            if let Some(t) = date.and_then(|d| {
+                d.and_hms_milli_opt(
+                    digits(11..13)?,
+                    digits(14..16)?,
+                    digits(17..19)?,
+                    digits(20..23)?,
+                )
+            }) {
+                return Some(t.and_utc());
+            }
+        }
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    fn record(&self) -> SampleRecord<'_> {
+        SampleRecord {
+            seq: self.seq,
+            ts: self.ts,
+            run: &self.run,
+            metric: &self.metric,
+            value: self.value,
+            error: self.error.as_deref(),
+        }
+    }
+}
+
+/// What one line turned out to be; a sample's fields are in the reader's scratch.
+enum Parsed {
+    Sample,
+    Event(Box<Envelope>),
 }
 
 impl Reader {
@@ -599,6 +792,7 @@ impl Reader {
             torn: None,
             done: false,
             buf: Vec::new(),
+            scratch: SampleScratch::default(),
         }
     }
 
@@ -617,6 +811,11 @@ impl Reader {
         self.line_no
     }
 
+    /// The path being read.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     fn next_line(&mut self) -> Result<usize, JournalError> {
         self.buf.clear();
         let path = &self.path;
@@ -627,12 +826,33 @@ impl Reader {
                 source: e,
             })
     }
-}
 
-impl Iterator for Reader {
-    type Item = Result<Envelope, JournalError>;
+    /// The line in `buf`: a sample (into the scratch) or an envelope, or why it does not parse.
+    fn parse(&mut self) -> Result<Parsed, String> {
+        if self.scratch.fill(&self.buf) {
+            return Ok(Parsed::Sample);
+        }
+        serde_json::from_slice::<Envelope>(&self.buf)
+            .map(|e| Parsed::Event(Box::new(e)))
+            .map_err(|e| e.to_string())
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    fn to_record(&self, parsed: Parsed) -> Record<'_> {
+        match parsed {
+            Parsed::Sample => Record::Sample(self.scratch.record()),
+            Parsed::Event(e) => Record::Event(e),
+        }
+    }
+
+    /// The next record (see the type's doc); `None` at the end of the stream.
+    pub fn next_record(&mut self) -> Option<Result<Record<'_>, JournalError>> {
+        match self.advance()? {
+            Ok(p) => Some(Ok(self.to_record(p))),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn advance(&mut self) -> Option<Result<Parsed, JournalError>> {
         if self.done {
             return None;
         }
@@ -649,13 +869,13 @@ impl Iterator for Reader {
         };
         self.line_no += 1;
         let complete = self.buf.ends_with(b"\n");
-        let reason = match serde_json::from_slice::<Envelope>(&self.buf) {
-            Ok(env) if complete => {
+        let reason = match self.parse() {
+            Ok(p) if complete => {
                 self.whole_len = self.whole_len.saturating_add(n as u64);
-                return Some(Ok(env));
+                return Some(Ok(p));
             }
             Ok(_) => "line has no newline: torn write".to_string(),
-            Err(e) => e.to_string(),
+            Err(e) => e,
         };
         // A bad line: torn if nothing follows it, damage in the middle otherwise.
         let bad_line = self.line_no;
@@ -675,6 +895,64 @@ impl Iterator for Reader {
             })),
             Err(e) => Some(Err(e)),
         }
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<Envelope, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.next_record()?.map(Record::into_envelope))
+    }
+}
+
+/// The reader for a journal that is still being written (`follow`): [`Tail::poll`] returns the
+/// next whole record written so far, or `None` when there is none yet. A line without its newline
+/// is never consumed: the tail goes back to the end of the last whole line and reads it again on
+/// the next poll, so a torn write that the writer cuts back and replaces is read as the
+/// replacement, whole. It never writes.
+pub struct Tail {
+    reader: Reader,
+}
+
+impl Tail {
+    pub fn open(path: &Path) -> Result<Tail, JournalError> {
+        Ok(Tail {
+            reader: Reader::open(path)?,
+        })
+    }
+
+    /// The next whole record, `None` if there is none yet (call again later). A whole line that
+    /// does not parse is [`JournalError::Corrupt`] with its number and is skipped: the tail goes on.
+    pub fn poll(&mut self) -> Option<Result<Envelope, JournalError>> {
+        let r = &mut self.reader;
+        let n = match r.next_line() {
+            Ok(0) => return None,
+            Ok(n) => n,
+            Err(e) => return Some(Err(e)),
+        };
+        if !r.buf.ends_with(b"\n") {
+            // Still being written (or torn): read it again, whole, on a later poll.
+            return match r.lines.seek(SeekFrom::Start(r.whole_len)) {
+                Ok(_) => None,
+                Err(e) => Some(Err(io_err(&r.path)(e))),
+            };
+        }
+        r.line_no += 1;
+        r.whole_len = r.whole_len.saturating_add(n as u64);
+        Some(match r.parse() {
+            Ok(p) => Ok(r.to_record(p).into_envelope()),
+            Err(reason) => Err(JournalError::Corrupt {
+                path: r.path.clone(),
+                line: r.line_no,
+                reason,
+            }),
+        })
+    }
+
+    /// Bytes of whole lines read so far: where the next poll starts.
+    pub fn offset(&self) -> u64 {
+        self.reader.whole_len
     }
 }
 
@@ -1031,6 +1309,88 @@ mod tests {
             "{kept}"
         );
         assert!(!kept.contains("hunter2"), "the side file is redacted too");
+    }
+
+    #[test]
+    fn the_sample_fast_path_reads_what_the_full_parse_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        let mut w = JournalWriter::create(&p, "r\"1").unwrap();
+        let samples = [
+            (Some(1.5), None),
+            (None, Some("GET \"/x\" failed:\n\u{2028} 503".to_string())),
+            (Some(-0.0), Some("partial".to_string())),
+            (Some(1e300), None),
+            (Some(42.0), None),
+        ];
+        for (value, error) in samples.clone() {
+            w.append(
+                Utc::now(),
+                Event::Sample {
+                    metric: "m\\é".into(),
+                    value,
+                    error,
+                },
+            )
+            .unwrap();
+        }
+        w.append(Utc::now(), Event::RunEnded).unwrap();
+        drop(w);
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        // Written by hand: RFC 3339 with an offset and no millis, fields in another order, an
+        // unknown field; the fast path must agree with the full parse on each.
+        text.push_str(r#"{"type":"sample","m":"x","seq":8,"run":"r","ts":"2026-11-23T17:00:00+01:00","extra":[1]}"#);
+        text.push('\n');
+        text.push_str(
+            r#"{"seq":9,"ts":"2026-11-23T16:00:00.5Z","run":"r","type":"sample","m":"x","v":3}"#,
+        );
+        text.push('\n');
+        std::fs::write(&p, &text).unwrap();
+        let mut reader = Reader::open(&p).unwrap();
+        let mut fast = vec![];
+        while let Some(r) = reader.next_record() {
+            let r = r.unwrap();
+            assert_eq!(
+                matches!(r, Record::Sample(_)),
+                r.seq() != 6,
+                "seq {} took the wrong path",
+                r.seq()
+            );
+            fast.push(r.into_envelope());
+        }
+        let full: Vec<Envelope> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(fast, full);
+        assert_eq!(fast.len(), 8);
+    }
+
+    #[test]
+    fn a_tail_never_consumes_a_line_without_its_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        write_three(&p);
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(&p, format!("{}\n{}", lines[0], &lines[1][..10])).unwrap();
+        let before = std::fs::read(&p).unwrap();
+        let mut tail = Tail::open(&p).unwrap();
+        assert_eq!(tail.poll().unwrap().unwrap().seq, 1);
+        assert!(tail.poll().is_none(), "half a line is not a record");
+        assert!(tail.poll().is_none());
+        assert_eq!(tail.offset(), lines[0].len() as u64 + 1);
+        assert_eq!(std::fs::read(&p).unwrap(), before, "the tail wrote");
+        // The writer finishes the line, then writes garbage and one more.
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        write!(f, "{}\nnot json\n{}\n", &lines[1][10..], lines[2]).unwrap();
+        assert_eq!(tail.poll().unwrap().unwrap().seq, 2);
+        match tail.poll() {
+            Some(Err(JournalError::Corrupt { line: 3, .. })) => {}
+            other => panic!("expected line 3 corrupt, got {other:?}"),
+        }
+        assert_eq!(tail.poll().unwrap().unwrap().seq, 3, "the tail goes on");
+        assert!(tail.poll().is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! [`KeyTimes::rows`].
 
 pub mod describe;
+pub mod log;
 pub mod series;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::event::{Envelope, Event, MilestoneKind, Phase, RollbackStatus, RuleCheck, Verdict};
-use crate::journal::{JournalError, Reader, TornTail};
+use crate::journal::{JournalError, Reader, Record, SampleRecord, TornTail};
 use crate::scenario::Scenario;
 
 pub use describe::describe;
@@ -360,20 +361,33 @@ pub struct RunState {
     pub lagged: u64,
     /// Highest journal sequence number folded in: a replayed or re-read event is not applied twice.
     pub last_seq: Option<u64>,
+    /// Keep each metric's recent [`MetricState::series`] (the console's panels). Off for the
+    /// debrief and `recover`, which need only the bounded overview: see [`RunState::keep_series`].
+    pub series_kept: bool,
 }
 
 impl RunState {
-    /// The whole run, every timeline line kept: for the debrief and `recover`.
+    /// The whole run, every timeline line kept, no recent series (only the bounded chart
+    /// overview): for the debrief and `recover`.
     pub fn new() -> RunState {
         RunState::default()
     }
 
-    /// As the console keeps it: the timeline capped at [`CONSOLE_TIMELINE`] lines.
+    /// As the console keeps it: the timeline capped at [`CONSOLE_TIMELINE`] lines, and each
+    /// metric's recent series for its panel.
     pub fn console() -> RunState {
         RunState {
             timeline_cap: Some(CONSOLE_TIMELINE),
+            series_kept: true,
             ..RunState::default()
         }
+    }
+
+    /// Whether samples also go into each metric's recent [`series::Series`] (a ring of 16k points
+    /// and its buckets, about 256 KiB per metric once full). Everything else is kept either way.
+    pub fn keep_series(mut self, keep: bool) -> RunState {
+        self.series_kept = keep;
+        self
     }
 
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Envelope>) -> RunState {
@@ -384,17 +398,27 @@ impl RunState {
         v
     }
 
-    /// Streams a journal into a whole-run state without modifying the file; also returns a torn
-    /// last line that was skipped. Memory does not grow with the journal's length.
+    /// Streams a journal into a whole-run state ([`RunState::new`]) without modifying the file;
+    /// also returns a torn last line that was skipped. Memory does not grow with the journal's
+    /// length.
     pub fn from_journal(
         path: &std::path::Path,
     ) -> Result<(RunState, Option<TornTail>), JournalError> {
+        RunState::new().fold_journal(path)
+    }
+
+    /// Streams a journal into this state through [`Reader::next_record`] (samples on the fast
+    /// path); never modifies the file. Returns the state and a torn last line that was skipped.
+    pub fn fold_journal(
+        mut self,
+        path: &std::path::Path,
+    ) -> Result<(RunState, Option<TornTail>), JournalError> {
         let mut reader = Reader::open(path)?;
-        let mut run = RunState::new();
-        for env in reader.by_ref() {
-            run.apply(&env?);
+        while let Some(r) = reader.next_record() {
+            self.apply_record(&r?);
         }
-        Ok((run, reader.torn().cloned()))
+        let torn = reader.torn().cloned();
+        Ok((self, torn))
     }
 
     /// [`RunState::console`] with `events` folded in.
@@ -422,25 +446,52 @@ impl RunState {
         self.started() && !self.ended
     }
 
-    pub fn apply(&mut self, env: &Envelope) {
-        if self.last_seq.is_some_and(|s| env.seq <= s) {
-            return;
+    /// Counts a record in; false when its sequence number was folded in already.
+    fn admit(&mut self, seq: u64, ts: DateTime<Utc>, run: &str) -> bool {
+        if self.last_seq.is_some_and(|s| seq <= s) {
+            return false;
         }
-        self.last_seq = Some(env.seq);
+        self.last_seq = Some(seq);
         self.records += 1;
-        let ts = env.ts;
         self.start.get_or_insert(ts);
-        self.run.get_or_insert_with(|| env.run.clone());
+        if self.run.is_none() {
+            self.run = Some(run.to_string());
+        }
         self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
+        true
+    }
+
+    /// One record from [`Reader::next_record`]: the same as [`RunState::apply`] of its envelope.
+    pub fn apply_record(&mut self, r: &Record) {
+        match r {
+            Record::Sample(s) => self.apply_sample_record(s),
+            Record::Event(e) => self.apply(e),
+        }
+    }
+
+    /// A sample record: the same as [`RunState::apply`] of its envelope, without building one.
+    pub fn apply_sample_record(&mut self, s: &SampleRecord) {
+        if self.admit(s.seq, s.ts, s.run) {
+            self.apply_sample(s.ts, s.metric, s.value, s.error);
+        }
+    }
+
+    pub fn apply(&mut self, env: &Envelope) {
         if let Event::Sample {
             metric,
             value,
             error,
         } = &env.event
         {
-            self.apply_sample(ts, metric, *value, error.as_deref());
+            if self.admit(env.seq, env.ts, &env.run) {
+                self.apply_sample(env.ts, metric, *value, error.as_deref());
+            }
             return;
         }
+        if !self.admit(env.seq, env.ts, &env.run) {
+            return;
+        }
+        let ts = env.ts;
         let (src, text) = describe(&env.event);
         self.timeline.push_back(TimelineEntry {
             ts,
@@ -703,13 +754,17 @@ impl RunState {
         let value = value.filter(|v| v.is_finite());
         m.samples += 1;
         m.last = value;
-        m.last_error = error.map(str::to_string);
+        if m.last_error.as_deref() != error {
+            m.last_error = error.map(str::to_string);
+        }
         m.overview.push(t, value);
         match value {
             Some(v) => {
                 m.min = Some(m.min.map_or(v, |x| x.min(v)));
                 m.max = Some(m.max.map_or(v, |x| x.max(v)));
-                m.series.push(t, v);
+                if self.series_kept {
+                    m.series.push(t, v);
+                }
             }
             None => m.no_data += 1,
         }

@@ -12,18 +12,33 @@ use std::collections::VecDeque;
 
 /// Raw points kept per metric by the console: a little over 4 h of 1 s samples.
 pub const CAPACITY: usize = 16_384;
-/// Bucket levels: level k aggregates 2^(k+1) raw samples (2, 4, … 4096).
-const LEVELS: usize = 12;
+/// Bucket levels: level j aggregates 4·2^j raw samples (4, 8, … 4096). Buckets of 2 are not
+/// kept: a window that would use them is drawn from the raw points.
+const LEVELS: usize = 11;
 
 /// Stored as `f32`: a plot needs 7 digits, not 16, and the console keeps 50 metrics × 16k points.
+/// A bucket's first sample is implied by its place in its level (buckets are aligned to their size).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Bucket {
-    /// Global index of the first sample in the bucket.
-    first: u64,
     t0: f32,
     t1: f32,
     min: f32,
     max: f32,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Level {
+    buckets: VecDeque<Bucket>,
+    /// Global index of the first sample of `buckets[0]`, a multiple of the level's size.
+    first: u64,
+}
+
+/// Grows `q` by doubling, but never past `max` elements: the ring's memory is its bound, not twice it.
+fn reserve_up_to<T>(q: &mut VecDeque<T>, max: usize) {
+    if q.len() == q.capacity() && q.len() < max {
+        let more = q.len().max(4).min(max - q.len());
+        q.reserve_exact(more);
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -32,44 +47,62 @@ pub struct Series {
     raw: VecDeque<(f32, f32)>,
     /// Global index of `raw[0]`.
     base: u64,
-    levels: Vec<VecDeque<Bucket>>,
+    levels: Vec<Level>,
 }
 
 impl Series {
+    fn size(level: usize) -> u64 {
+        4u64 << level
+    }
+
+    /// Most buckets a level holds: enough to cover the raw window at any alignment.
+    fn max_buckets(level: usize) -> usize {
+        CAPACITY / Self::size(level) as usize + 1
+    }
+
     pub fn push(&mut self, t: f64, v: f64) {
         if !v.is_finite() {
             return;
         }
         let (t, v) = (t as f32, v as f32);
         if self.levels.is_empty() {
-            self.levels = vec![VecDeque::new(); LEVELS];
+            self.levels = vec![Level::default(); LEVELS];
+        }
+        if self.raw.len() == CAPACITY {
+            // Evict before pushing, so the ring never outgrows its bound.
+            self.raw.pop_front();
+            self.base += 1;
+            for (k, level) in self.levels.iter_mut().enumerate() {
+                let size = Self::size(k);
+                while !level.buckets.is_empty() && level.first + size <= self.base {
+                    level.buckets.pop_front();
+                    level.first += size;
+                }
+            }
         }
         let index = self.base + self.raw.len() as u64;
+        reserve_up_to(&mut self.raw, CAPACITY);
         self.raw.push_back((t, v));
         for (k, level) in self.levels.iter_mut().enumerate() {
-            let size = 2u64 << k;
-            match level.back_mut() {
-                Some(b) if index - b.first < size => {
+            let size = Self::size(k);
+            if level.buckets.is_empty() {
+                level.first = index - index % size;
+            }
+            let last_first = level.first + (level.buckets.len() as u64).saturating_sub(1) * size;
+            match level.buckets.back_mut() {
+                Some(b) if index - last_first < size => {
                     b.t1 = t;
                     b.min = b.min.min(v);
                     b.max = b.max.max(v);
                 }
-                _ => level.push_back(Bucket {
-                    first: index,
-                    t0: t,
-                    t1: t,
-                    min: v,
-                    max: v,
-                }),
-            }
-        }
-        if self.raw.len() > CAPACITY {
-            self.raw.pop_front();
-            self.base += 1;
-            for (k, level) in self.levels.iter_mut().enumerate() {
-                let size = 2u64 << k;
-                while level.front().is_some_and(|b| b.first + size <= self.base) {
-                    level.pop_front();
+                _ => {
+                    reserve_up_to(&mut level.buckets, Self::max_buckets(k));
+                    level.buckets.push_back(Bucket {
+                        t0: t,
+                        t1: t,
+                        min: v,
+                        max: v,
+                    })
                 }
             }
         }
@@ -96,7 +129,7 @@ impl Series {
         let end = self.raw.partition_point(|p| f64::from(p.0) <= to);
         let n = end.saturating_sub(start);
         let wide = |(t, v): (f32, f32)| (f64::from(t), f64::from(v));
-        if n <= 2 * columns {
+        if n <= 2 * columns + 1 {
             return self
                 .raw
                 .range(start..end.max(start))
@@ -104,11 +137,12 @@ impl Series {
                 .map(wide)
                 .collect();
         }
-        let mut k = 0;
-        while k + 1 < LEVELS && (n >> (k + 1)) > columns {
+        // Buckets of 2^(k+1) samples, k ≥ 1: level k - 1.
+        let mut k = 1;
+        while k < LEVELS && (n >> (k + 1)) > columns {
             k += 1;
         }
-        let level = &self.levels[k];
+        let level = &self.levels[k - 1].buckets;
         let lo = level.partition_point(|b| f64::from(b.t1) < from);
         let hi = level.partition_point(|b| f64::from(b.t0) <= to);
         let mut out = Vec::with_capacity(2 * (hi.saturating_sub(lo)));
@@ -117,6 +151,17 @@ impl Series {
             out.push(wide((b.t1.max(b.t0), b.max)));
         }
         out
+    }
+
+    /// Bytes held, for tests of the bound.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.raw.capacity() * std::mem::size_of::<(f32, f32)>()
+            + self
+                .levels
+                .iter()
+                .map(|l| l.buckets.capacity() * std::mem::size_of::<Bucket>())
+                .sum::<usize>()
     }
 }
 
@@ -262,6 +307,20 @@ mod tests {
         let pts = s.decimated(0.0, 1e9, 50);
         assert!(pts.len() <= 104);
         assert!(pts[0].0 >= 100.0 - 4096.0);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_ring_not_twice_it() {
+        let mut s = Series::default();
+        for i in 0..(3 * CAPACITY) {
+            s.push(i as f64, (i % 13) as f64);
+        }
+        // 16k raw points of 8 bytes and about 8k buckets of 16 bytes.
+        assert!(s.held() <= 300 * 1024, "{} bytes", s.held());
+        for (k, l) in s.levels.iter().enumerate() {
+            assert!(l.buckets.len() <= Series::max_buckets(k));
+            assert_eq!(l.first % Series::size(k), 0);
+        }
     }
 
     #[test]

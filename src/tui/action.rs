@@ -8,6 +8,7 @@ use tui_input::InputRequest;
 
 use crate::engine::Command;
 use crate::event::Envelope;
+use crate::fold::RunState;
 use crate::scenario::Scenario;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -18,8 +19,8 @@ pub enum Action {
     Event(Arc<Envelope>),
     /// The console fell behind the engine by this many events (they are in the journal).
     Lagged(u64),
-    /// The journal as it stands, read after a lag.
-    Resynced(Arc<Vec<Envelope>>),
+    /// The journal as it stands, streamed into a fresh console state after a lag.
+    Resynced(Refolded),
     /// SIGTERM / SIGHUP: halt, roll back, then leave.
     Signal(&'static str),
     Up,
@@ -60,6 +61,18 @@ pub enum Action {
     RunFailed(String),
 }
 
+/// A console [`RunState`] folded afresh from the journal. Two are equal when they folded the same
+/// records of the same run (the state itself has no equality).
+#[derive(Debug, Clone)]
+pub struct Refolded(pub Box<RunState>);
+
+impl PartialEq for Refolded {
+    fn eq(&self, other: &Refolded) -> bool {
+        let key = |r: &RunState| (r.records, r.last_seq, r.run.clone());
+        key(&self.0) == key(&other.0)
+    }
+}
+
 /// What `App::update` asks the outside world to do. The loop carries these out.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -73,7 +86,7 @@ pub enum Effect {
         path: PathBuf,
         anchor: Option<String>,
     },
-    /// Read the journal again to catch up after the console fell behind.
+    /// Stream the journal again into a fresh state to catch up after the console fell behind.
     Resync,
     /// Write the Markdown debrief beside the journal (atomically).
     ExportDebrief,

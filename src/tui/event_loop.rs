@@ -15,7 +15,7 @@ use ratatui::backend::Backend;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, mpsc};
 
-use super::action::{Action, Effect};
+use super::action::{Action, Effect, Refolded};
 use super::app::App;
 use super::keys::{Ctx, action_for};
 use super::launch::{Launcher, export_debrief, read_runbook};
@@ -253,8 +253,9 @@ impl Loop<'_> {
             )),
             Effect::Resync => {
                 if let Some(s) = session.as_ref() {
-                    match crate::journal::read(&s.journal) {
-                        Ok(j) => follow.push(Action::Resynced(std::sync::Arc::new(j.events))),
+                    // Streamed: memory does not grow with the journal, and nothing is written.
+                    match crate::fold::RunState::console().fold_journal(&s.journal) {
+                        Ok((run, _)) => follow.push(Action::Resynced(Refolded(Box::new(run)))),
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot re-read the journal after a lag")
                         }

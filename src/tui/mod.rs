@@ -124,14 +124,22 @@ pub async fn run(
     on_terminal(app, lp).await
 }
 
-/// `gameday replay JOURNAL`: the Run screen on a finished journal, with a time slider.
+/// `gameday replay JOURNAL`: the Run screen on a finished journal, with a time slider. The journal
+/// is streamed (never written) into a compact [`crate::fold::log::RunLog`]; a torn last line is
+/// left out.
 pub async fn replay(journal: &Path) -> Result<Finished, String> {
-    let read = crate::journal::read(journal).map_err(|e| e.to_string())?;
-    let app = App::replay(read.events);
+    let app = replay_app(journal)?;
     let lp = Loop {
         launcher: None,
         signals: mpsc::channel(1).1,
         journal: Some(journal.to_path_buf()),
     };
     on_terminal(app, lp).await.map_err(|e| e.to_string())
+}
+
+/// The console state `gameday replay` opens on: the journal streamed into a compact log and folded
+/// to its end. Reads only.
+pub fn replay_app(journal: &Path) -> Result<App, String> {
+    let (log, _) = crate::fold::log::RunLog::from_journal(journal).map_err(|e| e.to_string())?;
+    Ok(App::replay_log(log))
 }

@@ -219,7 +219,10 @@ impl App {
         let bounds = r.bounds();
         r.at = to(r.at, bounds).clamp(bounds.0, bounds.1);
         let at = r.at;
-        self.run = RunState::console_from(r.events.iter().filter(|e| e.ts <= at));
+        let log = r.log.clone();
+        // The old state goes first: a seek never holds two folds of a long run at once.
+        self.run = RunState::console();
+        log.fold_until(&mut self.run, at);
         self.now = at;
     }
 }

@@ -13,6 +13,7 @@ use super::preflight::Checklist;
 use crate::engine::Command;
 use crate::event::{Envelope, MilestoneKind};
 use crate::fold::RunState;
+use crate::fold::log::RunLog;
 use crate::scenario::Scenario;
 
 mod flow;
@@ -49,18 +50,17 @@ pub struct TextField {
     pub input: Input,
 }
 
-/// A finished journal being reviewed: the run view is the fold of the events up to `at`.
+/// A finished journal being reviewed: the run view is the fold of the records up to `at`, rebuilt
+/// from the compact [`RunLog`] on every seek.
 #[derive(Debug, Clone)]
 pub struct Replay {
-    pub events: Arc<Vec<Envelope>>,
+    pub log: Arc<RunLog>,
     pub at: DateTime<Utc>,
 }
 
 impl Replay {
     pub fn bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
-        let first = self.events.first().map(|e| e.ts).unwrap_or(self.at);
-        let last = self.events.last().map(|e| e.ts).unwrap_or(self.at);
-        (first, last)
+        self.log.bounds().unwrap_or((self.at, self.at))
     }
 }
 
@@ -128,15 +128,21 @@ impl App {
         app
     }
 
-    /// The Run screen on a finished journal, slider at the end.
+    /// The Run screen on a finished run's events, slider at the end (tests and small callers;
+    /// `gameday replay` streams the journal into a [`RunLog`] and uses [`App::replay_log`]).
     pub fn replay(events: Vec<Envelope>) -> App {
-        let at = events.last().map(|e| e.ts).unwrap_or_default();
+        App::replay_log(RunLog::from_events(events))
+    }
+
+    /// The Run screen on a finished run, slider at the end.
+    pub fn replay_log(log: RunLog) -> App {
+        let at = log.bounds().map(|b| b.1).unwrap_or_default();
         let mut app = App::base(at, Picker::default(), Screen::Run);
-        app.run = RunState::console_from(&events);
+        log.fold_until(&mut app.run, at);
         app.scenario = app.run.scenario.clone();
         app.started = true;
         app.replay = Some(Replay {
-            events: Arc::new(events),
+            log: Arc::new(log),
             at,
         });
         app
@@ -222,10 +228,11 @@ impl App {
                 ));
                 vec![Effect::Resync]
             }
-            A::Resynced(events) => {
-                // The journal is the source of truth: refold it; later broadcasts are de-duplicated by seq.
+            A::Resynced(refolded) => {
+                // The journal is the source of truth: its fold replaces ours; later broadcasts are
+                // de-duplicated by seq.
                 let lagged = self.run.lagged;
-                self.run = RunState::console_from(events.iter());
+                self.run = *refolded.0;
                 self.run.lagged = lagged;
                 self.status = None;
                 vec![]

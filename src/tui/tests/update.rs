@@ -398,7 +398,20 @@ fn lag_resyncs_from_the_journal_without_double_counting() {
     let all = fixture::halting();
     let mut app = live(&all[..all.len() - 3], 26_000);
     assert_eq!(app.update(Action::Lagged(3)), vec![Effect::Resync]);
-    app.update(Action::Resynced(Arc::new(all.clone())));
+    // The journal as the engine wrote it, streamed into a fresh console state.
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let lines: String = all
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
+    std::fs::write(&journal, lines).unwrap();
+    let (run, _) = crate::fold::RunState::console()
+        .fold_journal(&journal)
+        .unwrap();
+    app.update(Action::Resynced(crate::tui::action::Refolded(Box::new(
+        run,
+    ))));
     assert!(
         app.run.halt.is_some(),
         "missed halt recovered from the journal"
