@@ -44,10 +44,16 @@ pub async fn print_events(mut rx: broadcast::Receiver<Arc<Envelope>>, mut out: i
 /// writes the journal, and a line without its newline yet is never glued to what comes later (it
 /// is read again, whole, on a later poll), so a torn write that the writer cuts back (a full disk)
 /// and replaces is read as the replacement.
-pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Result<()> {
+///
+/// A run that died leaves a journal without `run_ended` and no writer: once no process has held
+/// the journal's lock for two polls in a row, follow says so (with the `recover` command) and
+/// returns [`Followed::WriterGone`] instead of waiting for ever.
+pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Result<Followed> {
     use crate::journal::{JournalError, Tail};
     let mut tail = Tail::open(path).map_err(std::io::Error::other)?;
     let mut start: Option<DateTime<Utc>> = None;
+    // EOF polls in a row with no writer (two, so a writer starting up is not mistaken for gone).
+    let mut unwritten = 0u8;
     loop {
         let env = match tail.poll() {
             Some(Ok(env)) => env,
@@ -57,19 +63,43 @@ pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Res
             }
             Some(Err(e)) => return Err(std::io::Error::other(e)),
             None => {
+                if crate::journal::writer_of(path).is_some() {
+                    unwritten = 0;
+                } else {
+                    unwritten = unwritten.saturating_add(1);
+                }
+                if unwritten >= 2 {
+                    writeln!(
+                        out,
+                        "(no process is writing this journal and it has no run_ended: the run died. `gameday recover {}` rolls back what it left)",
+                        path.display()
+                    )?;
+                    out.flush()?;
+                    return Ok(Followed::WriterGone);
+                }
                 // At the end for now: wait for the writer (polling is fine for a human-paced view).
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 continue;
             }
         };
+        unwritten = 0;
         let start = *start.get_or_insert(env.ts);
         let (src, text) = describe(&env.event);
         writeln!(out, "{} {:<12} {}", t_plus(start, env.ts), src, text)?;
         out.flush()?;
         if matches!(env.event, crate::event::Event::RunEnded) {
-            return Ok(());
+            return Ok(Followed::Ended);
         }
     }
+}
+
+/// How [`follow`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Followed {
+    /// The journal reached `run_ended`.
+    Ended,
+    /// No one writes the journal any more and it never reached `run_ended`: the run died.
+    WriterGone,
 }
 
 #[cfg(test)]
@@ -124,6 +154,9 @@ mod tests {
         // Line 1 whole, then a torn write (of another record than the one written after the cut).
         let torn = lines[2].replace("\"seq\":3", "\"seq\":9");
         std::fs::write(&j, format!("{}\n{}", lines[0], &torn[..torn.len() - 4])).unwrap();
+        // This test is the writer: it holds the journal's lock, as a run does.
+        let lock = std::fs::File::open(&j).unwrap();
+        lock.lock().unwrap();
         let out = Shared::default();
         let task = tokio::spawn({
             let (j, out) = (j.clone(), out.clone());
@@ -146,6 +179,7 @@ mod tests {
             .expect("follow ends at run_ended")
             .unwrap()
             .unwrap();
+        drop(lock);
         let shown = out.text();
         assert!(!shown.contains("unreadable"), "{shown}");
         assert_eq!(shown.lines().count(), 3, "{shown}");

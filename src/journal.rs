@@ -468,6 +468,12 @@ fn lock(file: &File, path: &Path) -> Result<(), JournalError> {
     }
 }
 
+/// `pid N (command line)` of the process writing the journal at `path` (holding its lock), from
+/// /proc/locks; `None` when no one is (the run ended, or its process died). Reads only.
+pub fn writer_of(path: &Path) -> Option<String> {
+    lock_holder(&File::open(path).ok()?)
+}
+
 /// `pid N (command line)` of the process holding a lock on `file`, from /proc/locks.
 fn lock_holder(file: &File) -> Option<String> {
     let meta = file.metadata().ok()?;

@@ -85,7 +85,8 @@ enum Cmd {
         #[arg(long)]
         yes: bool,
     },
-    /// Watch a run from a second seat: print its journal's events as they are written.
+    /// Watch a run from a second seat: print its journal's events as they are written (exit 3
+    /// when the run died: no writer and no end).
     Follow { journal: PathBuf },
     /// Review a finished run in the console: the Run screen with a time slider.
     Replay { journal: PathBuf },
@@ -181,7 +182,8 @@ fn main() -> ExitCode {
                 yes,
             } => target::trust::trust(&host, known_hosts, yes).await,
             Cmd::Follow { journal } => match headless::follow(&journal, std::io::stdout()).await {
-                Ok(()) => exit::HELD,
+                Ok(headless::Followed::Ended) => exit::HELD,
+                Ok(headless::Followed::WriterGone) => exit::MANUAL,
                 Err(e) => {
                     gameday::errln!("gameday: follow {}: {e}", journal.display());
                     exit::INVALID

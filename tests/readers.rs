@@ -127,6 +127,9 @@ fn follow_waits_at_a_torn_line_without_touching_it_and_reads_it_whole_once_writt
     let (dir, j) = journal(300, false);
     let torn = tear(&j);
     let before = sha256(&j);
+    // The test is the run's writer: it holds the journal's lock, as a run does.
+    let writer = std::fs::File::open(&j).unwrap();
+    writer.lock().unwrap();
     let mut follower = gameday()
         .arg("follow")
         .arg(&j)
@@ -182,6 +185,37 @@ fn follow_waits_at_a_torn_line_without_touching_it_and_reads_it_whole_once_writt
     assert_eq!(sha256(&j), written, "follow changed the journal");
     assert_eq!(listing(dir.path()), ["journal.jsonl"]);
     assert!(torn.len() > 10);
+    drop(writer);
+}
+
+/// A run that died leaves a journal with no `run_ended` and no writer: follow says so, names the
+/// `recover` command and exits 3 instead of waiting for ever; the journal is not touched.
+#[test]
+fn follow_of_a_run_that_died_says_so_and_exits_3() {
+    let (dir, j) = journal(100, false);
+    tear(&j);
+    let before = sha256(&j);
+    let mut child = gameday()
+        .arg("follow")
+        .arg(&j)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "follow waits for ever on a dead run"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("the run died"), "{text}");
+    assert!(text.contains("gameday recover"), "{text}");
+    assert_eq!(sha256(&j), before, "follow changed the journal");
+    assert_eq!(listing(dir.path()), ["journal.jsonl"]);
 }
 
 #[test]
