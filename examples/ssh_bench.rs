@@ -23,7 +23,7 @@
 //! open scale linearly at ~10 ms/host: the two cores are saturated by sshd forking a session
 //! shell, `timeout` and `sh` per command, not by waiting.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/ssh/sshd_support.rs"]
 mod support;
 
 use std::sync::Arc;

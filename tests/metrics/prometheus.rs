@@ -8,13 +8,12 @@
 //! Needs `prometheus` on PATH (or `GAMEDAY_PROMETHEUS=/path/to/prometheus`). Set
 //! `GAMEDAY_SKIP_PROMETHEUS=1` to skip on a machine without it; CI installs it.
 
-mod metrics_common;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::fake_server::{Behavior, FakeServer};
 use gameday::engine::Options;
 use gameday::event::{Event, Verdict};
 use gameday::metric::prometheus::PrometheusProbe;
@@ -22,7 +21,6 @@ use gameday::metric::scrape::{self, ScrapeProbe};
 use gameday::metric::{poll_once, web};
 use gameday::scenario::Scenario;
 use gameday::target::{Host, HostMap};
-use metrics_common::{Behavior, FakeServer};
 use tokio::process::{Child, Command};
 
 struct Prometheus {
@@ -368,7 +366,7 @@ steps:
         assert_eq!(r, Ok(0.2), "a live series read as stale");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    app.behave(metrics_common::text(503, "gone"));
+    app.behave(crate::fake_server::text(503, "gone"));
     let stopped = tokio::time::Instant::now();
     let reason = eventually(
         "stale series becomes no data",

@@ -8,18 +8,16 @@
 //! answer into a spurious timeout. The window arithmetic itself is tested under the paused clock
 //! with a scripted source (`window_math_under_the_paused_clock`).
 
-mod metrics_common;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::fake_server::{Behavior, FakeServer, json, prom_vector, scenario_yaml, text};
 use gameday::engine::{Command, Handle, Options, RunOutcome};
 use gameday::event::{CommandOutcome, Envelope, Event, Verdict};
 use gameday::metric::{Probe, ProbeMap, Reading};
 use gameday::scenario::Scenario;
 use gameday::target::{BoxFuture, Host, HostMap};
-use metrics_common::{Behavior, FakeServer, json, prom_vector, scenario_yaml, text};
 use tokio::sync::broadcast;
 
 /// A host that runs nothing and answers at once, remembering when each command arrived.

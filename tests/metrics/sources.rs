@@ -1,17 +1,15 @@
 //! The HTTP metric sources against scripted loopback servers: values, and every way a source can
 //! fail, each becoming "no data" with its reason.
 
-mod metrics_common;
-
 use std::time::Duration;
 
+use crate::fake_server::{Behavior, FakeServer, json, prom_vector, text};
 use gameday::metric::http::HttpProbe;
 use gameday::metric::prometheus::PrometheusProbe;
 use gameday::metric::scrape::ScrapeProbe;
 use gameday::metric::web::{self, Auth};
 use gameday::metric::{Probe, poll_once};
 use gameday::scenario::Reduce;
-use metrics_common::{Behavior, FakeServer, json, prom_vector, text};
 
 const T: Duration = Duration::from_millis(800);
 
@@ -287,7 +285,8 @@ async fn http_probe_times_and_checks() {
 
 #[test]
 fn validation_asks_for_reduce_and_checks_selectors() {
-    let yaml = |metric: &str| metrics_common::scenario_yaml(metric, "{ metric: m, above: 1 }", 10);
+    let yaml =
+        |metric: &str| crate::fake_server::scenario_yaml(metric, "{ metric: m, above: 1 }", 10);
     let parse = |metric: &str| {
         gameday::scenario::Scenario::parse(std::path::Path::new("v.yaml"), &yaml(metric))
     };

@@ -1,14 +1,12 @@
 //! Abort-rule options as the scenario file states them: `clear_after` (consecutive good samples
 //! that clear a breach) is bounded and located like every other field.
 
-mod metrics_common;
-
 use std::path::Path;
 
 use gameday::scenario::{DEFAULT_CLEAR_AFTER, Rule, Scenario};
 
 fn parse(abort: &str) -> Result<Scenario, String> {
-    let yaml = metrics_common::scenario_yaml("{ http: 'http://127.0.0.1:9/' }", abort, 10);
+    let yaml = crate::fake_server::scenario_yaml("{ http: 'http://127.0.0.1:9/' }", abort, 10);
     Scenario::parse(Path::new("r.yaml"), &yaml).map_err(|e| e.to_string())
 }
 
@@ -29,7 +27,7 @@ fn clear_after_defaults_to_two_and_is_read() {
 fn clear_after_out_of_bounds_is_located() {
     // Where the value stands in the generated file: FILE:LINE:COLUMN of its first character.
     let at = |abort: &str| {
-        let yaml = metrics_common::scenario_yaml("{ http: 'http://127.0.0.1:9/' }", abort, 10);
+        let yaml = crate::fake_server::scenario_yaml("{ http: 'http://127.0.0.1:9/' }", abort, 10);
         let (i, line) = yaml
             .lines()
             .enumerate()
@@ -52,7 +50,7 @@ fn clear_after_out_of_bounds_is_located() {
 
 #[test]
 fn steady_state_rules_take_no_clear_after() {
-    let yaml = metrics_common::scenario_yaml(
+    let yaml = crate::fake_server::scenario_yaml(
         "{ http: 'http://127.0.0.1:9/' }",
         "{ metric: m, above: 1 }",
         10,

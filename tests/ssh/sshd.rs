@@ -1,13 +1,11 @@
 //! End to end against a real OpenSSH sshd on loopback: inject, roll back, verify; host keys
 //! refused with nothing run; kill -9 of the console reverted by the lease, then `recover`.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Sshd, poll};
+use crate::sshd_support::{Sshd, poll};
 
 fn gameday() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gameday"))
@@ -126,7 +124,7 @@ fn refused(known_hosts_text: &str) -> (Option<i32>, String, bool) {
 
 #[test]
 fn unknown_host_is_refused_with_fingerprint_and_runs_nothing() {
-    if !Path::new(support::SSHD).exists() {
+    if !Path::new(crate::sshd_support::SSHD).exists() {
         return;
     }
     let (code, stderr, ran) = refused("");
@@ -138,7 +136,7 @@ fn unknown_host_is_refused_with_fingerprint_and_runs_nothing() {
 
 #[test]
 fn changed_host_key_is_fatal_and_runs_nothing() {
-    if !Path::new(support::SSHD).exists() {
+    if !Path::new(crate::sshd_support::SSHD).exists() {
         return;
     }
     let (code, stderr, ran) = refused(

@@ -1,0 +1,7 @@
+//! The SSH transport: an in-process russh server and a real OpenSSH sshd on loopback.
+
+mod inprocess;
+mod lease_engine;
+mod metachar;
+mod sshd;
+mod sshd_support;
