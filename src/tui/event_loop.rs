@@ -60,6 +60,8 @@ pub struct Finished {
     /// How the engine ended (`None` when no run was started).
     pub outcome: Option<Ended>,
     pub frames: u64,
+    /// Notes saved after the engine stopped taking them: the caller journals them.
+    pub late_notes: Vec<super::app::LateNote>,
 }
 
 pub struct Loop<'a> {
@@ -202,6 +204,7 @@ impl Loop<'_> {
                 }
             }
         }
+        done.late_notes = std::mem::take(&mut app.late_notes);
         if let Some(s) = session.take() {
             done.journal = Some(s.journal.clone());
             done.outcome = Some(finish_engine(s, app, engine_ended).await);
