@@ -265,6 +265,13 @@ impl Loop<'_> {
                 }
             }
             Effect::ExportDebrief => {
+                // Notes saved after the end go in first, once the engine has let go of the journal.
+                if let Some(s) = session.as_ref().filter(|s| s.engine.is_finished())
+                    && !app.late_notes.is_empty()
+                {
+                    let notes = std::mem::take(&mut app.late_notes);
+                    app.late_notes = super::journal_late_notes(&s.journal, &notes, false);
+                }
                 let journal = session
                     .as_ref()
                     .map(|s| s.journal.clone())

@@ -102,7 +102,7 @@ pub async fn console(scenario: Scenario, journal: Option<PathBuf>, options: Opti
         }
         return crate::exit::HELD; // Nothing was started.
     };
-    journal_late_notes(&path, &done.late_notes);
+    journal_late_notes(&path, &done.late_notes, true);
     let code = match done.outcome {
         Some(ended) => crate::session::conclude(&path, ended, &open).await,
         None => {
@@ -119,10 +119,15 @@ pub async fn console(scenario: Scenario, journal: Option<PathBuf>, options: Opti
 }
 
 /// Notes saved after the engine stopped: appended to the journal once the engine has let go of it
-/// (before the debrief is written, so they are in it); printed on stderr if that fails.
-fn journal_late_notes(journal: &Path, notes: &[app::LateNote]) {
+/// (before the debrief is written, so they are in it). Returns those it could not journal; with
+/// `last_chance` they are printed on stderr instead.
+pub(crate) fn journal_late_notes(
+    journal: &Path,
+    notes: &[app::LateNote],
+    last_chance: bool,
+) -> Vec<app::LateNote> {
     if notes.is_empty() {
-        return;
+        return vec![];
     }
     let writer = crate::journal::JournalWriter::append_to(journal).map(|mut w| {
         if let Ok((run, _)) = crate::fold::RunState::from_journal(journal)
@@ -135,10 +140,11 @@ fn journal_late_notes(journal: &Path, notes: &[app::LateNote]) {
     let mut writer = match writer {
         Ok(w) => Some(w),
         Err(e) => {
-            crate::errln!("gameday: cannot journal the notes written after the run ended: {e}");
+            tracing::warn!(error = %e, "cannot journal the notes written after the run ended");
             None
         }
     };
+    let mut left = Vec::new();
     for n in notes {
         let event = crate::event::Event::Note {
             role: n.role.clone(),
@@ -151,9 +157,13 @@ fn journal_late_notes(journal: &Path, notes: &[app::LateNote]) {
             .as_mut()
             .is_some_and(|w| w.append(chrono::Utc::now(), event).is_ok());
         if !ok {
-            crate::errln!("gameday: note not journaled: [{}] {}", n.role, n.text);
+            if last_chance {
+                crate::errln!("gameday: note not journaled: [{}] {}", n.role, n.text);
+            }
+            left.push(n.clone());
         }
     }
+    left
 }
 
 /// The line printed after the console closes: the verdict and what became of every fault.

@@ -191,7 +191,7 @@ impl App {
                         action,
                     });
                     self.status = Some(
-                        "the run has ended: note kept; it is journaled when you leave the console"
+                        "the run has ended: note kept; it is journaled on export (e) or when you leave the console"
                             .into(),
                     );
                     vec![]

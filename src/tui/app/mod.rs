@@ -250,7 +250,7 @@ impl App {
                     )
                 {
                     self.status = Some(
-                        "the run ended: Enter still saves this note (journaled when the console closes)"
+                        "the run ended: Enter still saves this note (journaled on export or when the console closes)"
                             .into(),
                     );
                 }

@@ -625,7 +625,7 @@ fn a_note_typed_across_the_end_of_the_run_is_kept() {
         app.status
             .as_deref()
             .unwrap_or("")
-            .contains("journaled when you leave")
+            .contains("journaled on export")
     );
 }
 
