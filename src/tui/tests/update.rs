@@ -746,3 +746,32 @@ fn the_abort_countdown_is_on_top_and_agrees_with_replay() {
         crate::tui::ui::alert_text(&live_then)
     );
 }
+
+/// A breaching metric's panel comes first, whatever its name, so "+N more" never hides it.
+#[test]
+fn the_breaching_panel_comes_first() {
+    let mut events = fixture::breaching();
+    let seq = events.last().map(|e| e.seq).unwrap_or(0) + 1;
+    events.push(crate::event::Envelope {
+        seq,
+        ts: at(25_000),
+        run: events[0].run.clone(),
+        event: crate::event::Event::RuleBreaching {
+            rule: 1,
+            label: "latency_ms > 3000".into(),
+            value: Some(3100.0),
+            left_ms: 10_000,
+            reason: None,
+        },
+    });
+    let mut app = live(&events, 26_000);
+    app.run.rules.remove(&0);
+    let screen = render_text(&app, 80, 24);
+    let latency = screen.find("┌ latency_ms").expect("latency panel");
+    let errors = screen.find("┌ error_rate").expect("error panel");
+    assert!(latency < errors, "{screen}");
+    assert!(
+        screen.starts_with(" ▲ AUTO-ABORT IN 9 s — latency_ms > 3000, 1 of 10 s"),
+        "{screen}"
+    );
+}
