@@ -255,6 +255,12 @@ pub enum Event {
         kind: MilestoneKind,
         role: String,
     },
+    /// Withdraws an earlier note or milestone (the record with journal sequence `retracts`): it stays in
+    /// the journal, and every view leaves it out (a retracted milestone no longer counts).
+    Retracted {
+        retracts: u64,
+        role: String,
+    },
     HaltRequested {
         by: String,
         reason: String,
@@ -642,10 +648,11 @@ pub(crate) mod hostile {
             Event::Verdict { .. } => 23,
             Event::RunEnded => 24,
             Event::FaultNotInjected { .. } => 25,
+            Event::Retracted { .. } => 26,
         }
     }
 
-    pub const VARIANTS: usize = 26;
+    pub const VARIANTS: usize = 27;
 
     /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
     /// `Option<f64>` appears.
@@ -744,6 +751,10 @@ pub(crate) mod hostile {
             },
             Event::Milestone {
                 kind: MilestoneKind::Mitigated,
+                role: text("role"),
+            },
+            Event::Retracted {
+                retracts: u64::MAX,
                 role: text("role"),
             },
             Event::HaltRequested {

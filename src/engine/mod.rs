@@ -80,6 +80,11 @@ pub enum Command {
         kind: MilestoneKind,
         role: String,
     },
+    /// Withdraw an earlier note or milestone, by its journal sequence number.
+    Retract {
+        seq: u64,
+        role: String,
+    },
     /// End the current step now and go on to the next.
     Advance,
     /// Start although live preflight checks failed (only while the run holds for it); the reason
@@ -531,7 +536,7 @@ impl Engine {
                     name: format!("metric {name} returns data"),
                     ok: reading.is_ok(),
                     detail: match reading {
-                        Ok(v) => format!("value {v}"),
+                        Ok(v) => format!("value {}", fmt_value(Some(v))),
                         Err(e) => e,
                     },
                 }
@@ -995,6 +1000,12 @@ impl Engine {
             }
             Command::Milestone { kind, role } => {
                 self.emit(Event::Milestone { kind, role });
+            }
+            Command::Retract { seq, role } => {
+                self.emit(Event::Retracted {
+                    retracts: seq,
+                    role,
+                });
             }
             Command::Proceed { by, reason } => {
                 if self.stage == Stage::PreflightHold && self.halt.is_none() {

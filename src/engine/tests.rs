@@ -153,6 +153,7 @@ fn kind(e: &Event) -> &'static str {
         Event::RuleTripped { .. } => "tripped",
         Event::Note { .. } => "note",
         Event::Milestone { .. } => "milestone",
+        Event::Retracted { .. } => "retracted",
         Event::HaltRequested { .. } => "halt",
         Event::RollbackStarted { .. } => "rollback_started",
         Event::RollbackResult { .. } => "rollback_result",

@@ -168,6 +168,9 @@ pub fn describe(event: &Event) -> (String, String) {
             role.as_str(),
             format!("milestone: {}", milestone_name(*kind)),
         ),
+        Event::Retracted { retracts, role } => {
+            (role.as_str(), format!("retracted record #{retracts}"))
+        }
         Event::HaltRequested { by, reason } => ("HALT", format!("halt by {by}: {reason}")),
         Event::LeaseArmed {
             fault,

@@ -173,6 +173,8 @@ pub struct StepNow {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoteRow {
+    /// Journal sequence number (what a retraction names).
+    pub seq: u64,
     pub ts: DateTime<Utc>,
     pub role: String,
     pub text: String,
@@ -181,6 +183,8 @@ pub struct NoteRow {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MilestoneRow {
+    /// Journal sequence number (what a retraction names).
+    pub seq: u64,
     pub ts: DateTime<Utc>,
     pub kind: MilestoneKind,
     pub role: String,
@@ -663,6 +667,7 @@ impl RunState {
             Event::Note {
                 role, text, action, ..
             } => self.notes.push(NoteRow {
+                seq: env.seq,
                 ts,
                 role: role.clone(),
                 text: text.clone(),
@@ -680,11 +685,18 @@ impl RunState {
                     self.key_times.early_milestones += 1;
                 }
                 self.milestones.push(MilestoneRow {
+                    seq: env.seq,
                     ts,
                     kind: *kind,
                     role: role.clone(),
                     counts,
                 });
+            }
+            Event::Retracted { retracts, .. } => {
+                let what = self.retract(*retracts);
+                if let (Some(what), Some(line)) = (what, self.timeline.back_mut()) {
+                    line.text = format!("retracted {what}");
+                }
             }
             Event::HaltRequested { by, reason } => {
                 self.incidents.push((
@@ -767,6 +779,51 @@ impl RunState {
                 }
             }
             None => m.no_data += 1,
+        }
+    }
+
+    /// Leaves the note or milestone journaled as `seq` out of every view; a retracted milestone
+    /// no longer counts in the key times. Returns what was retracted, for the timeline.
+    fn retract(&mut self, seq: u64) -> Option<String> {
+        if let Some(i) = self.notes.iter().position(|n| n.seq == seq) {
+            let n = self.notes.remove(i);
+            let what = if n.action { "action item" } else { "note" };
+            return Some(format!("{what}: {}", n.text));
+        }
+        let i = self.milestones.iter().position(|m| m.seq == seq)?;
+        let m = self.milestones.remove(i);
+        self.key_times.detected = None;
+        self.key_times.mitigated = None;
+        self.key_times.early_milestones = 0;
+        for m in &self.milestones {
+            if m.counts {
+                let slot = match m.kind {
+                    MilestoneKind::Detected => &mut self.key_times.detected,
+                    MilestoneKind::Mitigated => &mut self.key_times.mitigated,
+                };
+                slot.get_or_insert(m.ts);
+            } else {
+                self.key_times.early_milestones += 1;
+            }
+        }
+        Some(format!("milestone: {}", describe::milestone_name(m.kind)))
+    }
+
+    /// The newest note or milestone still standing: what an undo retracts.
+    pub fn last_retractable(&self) -> Option<(u64, String)> {
+        let note = self.notes.last().map(|n| {
+            let what = if n.action { "action item" } else { "note" };
+            (n.seq, format!("{what} \"{}\"", n.text))
+        });
+        let milestone = self.milestones.last().map(|m| {
+            (
+                m.seq,
+                format!("milestone {}", describe::milestone_name(m.kind)),
+            )
+        });
+        match (note, milestone) {
+            (Some(n), Some(m)) => Some(if n.0 > m.0 { n } else { m }),
+            (n, m) => n.or(m),
         }
     }
 

@@ -204,3 +204,66 @@ fn the_console_keeps_a_bounded_timeline_and_the_debrief_keeps_all() {
         CONSOLE_TIMELINE + 10
     );
 }
+
+/// A retraction leaves the note or milestone out of every view and out of the key times; the first
+/// remaining milestone of that kind counts instead. The line's JSON is `{"type":"retracted",…}`
+/// (a new record type: older journals, which have none, read as before).
+#[test]
+fn a_retraction_withdraws_a_note_or_milestone() {
+    let mut log = Log(vec![]);
+    log.push(0, intent("f", "h"))
+        .push(1_000, injected("f", "h", true))
+        .push(2_000, milestone(MilestoneKind::Detected)) // seq 3
+        .push(3_000, milestone(MilestoneKind::Detected)) // seq 4
+        .push(
+            4_000,
+            Event::Note {
+                role: "IC".into(),
+                text: "typo".into(),
+                action: false,
+                metrics: Default::default(),
+                faults: vec![],
+            },
+        ); // seq 5
+    let before = RunState::from_events(&log.0);
+    assert_eq!(before.key_times.detected, Some(at(2_000)));
+    assert_eq!(before.last_retractable().map(|r| r.0), Some(5));
+    log.push(
+        5_000,
+        Event::Retracted {
+            retracts: 3,
+            role: "IC".into(),
+        },
+    )
+    .push(
+        5_100,
+        Event::Retracted {
+            retracts: 5,
+            role: "IC".into(),
+        },
+    );
+    let run = RunState::from_events(&log.0);
+    assert!(run.notes.is_empty());
+    assert_eq!(run.milestones.len(), 1);
+    assert_eq!(run.key_times.detected, Some(at(3_000)));
+    assert_eq!(run.last_retractable().map(|r| r.0), Some(4));
+    let last = run
+        .timeline
+        .back()
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    assert_eq!(last, "retracted note: typo");
+    assert!(
+        run.timeline
+            .iter()
+            .any(|t| t.text == "retracted milestone: detected")
+    );
+    // The wire format, both ways.
+    let line = serde_json::to_string(&log.0[5]).expect("serialize");
+    assert!(
+        line.contains("\"retracted\"") && line.contains("\"retracts\":3"),
+        "{line}"
+    );
+    let back: Envelope = serde_json::from_str(&line).expect("parse");
+    assert_eq!(back, log.0[5]);
+}

@@ -41,6 +41,8 @@ pub enum Action {
     Detected,
     Mitigated,
     AdvanceStep,
+    /// Withdraw the last note or milestone (asks first).
+    Undo,
     ToggleRunbook,
     ToggleHelp,
     ToggleCheck,
@@ -48,7 +50,8 @@ pub enum Action {
     ToggleDebrief,
     Export,
     Quit,
-    ConfirmQuit,
+    /// `y` in a confirmation: quit, or the pending command.
+    Confirm,
     /// Replay slider, in seconds (negative goes back).
     Seek(i64),
     SeekStart,

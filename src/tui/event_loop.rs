@@ -60,6 +60,8 @@ pub struct Finished {
     /// How the engine ended (`None` when no run was started).
     pub outcome: Option<Ended>,
     pub frames: u64,
+    /// Notes saved after the engine stopped taking them: the caller journals them.
+    pub late_notes: Vec<super::app::LateNote>,
 }
 
 pub struct Loop<'a> {
@@ -202,6 +204,7 @@ impl Loop<'_> {
                 }
             }
         }
+        done.late_notes = std::mem::take(&mut app.late_notes);
         if let Some(s) = session.take() {
             done.journal = Some(s.journal.clone());
             done.outcome = Some(finish_engine(s, app, engine_ended).await);
@@ -263,6 +266,13 @@ impl Loop<'_> {
                 }
             }
             Effect::ExportDebrief => {
+                // Notes saved after the end go in first, once the engine has let go of the journal.
+                if let Some(s) = session.as_ref().filter(|s| s.engine.is_finished())
+                    && !app.late_notes.is_empty()
+                {
+                    let notes = std::mem::take(&mut app.late_notes);
+                    app.late_notes = super::journal_late_notes(&s.journal, &notes, false);
+                }
                 let journal = session
                     .as_ref()
                     .map(|s| s.journal.clone())

@@ -22,11 +22,47 @@ const NONE: KeyModifiers = KeyModifiers::NONE;
 const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
 const CTRL: KeyModifiers = KeyModifiers::CONTROL;
 
+/// How the help overlay groups the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Moving around: scrolling, choosing, closing, quitting.
+    Navigation,
+    /// What changes the run: halt, start, advance.
+    RunControl,
+    /// Notes, action items, milestones, roles.
+    Notes,
+    /// Other views: runbook, debrief, help.
+    Views,
+    /// The replay slider (a replay only).
+    Replay,
+}
+
+impl Group {
+    pub const ALL: [Group; 5] = [
+        Group::RunControl,
+        Group::Notes,
+        Group::Views,
+        Group::Replay,
+        Group::Navigation,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Navigation => "navigation",
+            Group::RunControl => "run control",
+            Group::Notes => "notes",
+            Group::Views => "views",
+            Group::Replay => "replay",
+        }
+    }
+}
+
 pub struct Binding {
     pub ctx: Ctx,
     pub code: KeyCode,
     pub mods: KeyModifiers,
     pub action: Action,
+    pub group: Group,
     /// Shown in the help overlay; empty hides an alias.
     pub keys: &'static str,
     pub help: &'static str,
@@ -37,6 +73,7 @@ const fn b(
     code: KeyCode,
     mods: KeyModifiers,
     action: Action,
+    group: Group,
     keys: &'static str,
     help: &'static str,
 ) -> Binding {
@@ -45,68 +82,108 @@ const fn b(
         code,
         mods,
         action,
+        group,
         keys,
         help,
     }
 }
 
+use Group::{Navigation as Nav, Notes, Replay, RunControl as Ctl, Views};
 use KeyCode::Char as C;
 
 #[rustfmt::skip]
 pub static BINDINGS: &[Binding] = &[
     // The big red button works everywhere, even while typing (Ctrl-X there).
-    b(Ctx::Any, C('X'), SHIFT, Action::Halt, "X", "HALT: stop now and roll every fault back (no confirmation)"),
-    b(Ctx::Any, C('x'), CTRL, Action::Halt, "Ctrl-X", "HALT, also while typing"),
-    b(Ctx::Typing, C('x'), CTRL, Action::Halt, "", ""),
-    b(Ctx::Confirm, C('X'), SHIFT, Action::Halt, "", ""),
-    b(Ctx::Confirm, C('y'), NONE, Action::ConfirmQuit, "y", "quit: halt and roll back first"),
-    b(Ctx::Confirm, C('n'), NONE, Action::Back, "n / Esc", "stay"),
-    b(Ctx::Confirm, KeyCode::Esc, NONE, Action::Back, "", ""),
-    b(Ctx::Typing, KeyCode::Enter, NONE, Action::Select, "Enter", "save the text"),
-    b(Ctx::Typing, KeyCode::Esc, NONE, Action::Back, "Esc", "cancel the text"),
-    b(Ctx::Typing, KeyCode::Tab, NONE, Action::CycleRole, "Tab", "switch role while typing a note"),
-    b(Ctx::Any, C('?'), NONE, Action::ToggleHelp, "?", "show / hide every key"),
-    b(Ctx::Any, C('?'), SHIFT, Action::ToggleHelp, "", ""),
-    b(Ctx::Any, C('q'), NONE, Action::Quit, "q", "quit (asks first during a run, then rolls back)"),
-    b(Ctx::Any, C('c'), CTRL, Action::Quit, "", ""),
-    b(Ctx::Any, KeyCode::Esc, NONE, Action::Back, "Esc", "close / back"),
-    b(Ctx::Any, KeyCode::Up, NONE, Action::Up, "↑ / k", "up / scroll"),
-    b(Ctx::Any, C('k'), NONE, Action::Up, "", ""),
-    b(Ctx::Any, KeyCode::Down, NONE, Action::Down, "↓ / j", "down / scroll"),
-    b(Ctx::Any, C('j'), NONE, Action::Down, "", ""),
-    b(Ctx::Any, KeyCode::PageUp, NONE, Action::PageUp, "PgUp / Ctrl-U", "page up"),
-    b(Ctx::Any, C('u'), CTRL, Action::PageUp, "", ""),
-    b(Ctx::Any, KeyCode::PageDown, NONE, Action::PageDown, "PgDn / Ctrl-D", "page down"),
-    b(Ctx::Any, C('d'), CTRL, Action::PageDown, "", ""),
-    b(Ctx::Any, KeyCode::Home, NONE, Action::Top, "Home / g", "top"),
-    b(Ctx::Any, C('g'), NONE, Action::Top, "", ""),
-    b(Ctx::Any, KeyCode::End, NONE, Action::Bottom, "End / G", "bottom (follow)"),
-    b(Ctx::Any, C('G'), SHIFT, Action::Bottom, "", ""),
-    b(Ctx::Picker, KeyCode::Enter, NONE, Action::Select, "Enter", "picker: choose the scenario"),
-    b(Ctx::Picker, C('r'), NONE, Action::ToggleRunbook, "r", "picker / run: show the runbook"),
-    b(Ctx::Preflight, C(' '), NONE, Action::ToggleCheck, "Space", "preflight: tick / untick"),
-    b(Ctx::Preflight, KeyCode::Enter, NONE, Action::ToggleCheck, "", ""),
-    b(Ctx::Preflight, C('s'), NONE, Action::StartRun, "s", "preflight: start (failed items need a reason)"),
-    b(Ctx::Run, C('n'), NONE, Action::OpenNote, "n", "run: write a note (role-tagged)"),
-    b(Ctx::Run, C('a'), NONE, Action::OpenActionItem, "a", "run: write an action item"),
-    b(Ctx::Run, C('o'), NONE, Action::CycleRole, "o", "run: switch role IC / scribe / observer"),
-    b(Ctx::Run, C('d'), NONE, Action::Detected, "d", "run: milestone detected"),
-    b(Ctx::Run, C('m'), NONE, Action::Mitigated, "m", "run: milestone mitigated"),
-    b(Ctx::Run, C('>'), NONE, Action::AdvanceStep, ">", "run: end this step now, go on"),
-    b(Ctx::Run, C('>'), SHIFT, Action::AdvanceStep, "", ""),
-    b(Ctx::Run, C('r'), NONE, Action::ToggleRunbook, "", ""),
-    b(Ctx::Run, KeyCode::Left, NONE, Action::Seek(-5), "← / h", "replay: back 5 s"),
-    b(Ctx::Run, C('h'), NONE, Action::Seek(-5), "", ""),
-    b(Ctx::Run, KeyCode::Right, NONE, Action::Seek(5), "→ / l", "replay: forward 5 s"),
-    b(Ctx::Run, C('l'), NONE, Action::Seek(5), "", ""),
-    b(Ctx::Run, C('H'), SHIFT, Action::Seek(-60), "H / L", "replay: ∓ 60 s"),
-    b(Ctx::Run, C('L'), SHIFT, Action::Seek(60), "", ""),
-    b(Ctx::Run, C('['), NONE, Action::SeekStart, "[ / ]", "replay: start / end"),
-    b(Ctx::Run, C(']'), NONE, Action::SeekEnd, "", ""),
-    b(Ctx::Run, C('D'), SHIFT, Action::ToggleDebrief, "D", "debrief (after the run) / back"),
-    b(Ctx::Debrief, C('D'), SHIFT, Action::ToggleDebrief, "", ""),
-    b(Ctx::Debrief, C('e'), NONE, Action::Export, "e", "debrief: export Markdown"),
+    b(Ctx::Any, C('X'), SHIFT, Action::Halt, Ctl, "X", "HALT: stop now and roll every fault back (no confirmation)"),
+    b(Ctx::Any, C('x'), CTRL, Action::Halt, Ctl, "Ctrl-X", "HALT, also while typing"),
+    b(Ctx::Typing, C('x'), CTRL, Action::Halt, Ctl, "", ""),
+    b(Ctx::Confirm, C('X'), SHIFT, Action::Halt, Ctl, "", ""),
+    // Dialogs: shown in the dialog itself, never in the help.
+    b(Ctx::Confirm, C('y'), NONE, Action::Confirm, Ctl, "y", "yes"),
+    b(Ctx::Confirm, C('n'), NONE, Action::Back, Nav, "n / Esc", "no"),
+    b(Ctx::Confirm, KeyCode::Esc, NONE, Action::Back, Nav, "", ""),
+    b(Ctx::Typing, KeyCode::Enter, NONE, Action::Select, Notes, "Enter", "save the text"),
+    b(Ctx::Typing, KeyCode::Esc, NONE, Action::Back, Notes, "Esc", "cancel the text"),
+    b(Ctx::Typing, KeyCode::Tab, NONE, Action::CycleRole, Notes, "Tab", "switch role while typing a note"),
+    b(Ctx::Any, C('?'), NONE, Action::ToggleHelp, Views, "?", "show / hide the keys"),
+    b(Ctx::Any, C('?'), SHIFT, Action::ToggleHelp, Views, "", ""),
+    b(Ctx::Any, C('q'), NONE, Action::Quit, Nav, "q", "quit (asks first during a run, then rolls back)"),
+    b(Ctx::Any, C('c'), CTRL, Action::Quit, Nav, "", ""),
+    b(Ctx::Any, KeyCode::Esc, NONE, Action::Back, Nav, "Esc", "close / back"),
+    b(Ctx::Any, KeyCode::Up, NONE, Action::Up, Nav, "↑ / k", "up / scroll"),
+    b(Ctx::Any, C('k'), NONE, Action::Up, Nav, "", ""),
+    b(Ctx::Any, KeyCode::Down, NONE, Action::Down, Nav, "↓ / j", "down / scroll"),
+    b(Ctx::Any, C('j'), NONE, Action::Down, Nav, "", ""),
+    b(Ctx::Any, KeyCode::PageUp, NONE, Action::PageUp, Nav, "PgUp / Ctrl-U", "page up"),
+    b(Ctx::Any, C('u'), CTRL, Action::PageUp, Nav, "", ""),
+    b(Ctx::Any, KeyCode::PageDown, NONE, Action::PageDown, Nav, "PgDn / Ctrl-D", "page down"),
+    b(Ctx::Any, C('d'), CTRL, Action::PageDown, Nav, "", ""),
+    b(Ctx::Any, KeyCode::Home, NONE, Action::Top, Nav, "Home / g", "top"),
+    b(Ctx::Any, C('g'), NONE, Action::Top, Nav, "", ""),
+    b(Ctx::Any, KeyCode::End, NONE, Action::Bottom, Nav, "End / G", "bottom (follow)"),
+    b(Ctx::Any, C('G'), SHIFT, Action::Bottom, Nav, "", ""),
+    b(Ctx::Picker, KeyCode::Enter, NONE, Action::Select, Nav, "Enter", "choose the scenario (preflight)"),
+    b(Ctx::Picker, C('r'), NONE, Action::ToggleRunbook, Views, "r", "show the runbook"),
+    b(Ctx::Preflight, C(' '), NONE, Action::ToggleCheck, Ctl, "Space", "tick / untick"),
+    b(Ctx::Preflight, KeyCode::Enter, NONE, Action::ToggleCheck, Ctl, "", ""),
+    b(Ctx::Preflight, C('s'), NONE, Action::StartRun, Ctl, "s", "start (failed items need a reason)"),
+    b(Ctx::Run, C('>'), NONE, Action::AdvanceStep, Ctl, ">", "end this step now, go on (asks first)"),
+    b(Ctx::Run, C('>'), SHIFT, Action::AdvanceStep, Ctl, "", ""),
+    b(Ctx::Run, C('n'), NONE, Action::OpenNote, Notes, "n", "write a note (role-tagged)"),
+    b(Ctx::Run, C('a'), NONE, Action::OpenActionItem, Notes, "a", "write an action item"),
+    b(Ctx::Run, C('d'), NONE, Action::Detected, Notes, "d", "milestone detected"),
+    b(Ctx::Run, C('m'), NONE, Action::Mitigated, Notes, "m", "milestone mitigated"),
+    b(Ctx::Run, C('u'), NONE, Action::Undo, Notes, "u", "undo the last note or milestone (asks first)"),
+    b(Ctx::Run, C('o'), NONE, Action::CycleRole, Notes, "o", "switch role IC / scribe / observer"),
+    b(Ctx::Run, C('r'), NONE, Action::ToggleRunbook, Views, "r", "show the runbook"),
+    b(Ctx::Run, C('D'), SHIFT, Action::ToggleDebrief, Views, "D", "debrief (after the run)"),
+    b(Ctx::Run, KeyCode::Left, NONE, Action::Seek(-5), Replay, "← / h", "back 5 s"),
+    b(Ctx::Run, C('h'), NONE, Action::Seek(-5), Replay, "", ""),
+    b(Ctx::Run, KeyCode::Right, NONE, Action::Seek(5), Replay, "→ / l", "forward 5 s"),
+    b(Ctx::Run, C('l'), NONE, Action::Seek(5), Replay, "", ""),
+    b(Ctx::Run, C('H'), SHIFT, Action::Seek(-60), Replay, "H / L", "∓ 60 s"),
+    b(Ctx::Run, C('L'), SHIFT, Action::Seek(60), Replay, "", ""),
+    b(Ctx::Run, C('['), NONE, Action::SeekStart, Replay, "[ / ]", "start / end"),
+    b(Ctx::Run, C(']'), NONE, Action::SeekEnd, Replay, "", ""),
+    b(Ctx::Debrief, C('D'), SHIFT, Action::ToggleDebrief, Views, "D", "back to the run"),
+    b(Ctx::Debrief, C('e'), NONE, Action::Export, Views, "e", "export Markdown"),
 ];
+
+impl Ctx {
+    /// The screen's name in the help overlay.
+    pub fn title(self) -> &'static str {
+        match self {
+            Ctx::Any => "every screen",
+            Ctx::Picker => "picker",
+            Ctx::Preflight => "preflight",
+            Ctx::Run => "run",
+            Ctx::Debrief => "debrief",
+            Ctx::Typing => "text box",
+            Ctx::Confirm => "confirmation",
+        }
+    }
+}
+
+/// The help overlay's bindings for a screen: this screen's keys and the keys of every screen, by
+/// group (run control first), one line per key (aliases hidden), never a dialog's keys.
+pub fn help_for(screen: Ctx, replay: bool) -> Vec<(Group, &'static Binding)> {
+    let mut out = Vec::new();
+    for g in Group::ALL {
+        if g == Group::Replay && !replay {
+            continue;
+        }
+        for bd in BINDINGS.iter().filter(|bd| {
+            bd.group == g && !bd.keys.is_empty() && (bd.ctx == screen || bd.ctx == Ctx::Any)
+        }) {
+            if replay && matches!(bd.group, Group::Notes | Group::RunControl) && bd.ctx == Ctx::Run
+            {
+                continue;
+            }
+            out.push((g, bd));
+        }
+    }
+    out
+}
 
 /// The action for a key in a context, or `None` (in `Typing`, `None` means: edit the text).
 pub fn action_for(ctx: Ctx, key: KeyEvent) -> Option<Action> {
@@ -163,6 +240,35 @@ mod tests {
             Some(Action::Halt)
         );
         assert_eq!(action_for(Ctx::Typing, key(C('X'), SHIFT)), None);
+    }
+
+    #[test]
+    fn help_lists_this_screens_keys_grouped_without_dialog_keys() {
+        let run = help_for(Ctx::Run, false);
+        assert!(
+            run.iter()
+                .all(|(_, bd)| !matches!(bd.ctx, Ctx::Typing | Ctx::Confirm))
+        );
+        assert!(run.iter().all(|(g, _)| *g != Group::Replay));
+        // Grouped: each group's lines are together, run control first.
+        let groups: Vec<Group> = run.iter().map(|(g, _)| *g).collect();
+        let mut seen = groups.clone();
+        seen.dedup();
+        assert_eq!(seen[0], Group::RunControl);
+        assert_eq!(seen.len(), {
+            let mut u = seen.clone();
+            u.sort_by_key(|g| *g as u8);
+            u.dedup();
+            u.len()
+        });
+        assert!(run.iter().any(|(_, bd)| bd.keys == "u"));
+        assert!(!run.iter().any(|(_, bd)| bd.keys == "e"));
+        let replay = help_for(Ctx::Run, true);
+        assert!(replay.iter().any(|(g, _)| *g == Group::Replay));
+        assert!(!replay.iter().any(|(_, bd)| bd.keys == "n"));
+        // Every binding on a screen is reachable from that screen's help (or is an alias).
+        let debrief = help_for(Ctx::Debrief, false);
+        assert!(debrief.iter().any(|(_, bd)| bd.keys == "e"));
     }
 
     #[test]

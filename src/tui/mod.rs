@@ -93,8 +93,16 @@ pub async fn console(scenario: Scenario, journal: Option<PathBuf>, options: Opti
         }
     };
     let Some(path) = done.journal else {
+        for n in &done.late_notes {
+            crate::errln!(
+                "gameday: note not journaled (no run): [{}] {}",
+                n.role,
+                n.text
+            );
+        }
         return crate::exit::HELD; // Nothing was started.
     };
+    journal_late_notes(&path, &done.late_notes, true);
     let code = match done.outcome {
         Some(ended) => crate::session::conclude(&path, ended, &open).await,
         None => {
@@ -102,8 +110,89 @@ pub async fn console(scenario: Scenario, journal: Option<PathBuf>, options: Opti
             crate::exit::ABORTED
         }
     };
+    // The terminal is restored by now: the last thing the shell shows is how the run ended.
+    if let Ok((run, _)) = crate::fold::RunState::from_journal(&path) {
+        crate::outln!("gameday: {}", summary(&run, &path));
+    }
     crate::outln!("gameday: journal {}", path.display());
     code
+}
+
+/// Notes saved after the engine stopped: appended to the journal once the engine has let go of it
+/// (before the debrief is written, so they are in it). Returns those it could not journal; with
+/// `last_chance` they are printed on stderr instead.
+pub(crate) fn journal_late_notes(
+    journal: &Path,
+    notes: &[app::LateNote],
+    last_chance: bool,
+) -> Vec<app::LateNote> {
+    if notes.is_empty() {
+        return vec![];
+    }
+    let writer = crate::journal::JournalWriter::append_to(journal).map(|mut w| {
+        if let Ok((run, _)) = crate::fold::RunState::from_journal(journal)
+            && let Some(s) = &run.scenario
+        {
+            w.redact(crate::metric::secret_values(s));
+        }
+        w
+    });
+    let mut writer = match writer {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot journal the notes written after the run ended");
+            None
+        }
+    };
+    let mut left = Vec::new();
+    for n in notes {
+        let event = crate::event::Event::Note {
+            role: n.role.clone(),
+            text: n.text.clone(),
+            action: n.action,
+            metrics: Default::default(),
+            faults: vec![],
+        };
+        let ok = writer
+            .as_mut()
+            .is_some_and(|w| w.append(chrono::Utc::now(), event).is_ok());
+        if !ok {
+            if last_chance {
+                crate::errln!("gameday: note not journaled: [{}] {}", n.role, n.text);
+            }
+            left.push(n.clone());
+        }
+    }
+    left
+}
+
+/// The line printed after the console closes: the verdict and what became of every fault.
+pub fn summary(run: &crate::fold::RunState, journal: &Path) -> String {
+    use crate::fold::FaultState;
+    let verdict = run
+        .verdict
+        .as_ref()
+        .map(|v| v.verdict.label())
+        .unwrap_or("NO VERDICT");
+    let went_in: Vec<_> = run
+        .faults
+        .iter()
+        .filter(|f| f.state != FaultState::NotInjected && (f.injected.is_some() || f.unresolved()))
+        .collect();
+    let unresolved = run.unresolved().count();
+    let n = went_in.len();
+    let faults = if n == 1 { "fault" } else { "faults" };
+    let tail = if n == 0 && unresolved == 0 {
+        "no fault was injected, nothing to roll back".to_string()
+    } else if unresolved == 0 {
+        format!("{n} {faults} rolled back, all verified")
+    } else {
+        format!(
+            "{unresolved} of {n} {faults} NOT verified rolled back: run `gameday recover {}`",
+            journal.display()
+        )
+    };
+    format!("{verdict}: {tail}")
 }
 
 /// `gameday run FILE` and `gameday demo`: preflight for one scenario, then the run.

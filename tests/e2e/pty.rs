@@ -175,5 +175,10 @@ fn halt_key_rolls_back_and_the_terminal_is_restored() {
         !shown.contains("BIG RED BUTTON") && !shown.contains("HALTED"),
         "console left on screen:\n{shown}"
     );
+    // After the terminal is restored, the shell shows how the run ended and what became of the fault.
+    assert!(
+        shown.contains("gameday: ABORTED: 1 fault rolled back, all verified"),
+        "no summary line after quit:\n{shown}"
+    );
     assert!(Path::new(&journal).with_file_name("debrief.md").exists());
 }

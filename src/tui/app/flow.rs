@@ -4,22 +4,128 @@
 use chrono::{DateTime, Utc};
 use tui_input::Input;
 
-use super::{App, Field, Overlay, Screen, TextField};
+use super::{App, Field, LateNote, Overlay, Pending, Screen, TextField};
 use crate::engine::Command;
+use crate::event::MilestoneKind;
 use crate::fold::RunState;
 use crate::tui::action::{Action, Effect};
 use crate::tui::preflight::Checklist;
 
 impl App {
-    pub(super) fn halt(&mut self, reason: &str) -> Vec<Effect> {
+    /// Halts the run once; `by` is who asked (a role, or `signal`).
+    pub(super) fn halt(&mut self, by: &str, reason: &str) -> Vec<Effect> {
         if self.halt_sent {
             return vec![];
         }
         self.halt_sent = true;
         vec![Effect::Engine(Command::Halt {
-            by: self.role.name().into(),
+            by: by.into(),
             reason: reason.into(),
         })]
+    }
+
+    /// A note still being typed is kept (journaled when the console closes), never dropped.
+    pub(super) fn keep_open_note(&mut self) {
+        if let Some(TextField {
+            field: Field::Note { action },
+            input,
+        }) = &self.field
+        {
+            let text = input.value().trim().to_string();
+            if !text.is_empty() {
+                self.late_notes.push(LateNote {
+                    role: self.role.name().into(),
+                    text,
+                    action: *action,
+                });
+            }
+            self.field = None;
+        }
+    }
+
+    /// `d` / `m`: refused when already marked, asks first before any fault is in.
+    pub(super) fn milestone(&mut self, kind: MilestoneKind) -> Vec<Effect> {
+        if !self.run_live() {
+            self.status = Some("no run in progress: milestones are marked during a run".into());
+            return vec![];
+        }
+        let name = crate::fold::describe::milestone_name(kind);
+        if let Some(m) = self
+            .run
+            .milestones
+            .iter()
+            .find(|m| m.kind == kind && m.counts)
+        {
+            let start = self.run.start.unwrap_or(m.ts);
+            self.status = Some(format!(
+                "{name} was already marked at T+{} by {}: not marked again (u undoes the last one)",
+                crate::tui::ui::clock(crate::tui::ui::secs_since(start, m.ts)),
+                m.role
+            ));
+            return vec![];
+        }
+        if self.run.key_times.first_fault.is_none() {
+            self.overlay = Overlay::Confirm(Pending::Milestone(kind));
+            return vec![];
+        }
+        self.status = Some(format!("milestone {name} marked (u undoes it)"));
+        vec![Effect::Engine(Command::Milestone {
+            kind,
+            role: self.role.name().into(),
+        })]
+    }
+
+    /// `>`: asks first, naming the next step and how many faults it injects.
+    pub(super) fn advance(&mut self) -> Vec<Effect> {
+        if !self.run_live() {
+            self.status = Some("no run in progress: nothing to advance".into());
+        } else if self.run.halt.is_some() {
+            self.status = Some("the run is halted: no further step starts".into());
+        } else if self.run.step.is_none() {
+            self.status = Some("no step has started yet: nothing to advance".into());
+        } else {
+            self.overlay = Overlay::Confirm(Pending::Advance);
+        }
+        vec![]
+    }
+
+    /// `u`: asks first, naming the note or milestone it withdraws.
+    pub(super) fn undo(&mut self) -> Vec<Effect> {
+        if !self.run_live() {
+            self.status = Some("no run in progress: nothing can be undone".into());
+            return vec![];
+        }
+        match self.run.last_retractable() {
+            Some((seq, _)) => self.overlay = Overlay::Confirm(Pending::Retract { seq }),
+            None => self.status = Some("no note or milestone to undo".into()),
+        }
+        vec![]
+    }
+
+    /// The IC said `y` to a pending command.
+    pub(super) fn confirmed(&mut self, p: Pending) -> Vec<Effect> {
+        if !self.run_live() {
+            self.status = Some("the run has ended: nothing was sent".into());
+            return vec![];
+        }
+        let role = self.role.name().to_string();
+        match p {
+            Pending::Milestone(kind) => {
+                self.status = Some(format!(
+                    "milestone {} journaled; it does not count (no fault was in yet)",
+                    crate::fold::describe::milestone_name(kind)
+                ));
+                vec![Effect::Engine(Command::Milestone { kind, role })]
+            }
+            Pending::Advance => {
+                self.status = Some("advancing to the next step".into());
+                vec![Effect::Engine(Command::Advance)]
+            }
+            Pending::Retract { seq } => {
+                self.status = Some("undone: journaled as a retraction".into());
+                vec![Effect::Engine(Command::Retract { seq, role })]
+            }
+        }
     }
 
     pub(super) fn navigate(&mut self, a: &Action) {
@@ -75,6 +181,20 @@ impl App {
                         text,
                         action,
                     })]
+                }
+                Field::Note { action }
+                    if !text.is_empty() && self.run.ended && self.replay.is_none() =>
+                {
+                    self.late_notes.push(LateNote {
+                        role: self.role.name().into(),
+                        text,
+                        action,
+                    });
+                    self.status = Some(
+                        "the run has ended: note kept; it is journaled on export (e) or when you leave the console"
+                            .into(),
+                    );
+                    vec![]
                 }
                 Field::Note { .. } => vec![],
                 Field::OverrideReason if text.is_empty() => {

@@ -10,7 +10,6 @@ use super::action::{Action, Effect, Role};
 use super::keys::Ctx;
 use super::picker::Picker;
 use super::preflight::Checklist;
-use crate::engine::Command;
 use crate::event::{Envelope, MilestoneKind};
 use crate::fold::RunState;
 use crate::fold::log::RunLog;
@@ -31,7 +30,28 @@ pub enum Overlay {
     None,
     Help,
     ConfirmQuit,
+    /// "Are you sure?" before a command that is easy to press by mistake.
+    Confirm(Pending),
     Runbook,
+}
+
+/// A command waiting for the IC's `y`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// A milestone while no fault is in yet: journaled, but it will not count.
+    Milestone(MilestoneKind),
+    /// End this step now and start the next (which injects its faults).
+    Advance,
+    /// Withdraw the note or milestone journaled as this sequence number.
+    Retract { seq: u64 },
+}
+
+/// A note the IC saved after the engine had stopped taking them: journaled when the console closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LateNote {
+    pub role: String,
+    pub text: String,
+    pub action: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +108,8 @@ pub struct App {
     pub started: bool,
     pub status: Option<String>,
     pub no_color: bool,
+    /// Notes saved after the run ended; appended to the journal when the console closes.
+    pub late_notes: Vec<LateNote>,
 }
 
 impl App {
@@ -112,6 +134,7 @@ impl App {
             started: false,
             status: None,
             no_color: false,
+            late_notes: Vec::new(),
         }
     }
 
@@ -153,7 +176,7 @@ impl App {
         if self.field.is_some() {
             return Ctx::Typing;
         }
-        if self.overlay == Overlay::ConfirmQuit {
+        if matches!(self.overlay, Overlay::ConfirmQuit | Overlay::Confirm(_)) {
             return Ctx::Confirm;
         }
         match self.screen {
@@ -211,13 +234,31 @@ impl App {
             A::Event(env) => {
                 let was_live = self.run_live();
                 self.apply(&env);
+                let just_ended = was_live && self.run.ended;
                 if self.run.ended && self.quit_after_end {
+                    // Leaving: a note still being typed is kept, not dropped.
+                    self.keep_open_note();
                     return vec![Effect::Quit];
                 }
-                // "Quit during a run?" is moot once the run has ended.
-                if was_live && self.run.ended && self.overlay == Overlay::ConfirmQuit {
+                // Questions about the run ("quit?", "advance?") are moot once it has ended.
+                if just_ended && matches!(self.overlay, Overlay::ConfirmQuit | Overlay::Confirm(_))
+                {
                     self.overlay = Overlay::None;
                     self.status = Some("the run ended: q leaves".into());
+                }
+                if just_ended
+                    && matches!(
+                        self.field,
+                        Some(TextField {
+                            field: Field::Note { .. },
+                            ..
+                        })
+                    )
+                {
+                    self.status = Some(
+                        "the run ended: Enter still saves this note (journaled on export or when the console closes)"
+                            .into(),
+                    );
                 }
                 vec![]
             }
@@ -241,17 +282,26 @@ impl App {
                 self.status = Some(format!("{name}: halting and rolling back before exit"));
                 if self.run_live() {
                     self.quit_after_end = true;
-                    self.halt(&format!("{name} received"))
+                    self.halt("signal", &format!("{name} received"))
                 } else {
+                    self.keep_open_note();
                     vec![Effect::Quit]
                 }
             }
             A::Halt => {
                 if self.run_live() {
-                    self.field = None;
+                    // A note being typed stays open with its text; other questions are moot.
+                    let typing_note = matches!(
+                        &self.field,
+                        Some(TextField { field: Field::Note { .. }, input }) if !input.value().trim().is_empty()
+                    );
+                    if !typing_note {
+                        self.field = None;
+                    }
                     self.overlay = Overlay::None;
                     self.screen = Screen::Run;
-                    self.halt("big red button")
+                    let by = self.role.name().to_string();
+                    self.halt(&by, "big red button")
                 } else {
                     self.status = Some("no run in progress: nothing to halt".into());
                     vec![]
@@ -282,26 +332,15 @@ impl App {
                 vec![]
             }
             A::Detected | A::Mitigated => {
-                if !self.run_live() {
-                    return vec![];
-                }
                 let kind = if action == A::Detected {
                     MilestoneKind::Detected
                 } else {
                     MilestoneKind::Mitigated
                 };
-                vec![Effect::Engine(Command::Milestone {
-                    kind,
-                    role: self.role.name().into(),
-                })]
+                self.milestone(kind)
             }
-            A::AdvanceStep => {
-                if self.run_live() {
-                    vec![Effect::Engine(Command::Advance)]
-                } else {
-                    vec![]
-                }
-            }
+            A::AdvanceStep => self.advance(),
+            A::Undo => self.undo(),
             A::ToggleRunbook => self.toggle_runbook(),
             A::ToggleHelp => {
                 self.overlay = if self.overlay == Overlay::Help {
@@ -342,16 +381,20 @@ impl App {
                     vec![Effect::Quit]
                 }
             }
-            A::ConfirmQuit => {
-                self.overlay = Overlay::None;
-                if self.run_live() {
+            A::Confirm => match std::mem::replace(&mut self.overlay, Overlay::None) {
+                Overlay::ConfirmQuit if self.run_live() => {
                     self.quit_after_end = true;
                     self.status = Some("quitting: rolling everything back first".into());
-                    self.halt("console quit")
-                } else {
-                    vec![Effect::Quit]
+                    let by = self.role.name().to_string();
+                    self.halt(&by, "console quit")
                 }
-            }
+                Overlay::ConfirmQuit => vec![Effect::Quit],
+                Overlay::Confirm(p) => self.confirmed(p),
+                other => {
+                    self.overlay = other;
+                    vec![]
+                }
+            },
             A::Seek(secs) => {
                 self.seek(|at, _| at + chrono::Duration::seconds(secs));
                 vec![]

@@ -126,6 +126,85 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
     );
 }
 
+/// A note being typed when X is pressed stays open; saved after the run has ended it is kept by the
+/// console and journaled when the console closes (here: by the same call `tui::console` makes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_typed_across_a_halt_and_the_end_reaches_the_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("MARKER");
+    let file = dir.path().join("loop.yaml");
+    let text = SCENARIO.replace("MARKER", &marker.display().to_string());
+    std::fs::write(&file, &text).expect("write scenario");
+    let scenario = std::sync::Arc::new(Scenario::load(&file).expect("valid scenario"));
+    let journal = dir.path().join("run/journal.jsonl");
+    let mut launcher = EngineLauncher {
+        journal: Some(journal.clone()),
+        options: Options::default(),
+    };
+    let (keys, rx) = mpsc::unbounded_channel::<io::Result<TermEvent>>();
+    let input = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (e, rx))
+    }));
+    let mut app = App::preflight(chrono::Utc::now(), Picker::default(), scenario);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let lp = Loop {
+        launcher: Some(&mut launcher),
+        signals: mpsc::channel(1).1,
+        journal: None,
+    };
+    let enter = || {
+        Ok(TermEvent::Key(KeyEvent::new(
+            KeyCode::Enter,
+            KeyModifiers::NONE,
+        )))
+    };
+    let driver = async {
+        let send = |e| keys.send(e).expect("loop is listening");
+        send(key('s'));
+        for c in "override".chars() {
+            send(key(c));
+        }
+        send(enter());
+        until("the fault", || marker.exists()).await;
+        send(key('n'));
+        for c in "late thought ".chars() {
+            send(key(c));
+        }
+        send(Ok(TermEvent::Key(KeyEvent::new(
+            KeyCode::Char('x'),
+            KeyModifiers::CONTROL,
+        ))));
+        let ended = || {
+            std::fs::read_to_string(&journal)
+                .unwrap_or_default()
+                .contains("\"run_ended\"")
+        };
+        until("the end of the run", ended).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Letters after the end still go to the open box (`r` would open the runbook).
+        for c in "rq".chars() {
+            send(key(c));
+        }
+        send(enter());
+        send(key('q'));
+    };
+    let (done, ()) = tokio::join!(lp.run(&mut terminal, &mut app, input), driver);
+    let done = done.expect("loop ran");
+    assert!(!marker.exists(), "rolled back");
+    assert!(
+        app.runbook.is_none(),
+        "a letter typed into the note ran a command"
+    );
+    let left = crate::tui::journal_late_notes(&journal, &done.late_notes, true);
+    assert!(left.is_empty(), "{left:?}");
+    let (run, _) = crate::fold::RunState::from_journal(&journal).expect("journal");
+    assert!(
+        run.notes.iter().any(|n| n.text == "late thought rq"),
+        "{:?}",
+        run.notes
+    );
+}
+
 /// Starts a "run" whose engine task dies at once without a verdict, while the console keeps its
 /// handle (so the event channel stays open).
 struct CrashingLauncher {

@@ -9,7 +9,7 @@ use super::fixture::{self, at, live, t0};
 use crate::engine::Command;
 use crate::event::MilestoneKind;
 use crate::tui::action::{Action, Effect, Role};
-use crate::tui::app::{App, Field, Overlay, Screen};
+use crate::tui::app::{App, Field, Overlay, Pending, Screen};
 
 fn typed(app: &mut App, text: &str) {
     for c in text.chars() {
@@ -72,7 +72,7 @@ fn signal_halts_a_live_run_then_leaves() {
     let mut app = live(&fixture::breaching(), 26_000);
     let fx = app.update(Action::Signal("SIGTERM"));
     assert!(
-        matches!(&fx[..], [Effect::Engine(Command::Halt { reason, .. })] if reason.contains("SIGTERM"))
+        matches!(&fx[..], [Effect::Engine(Command::Halt { by, reason })] if by == "signal" && reason.contains("SIGTERM"))
     );
     assert!(app.quit_after_end);
     let mut idle = preflight();
@@ -200,13 +200,6 @@ fn cycle_role_goes_round() {
 fn milestones_are_commands_during_a_run() {
     let mut app = live(&fixture::breaching(), 26_000);
     assert_eq!(
-        app.update(Action::Detected),
-        vec![Effect::Engine(Command::Milestone {
-            kind: MilestoneKind::Detected,
-            role: "IC".into()
-        })]
-    );
-    assert_eq!(
         app.update(Action::Mitigated),
         vec![Effect::Engine(Command::Milestone {
             kind: MilestoneKind::Mitigated,
@@ -216,14 +209,129 @@ fn milestones_are_commands_during_a_run() {
     assert!(preflight().update(Action::Detected).is_empty());
 }
 
+/// `detected` is already marked in the fixture (T+22): a second `d` is refused, and says so.
 #[test]
-fn advance_step_only_in_a_live_run() {
+fn a_second_detected_is_refused_with_a_reason() {
     let mut app = live(&fixture::breaching(), 26_000);
+    assert!(app.update(Action::Detected).is_empty());
+    assert_eq!(app.overlay, Overlay::None);
+    let status = app.status.clone().unwrap_or_default();
+    assert!(status.contains("already marked at T+00:22"), "{status}");
+}
+
+/// Before any fault is in, `d` asks first: the milestone would be journaled but not counted.
+#[test]
+fn a_milestone_before_any_fault_asks_first() {
+    let events: Vec<_> = fixture::breaching()
+        .into_iter()
+        .filter(|e| e.ts < at(10_000))
+        .collect();
+    let mut app = live(&events, 9_000);
+    assert!(app.update(Action::Detected).is_empty());
     assert_eq!(
-        app.update(Action::AdvanceStep),
+        app.overlay,
+        Overlay::Confirm(Pending::Milestone(MilestoneKind::Detected))
+    );
+    // n: nothing sent.
+    assert!(app.update(Action::Back).is_empty());
+    assert_eq!(app.overlay, Overlay::None);
+    app.update(Action::Detected);
+    assert_eq!(
+        app.update(Action::Confirm),
+        vec![Effect::Engine(Command::Milestone {
+            kind: MilestoneKind::Detected,
+            role: "IC".into()
+        })]
+    );
+    assert!(
+        app.status
+            .as_deref()
+            .unwrap_or("")
+            .contains("does not count")
+    );
+}
+
+#[test]
+fn advance_step_asks_first_naming_the_step_and_its_faults() {
+    let events: Vec<_> = fixture::breaching()
+        .into_iter()
+        .filter(|e| e.ts < at(10_000))
+        .collect();
+    let mut app = live(&events, 9_000);
+    assert!(app.update(Action::AdvanceStep).is_empty());
+    assert_eq!(app.overlay, Overlay::Confirm(Pending::Advance));
+    let screen = render_text(&app, 80, 24);
+    assert!(screen.contains("step 2/3 \"Slow payments\""), "{screen}");
+    assert!(screen.contains("It injects 1 fault."), "{screen}");
+    assert_eq!(
+        app.update(Action::Confirm),
         vec![Effect::Engine(Command::Advance)]
     );
     assert!(preflight().update(Action::AdvanceStep).is_empty());
+}
+
+/// `u` retracts the newest note or milestone (after a y), as a journaled retraction.
+#[test]
+fn undo_retracts_the_last_note_or_milestone() {
+    let events = fixture::breaching();
+    let milestone_seq = events
+        .iter()
+        .find(|e| matches!(e.event, crate::event::Event::Milestone { .. }))
+        .map(|e| e.seq)
+        .expect("milestone");
+    let mut app = live(&events, 26_000);
+    assert!(app.update(Action::Undo).is_empty());
+    assert_eq!(
+        app.overlay,
+        Overlay::Confirm(Pending::Retract { seq: milestone_seq })
+    );
+    let screen = render_text(&app, 80, 24);
+    assert!(
+        screen.contains("Retract the milestone detected?"),
+        "{screen}"
+    );
+    assert_eq!(
+        app.update(Action::Confirm),
+        vec![Effect::Engine(Command::Retract {
+            seq: milestone_seq,
+            role: "IC".into()
+        })]
+    );
+    // The engine journals it; the fold leaves the milestone out and `d` may be marked again.
+    let seq = events.last().map(|e| e.seq).unwrap_or(0) + 1;
+    app.update(Action::Event(Arc::new(crate::event::Envelope {
+        seq,
+        ts: at(26_500),
+        run: events[0].run.clone(),
+        event: crate::event::Event::Retracted {
+            retracts: milestone_seq,
+            role: "IC".into(),
+        },
+    })));
+    assert!(app.run.milestones.is_empty());
+    assert_eq!(app.run.key_times.detected, None);
+    assert!(matches!(
+        &app.update(Action::Detected)[..],
+        [Effect::Engine(Command::Milestone { .. })]
+    ));
+    assert!(preflight().update(Action::Undo).is_empty());
+}
+
+pub fn render_text(app: &App, w: u16, h: u16) -> String {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("test terminal");
+    terminal
+        .draw(|f| crate::tui::ui::render(f, app))
+        .expect("draw");
+    let buf = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[test]
@@ -330,11 +438,13 @@ fn quit_asks_during_a_run_and_confirm_halts_first() {
     let mut app = live(&fixture::breaching(), 26_000);
     assert!(app.update(Action::Quit).is_empty());
     assert_eq!(app.overlay, Overlay::ConfirmQuit);
-    let fx = app.update(Action::ConfirmQuit);
+    let fx = app.update(Action::Confirm);
     assert!(matches!(&fx[..], [Effect::Engine(Command::Halt { .. })]));
     assert!(app.quit_after_end);
     assert_eq!(preflight().update(Action::Quit), vec![Effect::Quit]);
-    assert_eq!(preflight().update(Action::ConfirmQuit), vec![Effect::Quit]);
+    let mut idle = preflight();
+    idle.overlay = Overlay::ConfirmQuit;
+    assert_eq!(idle.update(Action::Confirm), vec![Effect::Quit]);
 }
 
 #[test]
@@ -492,5 +602,189 @@ fn failed_live_checks_can_be_aborted_with_the_halt_key() {
         fx.iter()
             .any(|e| matches!(e, Effect::Engine(Command::Halt { .. }))),
         "{fx:?}"
+    );
+}
+
+/// A note being typed when the run ends stays open with its text; Enter keeps it for the journal
+/// (appended when the console closes), and letters typed into it never run commands.
+#[test]
+fn a_note_typed_across_the_end_of_the_run_is_kept() {
+    let events = fixture::finished();
+    let (last, rest) = events.split_last().expect("events");
+    let mut app = live(rest, 28_000);
+    app.update(Action::OpenNote);
+    typed(&mut app, "rollback was ");
+    app.update(Action::Event(Arc::new(last.clone())));
+    assert!(app.run.ended);
+    assert_eq!(app.ctx(), crate::tui::keys::Ctx::Typing);
+    assert_eq!(
+        app.field.as_ref().map(|f| f.input.value().to_string()),
+        Some("rollback was ".into())
+    );
+    assert!(app.status.as_deref().unwrap_or("").contains("still saves"));
+    // Every letter goes to the text box: `r` must not open the runbook, `D` not the debrief.
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    for c in "rD quick".chars() {
+        let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(crate::tui::keys::action_for(app.ctx(), key), None, "{c}");
+        app.update(Action::Edit(InputRequest::InsertChar(c)));
+    }
+    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(app.screen, Screen::Run);
+    assert!(app.update(Action::Select).is_empty());
+    assert_eq!(app.late_notes.len(), 1);
+    assert_eq!(app.late_notes[0].text, "rollback was rD quick");
+    assert!(
+        app.status
+            .as_deref()
+            .unwrap_or("")
+            .contains("journaled on export")
+    );
+}
+
+/// Quitting (or a signal) while a note is open keeps the note rather than dropping it.
+#[test]
+fn leaving_with_a_note_open_keeps_the_note() {
+    let events = fixture::finished();
+    let (last, rest) = events.split_last().expect("events");
+    let mut app = live(rest, 28_000);
+    app.quit_after_end = true;
+    app.update(Action::OpenActionItem);
+    typed(&mut app, "add a breaker");
+    assert_eq!(
+        app.update(Action::Event(Arc::new(last.clone()))),
+        vec![Effect::Quit]
+    );
+    assert_eq!(app.late_notes.len(), 1);
+    assert!(app.late_notes[0].action);
+}
+
+/// The big red button while typing halts and leaves the note open with its text.
+#[test]
+fn halting_while_typing_keeps_the_note() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.update(Action::OpenNote);
+    typed(&mut app, "half a thought");
+    assert_eq!(app.update(Action::Halt).len(), 1);
+    assert_eq!(
+        app.field.as_ref().map(|f| f.input.value().to_string()),
+        Some("half a thought".into())
+    );
+}
+
+#[test]
+fn the_quit_question_says_how_many_faults_are_live() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.update(Action::Quit);
+    let screen = render_text(&app, 80, 24);
+    assert!(
+        screen.contains("1 fault is live: quitting rolls it back first."),
+        "{screen}"
+    );
+}
+
+/// Printed on the shell after the console closes.
+#[test]
+fn the_summary_line_counts_verified_rollbacks() {
+    let run = crate::fold::RunState::from_events(&fixture::finished());
+    let j = std::path::Path::new("runs/x/journal.jsonl");
+    assert_eq!(
+        crate::tui::summary(&run, j),
+        "ABORTED: 1 fault rolled back, all verified"
+    );
+    let halting = crate::fold::RunState::from_events(&fixture::halting());
+    let line = crate::tui::summary(&halting, j);
+    assert!(
+        line.contains("1 of 1 fault NOT verified")
+            && line.contains("gameday recover runs/x/journal.jsonl"),
+        "{line}"
+    );
+    let none = crate::fold::RunState::from_events(&fixture::breaching()[..3]);
+    assert!(crate::tui::summary(&none, j).contains("nothing to roll back"));
+}
+
+/// A halt before any fault was in says "nothing to roll back", not a 0/0 progress forever.
+#[test]
+fn a_halt_with_no_fault_says_nothing_to_roll_back() {
+    let mut events: Vec<_> = fixture::breaching()
+        .into_iter()
+        .filter(|e| e.ts < at(5_000))
+        .collect();
+    let seq = events.len() as u64;
+    events.push(crate::event::Envelope {
+        seq,
+        ts: at(5_000),
+        run: events[0].run.clone(),
+        event: crate::event::Event::HaltRequested {
+            by: "IC".into(),
+            reason: "big red button".into(),
+        },
+    });
+    let app = live(&events, 17_000);
+    let screen = render_text(&app, 80, 24);
+    assert!(screen.contains("nothing to roll back"), "{screen}");
+    assert!(!screen.contains("0/0"), "{screen}");
+}
+
+/// The countdown is on the top line, over any overlay, and keeps the countdown at 60 columns;
+/// the live console and a replay of the same journal say the same at the same instant.
+#[test]
+fn the_abort_countdown_is_on_top_and_agrees_with_replay() {
+    let mut app = live(&fixture::breaching(), 26_100);
+    let top = |app: &App, w: u16| {
+        render_text(app, w, 24)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let line = top(&app, 80);
+    assert!(
+        line.contains("AUTO-ABORT IN 18 s — error_rate > 5, 12 of 30 s"),
+        "{line}"
+    );
+    assert!(top(&app, 60).contains("AUTO-ABORT IN 18 s"));
+    app.update(Action::RunbookLoaded(Ok("# Runbook\n".repeat(40))));
+    assert_eq!(app.overlay, Overlay::Runbook);
+    assert!(top(&app, 80).contains("AUTO-ABORT IN 18 s"));
+    app.update(Action::ToggleHelp);
+    assert!(top(&app, 80).contains("AUTO-ABORT IN 18 s"));
+    // Replay of the same events at the same instant.
+    let mut replay = App::replay(fixture::breaching());
+    replay.update(Action::SeekEnd);
+    let at_end = replay.now;
+    let live_then = live(&fixture::breaching(), (at_end - t0()).num_milliseconds());
+    assert_eq!(
+        crate::tui::ui::alert_text(&replay),
+        crate::tui::ui::alert_text(&live_then)
+    );
+}
+
+/// A breaching metric's panel comes first, whatever its name, so "+N more" never hides it.
+#[test]
+fn the_breaching_panel_comes_first() {
+    let mut events = fixture::breaching();
+    let seq = events.last().map(|e| e.seq).unwrap_or(0) + 1;
+    events.push(crate::event::Envelope {
+        seq,
+        ts: at(25_000),
+        run: events[0].run.clone(),
+        event: crate::event::Event::RuleBreaching {
+            rule: 1,
+            label: "latency_ms > 3000".into(),
+            value: Some(3100.0),
+            left_ms: 10_000,
+            reason: None,
+        },
+    });
+    let mut app = live(&events, 26_000);
+    app.run.rules.remove(&0);
+    let screen = render_text(&app, 80, 24);
+    let latency = screen.find("┌ latency_ms").expect("latency panel");
+    let errors = screen.find("┌ error_rate").expect("error panel");
+    assert!(latency < errors, "{screen}");
+    assert!(
+        screen.starts_with(" ▲ AUTO-ABORT IN 9 s — latency_ms > 3000, 1 of 10 s"),
+        "{screen}"
     );
 }

@@ -11,8 +11,37 @@ use super::{clock, secs_since};
 use crate::fold::FaultState;
 use crate::tui::app::App;
 
+/// The verdict, once the run has one: green HELD, red otherwise; a symbol and the words carry it
+/// without colour too.
+fn verdict_banner(frame: &mut Frame, area: Rect, v: &crate::fold::VerdictView, theme: &Theme) {
+    let held = v.verdict == crate::event::Verdict::Held;
+    let mark = if held { "✔" } else { "✖" };
+    let text = format!(
+        " {mark} {} — {} (exit {})",
+        v.verdict.label(),
+        v.reason,
+        v.exit_code
+    );
+    let line = Line::from(Span::styled(
+        format!("{text:<w$}", w = area.width as usize),
+        theme.verdict(held),
+    ));
+    frame.render_widget(Paragraph::new(line), area);
+}
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let run = &app.run;
+    let area = match &run.verdict {
+        Some(v) if area.height > 0 => {
+            verdict_banner(frame, Rect { height: 1, ..area }, v, theme);
+            Rect {
+                y: area.y + 1,
+                height: area.height - 1,
+                ..area
+            }
+        }
+        _ => area,
+    };
     let Some(h) = &run.halt else {
         let text = if app.replay.is_some() {
             " REPLAY of a finished run — nothing here touches a system "
@@ -45,9 +74,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .filter(|f| f.state == FaultState::Done(crate::event::RollbackStatus::Verified))
         .count();
     let status = match h.finished {
-        Some((true, _, _)) if run.faults.is_empty() => {
-            "no fault was live: nothing to roll back".into()
-        }
+        Some((true, _, _)) if total == 0 => "no fault was live: nothing to roll back".into(),
+        None if total == 0 => "no fault is live: nothing to roll back".into(),
         Some((true, _, ms)) => format!(
             "ALL VERIFIED — halt → all verified {}",
             ms.map(super::millis).unwrap_or_else(|| "—".into())

@@ -51,7 +51,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Screen::Preflight => "↑↓ · Space tick · s start · Esc back · ? keys · q quit",
         Screen::Run if app.replay.is_some() => "D debrief · e export · ? keys · q quit",
         Screen::Run if app.run.ended => "D debrief · ↑↓ timeline · ? keys · q quit",
-        Screen::Run => "X HALT · n note · a action · o role · d/m milestones · ? keys",
+        Screen::Run => "X HALT · n note · d/m milestones · u undo · > next step · ? keys",
         Screen::Debrief => "e export · D back · ? keys · q quit",
     };
     spans.push(Span::styled(hint, theme.dim()));

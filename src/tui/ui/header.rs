@@ -10,6 +10,21 @@ use super::{clock, secs_since, secs_until};
 use crate::fold::describe::phase_name;
 use crate::tui::app::App;
 
+/// Cuts `s` to `w` columns, ending in `…` when cut.
+fn cut(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        return s.to_string();
+    }
+    if w == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(w - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Phase and step stay whole: the clocks on the right go first (max left, then step left), then
+/// the title is shortened.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let run = &app.run;
     let title = app
@@ -19,25 +34,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .unwrap_or("no scenario");
     let phase = run.phase.map(phase_name).unwrap_or("not started");
     let sep = Span::styled(" │ ", theme.dim());
-    let mut spans = vec![
-        Span::styled(format!(" {title}"), theme.title()),
-        sep.clone(),
-        Span::raw(phase),
-    ];
+    let mut core = format!(" │ {phase}");
     if let Some(st) = &run.step {
         let n = app.scenario.as_ref().map(|s| s.steps.len()).unwrap_or(0);
-        spans.push(sep.clone());
-        spans.push(Span::raw(format!(
-            "step {}/{} {}",
-            st.index + 1,
-            n,
-            st.name
-        )));
+        core.push_str(&format!(" │ step {}/{} {}", st.index + 1, n, st.name));
     }
-    let mut right: Vec<Span> = vec![Span::raw(" ")];
+    // Right-hand parts, most important first.
+    let mut right: Vec<Span> = Vec::new();
     if app.replay.is_some() {
         right.push(Span::styled("REPLAY ", theme.warn()));
     }
+    let mut optional: Vec<String> = Vec::new();
     if let Some(start) = run.start {
         // A finished run's clock stops at its last event.
         let now = if run.ended {
@@ -55,11 +62,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .filter(|s| !s.ended && !run.ended && run.halt.is_none())
         {
             let end = crate::report::plus_ms(st.started, st.duration_ms);
-            right.push(sep.clone());
-            right.push(Span::raw(format!(
-                "step {} left",
-                clock(secs_until(now, end))
-            )));
+            optional.push(format!("step {} left", clock(secs_until(now, end))));
         }
         if let Some(s) = app
             .scenario
@@ -67,19 +70,36 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .filter(|_| !run.ended && run.halt.is_none())
         {
             let max = chrono::Duration::from_std(s.max_duration).unwrap_or_default();
-            right.push(sep.clone());
-            right.push(Span::raw(format!(
-                "max {} left",
-                clock(secs_until(now, start + max))
-            )));
+            optional.push(format!("max {} left", clock(secs_until(now, start + max))));
         }
+    }
+    let width = area.width as usize;
+    let core_w = core.chars().count();
+    let base_w = 1 + Line::from(right.clone()).width() + 1;
+    // Drop clocks from the end until the title keeps at least a few columns.
+    let mut keep = optional.len();
+    let extra = |k: usize| -> usize { optional[..k].iter().map(|o| o.chars().count() + 3).sum() };
+    while keep > 0 && base_w + extra(keep) + core_w + 1 + 12 > width {
+        keep -= 1;
+    }
+    for o in optional.into_iter().take(keep) {
+        right.push(sep.clone());
+        right.push(Span::raw(o));
+    }
+    if run.start.is_some() || app.replay.is_some() {
+        right.insert(0, Span::raw(" "));
         right.push(Span::raw(" "));
     }
     let right = Line::from(right);
-    let rw = (right.width() as u16).min(area.width);
+    let rw = right.width();
+    let title_w = width.saturating_sub(rw + core_w + 1);
+    let spans = vec![
+        Span::styled(format!(" {}", cut(title, title_w)), theme.title()),
+        Span::raw(core),
+    ];
+    let rw = (rw as u16).min(area.width);
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(rw)]).areas(area);
     frame.render_widget(Paragraph::new(right), right_area);
-    let area = left_area;
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(Paragraph::new(Line::from(spans)), left_area);
 }

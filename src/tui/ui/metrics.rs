@@ -20,7 +20,7 @@ const MIN_H: u16 = 5;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let names: Vec<&String> = app.run.metrics.keys().collect();
-    let names: Vec<&String> = if names.is_empty() {
+    let mut names: Vec<&String> = if names.is_empty() {
         app.scenario
             .as_ref()
             .map(|s| s.metrics.keys().collect())
@@ -28,6 +28,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         names
     };
+    // Panels whose rule breaches (or tripped) come first, so "+N more" never hides them.
+    names.sort_by_key(|name| {
+        let alarming = rules_for(app, name).iter().any(|(i, _)| {
+            matches!(
+                app.run.rules.get(i),
+                Some(RuleState::Breaching { .. } | RuleState::Tripped)
+            )
+        });
+        (!alarming, (*name).clone())
+    });
     if names.is_empty() {
         frame.render_widget(Paragraph::new("no metrics").block(Block::bordered()), area);
         return;

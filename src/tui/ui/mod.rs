@@ -1,6 +1,7 @@
 //! Rendering: free functions of `&App`, one file per screen region. Nothing here reads a clock or
 //! a file: time is `app.now`, so a frame is a pure function of the state.
 
+mod alert;
 mod button;
 mod debrief;
 mod faults;
@@ -24,8 +25,15 @@ use theme::Theme;
 pub fn render(frame: &mut Frame, app: &App) {
     let theme = Theme::new(app.no_color);
     let area = frame.area();
+    // A rule counting down to an auto-abort takes the top line, on every screen.
+    let alert = alert::text(app);
+    let [alert_area, screen_area] = Layout::vertical([
+        Constraint::Length(alert.is_some() as u16),
+        Constraint::Min(0),
+    ])
+    .areas(area);
     let [body, footer_area] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(screen_area);
     match app.screen {
         Screen::Picker => picker::render(frame, body, app, &theme),
         Screen::Preflight => preflight::render(frame, body, app, &theme),
@@ -34,11 +42,20 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
     footer::render(frame, footer_area, app, &theme);
     overlay::render(frame, area, app, &theme);
+    // Last: nothing drawn over the screen hides the countdown.
+    if let Some(text) = &alert {
+        alert::render(frame, alert_area, text, &theme);
+    }
+}
+
+/// The countdown line shown on top while an abort rule breaches (see `alert`).
+pub fn alert_text(app: &App) -> Option<String> {
+    alert::text(app)
 }
 
 /// The main screen: header, big red button, steps + metric panels, faults + timeline.
 fn render_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let button_h = if app.run.halt.is_some() { 3 } else { 1 };
+    let button_h = if app.run.halt.is_some() { 3 } else { 1 } + app.run.verdict.is_some() as u16;
     let [head, button_area, middle, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(button_h),

@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::theme::Theme;
-use crate::tui::app::{App, Field, Overlay};
-use crate::tui::keys::BINDINGS;
+use crate::tui::app::{App, Field, Overlay, Pending};
+use crate::tui::keys::{Ctx, help_for};
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let [v] = Layout::vertical([Constraint::Length(h.min(area.height))])
@@ -24,19 +24,33 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Overlay::None => {}
         Overlay::Help => help(frame, area, app, theme),
         Overlay::ConfirmQuit => {
-            let r = centered(area, 60, 6);
-            frame.render_widget(Clear, r);
+            let live = app.run.live_faults();
+            let first = match live {
+                0 => "No fault is live: quitting halts the run first.".to_string(),
+                1 => "1 fault is live: quitting rolls it back first.".to_string(),
+                n => format!("{n} faults are live: quitting rolls them back first."),
+            };
             let text = vec![
-                Line::styled("A run is in progress.", theme.title()),
+                Line::styled(first, theme.title()),
                 Line::raw("y: halt, roll every fault back, then quit"),
                 Line::raw("n / Esc: stay"),
             ];
-            frame.render_widget(
-                Paragraph::new(text)
-                    .wrap(Wrap { trim: true })
-                    .block(Block::bordered().title(" Quit? ").border_style(theme.bad())),
-                r,
-            );
+            dialog(frame, area, " Quit? ", text, theme);
+        }
+        Overlay::Confirm(p) => {
+            let (title, text) = confirm_text(app, p);
+            let mut lines: Vec<Line> = text
+                .into_iter()
+                .map(|(t, bold)| {
+                    if bold {
+                        Line::styled(t, theme.title())
+                    } else {
+                        Line::raw(t)
+                    }
+                })
+                .collect();
+            lines.push(Line::raw("y: yes · n / Esc: no"));
+            dialog(frame, area, title, lines, theme);
         }
         Overlay::Runbook => {
             let r = centered(
@@ -98,19 +112,113 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
 }
 
+fn dialog(frame: &mut Frame, area: Rect, title: &str, text: Vec<Line>, theme: &Theme) {
+    let r = centered(area, 64, text.len() as u16 + 3);
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(title).border_style(theme.bad())),
+        r,
+    );
+}
+
+/// The question for a pending command: its title and lines (bold or not).
+fn confirm_text(app: &App, p: Pending) -> (&'static str, Vec<(String, bool)>) {
+    let run = &app.run;
+    match p {
+        Pending::Milestone(kind) => (
+            " Mark a milestone? ",
+            vec![
+                (
+                    format!(
+                        "No fault has been injected yet: {} would be journaled but not counted.",
+                        crate::fold::describe::milestone_name(kind)
+                    ),
+                    true,
+                ),
+                (
+                    "Time to detect / mitigate count from the first fault.".into(),
+                    false,
+                ),
+            ],
+        ),
+        Pending::Advance => {
+            let scenario = app.scenario.as_deref();
+            let now = run.step.as_ref().map(|s| s.index).unwrap_or(0);
+            let next = scenario.and_then(|s| s.steps.get(now + 1).map(|st| (now + 1, st)));
+            let lines = match (next, scenario) {
+                (Some((i, st)), Some(s)) => {
+                    let n = st.faults.len();
+                    vec![
+                        (
+                            format!(
+                                "End this step now and start step {}/{} \"{}\"?",
+                                i + 1,
+                                s.steps.len(),
+                                st.name
+                            ),
+                            true,
+                        ),
+                        (
+                            match n {
+                                0 => "It injects no fault.".to_string(),
+                                1 => "It injects 1 fault.".to_string(),
+                                n => format!("It injects {n} faults."),
+                            },
+                            false,
+                        ),
+                    ]
+                }
+                _ => vec![(
+                    "End the last step now? The steady-state check after the steps follows.".into(),
+                    true,
+                )],
+            };
+            (" Next step? ", lines)
+        }
+        Pending::Retract { seq } => {
+            let what = run
+                .last_retractable()
+                .filter(|(s, _)| *s == seq)
+                .map(|(_, w)| w)
+                .unwrap_or_else(|| format!("record #{seq}"));
+            (
+                " Undo? ",
+                vec![
+                    (format!("Retract the {what}?"), true),
+                    (
+                        "It stays in the journal, marked retracted, and no longer counts.".into(),
+                        false,
+                    ),
+                ],
+            )
+        }
+    }
+}
+
 fn help(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let r = centered(area, 76, area.height.saturating_sub(2).max(5));
     frame.render_widget(Clear, r);
-    let lines: Vec<Line> = BINDINGS
-        .iter()
-        .filter(|b| !b.keys.is_empty())
-        .map(|b| {
-            Line::from(vec![
-                Span::styled(format!("{:>14}  ", b.keys), theme.title()),
-                Span::raw(b.help),
-            ])
-        })
-        .collect();
+    let screen = match app.ctx() {
+        Ctx::Typing | Ctx::Confirm | Ctx::Any => Ctx::Run,
+        c => c,
+    };
+    let mut lines: Vec<Line> = vec![Line::styled(
+        format!("Keys on the {} screen", screen.title()),
+        theme.title(),
+    )];
+    let mut group = None;
+    for (g, b) in help_for(screen, app.replay.is_some()) {
+        if group != Some(g) {
+            group = Some(g);
+            lines.push(Line::styled(format!("  {}", g.title()), theme.dim()));
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:>14}  ", b.keys), theme.title()),
+            Span::raw(b.help),
+        ]));
+    }
     frame.render_widget(
         Paragraph::new(lines)
             .scroll((app.scroll.min(u16::MAX as usize) as u16, 0))

@@ -65,6 +65,18 @@ impl Theme {
         )
     }
 
+    /// The verdict banner: green when the hypothesis held, red otherwise.
+    pub fn verdict(&self, held: bool) -> Style {
+        let bg = if held { Color::Green } else { Color::Red };
+        self.pick(
+            Style::default()
+                .bg(bg)
+                .fg(Color::Black)
+                .add_modifier(Modifier::BOLD),
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+        )
+    }
+
     pub fn series(&self) -> Style {
         self.pick(Style::default().fg(Color::Cyan), Style::default())
     }
@@ -95,6 +107,8 @@ mod tests {
             t.bad(),
             t.selected(),
             t.button(),
+            t.verdict(true),
+            t.verdict(false),
             t.series(),
             t.threshold(),
         ] {
