@@ -6,6 +6,7 @@
 pub mod engine;
 pub mod event;
 pub mod fault;
+pub mod fmt;
 pub mod fold;
 pub mod headless;
 pub mod journal;

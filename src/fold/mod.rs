@@ -282,17 +282,14 @@ impl KeyTimes {
     /// The rows both the console's Debrief screen and `debrief.md` show, in this order.
     pub fn rows(&self, start: DateTime<Utc>) -> Vec<(&'static str, String)> {
         let span = |d: Option<chrono::TimeDelta>, why: &str| match d {
-            Some(d) => {
-                let s = d.num_seconds().max(0);
-                format!("{}m {:02}s", s / 60, s % 60)
-            }
+            Some(d) => crate::fmt::min_sec(d.num_seconds()),
             None => why.to_string(),
         };
         let no_fault = "— (no fault was injected)";
         let mut rows = vec![(
             "First fault injected",
             self.first_fault
-                .map(|f| crate::report::t_plus(start, f))
+                .map(|f| crate::fmt::t_plus(start, f))
                 .unwrap_or_else(|| no_fault.into()),
         )];
         if self.first_fault.is_some() {

@@ -213,10 +213,7 @@ pub async fn poll_once(probe: &dyn Probe, timeout: Duration) -> Reading {
     match tokio::time::timeout(timeout, probe.poll()).await {
         Ok(Ok(v)) if !v.is_finite() => Err(format!("value is {v}, not a reading")),
         Ok(r) => r,
-        Err(_) => Err(format!(
-            "timed out after {}",
-            crate::scenario::format_duration(timeout)
-        )),
+        Err(_) => Err(format!("timed out after {}", crate::fmt::duration(timeout))),
     }
 }
 

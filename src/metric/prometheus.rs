@@ -106,7 +106,7 @@ impl PrometheusProbe {
         if e == EMPTY {
             return format!(
                 "{EMPTY}, or none has a sample newer than {} (2 × every)",
-                crate::scenario::format_duration(self.max_age)
+                crate::fmt::duration(self.max_age)
             );
         }
         if e.contains("bad_data") && self.sent != self.query {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
-pub use duration::{HumanDuration, format_duration, format_elapsed};
+pub use duration::HumanDuration;
 use spec::{MetricSpec, RuleSpec, ScenarioSpec, TargetSpec};
 pub use spec::{NoDataSpec as NoData, Reduce};
 
@@ -518,8 +518,8 @@ impl Validator {
                 &spec.max_duration.referenced,
                 format!(
                     "steps add up to {} which is more than max_duration {}: raise max_duration or shorten the steps",
-                    format_duration(total),
-                    format_duration(max_duration)
+                    crate::fmt::duration(total),
+                    crate::fmt::duration(max_duration)
                 ),
             );
         }

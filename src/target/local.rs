@@ -125,10 +125,7 @@ async fn run(command: &str, timeout: Duration) -> CommandOutcome {
             stdout,
             stderr,
             ms: elapsed_ms(),
-            error: Some(format!(
-                "timed out after {}",
-                crate::scenario::format_duration(timeout)
-            )),
+            error: Some(format!("timed out after {}", crate::fmt::duration(timeout))),
         },
     }
 }

@@ -6,8 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::secs_since;
 use super::theme::Theme;
-use super::{clock, secs_since};
+use crate::fmt::{self, clock};
 use crate::fold::FaultState;
 use crate::tui::app::App;
 
@@ -50,7 +51,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         Some((true, _, ms)) => format!(
             "ALL VERIFIED — halt → all verified {}",
-            ms.map(super::millis).unwrap_or_else(|| "—".into())
+            ms.map(fmt::millis).unwrap_or_else(|| "—".into())
         ),
         Some((false, _, _)) => "ROLLBACK NOT VERIFIED — manual action needed (see faults)".into(),
         None => format!(

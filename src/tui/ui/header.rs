@@ -6,7 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
-use super::{clock, secs_since, secs_until};
+use super::{secs_since, secs_until};
+use crate::fmt::{clock, t_plus_secs};
 use crate::fold::describe::phase_name;
 use crate::tui::app::App;
 
@@ -46,7 +47,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             app.now
         };
         right.push(Span::styled(
-            format!("T+{}", clock(secs_since(start, now))),
+            t_plus_secs(secs_since(start, now)),
             theme.title(),
         ));
         if let Some(st) = run
