@@ -126,6 +126,14 @@ impl FaultRow {
     }
 }
 
+/// `ts` plus `ms` milliseconds, clamped to the latest time chrono can hold: journal numbers are
+/// input (a hostile or damaged journal must not crash `report` or `replay`).
+pub fn plus_ms(ts: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
+    chrono::TimeDelta::try_milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
+        .and_then(|d| ts.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// An abort rule as the events describe it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RuleState {
@@ -582,7 +590,7 @@ impl RunState {
             }),
             Event::Sample { .. } => {}
             Event::RuleBreaching { rule, left_ms, .. } => {
-                let deadline = crate::report::plus_ms(ts, *left_ms);
+                let deadline = plus_ms(ts, *left_ms);
                 self.rules.insert(*rule, RuleState::Breaching { deadline });
             }
             Event::RuleCleared { rule, .. } => {

@@ -13,14 +13,6 @@ use crate::fmt::{self, t_plus};
 use crate::fold::{FaultRow, Incident, MetricState, NoteRow, RunState};
 use crate::scenario::Scenario;
 
-/// `ts` plus `ms` milliseconds, clamped to the latest time chrono can hold: journal numbers are
-/// input (a hostile or damaged journal must not crash `report` or `replay`).
-pub fn plus_ms(ts: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
-    chrono::TimeDelta::try_milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
-        .and_then(|d| ts.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
 fn utc(ts: DateTime<Utc>) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

@@ -55,7 +55,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .as_ref()
             .filter(|s| !s.ended && !run.ended && run.halt.is_none())
         {
-            let end = crate::report::plus_ms(st.started, st.duration_ms);
+            let end = crate::fold::plus_ms(st.started, st.duration_ms);
             right.push(sep.clone());
             right.push(Span::raw(format!(
                 "step {} left",
