@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::process::Command;
 use tokio::time::Instant;
 
+use super::outcome::CommandOutcome;
 use super::{BoxFuture, CappedOutput, Host};
-use crate::event::CommandOutcome;
 
 #[derive(Debug, Default)]
 pub struct LocalHost {

@@ -18,8 +18,8 @@ use russh::{ChannelMsg, Preferred, kex};
 use tokio::time::Instant;
 
 use super::known_hosts::{self, HostKeyStatus};
+use super::outcome::CommandOutcome;
 use super::{BoxFuture, CappedOutput, Host};
-use crate::event::CommandOutcome;
 use crate::fmt;
 use crate::scenario::HostAddr;
 
