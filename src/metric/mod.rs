@@ -19,7 +19,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::scenario::{Metric, Scenario, Source};
 use crate::target::{BoxFuture, Host, HostMap};
 
-pub use rule::{RuleBoard, RuleStatus, RuleTracker, Transition};
+pub use rule::{RuleTracker, Transition};
 
 /// One reading: a number, or why there is none.
 pub type Reading = Result<f64, String>;
