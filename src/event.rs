@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::fault::status::{LiveFault, RollbackStatus};
 use crate::scenario::Scenario;
+pub use crate::target::outcome::CommandOutcome;
 
 /// One journal line: the event with its sequence number, UTC time and run id.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,56 +39,6 @@ pub enum MilestoneKind {
     Mitigated,
 }
 
-/// Where a rollback ended. Never assumed: `Verified` needs a passing verify command or, when the
-/// fault has none, the undo's own exit status 0.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RollbackStatus {
-    Verified,
-    Failed,
-    Unknown,
-}
-
-/// What one remote or local command did.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct CommandOutcome {
-    /// Exit status; `None` when it is unknown (timeout, killed by a signal, link lost): never read as 0.
-    pub exit: Option<i32>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub stdout: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub stderr: String,
-    pub ms: u64,
-    /// Why there is no exit status (timeout, connection lost, spawn failed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl CommandOutcome {
-    pub fn success(&self) -> bool {
-        self.exit == Some(0)
-    }
-
-    /// One line for humans: `exit 0`, `exit 1: <stderr>`, `no exit status: timed out after 30s`.
-    pub fn summary(&self) -> String {
-        match (self.exit, &self.error) {
-            (Some(code), _) => {
-                let detail = first_line(&self.stderr).or_else(|| first_line(&self.stdout));
-                match detail {
-                    Some(d) if code != 0 => format!("exit {code}: {d}"),
-                    _ => format!("exit {code}"),
-                }
-            }
-            (None, Some(e)) => format!("no exit status: {e}"),
-            (None, None) => "no exit status".to_string(),
-        }
-    }
-}
-
-fn first_line(s: &str) -> Option<&str> {
-    s.lines().map(str::trim).find(|l| !l.is_empty())
-}
-
 /// A metric reading as the rules see it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RuleCheck {
@@ -96,14 +48,6 @@ pub struct RuleCheck {
     pub held: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-}
-
-/// A live fault at an instant, for a note's snapshot.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LiveFault {
-    pub fault: String,
-    pub host: String,
-    pub state: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

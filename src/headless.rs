@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::event::Envelope;
+use crate::fmt::t_plus;
 use crate::fold::describe;
-use crate::report::t_plus;
 
 /// Prints events until the run ends. Never slows the engine: if it falls behind it says how many
 /// lines it skipped (they are all in the journal).

@@ -2,15 +2,37 @@
 //!
 //! The run is a stream of [`event::Event`]s: the [`engine`] emits them, the [`journal`] records them
 //! first, and everything else ([`report`], the headless printer, replay, `recover`) is a fold over them.
+//!
+//! # Layers
+//!
+//! Imports point down only: a module may import from its own layer or a lower one, never a higher
+//! one, and no two modules of a layer import each other. `src/layering.rs` reads this list and
+//! checks every file against it (tests excepted). Lowest first:
+//!
+//! 1. `fmt`, `exit`: shared human formatting (metric values, durations, `T+` offsets, clocks); exit codes
+//! 2. `scenario`: the YAML model, its validation and limits, Prometheus selector syntax
+//! 3. `target`: where commands run (local, SSH) and what a command did (`CommandOutcome`)
+//! 4. `fault`, `metric`: fault kinds, leases, the verified rollback; metric sources, samplers, rules
+//! 5. `event`: the journaled schema (`Event`, `Envelope`, `Verdict`)
+//! 6. `journal`: the one writer and the reader
+//! 7. `fold`: the run folded from events (`RunState`), one-line event descriptions
+//! 8. `report`, `headless`: the Markdown debrief and SVG charts; the stdout printer and `follow`
+//! 9. `engine`: the run itself (stages, commands in, events out, halt and rollback)
+//! 10. `recover`, `lab`: `gameday recover`; the embedded demo lab
+//! 11. `session`, `tui`: the one wiring of a run (start, conclude, recover); the console (which
+//!     starts and ends runs through `session`)
 
 pub mod engine;
 pub mod event;
 pub mod exit;
 pub mod fault;
+pub mod fmt;
 pub mod fold;
 pub mod headless;
 pub mod journal;
 pub mod lab;
+#[cfg(test)]
+mod layering;
 pub mod metric;
 pub mod recover;
 pub mod report;

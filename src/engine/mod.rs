@@ -22,11 +22,12 @@ use crate::fault::{
     FaultLedger, FaultPlan, FaultState, LeasePlan, LedgerEntry, PlanContext, RollbackReport, kinds,
     lease,
 };
+use crate::fmt;
 use crate::journal::{JournalError, JournalWriter};
 use crate::metric::{
     ProbeMap, Reading, RuleTracker, Sample, Transition, poll_once, spawn_samplers,
 };
-use crate::scenario::{RuleKind, Scenario, format_duration};
+use crate::scenario::{RuleKind, Scenario};
 use crate::target::HostMap;
 
 pub mod rollback;
@@ -536,7 +537,7 @@ impl Engine {
                     name: format!("metric {name} returns data"),
                     ok: reading.is_ok(),
                     detail: match reading {
-                        Ok(v) => format!("value {}", fmt_value(Some(v))),
+                        Ok(v) => format!("value {}", crate::fmt::value(Some(v))),
                         Err(e) => e,
                     },
                 }
@@ -842,7 +843,7 @@ impl Engine {
                         .filter(|c| !c.held)
                         .map(|c| match &c.reason {
                             Some(r) => format!("{} ({r})", c.rule),
-                            None => format!("{} (value {})", c.rule, fmt_value(c.value)),
+                            None => format!("{} (value {})", c.rule, fmt::value(c.value)),
                         })
                         .collect::<Vec<_>>()
                         .join("; ")
@@ -1357,7 +1358,7 @@ impl Engine {
             Transition::Tripped { breaching_for } => {
                 let why = match (&reason, value) {
                     (Some(r), _) => format!("no data: {r}"),
-                    (None, v) => format!("value {}", fmt_value(v)),
+                    (None, v) => format!("value {}", fmt::value(v)),
                 };
                 self.emit(Event::RuleTripped {
                     rule: i,
@@ -1370,7 +1371,7 @@ impl Engine {
                     "abort rule",
                     &format!(
                         "abort rule `{label}` tripped after {} ({why})",
-                        crate::scenario::format_elapsed(breaching_for)
+                        fmt::elapsed(breaching_for)
                     ),
                 );
             }
@@ -1436,7 +1437,7 @@ impl Engine {
             self.renew_leases();
         }
         if self.halt.is_none() && self.stage != Stage::Finished && now >= self.max_deadline {
-            let limit = format_duration(self.scenario.max_duration);
+            let limit = fmt::duration(self.scenario.max_duration);
             self.halt(
                 "max_duration",
                 &format!("max_duration {limit} exceeded; rolling back"),
@@ -1454,10 +1455,7 @@ impl Engine {
                 // The sampler itself is stuck: fail closed with a synthesized no-data reading.
                 self.on_sample(Sample {
                     metric,
-                    reading: Err(format!(
-                        "no sample for {}",
-                        format_duration(round_s(silent))
-                    )),
+                    reading: Err(format!("no sample for {}", fmt::duration(round_s(silent)))),
                     at: now,
                 });
             }
@@ -1526,14 +1524,6 @@ fn ms(d: Duration) -> u64 {
 
 fn round_s(d: Duration) -> Duration {
     Duration::from_secs(d.as_secs())
-}
-
-pub fn fmt_value(v: Option<f64>) -> String {
-    match v {
-        None => "no data".into(),
-        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
-        Some(v) => format!("{v:.3}").trim_end_matches('0').to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -3,17 +3,18 @@
 
 pub mod kinds;
 pub mod lease;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::event::{CommandOutcome, LiveFault, RollbackStatus};
 use crate::scenario::Fault;
-use crate::target::Host;
+use crate::target::{CommandOutcome, Host};
 
 pub use kinds::{PlanContext, REFUSED_EXIT};
 pub use lease::LeasePlan;
+pub use status::{LiveFault, RollbackStatus};
 
 /// The exact commands of one fault on one host.
 #[derive(Debug, Clone, PartialEq, Eq)]

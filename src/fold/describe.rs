@@ -1,8 +1,7 @@
 //! One human line per event, for the timeline of the console, the headless printer and the debrief.
 
-use crate::engine::fmt_value;
 use crate::event::{Event, MilestoneKind, Phase, RollbackStatus, RuleCheck};
-use crate::report::{elapsed, secs};
+use crate::fmt;
 
 /// One human line for an event: who or what it came from, and what happened.
 pub fn describe(event: &Event) -> (String, String) {
@@ -66,8 +65,16 @@ pub fn describe(event: &Event) -> (String, String) {
         } => (
             "engine",
             match prompt {
-                Some(p) => format!("step {} `{name}` ({}): {p}", index + 1, secs(*duration_ms)),
-                None => format!("step {} `{name}` ({})", index + 1, secs(*duration_ms)),
+                Some(p) => format!(
+                    "step {} `{name}` ({}): {p}",
+                    index + 1,
+                    fmt::duration_ms(*duration_ms)
+                ),
+                None => format!(
+                    "step {} `{name}` ({})",
+                    index + 1,
+                    fmt::duration_ms(*duration_ms)
+                ),
             },
         ),
         Event::StepEnded {
@@ -121,7 +128,7 @@ pub fn describe(event: &Event) -> (String, String) {
         } => (
             "metric",
             match (value, error) {
-                (Some(v), _) => format!("{metric} = {}", fmt_value(Some(*v))),
+                (Some(v), _) => format!("{metric} = {}", fmt::value(Some(*v))),
                 (None, Some(e)) => format!("{metric}: no data ({e})"),
                 (None, None) => format!("{metric}: no data"),
             },
@@ -138,13 +145,13 @@ pub fn describe(event: &Event) -> (String, String) {
                 "`{label}` breaching ({}): auto-abort in {}",
                 reason
                     .clone()
-                    .unwrap_or_else(|| format!("value {}", fmt_value(*value))),
-                secs(*left_ms)
+                    .unwrap_or_else(|| format!("value {}", fmt::value(*value))),
+                fmt::duration_ms(*left_ms)
             ),
         ),
         Event::RuleCleared { label, value, .. } => (
             "abort rule",
-            format!("`{label}` cleared (value {})", fmt_value(*value)),
+            format!("`{label}` cleared (value {})", fmt::value(*value)),
         ),
         Event::RuleTripped {
             label,
@@ -152,7 +159,7 @@ pub fn describe(event: &Event) -> (String, String) {
             ..
         } => (
             "abort rule",
-            format!("`{label}` TRIPPED after {}", elapsed(*breaching_ms)),
+            format!("`{label}` TRIPPED after {}", fmt::elapsed_ms(*breaching_ms)),
         ),
         Event::Note {
             role, text, action, ..
@@ -266,7 +273,7 @@ pub fn describe(event: &Event) -> (String, String) {
 pub fn check_text(c: &RuleCheck) -> String {
     match &c.reason {
         Some(r) => format!("{} → no data ({r})", c.rule),
-        None => format!("{} → {}", c.rule, fmt_value(c.value)),
+        None => format!("{} → {}", c.rule, fmt::value(c.value)),
     }
 }
 

@@ -127,6 +127,14 @@ impl FaultRow {
     }
 }
 
+/// `ts` plus `ms` milliseconds, clamped to the latest time chrono can hold: journal numbers are
+/// input (a hostile or damaged journal must not crash `report` or `replay`).
+pub fn plus_ms(ts: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
+    chrono::TimeDelta::try_milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
+        .and_then(|d| ts.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// An abort rule as the events describe it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RuleState {
@@ -287,17 +295,14 @@ impl KeyTimes {
     /// The rows both the console's Debrief screen and `debrief.md` show, in this order.
     pub fn rows(&self, start: DateTime<Utc>) -> Vec<(&'static str, String)> {
         let span = |d: Option<chrono::TimeDelta>, why: &str| match d {
-            Some(d) => {
-                let s = d.num_seconds().max(0);
-                format!("{}m {:02}s", s / 60, s % 60)
-            }
+            Some(d) => crate::fmt::min_sec(d.num_seconds()),
             None => why.to_string(),
         };
         let no_fault = "— (no fault was injected)";
         let mut rows = vec![(
             "First fault injected",
             self.first_fault
-                .map(|f| crate::report::t_plus(start, f))
+                .map(|f| crate::fmt::t_plus(start, f))
                 .unwrap_or_else(|| no_fault.into()),
         )];
         if self.first_fault.is_some() {
@@ -640,7 +645,7 @@ impl RunState {
             }),
             Event::Sample { .. } => {}
             Event::RuleBreaching { rule, left_ms, .. } => {
-                let deadline = crate::report::plus_ms(ts, *left_ms);
+                let deadline = plus_ms(ts, *left_ms);
                 self.rules.insert(*rule, RuleState::Breaching { deadline });
             }
             Event::RuleCleared { rule, .. } => {

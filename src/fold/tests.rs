@@ -267,3 +267,74 @@ fn a_retraction_withdraws_a_note_or_milestone() {
     let back: Envelope = serde_json::from_str(&line).expect("parse");
     assert_eq!(back, log.0[5]);
 }
+
+/// The fold, fed the engine's events for a source failing 5 polls in 6, keeps the rule breaching
+/// with one deadline from the first failure, never `Ok` in between, then shows it tripped.
+#[tokio::test(start_paused = true)]
+async fn a_flapping_breach_is_never_shown_ok() {
+    use crate::metric::{RuleTracker, Transition};
+    use crate::scenario::{Condition, NoData, Rule, RuleKind};
+    use std::time::Duration;
+
+    let r = Rule {
+        kind: RuleKind::Abort,
+        label: "errors > 5".into(),
+        metric: "errors".into(),
+        condition: Condition::Above(5.0),
+        sustained: Duration::from_secs(30),
+        no_data: NoData::Breach,
+        clear_after: crate::scenario::DEFAULT_CLEAR_AFTER,
+    };
+    let mut tracker = RuleTracker::new(r.clone());
+    let mut run = RunState::new();
+    let mut log = Log(vec![]);
+    let t0 = tokio::time::Instant::now();
+    let mut states = Vec::new();
+    for i in 0..12u64 {
+        let now = t0 + Duration::from_secs(5 * i);
+        let reading = if i % 6 == 5 {
+            Ok(1.0)
+        } else {
+            Err("HTTP 503".to_string())
+        };
+        for tr in tracker.observe(now, &reading) {
+            let event = match tr {
+                Transition::Breaching { left } => Event::RuleBreaching {
+                    rule: 0,
+                    label: r.label.clone(),
+                    value: tracker.last_value,
+                    left_ms: left.as_millis() as u64,
+                    reason: tracker.last_reason.clone(),
+                },
+                Transition::Cleared => Event::RuleCleared {
+                    rule: 0,
+                    label: r.label.clone(),
+                    value: tracker.last_value,
+                },
+                Transition::Tripped { breaching_for } => Event::RuleTripped {
+                    rule: 0,
+                    label: r.label.clone(),
+                    value: tracker.last_value,
+                    breaching_ms: breaching_for.as_millis() as u64,
+                    reason: tracker.last_reason.clone(),
+                },
+            };
+            log.push(5_000 * i as i64, event);
+            run.apply(log.0.last().expect("just pushed"));
+        }
+        states.push(run.rules.get(&0).copied());
+    }
+    for (i, st) in states.iter().enumerate().take(6) {
+        assert_eq!(
+            *st,
+            Some(RuleState::Breaching {
+                deadline: at(30_000)
+            }),
+            "poll {i}"
+        );
+    }
+    assert!(
+        states[6..].iter().all(|st| *st == Some(RuleState::Tripped)),
+        "{states:?}"
+    );
+}

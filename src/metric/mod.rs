@@ -19,7 +19,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::scenario::{Metric, Scenario, Source};
 use crate::target::{BoxFuture, Host, HostMap};
 
-pub use rule::{RuleBoard, RuleStatus, RuleTracker, Transition};
+pub use rule::{RuleTracker, Transition};
 
 /// One reading: a number, or why there is none.
 pub type Reading = Result<f64, String>;
@@ -213,10 +213,7 @@ pub async fn poll_once(probe: &dyn Probe, timeout: Duration) -> Reading {
     match tokio::time::timeout(timeout, probe.poll()).await {
         Ok(Ok(v)) if !v.is_finite() => Err(format!("value is {v}, not a reading")),
         Ok(r) => r,
-        Err(_) => Err(format!(
-            "timed out after {}",
-            crate::scenario::format_duration(timeout)
-        )),
+        Err(_) => Err(format!("timed out after {}", crate::fmt::duration(timeout))),
     }
 }
 

@@ -106,7 +106,7 @@ impl PrometheusProbe {
         if e == EMPTY {
             return format!(
                 "{EMPTY}, or none has a sample newer than {} (2 × every)",
-                crate::scenario::format_duration(self.max_age)
+                crate::fmt::duration(self.max_age)
             );
         }
         if e.contains("bad_data") && self.sent != self.query {
@@ -253,74 +253,9 @@ fn labels(metric: &std::collections::HashMap<String, String>) -> String {
     format!("{{{}}}", pairs.join(","))
 }
 
-/// Whether a query visibly keeps several series apart (`sum by (code) (…)`, `… without (pod)`),
-/// so validation can ask for `reduce:` before the run. A query without grouping may still return
-/// several series; that is caught at run time with a clear reason.
-pub fn groups_series(query: &str) -> bool {
-    let q = query.as_bytes();
-    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < q.len() {
-        let c = q[i];
-        if let Some(open) = quote {
-            if c == b'\\' {
-                i += 1;
-            } else if c == open {
-                quote = None;
-            }
-            i += 1;
-            continue;
-        }
-        if matches!(c, b'"' | b'\'' | b'`') {
-            quote = Some(c);
-        } else if i == 0 || !word(q[i - 1]) {
-            for kw in [&b"by"[..], &b"without"[..]] {
-                let end = i + kw.len();
-                if end <= q.len() && q[i..end].eq_ignore_ascii_case(kw) {
-                    let rest = &query[end..];
-                    let Some(list) = rest.trim_start().strip_prefix('(') else {
-                        continue;
-                    };
-                    if kw == b"without" {
-                        return true;
-                    }
-                    // `by ()` keeps one series, and `by (le)` feeds histogram_quantile, which
-                    // consumes `le`: neither keeps series apart. Any other label does.
-                    let labels = list.split(')').next().unwrap_or("");
-                    if labels
-                        .split(',')
-                        .map(str::trim)
-                        .any(|l| !l.is_empty() && l != "le")
-                    {
-                        return true;
-                    }
-                }
-            }
-        }
-        i += 1;
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn grouping_heuristic_knows_histogram_quantile() {
-        assert!(groups_series("sum by (code) (rate(x[1m]))"));
-        assert!(groups_series("sum(rate(x[1m])) without (pod)"));
-        assert!(groups_series(
-            "histogram_quantile(0.99, sum by (le, job) (rate(h_bucket[1m])))"
-        ));
-        assert!(!groups_series(
-            "histogram_quantile(0.99, sum by (le) (rate(h_bucket[1m])))"
-        ));
-        assert!(!groups_series("sum by () (up)"));
-        assert!(!groups_series("sum(rate(x{by=\"by (a)\"}[1m]))"));
-        assert!(!groups_series("rate(standby(x)[1m])"));
-    }
 
     fn vector(samples: &[(&str, &str)]) -> String {
         let result: Vec<String> = samples
@@ -417,17 +352,5 @@ mod tests {
         let matrix = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"]]}]}}"#;
         let e = interpret(200, matrix.as_bytes(), None).unwrap_err();
         assert!(e.contains("range vector"), "{e}");
-    }
-
-    #[test]
-    fn grouping_is_spotted_for_validation() {
-        assert!(groups_series(
-            "sum by (code) (rate(http_requests_total[1m]))"
-        ));
-        assert!(groups_series("sum(rate(x[1m])) BY(code)"));
-        assert!(groups_series("max without (pod) (up)"));
-        assert!(!groups_series("sum(rate(http_requests_total[1m]))"));
-        assert!(!groups_series(r#"up{job="by"}"#));
-        assert!(!groups_series("standby_replicas"));
     }
 }

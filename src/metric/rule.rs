@@ -6,13 +6,10 @@
 //! consecutive good readings (default 2): a lone good sample between failures does not restart the
 //! window, so a source failing 5 polls in 6 still trips.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use crate::event::{Envelope, Event};
 use crate::scenario::{NoData, Rule};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,93 +134,6 @@ impl RuleTracker {
     /// Seconds left before tripping, for countdown displays.
     pub fn left(&self, now: Instant) -> Option<Duration> {
         self.deadline().map(|d| d.saturating_duration_since(now))
-    }
-}
-
-/// An abort rule's state as a screen shows it: ok, breaching since T with time left, or tripped.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RuleStatus {
-    Ok,
-    Breaching {
-        since: DateTime<Utc>,
-        trips_at: DateTime<Utc>,
-        value: Option<f64>,
-        reason: Option<String>,
-    },
-    Tripped {
-        at: DateTime<Utc>,
-    },
-}
-
-impl RuleStatus {
-    /// Time left before a breaching rule trips, at `now` (zero once overdue).
-    pub fn left(&self, now: DateTime<Utc>) -> Option<Duration> {
-        match self {
-            RuleStatus::Breaching { trips_at, .. } => {
-                Some((*trips_at - now).to_std().unwrap_or_default())
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Every abort rule's state, folded from the event stream (live or from a journal), so the TUI,
-/// a second seat and the debrief show the same countdown without asking the engine. A breach stays
-/// on the board, counting down from its start, until the engine reports it cleared (after
-/// `clear_after` consecutive good samples) or tripped; good samples in between change nothing.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RuleBoard {
-    /// By rule index: label and state.
-    pub rules: BTreeMap<usize, (String, RuleStatus)>,
-}
-
-impl RuleBoard {
-    /// Starts with every abort rule of a run `ok`.
-    pub fn new(abort: &[Rule]) -> RuleBoard {
-        RuleBoard {
-            rules: abort
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (i, (r.label.clone(), RuleStatus::Ok)))
-                .collect(),
-        }
-    }
-
-    pub fn apply(&mut self, env: &Envelope) {
-        let ts = env.ts;
-        match &env.event {
-            Event::RunStarted { scenario, .. } => *self = RuleBoard::new(&scenario.abort),
-            Event::RuleBreaching {
-                rule,
-                label,
-                value,
-                left_ms,
-                reason,
-            } => {
-                let left =
-                    chrono::Duration::milliseconds(i64::try_from(*left_ms).unwrap_or(i64::MAX));
-                self.rules.insert(
-                    *rule,
-                    (
-                        label.clone(),
-                        RuleStatus::Breaching {
-                            since: ts,
-                            trips_at: ts + left,
-                            value: *value,
-                            reason: reason.clone(),
-                        },
-                    ),
-                );
-            }
-            Event::RuleCleared { rule, label, .. } => {
-                self.rules.insert(*rule, (label.clone(), RuleStatus::Ok));
-            }
-            Event::RuleTripped { rule, label, .. } => {
-                self.rules
-                    .insert(*rule, (label.clone(), RuleStatus::Tripped { at: ts }));
-            }
-            _ => {}
-        }
     }
 }
 
@@ -407,130 +317,6 @@ mod tests {
         );
         assert_eq!(t.last_value, None);
         assert!(t.last_reason.as_deref().unwrap_or("").contains("inf"));
-    }
-
-    /// The board, fed the engine's events for a source failing 5 polls in 6, counts down from
-    /// the first failure without ever showing the rule ok, then shows it tripped.
-    #[tokio::test(start_paused = true)]
-    async fn the_board_never_shows_a_flapping_breach_as_ok() {
-        let r = rule(30, NoData::Breach);
-        let mut tracker = RuleTracker::new(r.clone());
-        let mut board = RuleBoard::new(std::slice::from_ref(&r));
-        let t0 = Instant::now();
-        let wall0 = DateTime::parse_from_rfc3339("2026-11-23T20:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let mut statuses = Vec::new();
-        for i in 0..12u64 {
-            let now = t0 + Duration::from_secs(5 * i);
-            let ts = wall0 + chrono::Duration::seconds(5 * i as i64);
-            let reading = if i % 6 == 5 {
-                Ok(1.0)
-            } else {
-                Err("HTTP 503".to_string())
-            };
-            for tr in tracker.observe(now, &reading) {
-                let event = match tr {
-                    Transition::Breaching { left } => Event::RuleBreaching {
-                        rule: 0,
-                        label: r.label.clone(),
-                        value: tracker.last_value,
-                        left_ms: left.as_millis() as u64,
-                        reason: tracker.last_reason.clone(),
-                    },
-                    Transition::Cleared => Event::RuleCleared {
-                        rule: 0,
-                        label: r.label.clone(),
-                        value: tracker.last_value,
-                    },
-                    Transition::Tripped { breaching_for } => Event::RuleTripped {
-                        rule: 0,
-                        label: r.label.clone(),
-                        value: tracker.last_value,
-                        breaching_ms: breaching_for.as_millis() as u64,
-                        reason: tracker.last_reason.clone(),
-                    },
-                };
-                board.apply(&Envelope {
-                    seq: i,
-                    ts,
-                    run: "r".into(),
-                    event,
-                });
-            }
-            statuses.push(board.rules[&0].1.clone());
-        }
-        let trips_at = wall0 + chrono::Duration::seconds(30);
-        for (i, st) in statuses.iter().enumerate().take(6) {
-            assert!(
-                matches!(st, RuleStatus::Breaching { trips_at: t, .. } if *t == trips_at),
-                "poll {i}: {st:?}"
-            );
-        }
-        assert!(
-            statuses[6..]
-                .iter()
-                .all(|st| matches!(st, RuleStatus::Tripped { .. })),
-            "{statuses:?}"
-        );
-    }
-
-    #[test]
-    fn the_board_folds_events_into_countdowns() {
-        let t0 = DateTime::parse_from_rfc3339("2026-11-23T20:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let env = |secs: i64, event: Event| Envelope {
-            seq: 0,
-            ts: t0 + chrono::Duration::seconds(secs),
-            run: "r".into(),
-            event,
-        };
-        let mut board = RuleBoard::new(&[rule(30, NoData::Breach)]);
-        assert_eq!(board.rules[&0].1, RuleStatus::Ok);
-        board.apply(&env(
-            10,
-            Event::RuleBreaching {
-                rule: 0,
-                label: "errors > 5".into(),
-                value: None,
-                left_ms: 30_000,
-                reason: Some("HTTP 503".into()),
-            },
-        ));
-        let status = &board.rules[&0].1;
-        let RuleStatus::Breaching { since, .. } = status else {
-            panic!("{status:?}")
-        };
-        assert_eq!(*since, t0 + chrono::Duration::seconds(10));
-        assert_eq!(
-            status.left(t0 + chrono::Duration::seconds(25)),
-            Some(Duration::from_secs(15))
-        );
-        assert_eq!(
-            status.left(t0 + chrono::Duration::seconds(99)),
-            Some(Duration::ZERO)
-        );
-        board.apply(&env(
-            12,
-            Event::RuleCleared {
-                rule: 0,
-                label: "errors > 5".into(),
-                value: Some(1.0),
-            },
-        ));
-        assert_eq!(board.rules[&0].1, RuleStatus::Ok);
-        board.apply(&env(
-            50,
-            Event::RuleTripped {
-                rule: 0,
-                label: "errors > 5".into(),
-                value: Some(9.0),
-                breaching_ms: 30_000,
-                reason: None,
-            },
-        ));
-        assert!(matches!(board.rules[&0].1, RuleStatus::Tripped { .. }));
     }
 
     #[tokio::test(start_paused = true)]

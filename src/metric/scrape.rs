@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use super::web::{self, WebError};
 use super::{Probe, Reading};
+use crate::scenario::prom::{Cursor, Op, Selector, is_name_char, short};
 use crate::target::BoxFuture;
 
 // ---- parsing ------------------------------------------------------------------------------------
@@ -85,10 +86,6 @@ pub fn parse_where(text: &str, want: impl Fn(&str) -> bool) -> Result<Exposition
     Ok(out)
 }
 
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == ':'
-}
-
 fn parse_line(line: &str) -> Result<Line, String> {
     let mut cur = Cursor { s: line, at: 0 };
     let name = cur.name()?;
@@ -135,168 +132,6 @@ fn parse_value(tok: &str) -> Result<f64, String> {
             .ok()
             .filter(|v| v.is_finite())
             .ok_or_else(|| format!("value `{}` is not a number", short(t))),
-    }
-}
-
-fn short(s: &str) -> String {
-    s.chars().take(40).collect()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Eq,
-    Ne,
-}
-
-struct Cursor<'a> {
-    s: &'a str,
-    at: usize,
-}
-
-impl Cursor<'_> {
-    fn rest(&self) -> &str {
-        &self.s[self.at..]
-    }
-    fn peek(&self) -> Option<char> {
-        self.rest().chars().next()
-    }
-    fn bump(&mut self) -> Option<char> {
-        let c = self.peek()?;
-        self.at += c.len_utf8();
-        Some(c)
-    }
-    fn skip_ws(&mut self) {
-        while matches!(self.peek(), Some(' ' | '\t')) {
-            self.at += 1;
-        }
-    }
-    fn token(&mut self) -> &str {
-        let start = self.at;
-        while self.peek().is_some_and(|c| c != ' ' && c != '\t') {
-            self.bump();
-        }
-        &self.s[start..self.at]
-    }
-    fn name(&mut self) -> Result<String, String> {
-        let start = self.at;
-        while self.peek().is_some_and(is_name_char) {
-            self.at += 1;
-        }
-        let name = &self.s[start..self.at];
-        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(format!(
-                "expected a metric name at `{}`",
-                short(&self.s[start..])
-            ));
-        }
-        Ok(name.to_string())
-    }
-    /// `{a="1",b!="2",}`; `!=` only when `matchers` (selectors), never in expositions.
-    fn labels(&mut self, matchers: bool) -> Result<Vec<(String, Op, String)>, String> {
-        self.bump(); // `{`
-        let mut out = Vec::new();
-        loop {
-            self.skip_ws();
-            if self.peek() == Some('}') {
-                self.bump();
-                return Ok(out);
-            }
-            let key = self
-                .name()
-                .map_err(|_| format!("expected a label name at `{}`", short(self.rest())))?;
-            self.skip_ws();
-            let op = match (self.bump(), self.peek()) {
-                (Some('='), Some('~')) | (Some('!'), Some('~')) if matchers => {
-                    return Err(format!(
-                        "label `{key}`: regex matchers (=~, !~) are not supported here; use = or !="
-                    ));
-                }
-                (Some('='), _) => Op::Eq,
-                (Some('!'), Some('=')) if matchers => {
-                    self.bump();
-                    Op::Ne
-                }
-                _ => return Err(format!("label `{key}`: expected `=`")),
-            };
-            self.skip_ws();
-            if self.bump() != Some('"') {
-                return Err(format!("label `{key}`: the value must be in double quotes"));
-            }
-            let mut value = String::new();
-            loop {
-                match self.bump() {
-                    None => return Err(format!("label `{key}`: unterminated value")),
-                    Some('"') => break,
-                    Some('\\') => match self.bump() {
-                        Some('n') => value.push('\n'),
-                        Some('\\') => value.push('\\'),
-                        Some('"') => value.push('"'),
-                        Some(c) => {
-                            // Unknown escapes are kept as written, as Prometheus does.
-                            value.push('\\');
-                            value.push(c);
-                        }
-                        None => return Err(format!("label `{key}`: unterminated value")),
-                    },
-                    Some(c) => value.push(c),
-                }
-            }
-            out.push((key, op, value));
-            self.skip_ws();
-            match self.bump() {
-                Some(',') => continue,
-                Some('}') => return Ok(out),
-                _ => return Err("expected `,` or `}` after a label".into()),
-            }
-        }
-    }
-}
-
-// ---- selecting ----------------------------------------------------------------------------------
-
-/// `name{label="v",other!="x"}`: which series a scrape metric reads.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Selector {
-    pub name: String,
-    pub matchers: Vec<(String, Op, String)>,
-}
-
-impl Selector {
-    pub fn parse(text: &str) -> Result<Selector, String> {
-        let text = text.trim();
-        let mut cur = Cursor { s: text, at: 0 };
-        let name = cur
-            .name()
-            .map_err(|_| format!("series `{text}` must start with a metric name"))?;
-        let matchers = if cur.peek() == Some('{') {
-            cur.labels(true)
-                .map_err(|e| format!("series `{text}`: {e}"))?
-        } else {
-            Vec::new()
-        };
-        cur.skip_ws();
-        if !cur.rest().is_empty() {
-            return Err(format!(
-                "series `{text}`: unexpected `{}` after the selector",
-                short(cur.rest())
-            ));
-        }
-        Ok(Selector { name, matchers })
-    }
-
-    /// Whether a line's labels satisfy every matcher (a missing label reads as "").
-    pub fn matches_labels(&self, labels: &[(String, String)]) -> bool {
-        self.matchers.iter().all(|(k, op, v)| {
-            let have = labels
-                .iter()
-                .find(|(lk, _)| lk == k)
-                .map(|(_, lv)| lv.as_str())
-                .unwrap_or("");
-            match op {
-                Op::Eq => have == v,
-                Op::Ne => have != v,
-            }
-        })
     }
 }
 

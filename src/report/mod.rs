@@ -9,36 +9,10 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::engine::fmt_value;
 use crate::event::{RollbackStatus, RuleCheck};
+use crate::fmt::{self, t_plus};
 use crate::fold::{FaultRow, Incident, MetricState, NoteRow, RunState};
 use crate::scenario::Scenario;
-
-pub fn elapsed(ms: u64) -> String {
-    crate::scenario::format_elapsed(std::time::Duration::from_millis(ms))
-}
-
-pub fn secs(ms: u64) -> String {
-    crate::scenario::format_duration(std::time::Duration::from_millis(ms))
-}
-
-/// `T+mm:ss` (or `T+h:mm:ss`) since the run started.
-pub fn t_plus(start: DateTime<Utc>, ts: DateTime<Utc>) -> String {
-    let s = (ts - start).num_seconds().max(0);
-    if s >= 3600 {
-        format!("T+{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
-    } else {
-        format!("T+{:02}:{:02}", s / 60, s % 60)
-    }
-}
-
-/// `ts` plus `ms` milliseconds, clamped to the latest time chrono can hold: journal numbers are
-/// input (a hostile or damaged journal must not crash `report` or `replay`).
-pub fn plus_ms(ts: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
-    chrono::TimeDelta::try_milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
-        .and_then(|d| ts.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
 
 fn utc(ts: DateTime<Utc>) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -120,7 +94,7 @@ pub fn debrief(run: &RunState) -> String {
         }
     );
     let dur = (end - start).num_seconds().max(0);
-    let _ = writeln!(out, "| Duration | {}m {:02}s |", dur / 60, dur % 60);
+    let _ = writeln!(out, "| Duration | {} |", fmt::min_sec(dur));
     if let Some(s) = scenario {
         for (role, who) in &s.roles {
             let _ = writeln!(out, "| {} | {} |", cell(&role.replace('_', " ")), cell(who));
@@ -155,7 +129,7 @@ pub fn debrief(run: &RunState) -> String {
                     if c.held { "✅" } else { "❌" },
                     match &c.reason {
                         Some(r) => format!("no data ({})", cell(r)),
-                        None => fmt_value(c.value),
+                        None => fmt::value(c.value),
                     }
                 ),
             },
@@ -188,9 +162,9 @@ pub fn debrief(run: &RunState) -> String {
                 cell(name),
                 m.samples,
                 m.no_data,
-                fmt_value(m.min),
-                fmt_value(m.max),
-                fmt_value(m.last),
+                fmt::value(m.min),
+                fmt::value(m.max),
+                fmt::value(m.last),
                 cell(name),
                 chart_file_stem(name)
             );
@@ -206,7 +180,7 @@ pub fn debrief(run: &RunState) -> String {
             out,
             "| {} | {} | {} | {} |",
             t_plus(start, e.ts),
-            e.ts.format("%H:%M:%S"),
+            fmt::wall_clock(e.ts),
             cell(&e.src),
             cell(&e.text)
         );
@@ -303,11 +277,11 @@ pub fn debrief(run: &RunState) -> String {
                     "- {} abort rule `{}` tripped after {} ({})",
                     t_plus(start, *ts),
                     label,
-                    elapsed(*breaching_ms),
+                    fmt::elapsed_ms(*breaching_ms),
                     reason
                         .clone()
                         .map(|r| format!("no data: {r}"))
-                        .unwrap_or_else(|| format!("value {}", fmt_value(*value)))
+                        .unwrap_or_else(|| format!("value {}", fmt::value(*value)))
                 );
             }
             Incident::Halt { by, reason } => {

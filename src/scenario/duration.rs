@@ -69,49 +69,7 @@ impl HumanDuration {
 
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_duration(self.0))
-    }
-}
-
-/// Formats a duration the way scenarios write it: `1h5m`, `30s`, `1500ms`.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
-        return "0s".into();
-    }
-    if !ms.is_multiple_of(1000) {
-        return format!("{ms}ms");
-    }
-    let mut secs = ms / 1000;
-    let mut out = String::new();
-    for (unit, size) in [("h", 3600), ("m", 60)] {
-        if secs >= size {
-            out.push_str(&format!("{}{unit}", secs / size));
-            secs %= size;
-        }
-    }
-    if secs > 0 {
-        out.push_str(&format!("{secs}s"));
-    }
-    out
-}
-
-/// A measured duration for people: `850ms`, `5s`, `5.3s`, `12m40s` (tenths below a minute).
-pub fn format_elapsed(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        let tenths = (ms + 50) / 100;
-        if tenths.is_multiple_of(10) {
-            format!("{}s", tenths / 10)
-        } else {
-            format!("{}.{}s", tenths / 10, tenths % 10)
-        }
-    } else {
-        format_duration(Duration::from_secs(
-            u64::try_from((ms + 500) / 1000).unwrap_or(u64::MAX),
-        ))
+        f.write_str(&crate::fmt::duration(self.0))
     }
 }
 
@@ -189,20 +147,5 @@ mod tests {
             HumanDuration::parse("18446744073709551615s").map(|d| d.0),
             Ok(Duration::from_secs(u64::MAX))
         );
-    }
-
-    #[test]
-    fn formats_measured_times() {
-        assert_eq!(format_elapsed(Duration::from_millis(5001)), "5s");
-        assert_eq!(format_elapsed(Duration::from_millis(5260)), "5.3s");
-        assert_eq!(format_elapsed(Duration::from_millis(850)), "850ms");
-        assert_eq!(format_elapsed(Duration::from_millis(760_400)), "12m40s");
-    }
-
-    #[test]
-    fn formats_back() {
-        assert_eq!(format_duration(Duration::from_secs(3900)), "1h5m");
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
-        assert_eq!(format_duration(Duration::from_secs(30)), "30s");
     }
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
-use super::duration::{HumanDuration, format_duration};
+use super::duration::HumanDuration;
+use crate::fmt;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -89,17 +90,17 @@ impl Validator {
         let ok = v >= min && v <= max && (zero_ok || !v.is_zero());
         if !ok {
             let range = if min.is_zero() && zero_ok {
-                format!("at most {}", format_duration(max))
+                format!("at most {}", fmt::duration(max))
             } else if min.is_zero() {
-                format!("more than 0s and at most {}", format_duration(max))
+                format!("more than 0s and at most {}", fmt::duration(max))
             } else {
-                format!("from {} to {}", format_duration(min), format_duration(max))
+                format!("from {} to {}", fmt::duration(min), fmt::duration(max))
             };
             self.err(
                 &d.referenced,
                 format!(
                     "{what} must be {range}, got {} (see Limits in docs/scenario-format.md)",
-                    format_duration(v)
+                    fmt::duration(v)
                 ),
             );
         }

@@ -6,6 +6,7 @@
 pub mod duration;
 mod faults;
 pub mod limits;
+pub mod prom;
 mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
-pub use duration::{HumanDuration, format_duration, format_elapsed};
+pub use duration::HumanDuration;
 use spec::{MetricSpec, RuleSpec, ScenarioSpec, TargetSpec};
 pub use spec::{NoDataSpec as NoData, Reduce};
 
@@ -518,8 +519,8 @@ impl Validator {
                 &spec.max_duration.referenced,
                 format!(
                     "steps add up to {} which is more than max_duration {}: raise max_duration or shorten the steps",
-                    format_duration(total),
-                    format_duration(max_duration)
+                    crate::fmt::duration(total),
+                    crate::fmt::duration(max_duration)
                 ),
             );
         }
@@ -718,7 +719,7 @@ impl Validator {
                 // The scenario-level url was checked where it is written.
                 self.url_without_secrets(&format!("metric `{name}`: server"), &server, at);
             }
-            if spec.reduce.is_none() && crate::metric::prometheus::groups_series(&query.value) {
+            if spec.reduce.is_none() && prom::groups_series(&query.value) {
                 self.err(
                     &query.referenced,
                     format!("metric `{name}`: the query groups by labels (`by (...)` / `without (...)`) so it can return several series; set `reduce: max|min|sum|avg` to say how to combine them"),
@@ -751,7 +752,7 @@ impl Validator {
                 self.err(&url.referenced, format!("metric `{name}`: a scrape source needs `series:` (e.g. 'http_requests_total{{code=\"500\"}}')"));
                 return None;
             };
-            if let Err(e) = crate::metric::scrape::Selector::parse(&series.value) {
+            if let Err(e) = prom::Selector::parse(&series.value) {
                 self.err(&series.referenced, format!("metric `{name}`: {e}"));
             }
             // `contains` is false for NaN, so non-finite values are refused here too.

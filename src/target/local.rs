@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::process::Command;
 use tokio::time::Instant;
 
+use super::outcome::CommandOutcome;
 use super::{BoxFuture, CappedOutput, Host};
-use crate::event::CommandOutcome;
 
 #[derive(Debug, Default)]
 pub struct LocalHost {
@@ -125,10 +125,7 @@ async fn run(command: &str, timeout: Duration) -> CommandOutcome {
             stdout,
             stderr,
             ms: elapsed_ms(),
-            error: Some(format!(
-                "timed out after {}",
-                crate::scenario::format_duration(timeout)
-            )),
+            error: Some(format!("timed out after {}", crate::fmt::duration(timeout))),
         },
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod known_hosts;
 pub mod local;
+pub mod outcome;
 pub mod ssh;
 pub mod test_server;
 pub mod trust;
@@ -13,8 +14,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::event::CommandOutcome;
 use crate::scenario::{Scenario, Transport};
+
+pub use outcome::CommandOutcome;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -18,9 +18,10 @@ use russh::{ChannelMsg, Preferred, kex};
 use tokio::time::Instant;
 
 use super::known_hosts::{self, HostKeyStatus};
+use super::outcome::CommandOutcome;
 use super::{BoxFuture, CappedOutput, Host};
-use crate::event::CommandOutcome;
-use crate::scenario::{HostAddr, format_duration};
+use crate::fmt;
+use crate::scenario::HostAddr;
 
 /// Grace the remote `timeout` gives a command after TERM before it sends KILL.
 const KILL_AFTER_S: u64 = 5;
@@ -68,7 +69,7 @@ pub enum SshError {
     Connect { host: String, why: String },
     #[error(
         "{host}: no answer within {}; check the address, port and firewall",
-        format_duration(*.after)
+        fmt::duration(*.after)
     )]
     ConnectTimeout { host: String, after: Duration },
     #[error(
@@ -407,7 +408,7 @@ impl SshHost {
             Ok(Err(e)) => Err(format!("connection lost and reconnect failed: {e}")),
             Err(_) => Err(format!(
                 "connection lost and reconnect timed out after {}",
-                format_duration(self.opts.connect_timeout)
+                fmt::duration(self.opts.connect_timeout)
             )),
         }
     }
@@ -496,7 +497,7 @@ impl SshHost {
                 stdout,
                 stderr,
                 ms: ms(started.elapsed()),
-                error: Some(format!("timed out after {}", format_duration(limit))),
+                error: Some(format!("timed out after {}", fmt::duration(limit))),
             },
         }
     }

@@ -59,7 +59,7 @@ impl App {
             let start = self.run.start.unwrap_or(m.ts);
             self.status = Some(format!(
                 "{name} was already marked at T+{} by {}: not marked again (u undoes the last one)",
-                crate::tui::ui::clock(crate::tui::ui::secs_since(start, m.ts)),
+                crate::fmt::clock(crate::tui::ui::secs_since(start, m.ts)),
                 m.role
             ));
             return vec![];

@@ -6,8 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::secs_since;
 use super::theme::Theme;
-use super::{clock, secs_since};
+use crate::fmt::{self, clock};
 use crate::fold::FaultState;
 use crate::tui::app::App;
 
@@ -78,7 +79,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         None if total == 0 => "no fault is live: nothing to roll back".into(),
         Some((true, _, ms)) => format!(
             "ALL VERIFIED — halt → all verified {}",
-            ms.map(super::millis).unwrap_or_else(|| "—".into())
+            ms.map(fmt::millis).unwrap_or_else(|| "—".into())
         ),
         Some((false, _, _)) => "ROLLBACK NOT VERIFIED — manual action needed (see faults)".into(),
         None => format!(

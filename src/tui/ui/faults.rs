@@ -4,9 +4,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Block, Cell, Row, Table};
 
-use super::clock;
 use super::theme::Theme;
 use crate::event::RollbackStatus;
+use crate::fmt::t_plus_secs;
 use crate::fold::FaultState;
 use crate::tui::app::App;
 
@@ -27,7 +27,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let when = f
                 .rolled_back
                 .or(f.injected.map(|(t, _)| t))
-                .map(|t| format!("T+{}", clock(run.secs(t) as i64)))
+                .map(|t| t_plus_secs(run.secs(t) as i64))
                 .unwrap_or_default();
             let mut state = f.state.label().to_string();
             if let Some(m) = f

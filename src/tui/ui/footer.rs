@@ -5,8 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::secs_since;
 use super::theme::Theme;
-use super::{clock, secs_since};
+use crate::fmt::clock;
 use crate::tui::app::{App, Screen};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

@@ -6,7 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
-use super::{clock, secs_since, secs_until};
+use super::{secs_since, secs_until};
+use crate::fmt::{clock, t_plus_secs};
 use crate::fold::describe::phase_name;
 use crate::tui::app::App;
 
@@ -53,7 +54,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             app.now
         };
         right.push(Span::styled(
-            format!("T+{}", clock(secs_since(start, now))),
+            t_plus_secs(secs_since(start, now)),
             theme.title(),
         ));
         if let Some(st) = run
@@ -61,7 +62,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .as_ref()
             .filter(|s| !s.ended && !run.ended && run.halt.is_none())
         {
-            let end = crate::report::plus_ms(st.started, st.duration_ms);
+            let end = crate::fold::plus_ms(st.started, st.duration_ms);
             optional.push(format!("step {} left", clock(secs_until(now, end))));
         }
         if let Some(s) = app

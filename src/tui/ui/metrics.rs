@@ -9,7 +9,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 
 use super::secs_since;
 use super::theme::Theme;
-use crate::engine::fmt_value;
+use crate::fmt;
 use crate::fold::{Countdown, MetricState, RuleState, RunState};
 use crate::scenario::{Condition, Rule};
 use crate::tui::app::App;
@@ -92,7 +92,7 @@ fn panel(
         .and_then(|m| m.unit.clone())
         .unwrap_or_default();
     let value = match (&metric.last, &metric.last_error) {
-        (Some(v), _) => format!("{} {unit}", fmt_value(Some(*v))),
+        (Some(v), _) => format!("{} {unit}", fmt::value(Some(*v))),
         (None, Some(e)) => format!("no data: {e}"),
         (None, None) => "—".into(),
     };

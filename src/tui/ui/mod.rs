@@ -76,29 +76,10 @@ fn render_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     timeline::render(frame, timeline_area, app, theme);
 }
 
-/// `mm:ss` (or `h:mm:ss`) of a non-negative number of seconds.
-pub fn clock(secs: i64) -> String {
-    let s = secs.max(0);
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
-    } else {
-        format!("{:02}:{:02}", s / 60, s % 60)
-    }
-}
-
 /// Whole seconds from `a` to `b`, rounding up so a countdown never shows 0 before it is due.
 pub fn secs_until(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
     let ms = (b - a).num_milliseconds();
     if ms <= 0 { 0 } else { (ms + 999) / 1000 }
-}
-
-/// A short duration for people: `850 ms`, `12.3 s`.
-pub fn millis(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    }
 }
 
 pub fn secs_since(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {

@@ -6,7 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::theme::Theme;
-use crate::scenario::{Transport, format_duration};
+use crate::fmt;
+use crate::scenario::Transport;
 use crate::tui::app::App;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -73,8 +74,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 "Duration",
                 format!(
                     "{} planned, max {}",
-                    format_duration(s.planned_duration()),
-                    format_duration(s.max_duration)
+                    fmt::duration(s.planned_duration()),
+                    fmt::duration(s.max_duration)
                 ),
             ));
             let targets: Vec<String> = s

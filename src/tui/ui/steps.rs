@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::theme::Theme;
-use crate::scenario::format_duration;
+use crate::fmt;
 use crate::tui::app::App;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -33,7 +33,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     "{mark} {} {}{faults} ({})",
                     i + 1,
                     st.name,
-                    format_duration(st.duration)
+                    fmt::duration(st.duration)
                 ),
                 style,
             ))
