@@ -29,12 +29,12 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gameday::engine::{Command, Engine, Options};
+use gameday::engine::{Command, Options};
 use gameday::event::Event;
 use gameday::scenario::{Scenario, parse_host};
+use gameday::session;
 use gameday::target::ssh::{SshHost, SshOptions, SshTarget};
 use gameday::target::{self, OpenOptions};
-use gameday::{journal, metric};
 
 const ROUNDS: usize = 5;
 
@@ -118,19 +118,19 @@ async fn main() {
             let t = Instant::now();
             let map = target::open(&scenario, &open).await.expect("open");
             opens.push(t.elapsed().as_secs_f64() * 1e3);
-            let probes = metric::probes(&scenario, &map).expect("probes");
             let path = dir.path().join(format!("n{n}-r{round}/journal.jsonl"));
-            let writer =
-                journal::JournalWriter::create(&path, &format!("bench-{n}-{round}")).unwrap();
-            let (engine, handle) = Engine::new(
+            let session::Running {
+                handle,
+                mut events,
+                engine: run,
+                ..
+            } = session::start_on(
                 Arc::new(scenario.clone()),
                 map,
-                probes,
-                writer,
+                Some(path),
                 Options::default(),
-            );
-            let mut events = handle.subscribe();
-            let run = tokio::spawn(engine.run());
+            )
+            .expect("start");
             let mut injected = 0;
             let mut since_halt = None;
             while let Ok(env) = events.recv().await {
