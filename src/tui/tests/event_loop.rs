@@ -60,8 +60,19 @@ async fn until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
+/// A console on the loop scenario (its fault creates `marker`), with a real launcher and a keyboard
+/// the test types on.
+struct Setup {
+    dir: tempfile::TempDir,
+    marker: std::path::PathBuf,
+    journal: std::path::PathBuf,
+    launcher: EngineLauncher,
+    keys: mpsc::UnboundedSender<io::Result<TermEvent>>,
+    input: std::pin::Pin<Box<dyn futures_util::Stream<Item = io::Result<TermEvent>> + Send>>,
+    app: App,
+}
+
+fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let marker = dir.path().join("MARKER");
     let file = dir.path().join("loop.yaml");
@@ -69,7 +80,7 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
     std::fs::write(&file, &text).expect("write scenario");
     let scenario = std::sync::Arc::new(Scenario::load(&file).expect("valid scenario"));
     let journal = dir.path().join("run/journal.jsonl");
-    let mut launcher = EngineLauncher {
+    let launcher = EngineLauncher {
         journal: Some(journal.clone()),
         options: Options::default(),
     };
@@ -77,7 +88,29 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
     let input = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|e| (e, rx))
     }));
-    let mut app = App::preflight(chrono::Utc::now(), Picker::default(), scenario);
+    let app = App::preflight(chrono::Utc::now(), Picker::default(), scenario);
+    Setup {
+        dir,
+        marker,
+        journal,
+        launcher,
+        keys,
+        input,
+        app,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
+    let Setup {
+        dir: _dir,
+        marker,
+        journal,
+        mut launcher,
+        keys,
+        input,
+        mut app,
+    } = setup();
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
     let lp = Loop {
         launcher: Some(&mut launcher),
@@ -130,22 +163,15 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
 /// console and journaled when the console closes (here: by the same call `tui::console` makes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_note_typed_across_a_halt_and_the_end_reaches_the_journal() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let marker = dir.path().join("MARKER");
-    let file = dir.path().join("loop.yaml");
-    let text = SCENARIO.replace("MARKER", &marker.display().to_string());
-    std::fs::write(&file, &text).expect("write scenario");
-    let scenario = std::sync::Arc::new(Scenario::load(&file).expect("valid scenario"));
-    let journal = dir.path().join("run/journal.jsonl");
-    let mut launcher = EngineLauncher {
-        journal: Some(journal.clone()),
-        options: Options::default(),
-    };
-    let (keys, rx) = mpsc::unbounded_channel::<io::Result<TermEvent>>();
-    let input = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|e| (e, rx))
-    }));
-    let mut app = App::preflight(chrono::Utc::now(), Picker::default(), scenario);
+    let Setup {
+        dir: _dir,
+        marker,
+        journal,
+        mut launcher,
+        keys,
+        input,
+        mut app,
+    } = setup();
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
     let lp = Loop {
         launcher: Some(&mut launcher),
