@@ -1,6 +1,6 @@
 //! The gameday command line. Only argument handling lives here; the work is in the library.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -162,7 +162,7 @@ fn main() -> ExitCode {
                 journal,
             } => demo(scenario, journal, headless).await,
             Cmd::Lab { hosts } => gameday::lab::serve(hosts).await,
-            Cmd::Replay { journal } => replay(&journal).await,
+            Cmd::Replay { journal } => gameday::tui::replay_command(&journal).await,
             Cmd::Report { journal, output } => {
                 match session::debrief(&journal, output.as_deref()) {
                     Some(_) => exit::HELD,
@@ -231,20 +231,4 @@ async fn run_or_console(
         return session::run_headless(scenario, journal, options).await;
     }
     gameday::tui::console(scenario, journal, options).await
-}
-
-async fn replay(journal: &Path) -> u8 {
-    if !gameday::tui::terminal_available() {
-        gameday::errln!(
-            "gameday: replay needs a terminal; `gameday report` writes the debrief instead"
-        );
-        return exit::INVALID;
-    }
-    match gameday::tui::replay(journal).await {
-        Ok(_) => exit::HELD,
-        Err(e) => {
-            gameday::errln!("gameday: replay {}: {e}", journal.display());
-            exit::INVALID
-        }
-    }
 }

@@ -213,6 +213,24 @@ pub async fn run(
     on_terminal(app, lp).await
 }
 
+/// `gameday replay JOURNAL`: [`replay`] with its messages and exit code (2 without a terminal:
+/// `gameday report` is the way then).
+pub async fn replay_command(journal: &Path) -> u8 {
+    if !terminal_available() {
+        crate::errln!(
+            "gameday: replay needs a terminal; `gameday report` writes the debrief instead"
+        );
+        return crate::exit::INVALID;
+    }
+    match replay(journal).await {
+        Ok(_) => crate::exit::HELD,
+        Err(e) => {
+            crate::errln!("gameday: replay {}: {e}", journal.display());
+            crate::exit::INVALID
+        }
+    }
+}
+
 /// `gameday replay JOURNAL`: the Run screen on a finished journal, with a time slider. The journal
 /// is streamed (never written) into a compact [`crate::fold::log::RunLog`]; a torn last line is
 /// left out.
