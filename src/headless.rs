@@ -7,24 +7,29 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::event::Envelope;
+use crate::event::Event;
 use crate::fmt::t_plus;
-use crate::fold::describe;
+use crate::fold::{HostNames, describe};
 
 /// Prints events until the run ends. Never slows the engine: if it falls behind it says how many
 /// lines it skipped (they are all in the journal).
 pub async fn print_events(mut rx: broadcast::Receiver<Arc<Envelope>>, mut out: impl Write) {
     let mut start: Option<DateTime<Utc>> = None;
+    let mut hosts = HostNames::default();
     loop {
         match rx.recv().await {
             Ok(env) => {
                 let start = *start.get_or_insert(env.ts);
-                let (src, text) = describe(&env.event);
+                if let Event::RunStarted { scenario, .. } = &env.event {
+                    hosts = HostNames::of(scenario);
+                }
+                let (src, text) = describe(&env.event, &hosts);
                 // A closed stdout (e.g. `| head`) must not stop the run; just stop printing.
                 if writeln!(out, "{} {:<12} {}", t_plus(start, env.ts), src, text).is_err() {
                     return;
                 }
                 let _ = out.flush();
-                if matches!(env.event, crate::event::Event::RunEnded) {
+                if matches!(env.event, Event::RunEnded) {
                     return;
                 }
             }
@@ -54,6 +59,7 @@ pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Res
     let mut start: Option<DateTime<Utc>> = None;
     // EOF polls in a row with no writer (two, so a writer starting up is not mistaken for gone).
     let mut unwritten = 0u8;
+    let mut hosts = HostNames::default();
     loop {
         let env = match tail.poll() {
             Some(Ok(env)) => env,
@@ -84,10 +90,13 @@ pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Res
         };
         unwritten = 0;
         let start = *start.get_or_insert(env.ts);
-        let (src, text) = describe(&env.event);
+        if let Event::RunStarted { scenario, .. } = &env.event {
+            hosts = HostNames::of(scenario);
+        }
+        let (src, text) = describe(&env.event, &hosts);
         writeln!(out, "{} {:<12} {}", t_plus(start, env.ts), src, text)?;
         out.flush()?;
-        if matches!(env.event, crate::event::Event::RunEnded) {
+        if matches!(env.event, Event::RunEnded) {
             return Ok(Followed::Ended);
         }
     }
@@ -146,7 +155,7 @@ mod tests {
             )
             .unwrap();
         }
-        w.append(Utc::now(), crate::event::Event::RunEnded).unwrap();
+        w.append(Utc::now(), Event::RunEnded).unwrap();
         drop(w);
         let text = std::fs::read_to_string(&src).unwrap();
         let lines: Vec<&str> = text.lines().collect();

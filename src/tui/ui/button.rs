@@ -103,7 +103,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 _ => theme.warn(),
             };
             [
-                Span::raw(format!(" {}@{} ", f.fault, f.host)),
+                Span::raw(format!(" {}@{} ", f.fault, f.host_label())),
                 Span::styled(f.state.label(), style),
                 Span::raw(" "),
             ]

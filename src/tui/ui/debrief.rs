@@ -42,7 +42,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             format!(
                 "  MANUAL: {}@{}: {}",
                 f.fault,
-                f.host,
+                f.host_detail(),
                 f.manual.as_deref().unwrap_or("")
             ),
             theme.bad(),
