@@ -110,7 +110,11 @@ impl SshArgs {
             ssh.known_hosts = k.clone();
         }
         ssh.accept_new = self.accept_new;
-        target::OpenOptions { ssh, fanout }
+        target::OpenOptions {
+            ssh,
+            fanout,
+            ..Default::default()
+        }
     }
 }
 

@@ -144,6 +144,63 @@ impl FaultRow {
     }
 }
 
+/// The rollbacks of the batch in progress (a halt's, or a step end's): how many were started and
+/// how each has ended so far. The first rollback started after every one of the last batch has its
+/// result begins a new batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RollbackCount {
+    pub total: usize,
+    pub verified: usize,
+    pub failed: usize,
+    pub unknown: usize,
+}
+
+impl RollbackCount {
+    /// Rollbacks with a result.
+    pub fn done(&self) -> usize {
+        self.verified + self.failed + self.unknown
+    }
+
+    /// Counts a rollback started or ended; true when `event` was one.
+    pub fn apply(&mut self, event: &Event) -> bool {
+        match event {
+            Event::RollbackStarted { .. } => {
+                if self.total > 0 && self.done() >= self.total {
+                    *self = RollbackCount::default();
+                }
+                self.total += 1;
+                true
+            }
+            Event::RollbackResult { status, .. } => {
+                match status {
+                    RollbackStatus::Verified => self.verified += 1,
+                    RollbackStatus::Failed => self.failed += 1,
+                    RollbackStatus::Unknown => self.unknown += 1,
+                }
+                // A result without its start (an older journal) still counts.
+                self.total = self.total.max(self.done());
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for RollbackCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{} verified, {} failed, {} unknown",
+            self.verified, self.total, self.failed, self.unknown
+        )?;
+        let left = self.total - self.done();
+        if left > 0 {
+            write!(f, ", {left} in progress")?;
+        }
+        Ok(())
+    }
+}
+
 /// `ts` plus `ms` milliseconds, clamped to the latest time chrono can hold: journal numbers are
 /// input (a hostile or damaged journal must not crash `report` or `replay`).
 pub fn plus_ms(ts: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
@@ -375,6 +432,8 @@ pub struct RunState {
     pub metrics: BTreeMap<String, MetricState>,
     pub rules: BTreeMap<usize, RuleState>,
     pub faults: Vec<FaultRow>,
+    /// The rollback batch in progress, or the last one.
+    pub rollbacks: RollbackCount,
     pub timeline: VecDeque<TimelineEntry>,
     /// Most timeline entries kept (oldest dropped first); `None` keeps all (the debrief).
     pub timeline_cap: Option<usize>,
@@ -523,6 +582,7 @@ impl RunState {
         if let Event::RunStarted { scenario, .. } = &env.event {
             self.host_names = HostNames::of(scenario);
         }
+        self.rollbacks.apply(&env.event);
         let (src, text) = describe(&env.event, &self.host_names);
         self.timeline.push_back(TimelineEntry {
             ts,
