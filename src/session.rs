@@ -227,6 +227,17 @@ pub fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::Worker
 pub async fn forward_signals(commands: mpsc::Sender<Command>) {
     let mut signals = crate::signals();
     let mut first = true;
+    if let Some(name) = crate::signal_received() {
+        // Caught while the run was being set up (the demo listens from its first instant).
+        let _ = commands
+            .send(Command::Halt {
+                by: "signal".into(),
+                reason: format!("{name} received before the run started"),
+            })
+            .await;
+        crate::errln!("gameday: {name}: halting and rolling back every live fault…");
+        first = false;
+    }
     while let Some(name) = signals.recv().await {
         let _ = commands
             .send(Command::Halt {

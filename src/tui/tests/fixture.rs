@@ -334,10 +334,12 @@ pub fn finished() -> Vec<Envelope> {
 pub fn picker() -> Picker {
     Picker::from_entries(vec![
         Entry {
+            template: false,
             path: PathBuf::from("scenarios/checkout.yaml"),
             scenario: Ok(scenario()),
         },
         Entry {
+            template: false,
             path: PathBuf::from("scenarios/broken.yaml"),
             scenario: Err(vec![
                 "7:5: unknown field `tragets`, expected one of `title`, `targets`, …".into(),
