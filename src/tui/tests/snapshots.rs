@@ -146,6 +146,13 @@ fn replay_with_slider_in_the_middle() {
     app.update(Action::Seek(20));
     assert_eq!(app.now, at(20_000));
     snap("replay", &app);
+    // D works anywhere on the slider: the debrief of the run as of the slider.
+    app.update(Action::ToggleDebrief);
+    assert_eq!(app.screen, crate::tui::app::Screen::Debrief);
+    assert!(app.run.verdict.is_none(), "no verdict yet at T+00:20");
+    snap("replay_debrief", &app);
+    app.update(Action::ToggleDebrief);
+    assert_eq!(app.screen, crate::tui::app::Screen::Run);
 }
 
 #[test]
