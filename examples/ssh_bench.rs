@@ -114,6 +114,7 @@ async fn main() {
             let open = OpenOptions {
                 ssh: opts.clone(),
                 fanout: 64,
+                ..OpenOptions::default()
             };
             let t = Instant::now();
             let map = target::open(&scenario, &open).await.expect("open");

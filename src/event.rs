@@ -367,8 +367,8 @@ pub(crate) mod hostile {
     pub fn scenario() -> Scenario {
         let long = Duration::from_millis(u64::MAX);
         let host = HostAddr {
-            host: text("host"),
-            port: u16::MAX,
+            name: Some(text("name")),
+            ..HostAddr::new(text("host"), u16::MAX)
         };
         let rule = |kind, condition| Rule {
             kind,

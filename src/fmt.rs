@@ -107,9 +107,45 @@ pub fn wall_clock(ts: DateTime<Utc>) -> String {
     ts.format("%H:%M:%S").to_string()
 }
 
+/// `s` in at most `width` characters: whole when it fits, else its head and tail joined by `…` (the
+/// middle goes: `checkout-db-primary-1` in 15 → `checkou…imary-1`), so a name is never silently cut into
+/// something that reads like another (`127.0.0.1:34`). A width of 0 is empty.
+pub fn middle(s: &str, width: usize) -> String {
+    let len = s.chars().count();
+    if len <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let keep = width - 1;
+    let tail = keep / 2;
+    let head = keep - tail;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(len - tail));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn middle_keeps_what_fits_and_shortens_the_middle() {
+        assert_eq!(middle("shop-1", 10), "shop-1");
+        assert_eq!(middle("shop-1", 6), "shop-1");
+        assert_eq!(middle("checkout-db-primary-1", 15), "checkou…imary-1");
+        assert_eq!(middle("127.0.0.1:45271", 12), "127.0.…45271");
+        assert_eq!(middle("abcdef", 5), "ab…ef");
+        assert_eq!(middle("abcdef", 2), "a…");
+        assert_eq!(middle("abcdef", 1), "…");
+        assert_eq!(middle("abcdef", 0), "");
+        assert_eq!(middle("héllo-wörld", 7).chars().count(), 7);
+        for w in 0..30 {
+            assert!(middle("checkout-db-primary-1", w).chars().count() <= w);
+        }
+    }
 
     use chrono::TimeZone;
 

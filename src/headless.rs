@@ -7,24 +7,44 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::event::Envelope;
+use crate::event::Event;
 use crate::fmt::t_plus;
-use crate::fold::describe;
+use crate::fold::{HostNames, RollbackCount, describe};
 
 /// Prints events until the run ends. Never slows the engine: if it falls behind it says how many
-/// lines it skipped (they are all in the journal).
+/// lines it skipped (they are all in the journal). While more than one fault is rolling back, each
+/// result is followed by the running count (`rolling back: 5/12 verified, 0 failed, 2 unknown`).
 pub async fn print_events(mut rx: broadcast::Receiver<Arc<Envelope>>, mut out: impl Write) {
     let mut start: Option<DateTime<Utc>> = None;
+    let mut hosts = HostNames::default();
+    let mut rollbacks = RollbackCount::default();
     loop {
         match rx.recv().await {
             Ok(env) => {
                 let start = *start.get_or_insert(env.ts);
-                let (src, text) = describe(&env.event);
+                if let Event::RunStarted { scenario, .. } = &env.event {
+                    hosts = HostNames::of(scenario);
+                }
+                let (src, text) = describe(&env.event, &hosts);
                 // A closed stdout (e.g. `| head`) must not stop the run; just stop printing.
                 if writeln!(out, "{} {:<12} {}", t_plus(start, env.ts), src, text).is_err() {
                     return;
                 }
+                if rollbacks.apply(&env.event)
+                    && matches!(env.event, Event::RollbackResult { .. })
+                    && rollbacks.total > 1
+                    && writeln!(
+                        out,
+                        "{} {:<12} rolling back: {rollbacks}",
+                        t_plus(start, env.ts),
+                        "rollback"
+                    )
+                    .is_err()
+                {
+                    return;
+                }
                 let _ = out.flush();
-                if matches!(env.event, crate::event::Event::RunEnded) {
+                if matches!(env.event, Event::RunEnded) {
                     return;
                 }
             }
@@ -54,6 +74,7 @@ pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Res
     let mut start: Option<DateTime<Utc>> = None;
     // EOF polls in a row with no writer (two, so a writer starting up is not mistaken for gone).
     let mut unwritten = 0u8;
+    let mut hosts = HostNames::default();
     loop {
         let env = match tail.poll() {
             Some(Ok(env)) => env,
@@ -84,10 +105,13 @@ pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Res
         };
         unwritten = 0;
         let start = *start.get_or_insert(env.ts);
-        let (src, text) = describe(&env.event);
+        if let Event::RunStarted { scenario, .. } = &env.event {
+            hosts = HostNames::of(scenario);
+        }
+        let (src, text) = describe(&env.event, &hosts);
         writeln!(out, "{} {:<12} {}", t_plus(start, env.ts), src, text)?;
         out.flush()?;
-        if matches!(env.event, crate::event::Event::RunEnded) {
+        if matches!(env.event, Event::RunEnded) {
             return Ok(Followed::Ended);
         }
     }
@@ -126,6 +150,64 @@ mod tests {
         }
     }
 
+    /// Rolling back more than one fault prints the running count after each result.
+    #[tokio::test]
+    async fn the_printer_counts_rollbacks_as_they_come_in() {
+        use crate::event::{CommandOutcome, RollbackStatus};
+        let (tx, rx) = broadcast::channel(64);
+        let out = Shared::default();
+        let printer = tokio::spawn(print_events(rx, out.clone()));
+        let result = |fault: &str, status| Event::RollbackResult {
+            fault: fault.into(),
+            host: "10.0.0.1".into(),
+            status,
+            how: "verify".into(),
+            attempts: 1,
+            undo: CommandOutcome::default(),
+            verify: None,
+            manual: None,
+        };
+        let started = |fault: &str| Event::RollbackStarted {
+            fault: fault.into(),
+            host: "10.0.0.1".into(),
+        };
+        for (seq, event) in [
+            started("a"),
+            started("b"),
+            started("c"),
+            result("a", RollbackStatus::Verified),
+            result("b", RollbackStatus::Unknown),
+            result("c", RollbackStatus::Verified),
+            Event::RunEnded,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            tx.send(Arc::new(Envelope {
+                seq: seq as u64,
+                ts: Utc::now(),
+                run: "r".into(),
+                event,
+            }))
+            .unwrap();
+        }
+        printer.await.unwrap();
+        let text = out.text();
+        let counts: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_once("rolling back: ").map(|(_, c)| c))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                "1/3 verified, 0 failed, 0 unknown, 2 in progress",
+                "1/3 verified, 0 failed, 1 unknown, 1 in progress",
+                "2/3 verified, 0 failed, 1 unknown"
+            ],
+            "{text}"
+        );
+    }
+
     /// The writer cuts a torn line back (full disk) while a second seat follows: the follower
     /// reads the replacement line whole, not the torn bytes glued to it.
     #[tokio::test(start_paused = true)]
@@ -146,7 +228,7 @@ mod tests {
             )
             .unwrap();
         }
-        w.append(Utc::now(), crate::event::Event::RunEnded).unwrap();
+        w.append(Utc::now(), Event::RunEnded).unwrap();
         drop(w);
         let text = std::fs::read_to_string(&src).unwrap();
         let lines: Vec<&str> = text.lines().collect();

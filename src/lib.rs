@@ -79,6 +79,19 @@ pub fn install_panic_hook() {
     }));
 }
 
+/// The first signal [`signals`] caught in this process, if any: work that starts listening late
+/// (a run whose hosts were still being opened) halts at once for a signal that came before.
+pub fn signal_received() -> Option<&'static str> {
+    match FIRST_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
+        1 => Some("SIGTERM"),
+        2 => Some("SIGHUP"),
+        3 => Some("SIGINT"),
+        _ => None,
+    }
+}
+
+static FIRST_SIGNAL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
 /// SIGTERM, SIGHUP and SIGINT as a stream of their names. Whoever reads it halts the run: every live
 /// fault is rolled back before gameday exits.
 ///
@@ -105,6 +118,17 @@ pub fn signals() -> tokio::sync::mpsc::Receiver<&'static str> {
                 _ = int.recv() => "SIGINT",
             };
             tracing::warn!(signal = name, "signal received");
+            let code = match name {
+                "SIGTERM" => 1,
+                "SIGHUP" => 2,
+                _ => 3,
+            };
+            let _ = FIRST_SIGNAL.compare_exchange(
+                0,
+                code,
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            );
             match tx.try_send(name) {
                 // Full: earlier signals are still queued, so a halt is already on its way.
                 Ok(()) | Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {}

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use gameday::engine::Options;
 use gameday::lab::demo::Demo;
 use gameday::scenario::Scenario;
@@ -14,11 +14,13 @@ use gameday::{exit, headless, target};
 #[command(
     name = "gameday",
     version,
-    about = "A terminal console for chaos-engineering game days"
+    about = "A terminal console for chaos-engineering game days",
+    after_help = "Without a command: the scenario picker (scenarios/ and scenarios/templates/) when stdin and stdout are a terminal; otherwise this help, exit 2."
 )]
 struct Cli {
+    /// Without a command: the scenario picker when a terminal is attached, else this help (exit 2).
     #[command(subcommand)]
-    command: Cmd,
+    command: Option<Cmd>,
 }
 
 #[derive(Subcommand)]
@@ -110,7 +112,11 @@ impl SshArgs {
             ssh.known_hosts = k.clone();
         }
         ssh.accept_new = self.accept_new;
-        target::OpenOptions { ssh, fanout }
+        target::OpenOptions {
+            ssh,
+            fanout,
+            ..Default::default()
+        }
     }
 }
 
@@ -127,8 +133,17 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::INVALID);
         }
     };
+    let Some(command) = cli.command else {
+        if gameday::tui::terminal_available() {
+            return ExitCode::from(
+                runtime.block_on(gameday::tui::console_picker(Options::default())),
+            );
+        }
+        gameday::errln!("{}", Cli::command().render_help());
+        return ExitCode::from(exit::INVALID);
+    };
     let code = runtime.block_on(async {
-        match cli.command {
+        match command {
             Cmd::Validate { files } => gameday::scenario::validate_files(&files),
             Cmd::Run {
                 file,
@@ -196,7 +211,13 @@ fn main() -> ExitCode {
 
 /// `gameday demo [SCENARIO]`: the embedded lab, a demo scenario on it over SSH, the journal and
 /// debrief; the lab stops (and its directory goes) when the run is over.
+///
+/// The lab directory holds the lab's client key: it is removed on every way out. Signals are
+/// caught from the first instant (a signal that kills the process would leave the directory): one
+/// that comes before the run starts ends the demo with exit 1 and nothing touched; during the run
+/// it halts and rolls back, and the demo ends as the run does.
 async fn demo(name: Option<String>, journal: Option<PathBuf>, headless: bool) -> u8 {
+    let _caught = gameday::signals();
     let demo = match Demo::prepare(name.as_deref().unwrap_or(gameday::lab::demo::DEFAULT)).await {
         Ok(d) => d,
         Err(e) => {
@@ -208,6 +229,13 @@ async fn demo(name: Option<String>, journal: Option<PathBuf>, headless: bool) ->
     options.open.ssh.known_hosts = demo.lab.known_hosts.clone();
     if headless || !gameday::tui::terminal_available() {
         gameday::outln!("{}", demo.banner());
+    }
+    if let Some(name) = gameday::signal_received() {
+        drop(demo);
+        gameday::errln!(
+            "gameday: {name}: the demo stopped before its run started; nothing was touched"
+        );
+        return exit::ABORTED;
     }
     let code = run_or_console(demo.scenario.clone(), journal, options, headless).await;
     drop(demo);

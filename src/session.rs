@@ -154,9 +154,28 @@ fn outcome_code(outcome: &RunOutcome) -> u8 {
     u8::try_from(outcome.exit_code).unwrap_or(exit::MANUAL)
 }
 
-/// A whole headless run: start, one line per event on stdout, signals halt, conclude.
+/// Prints how far opening the hosts has got on stdout: the start, the end, and at most one line a
+/// second between (`connecting 3/12 hosts…`), so a slow connect is never a silent wait.
+pub fn print_connecting() -> target::OnConnect {
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    target::OnConnect::new(move |c| {
+        let Ok(mut last) = last.lock() else {
+            return;
+        };
+        let due = last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1));
+        if c.done == 0 || c.done == c.total || due {
+            *last = Some(std::time::Instant::now());
+            crate::outln!("{c}");
+        }
+    })
+}
+
+/// A whole headless run: start (saying how far opening the hosts has got), one line per event on
+/// stdout, signals halt, conclude.
 pub async fn run_headless(scenario: Scenario, journal: Option<PathBuf>, options: Options) -> u8 {
     let open = options.open.clone();
+    let mut options = options;
+    options.open.progress = print_connecting();
     let running = match start(Arc::new(scenario), journal, options).await {
         Ok(r) => r,
         Err(why) => {
@@ -208,6 +227,17 @@ pub fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::Worker
 pub async fn forward_signals(commands: mpsc::Sender<Command>) {
     let mut signals = crate::signals();
     let mut first = true;
+    if let Some(name) = crate::signal_received() {
+        // Caught while the run was being set up (the demo listens from its first instant).
+        let _ = commands
+            .send(Command::Halt {
+                by: "signal".into(),
+                reason: format!("{name} received before the run started"),
+            })
+            .await;
+        crate::errln!("gameday: {name}: halting and rolling back every live fault…");
+        first = false;
+    }
     while let Some(name) = signals.recv().await {
         let _ = commands
             .send(Command::Halt {

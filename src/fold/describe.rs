@@ -1,10 +1,57 @@
 //! One human line per event, for the timeline of the console, the headless printer and the debrief.
 
+use std::collections::BTreeMap;
+
 use crate::event::{Event, MilestoneKind, Phase, RollbackStatus, RuleCheck};
 use crate::fmt;
+use crate::scenario::{Scenario, Transport};
 
-/// One human line for an event: who or what it came from, and what happened.
-pub fn describe(event: &Event) -> (String, String) {
+/// How people know each host, by the address every event names it with: `127.0.0.1:45271` is
+/// `shop-1` when the scenario wrote `shop-1` and the demo lab pointed it there (the name is
+/// journaled with the scenario, [`crate::scenario::HostAddr::name`]). Only for showing: faults and
+/// rollbacks always go by the address.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostNames(BTreeMap<String, String>);
+
+impl HostNames {
+    pub fn of(scenario: &Scenario) -> HostNames {
+        let mut names = BTreeMap::new();
+        for t in scenario.targets.values() {
+            if let Transport::Ssh { hosts, .. } = &t.transport {
+                for h in hosts {
+                    if let Some(n) = &h.name {
+                        names.insert(h.to_string(), n.clone());
+                    }
+                }
+            }
+        }
+        HostNames(names)
+    }
+
+    /// The name of the host at address `host`, else the address.
+    pub fn label<'a>(&'a self, host: &'a str) -> &'a str {
+        self.0.get(host).map(String::as_str).unwrap_or(host)
+    }
+
+    /// The name with the address: `shop-1 (127.0.0.1:45271)`; the address alone when it has no
+    /// other name.
+    pub fn detail(&self, host: &str) -> String {
+        match self.0.get(host) {
+            Some(n) => format!("{n} ({host})"),
+            None => host.to_string(),
+        }
+    }
+
+    /// The name of `host`, when it has one other than its address.
+    pub fn name(&self, host: &str) -> Option<&str> {
+        self.0.get(host).map(String::as_str)
+    }
+}
+
+/// One human line for an event: who or what it came from, and what happened. Hosts are named as
+/// `hosts` knows them; the intent (what a person would undo by hand) and a rollback that was not
+/// verified also give the address.
+pub fn describe(event: &Event, hosts: &HostNames) -> (String, String) {
     let (src, text) = match event {
         Event::RunStarted {
             scenario,
@@ -97,7 +144,10 @@ pub fn describe(event: &Event) -> (String, String) {
             ..
         } => (
             "fault",
-            format!("intent {fault} ({kind}) on {host}: {inject}"),
+            format!(
+                "intent {fault} ({kind}) on {}: {inject}",
+                hosts.detail(host)
+            ),
         ),
         Event::FaultInjected {
             fault,
@@ -109,7 +159,8 @@ pub fn describe(event: &Event) -> (String, String) {
             format!(
                 "{} {fault} on {host}: {}",
                 if *ok { "injected" } else { "INJECT FAILED" },
-                outcome.summary()
+                outcome.summary(),
+                host = hosts.label(host)
             ),
         ),
         Event::FaultNotInjected {
@@ -119,7 +170,10 @@ pub fn describe(event: &Event) -> (String, String) {
             ..
         } => (
             "fault",
-            format!("NOT INJECTED {fault} on {host}: {reason} (nothing to roll back)"),
+            format!(
+                "NOT INJECTED {fault} on {host}: {reason} (nothing to roll back)",
+                host = hosts.label(host)
+            ),
         ),
         Event::Sample {
             metric,
@@ -191,12 +245,14 @@ pub fn describe(event: &Event) -> (String, String) {
             if *ok {
                 format!(
                     "lease armed for {fault} on {host}: the host reverts it {}s after the last renewal",
-                    lease_ms / 1000
+                    lease_ms / 1000,
+                    host = hosts.label(host)
                 )
             } else {
                 format!(
                     "lease for {fault} on {host} could not be armed ({}): not injected",
-                    outcome.summary()
+                    outcome.summary(),
+                    host = hosts.label(host)
                 )
             },
         ),
@@ -208,27 +264,36 @@ pub fn describe(event: &Event) -> (String, String) {
         } => (
             "lease",
             if *ok {
-                format!("lease renewed for {fault} on {host}")
+                format!(
+                    "lease renewed for {fault} on {host}",
+                    host = hosts.label(host)
+                )
             } else {
                 format!(
                     "lease renewal failed for {fault} on {host}: {}",
-                    error.as_deref().unwrap_or("unknown")
+                    error.as_deref().unwrap_or("unknown"),
+                    host = hosts.label(host)
                 )
             },
         ),
         Event::LeaseCancelled { fault, host, ok } => (
             "lease",
             if *ok {
-                format!("lease cancelled for {fault} on {host}")
+                format!(
+                    "lease cancelled for {fault} on {host}",
+                    host = hosts.label(host)
+                )
             } else {
                 format!(
-                    "lease for {fault} on {host} could not be cancelled (its undo may run again; harmless)"
+                    "lease for {fault} on {host} could not be cancelled (its undo may run again; harmless)",
+                    host = hosts.label(host)
                 )
             },
         ),
-        Event::RollbackStarted { fault, host } => {
-            ("rollback", format!("rolling back {fault} on {host}"))
-        }
+        Event::RollbackStarted { fault, host } => (
+            "rollback",
+            format!("rolling back {fault} on {host}", host = hosts.label(host)),
+        ),
         Event::RollbackResult {
             fault,
             host,
@@ -237,7 +302,15 @@ pub fn describe(event: &Event) -> (String, String) {
             ..
         } => (
             "rollback",
-            format!("{fault} on {host}: {} ({how})", status_name(*status)),
+            format!(
+                "{fault} on {}: {} ({how})",
+                if *status == RollbackStatus::Verified {
+                    hosts.label(host).to_string()
+                } else {
+                    hosts.detail(host)
+                },
+                status_name(*status)
+            ),
         ),
         Event::RollbackFinished {
             all_verified,

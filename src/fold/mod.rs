@@ -21,7 +21,7 @@ use crate::event::{Envelope, Event, MilestoneKind, Phase, RollbackStatus, RuleCh
 use crate::journal::{JournalError, Reader, Record, SampleRecord, TornTail};
 use crate::scenario::Scenario;
 
-pub use describe::describe;
+pub use describe::{HostNames, describe};
 use series::{Overview, Series};
 
 /// Timeline lines the console keeps on screen (the journal has all of them).
@@ -66,7 +66,10 @@ pub struct FaultRow {
     pub kind: String,
     pub step: usize,
     pub target: String,
+    /// The host's address: its identity, what a rollback goes to.
     pub host: String,
+    /// How people know the host, when that is not its address ([`HostNames`]).
+    pub host_name: Option<String>,
     pub state: FaultState,
     /// The commands as journaled in the intent, before the inject was sent.
     pub inject: String,
@@ -95,6 +98,7 @@ impl FaultRow {
             step: 0,
             target: String::new(),
             host: host.to_string(),
+            host_name: None,
             state: FaultState::Arming,
             inject: String::new(),
             undo: None,
@@ -107,6 +111,19 @@ impl FaultRow {
             rolled_back: None,
             how: String::new(),
             manual: None,
+        }
+    }
+
+    /// The host as people know it: its name, else its address.
+    pub fn host_label(&self) -> &str {
+        self.host_name.as_deref().unwrap_or(&self.host)
+    }
+
+    /// The name with the address, `shop-1 (127.0.0.1:45271)`, or the address alone.
+    pub fn host_detail(&self) -> String {
+        match &self.host_name {
+            Some(n) => format!("{n} ({})", self.host),
+            None => self.host.clone(),
         }
     }
 
@@ -124,6 +141,63 @@ impl FaultRow {
             && self.undo.is_some()
             && self.state != FaultState::NotInjected
             && self.status() != Some(RollbackStatus::Verified)
+    }
+}
+
+/// The rollbacks of the batch in progress (a halt's, or a step end's): how many were started and
+/// how each has ended so far. The first rollback started after every one of the last batch has its
+/// result begins a new batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RollbackCount {
+    pub total: usize,
+    pub verified: usize,
+    pub failed: usize,
+    pub unknown: usize,
+}
+
+impl RollbackCount {
+    /// Rollbacks with a result.
+    pub fn done(&self) -> usize {
+        self.verified + self.failed + self.unknown
+    }
+
+    /// Counts a rollback started or ended; true when `event` was one.
+    pub fn apply(&mut self, event: &Event) -> bool {
+        match event {
+            Event::RollbackStarted { .. } => {
+                if self.total > 0 && self.done() >= self.total {
+                    *self = RollbackCount::default();
+                }
+                self.total += 1;
+                true
+            }
+            Event::RollbackResult { status, .. } => {
+                match status {
+                    RollbackStatus::Verified => self.verified += 1,
+                    RollbackStatus::Failed => self.failed += 1,
+                    RollbackStatus::Unknown => self.unknown += 1,
+                }
+                // A result without its start (an older journal) still counts.
+                self.total = self.total.max(self.done());
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for RollbackCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{} verified, {} failed, {} unknown",
+            self.verified, self.total, self.failed, self.unknown
+        )?;
+        let left = self.total - self.done();
+        if left > 0 {
+            write!(f, ", {left} in progress")?;
+        }
+        Ok(())
     }
 }
 
@@ -341,6 +415,8 @@ impl KeyTimes {
 pub struct RunState {
     pub run: Option<String>,
     pub scenario: Option<Arc<Scenario>>,
+    /// How people know the scenario's hosts (from the scenario in `run_started`).
+    pub host_names: HostNames,
     pub version: Option<String>,
     pub start: Option<DateTime<Utc>>,
     pub last_ts: Option<DateTime<Utc>>,
@@ -356,6 +432,8 @@ pub struct RunState {
     pub metrics: BTreeMap<String, MetricState>,
     pub rules: BTreeMap<usize, RuleState>,
     pub faults: Vec<FaultRow>,
+    /// The rollback batch in progress, or the last one.
+    pub rollbacks: RollbackCount,
     pub timeline: VecDeque<TimelineEntry>,
     /// Most timeline entries kept (oldest dropped first); `None` keeps all (the debrief).
     pub timeline_cap: Option<usize>,
@@ -501,7 +579,11 @@ impl RunState {
             return;
         }
         let ts = env.ts;
-        let (src, text) = describe(&env.event);
+        if let Event::RunStarted { scenario, .. } = &env.event {
+            self.host_names = HostNames::of(scenario);
+        }
+        self.rollbacks.apply(&env.event);
+        let (src, text) = describe(&env.event, &self.host_names);
         self.timeline.push_back(TimelineEntry {
             ts,
             src,
@@ -844,7 +926,11 @@ impl RunState {
                 self.faults.len() - 1
             }
         };
-        f(&mut self.faults[i]);
+        let row = &mut self.faults[i];
+        f(row);
+        if row.host_name.is_none() {
+            row.host_name = self.host_names.name(host).map(str::to_string);
+        }
     }
 
     /// Fault windows for shading charts: (from, to) seconds since start; `to` is None while live

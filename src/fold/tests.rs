@@ -338,3 +338,40 @@ async fn a_flapping_breach_is_never_shown_ok() {
         "{states:?}"
     );
 }
+
+#[test]
+fn rollbacks_are_counted_per_batch_as_their_results_come_in() {
+    let mut c = RollbackCount::default();
+    for f in ["a", "b", "c"] {
+        assert!(c.apply(&Event::RollbackStarted {
+            fault: f.into(),
+            host: "h".into(),
+        }));
+    }
+    assert_eq!(
+        c.to_string(),
+        "0/3 verified, 0 failed, 0 unknown, 3 in progress"
+    );
+    c.apply(&result("a", "h", RollbackStatus::Verified));
+    c.apply(&result("b", "h", RollbackStatus::Unknown));
+    assert_eq!(
+        c.to_string(),
+        "1/3 verified, 0 failed, 1 unknown, 1 in progress"
+    );
+    c.apply(&result("c", "h", RollbackStatus::Failed));
+    assert_eq!(c.to_string(), "1/3 verified, 1 failed, 1 unknown");
+    assert!(!c.apply(&Event::RunEnded));
+    // The next rollback after a whole batch is a new batch.
+    c.apply(&Event::RollbackStarted {
+        fault: "d".into(),
+        host: "h".into(),
+    });
+    assert_eq!(
+        c.to_string(),
+        "0/1 verified, 0 failed, 0 unknown, 1 in progress"
+    );
+    // A result with no start (an older journal) still counts.
+    let mut c = RollbackCount::default();
+    c.apply(&result("a", "h", RollbackStatus::Verified));
+    assert_eq!(c.to_string(), "1/1 verified, 0 failed, 0 unknown");
+}

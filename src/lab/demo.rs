@@ -91,7 +91,7 @@ pub struct Demo {
     pub scenario: Scenario,
     // Field order is drop order: the lab stops before its directory goes.
     pub lab: Lab,
-    _dir: ScratchDir,
+    dir: ScratchDir,
 }
 
 impl Demo {
@@ -121,22 +121,33 @@ impl Demo {
             name,
             scenario,
             lab,
-            _dir: dir,
+            dir,
         })
     }
 
-    /// One line naming the lab's hosts, for a headless run's log.
+    /// The scratch directory: the scenario, runbooks and lab (its client key too).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// What a headless run prints first: the lab's hosts with their ports, and its directory
+    /// (where each host's fault knobs are; removed when the demo ends).
     pub fn banner(&self) -> String {
-        format!(
-            "gameday demo: lab hosts {} on 127.0.0.1 (SSH with strict host keys), scenario {}",
-            self.lab
-                .hosts
-                .iter()
-                .map(|h| h.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            self.name
-        )
+        let mut s = format!(
+            "gameday demo: scenario {}, lab in {} (removed when the demo ends)",
+            self.name,
+            self.dir.path().display()
+        );
+        for h in &self.lab.hosts {
+            s.push_str(&format!(
+                "\n  {}: ssh 127.0.0.1:{} (strict host keys), shop http://127.0.0.1:{}/, knobs in {}/faults",
+                h.name,
+                h.ssh.port,
+                h.shop.port,
+                h.sandbox.display()
+            ));
+        }
+        s
     }
 }
 

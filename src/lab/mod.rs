@@ -150,9 +150,10 @@ impl Lab {
                 let mut any = false;
                 for h in hosts.iter_mut() {
                     if let Some(lab) = self.host(&h.host) {
+                        // The name stays what the scenario wrote: that is how people know it.
                         *h = HostAddr {
-                            host: "127.0.0.1".into(),
-                            port: lab.ssh.port,
+                            name: Some(h.label()),
+                            ..HostAddr::new("127.0.0.1", lab.ssh.port)
                         };
                         any = true;
                     }
@@ -279,13 +280,17 @@ steps:
         else {
             panic!()
         };
+        assert_eq!(hosts[0], HostAddr::new("127.0.0.1", lab.hosts[1].ssh.port));
         assert_eq!(
-            hosts[0],
-            HostAddr {
-                host: "127.0.0.1".into(),
-                port: lab.hosts[1].ssh.port
-            }
+            hosts[0].to_string(),
+            format!("127.0.0.1:{}", lab.hosts[1].ssh.port)
         );
+        assert_eq!(
+            hosts[0].label(),
+            "shop-2",
+            "the name the scenario wrote stays"
+        );
+        assert_eq!(hosts[1].name, None);
         assert_eq!(hosts[1].host, "other-host", "non-lab hosts are left alone");
         assert_eq!(identity.as_deref(), Some(lab.client_key.as_path()));
         let url = |n: &str| match &s.metrics[n].source {

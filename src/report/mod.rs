@@ -222,7 +222,7 @@ pub fn debrief(run: &RunState) -> String {
                 cell(&r.fault),
                 cell(&r.kind),
                 cell(&r.target),
-                cell(&r.host),
+                cell(&r.host_detail()),
                 injected,
                 rolled,
                 verified,
@@ -245,7 +245,14 @@ pub fn debrief(run: &RunState) -> String {
                 "These faults were not verified rolled back. Run the undo by hand, then the check, or run `gameday recover <journal>`.\n"
             );
             for r in manual {
-                let _ = writeln!(out, "- **{}** on `{}`:", r.fault, r.host);
+                match &r.host_name {
+                    Some(n) => {
+                        let _ = writeln!(out, "- **{}** on `{n}` (`{}`):", r.fault, r.host);
+                    }
+                    None => {
+                        let _ = writeln!(out, "- **{}** on `{}`:", r.fault, r.host);
+                    }
+                }
                 let undo = r
                     .manual
                     .clone()
@@ -365,6 +372,17 @@ pub fn debrief(run: &RunState) -> String {
             cell(&s.file.display().to_string())
         );
         let _ = writeln!(out, "| Scenario sha256 | `{}` |", s.sha256);
+        for (name, t) in &s.targets {
+            let hosts = match &t.transport {
+                crate::scenario::Transport::Local => "this machine (local)".to_string(),
+                crate::scenario::Transport::Ssh { hosts, .. } => hosts
+                    .iter()
+                    .map(|h| cell(&run.host_names.detail(&h.to_string())))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            let _ = writeln!(out, "| Target `{}` | {hosts} |", cell(name));
+        }
     }
     let _ = writeln!(
         out,

@@ -119,10 +119,62 @@ pub enum Transport {
     },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Where a host is reached. Its identity (equality, order, hash, [`fmt::Display`], the `host` of
+/// every journaled event, what a rollback goes to) is the address alone; `name` is only how people
+/// know it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostAddr {
     pub host: String,
     pub port: u16,
+    /// The name the scenario wrote, when the address was rewritten after loading (the demo lab
+    /// points `shop-1` at `127.0.0.1:45271`). Journaled with the scenario; absent in older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl HostAddr {
+    pub fn new(host: impl Into<String>, port: u16) -> HostAddr {
+        HostAddr {
+            host: host.into(),
+            port,
+            name: None,
+        }
+    }
+
+    /// How people know this host: the name the scenario wrote, else the address.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.to_string())
+    }
+
+    fn key(&self) -> (&str, u16) {
+        (&self.host, self.port)
+    }
+}
+
+impl PartialEq for HostAddr {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for HostAddr {}
+
+impl PartialOrd for HostAddr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for HostAddr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl std::hash::Hash for HostAddr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
 }
 
 impl fmt::Display for HostAddr {
@@ -1106,10 +1158,7 @@ pub fn parse_host(s: &str) -> Result<HostAddr, String> {
             s.escape_debug()
         ));
     }
-    Ok(HostAddr {
-        host: host.to_string(),
-        port,
-    })
+    Ok(HostAddr::new(host, port))
 }
 
 /// Looks for `rel` beside `file`, then in each parent directory: `runbooks/x.md` written in

@@ -82,13 +82,7 @@ fn the_issue_example_is_valid() {
         panic!("db is ssh")
     };
     assert!(*sudo);
-    assert_eq!(
-        hosts[1],
-        HostAddr {
-            host: "db-2.internal".into(),
-            port: 2222
-        }
-    );
+    assert_eq!(hosts[1], HostAddr::new("db-2.internal", 2222));
     assert_eq!(s.abort[0].sustained, Duration::from_secs(30));
     assert_eq!(s.abort[0].no_data, NoData::Breach, "fail closed by default");
 }
@@ -246,20 +240,11 @@ fn hosts_with_shell_metacharacters_are_rejected() {
 
 #[test]
 fn host_forms() {
-    assert_eq!(
-        parse_host("db").unwrap(),
-        HostAddr {
-            host: "db".into(),
-            port: 22
-        }
-    );
+    assert_eq!(parse_host("db").unwrap(), HostAddr::new("db", 22));
     assert_eq!(parse_host("db:2222").unwrap().port, 2222);
     assert_eq!(
         parse_host("[::1]:2200").unwrap(),
-        HostAddr {
-            host: "::1".into(),
-            port: 2200
-        }
+        HostAddr::new("::1", 2200)
     );
     assert_eq!(parse_host("fe80::1").unwrap().port, 22);
     assert!(parse_host("db:0").is_err());

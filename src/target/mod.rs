@@ -119,6 +119,8 @@ pub struct OpenOptions {
     pub ssh: ssh::SshOptions,
     /// Most SSH handshakes in flight at once.
     pub fanout: usize,
+    /// Told how far opening has got, so a front end never waits in silence.
+    pub progress: OnConnect,
 }
 
 impl Default for OpenOptions {
@@ -126,7 +128,62 @@ impl Default for OpenOptions {
         OpenOptions {
             ssh: ssh::SshOptions::default(),
             fanout: 64,
+            progress: OnConnect::default(),
         }
+    }
+}
+
+/// How far opening the SSH hosts has got: `done` of `total` answered, `failed` of those not opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connecting {
+    pub done: usize,
+    pub failed: usize,
+    pub total: usize,
+}
+
+impl std::fmt::Display for Connecting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.done < self.total {
+            write!(f, "connecting {}/{} hosts…", self.done, self.total)?;
+        } else {
+            write!(
+                f,
+                "connected {}/{} hosts",
+                self.done - self.failed,
+                self.total
+            )?;
+        }
+        if self.failed > 0 {
+            write!(f, " ({} failed)", self.failed)?;
+        }
+        Ok(())
+    }
+}
+
+/// A callback for [`Connecting`] progress: called with 0 done before the first handshake, then
+/// once per host answered. The default does nothing.
+#[derive(Clone, Default)]
+pub struct OnConnect(Option<Arc<dyn Fn(Connecting) + Send + Sync>>);
+
+impl OnConnect {
+    pub fn new(f: impl Fn(Connecting) + Send + Sync + 'static) -> OnConnect {
+        OnConnect(Some(Arc::new(f)))
+    }
+
+    fn report(&self, c: Connecting) {
+        if let Some(f) = &self.0 {
+            f(c);
+        }
+    }
+}
+
+impl std::fmt::Debug for OnConnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "OnConnect(..)"
+        } else {
+            "OnConnect(none)"
+        })
     }
 }
 
@@ -191,7 +248,11 @@ pub async fn open_each(
     wanted: &[(String, String)],
     options: &OpenOptions,
 ) -> BTreeMap<(String, String), Arc<dyn Host>> {
-    let options = options.clone();
+    // One connect per host: a count of 1 host at a time would say nothing.
+    let options = OpenOptions {
+        progress: OnConnect::default(),
+        ..options.clone()
+    };
     open_each_with(scenario, wanted, move |t| {
         let options = options.clone();
         Box::pin(async move {
@@ -309,6 +370,14 @@ pub async fn connect_all(
     options: &OpenOptions,
 ) -> Result<BTreeMap<ssh::SshTarget, Arc<dyn Host>>, TargetError> {
     let permits = Arc::new(tokio::sync::Semaphore::new(options.fanout.max(1)));
+    let mut progress = Connecting {
+        done: 0,
+        failed: 0,
+        total: targets.len(),
+    };
+    if progress.total > 0 {
+        options.progress.report(progress);
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for t in targets {
         let (permits, opts) = (permits.clone(), options.ssh.clone());
@@ -321,6 +390,11 @@ pub async fn connect_all(
     let mut opened = BTreeMap::new();
     let mut errors = Vec::new();
     while let Some(joined) = tasks.join_next().await {
+        progress.done += 1;
+        if !matches!(joined, Ok((_, Ok(_)))) {
+            progress.failed += 1;
+        }
+        options.progress.report(progress);
         match joined {
             Ok((t, Ok(h))) => {
                 tracing::info!(host = %t.addr, ms = h.connect_ms, "ssh connected");
@@ -479,6 +553,48 @@ fn incomplete_utf8_tail(b: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Opening says how far it has got: 0 of N before the first handshake, then once per host,
+    /// failures counted.
+    #[tokio::test]
+    async fn connect_all_reports_progress_per_host() {
+        // Ports nothing listens on: refused at once.
+        let closed = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let targets: Vec<ssh::SshTarget> = (0..3)
+            .map(|_| ssh::SshTarget {
+                addr: crate::scenario::HostAddr::new("127.0.0.1", closed()),
+                user: "u".into(),
+                sudo: false,
+                identity: None,
+            })
+            .collect();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let options = OpenOptions {
+            progress: OnConnect::new({
+                let seen = seen.clone();
+                move |c| seen.lock().unwrap().push(c)
+            }),
+            ..OpenOptions::default()
+        };
+        assert!(connect_all(targets, &options).await.is_err());
+        let seen = seen.lock().unwrap().clone();
+        let shown: Vec<String> = seen.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "connecting 0/3 hosts…",
+                "connecting 1/3 hosts… (1 failed)",
+                "connecting 2/3 hosts… (2 failed)",
+                "connected 0/3 hosts (3 failed)"
+            ]
+        );
+    }
 
     #[test]
     fn capped_output_keeps_the_head_and_counts_the_rest() {

@@ -689,10 +689,7 @@ mod tests {
 
     fn target(sudo: bool, port: u16) -> SshTarget {
         SshTarget {
-            addr: HostAddr {
-                host: "db-1".into(),
-                port,
-            },
+            addr: HostAddr::new("db-1", port),
             user: "ops".into(),
             sudo,
             identity: None,

@@ -136,7 +136,7 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Run, C('u'), NONE, Action::Undo, Notes, "u", "undo the last note or milestone (asks first)"),
     b(Ctx::Run, C('o'), NONE, Action::CycleRole, Notes, "o", "switch role IC / scribe / observer"),
     b(Ctx::Run, C('r'), NONE, Action::ToggleRunbook, Views, "r", "show the runbook"),
-    b(Ctx::Run, C('D'), SHIFT, Action::ToggleDebrief, Views, "D", "debrief (after the run)"),
+    b(Ctx::Run, C('D'), SHIFT, Action::ToggleDebrief, Views, "D", "debrief (after the run; replay: as of the slider)"),
     b(Ctx::Run, KeyCode::Left, NONE, Action::Seek(-5), Replay, "← / h", "back 5 s"),
     b(Ctx::Run, C('h'), NONE, Action::Seek(-5), Replay, "", ""),
     b(Ctx::Run, KeyCode::Right, NONE, Action::Seek(5), Replay, "→ / l", "forward 5 s"),

@@ -67,7 +67,43 @@ pub async fn console(scenario: Scenario, journal: Option<PathBuf>, options: Opti
     let open = options.open.clone();
     // The console runs as its own task: if it panics, the engine's task lives on, sees that no one
     // can halt it any more, and rolls every live fault back; this waits for that before exiting.
-    let console = match tokio::spawn(run(scenario, journal, options)).await {
+    conclude(tokio::spawn(run(scenario, journal, options)).await, &open).await
+}
+
+/// `gameday` with no arguments on a terminal: the console on the scenario picker (`scenarios/`
+/// and its templates), then the run chosen, ended as [`console`] ends it.
+pub async fn console_picker(options: Options) -> u8 {
+    let log_dir = PathBuf::from("runs");
+    let _ = std::fs::create_dir_all(&log_dir);
+    let _log = crate::session::init_logging(&log_dir);
+    let open = options.open.clone();
+    conclude(tokio::spawn(pick(options)).await, &open).await
+}
+
+/// The picker, then preflight and the run of the scenario chosen.
+pub async fn pick(options: Options) -> std::io::Result<Finished> {
+    let app = App::picker(
+        chrono::Utc::now(),
+        Picker::scan(Path::new("scenarios"), &[]),
+    );
+    let mut launcher = EngineLauncher {
+        journal: None,
+        options,
+    };
+    let lp = Loop {
+        launcher: Some(&mut launcher),
+        signals: mpsc::channel(1).1,
+        journal: None,
+    };
+    on_terminal(app, lp).await
+}
+
+/// How the console's task ended → the exit code, after the session's conclusion.
+async fn conclude(
+    joined: Result<std::io::Result<Finished>, tokio::task::JoinError>,
+    open: &crate::target::OpenOptions,
+) -> u8 {
+    let console = match joined {
         Ok(result) => result,
         Err(crashed) => {
             crate::errln!(
@@ -104,7 +140,7 @@ pub async fn console(scenario: Scenario, journal: Option<PathBuf>, options: Opti
     };
     journal_late_notes(&path, &done.late_notes, true);
     let code = match done.outcome {
-        Some(ended) => crate::session::conclude(&path, ended, &open).await,
+        Some(ended) => crate::session::conclude(&path, ended, open).await,
         None => {
             crate::session::debrief(&path, None);
             crate::exit::ABORTED

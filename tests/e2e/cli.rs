@@ -427,3 +427,20 @@ fn console_export_and_report_write_the_same_files() {
         }
     }
 }
+
+/// `gameday` with no arguments and no terminal (CI, a pipe): the help on stderr, exit 2. (On a
+/// terminal it opens the scenario picker.)
+#[test]
+fn no_arguments_without_a_terminal_prints_help_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gameday()
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("gameday runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Usage: gameday [COMMAND]"), "{err}");
+    assert!(err.contains("scenario picker"), "{err}");
+    assert!(out.stdout.is_empty());
+}

@@ -162,3 +162,67 @@ fn unknown_demo_is_invalid_input() {
             .contains("demo-latency, demo-error-storm, demo-process-kill")
     );
 }
+
+/// `gameday demo --headless` sent SIGHUP (a closed terminal) or SIGTERM, early (while the lab is
+/// being set up or the hosts opened) or during the run: it halts, rolls back, exits 1 (aborted, as
+/// the README's exit codes say) and leaves no lab directory (it holds the lab's client key).
+#[test]
+fn a_signal_to_the_demo_leaves_no_lab_directory() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    for (signal, early) in [
+        (libc::SIGHUP, false),
+        (libc::SIGTERM, false),
+        (libc::SIGTERM, true),
+        (libc::SIGHUP, true),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gameday"))
+            .current_dir(work.path())
+            .env("TMPDIR", tmp.path())
+            .args(["demo", "--headless"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = Vec::new();
+        let mut lines = stdout.lines();
+        if early {
+            // As soon as the lab is up (its banner), before the hosts are opened or anything runs.
+            for l in lines.by_ref() {
+                let l = l.unwrap();
+                seen.push(l.clone());
+                if l.starts_with("gameday demo:") {
+                    break;
+                }
+            }
+        } else {
+            for l in lines.by_ref() {
+                let l = l.unwrap();
+                seen.push(l.clone());
+                if l.contains("injected shop1-latency") {
+                    break;
+                }
+            }
+        }
+        let lab: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+        assert_eq!(lab.len(), 1, "the lab directory is under TMPDIR: {seen:?}");
+        unsafe { libc::kill(child.id() as i32, signal) };
+        seen.extend(lines.map(|l| l.unwrap()));
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        let what = format!("signal {signal} early={early}\n{}\n{err}", seen.join("\n"));
+        assert_eq!(status.code(), Some(1), "{what}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(left.is_empty(), "left behind {left:?}: {what}");
+        if !early {
+            assert!(what.contains("VERIFIED"), "{what}");
+        }
+    }
+}

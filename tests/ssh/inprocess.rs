@@ -45,10 +45,7 @@ async fn fixture(trust: bool) -> Fixture {
 
 fn target(f: &Fixture) -> SshTarget {
     SshTarget {
-        addr: HostAddr {
-            host: "127.0.0.1".into(),
-            port: f.server.port,
-        },
+        addr: HostAddr::new("127.0.0.1", f.server.port),
         user: "tester".into(),
         sudo: false,
         identity: Some(f.identity.clone()),

@@ -359,7 +359,8 @@ impl App {
             A::StartRun => self.start(),
             A::ToggleDebrief => {
                 self.screen = match self.screen {
-                    Screen::Run if self.run.ended => Screen::Debrief,
+                    // A replay's debrief is the run as of the slider (the whole run at the end).
+                    Screen::Run if self.run.ended || self.replay.is_some() => Screen::Debrief,
                     Screen::Debrief => Screen::Run,
                     s => s,
                 };

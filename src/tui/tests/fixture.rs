@@ -334,10 +334,12 @@ pub fn finished() -> Vec<Envelope> {
 pub fn picker() -> Picker {
     Picker::from_entries(vec![
         Entry {
+            template: false,
             path: PathBuf::from("scenarios/checkout.yaml"),
             scenario: Ok(scenario()),
         },
         Entry {
+            template: false,
             path: PathBuf::from("scenarios/broken.yaml"),
             scenario: Err(vec![
                 "7:5: unknown field `tragets`, expected one of `title`, `targets`, …".into(),
@@ -355,4 +357,62 @@ pub fn live(events: &[Envelope], now_ms: i64) -> App {
     }
     app.update(crate::tui::Action::Tick(at(now_ms)));
     app
+}
+
+/// The halting run on two SSH hosts the demo lab pointed at loopback ports: `shop-1` and a long
+/// name, as the scenario wrote them, journaled with their addresses.
+pub fn named_hosts() -> Vec<Envelope> {
+    use crate::scenario::{HostAddr, Transport};
+    const HOSTS: [(&str, &str); 2] = [
+        ("shop-1", "127.0.0.1:45271"),
+        ("checkout-db-primary-eu-west-1a", "127.0.0.1:45272"),
+    ];
+    let mut scenario = (*scenario()).clone();
+    let web = scenario.targets.get_mut("web").expect("fixture target");
+    web.transport = Transport::Ssh {
+        hosts: HOSTS
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| HostAddr {
+                name: Some(name.to_string()),
+                ..HostAddr::new("127.0.0.1", 45271 + i as u16)
+            })
+            .collect(),
+        user: Some("gameday".into()),
+        sudo: false,
+        identity: None,
+    };
+    let mut out = Vec::new();
+    for env in halting() {
+        let on = |host: &str| {
+            let mut e = env.clone();
+            match &mut e.event {
+                Event::FaultIntent { host: h, .. }
+                | Event::FaultInjected { host: h, .. }
+                | Event::RollbackStarted { host: h, .. } => *h = host.to_string(),
+                _ => {}
+            }
+            e
+        };
+        match &env.event {
+            Event::RunStarted { .. } => out.push(Envelope {
+                event: Event::RunStarted {
+                    scenario: Box::new(scenario.clone()),
+                    gameday_version: "0.1.0".into(),
+                    dry_run: None,
+                },
+                ..env.clone()
+            }),
+            Event::FaultIntent { .. }
+            | Event::FaultInjected { .. }
+            | Event::RollbackStarted { .. } => {
+                out.extend(HOSTS.iter().map(|(_, addr)| on(addr)));
+            }
+            _ => out.push(env.clone()),
+        }
+    }
+    for (i, e) in out.iter_mut().enumerate() {
+        e.seq = i as u64;
+    }
+    out
 }

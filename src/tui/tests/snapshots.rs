@@ -78,6 +78,38 @@ fn run_with_halt_in_progress() {
     snap("run_halting", &app);
 }
 
+/// Hosts go by the name the scenario wrote, not the loopback address the lab gave them: in the
+/// fault table (sized to its names; a long one shortened in the middle, never cut), the halt
+/// panel and the timeline. The address is still what every event and rollback goes by.
+#[test]
+fn hosts_show_by_the_name_the_scenario_wrote() {
+    let app = live(&fixture::named_hosts(), 28_000);
+    snap("run_named_hosts", &app);
+    let rows: Vec<_> = app
+        .run
+        .faults
+        .iter()
+        .map(|f| (f.host.as_str(), f.host_label()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("127.0.0.1:45271", "shop-1"),
+            ("127.0.0.1:45272", "checkout-db-primary-eu-west-1a")
+        ]
+    );
+    let timeline: Vec<&str> = app.run.timeline.iter().map(|t| t.text.as_str()).collect();
+    assert!(
+        timeline
+            .contains(&"intent slow-pay (command) on shop-1 (127.0.0.1:45271): touch /tmp/slow"),
+        "{timeline:#?}"
+    );
+    assert!(
+        timeline.contains(&"rolling back slow-pay on shop-1"),
+        "{timeline:#?}"
+    );
+}
+
 #[test]
 fn run_finished_and_debrief() {
     let mut app = live(&fixture::finished(), 40_000);
@@ -114,6 +146,13 @@ fn replay_with_slider_in_the_middle() {
     app.update(Action::Seek(20));
     assert_eq!(app.now, at(20_000));
     snap("replay", &app);
+    // D works anywhere on the slider: the debrief of the run as of the slider.
+    app.update(Action::ToggleDebrief);
+    assert_eq!(app.screen, crate::tui::app::Screen::Debrief);
+    assert!(app.run.verdict.is_none(), "no verdict yet at T+00:20");
+    snap("replay_debrief", &app);
+    app.update(Action::ToggleDebrief);
+    assert_eq!(app.screen, crate::tui::app::Screen::Run);
 }
 
 #[test]
@@ -172,4 +211,44 @@ fn debrief_screen_and_debrief_md_show_the_same_key_times() {
             "debrief.md lacks {name}: {value}"
         );
     }
+}
+
+/// The host names go through the journal (written, read back) into `debrief.md`: the name with
+/// its address in the fault table and the appendix. A journal from before names were journaled
+/// (no `name` field) reads as before, hosts by address.
+#[test]
+fn debrief_md_names_hosts_with_their_addresses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("journal.jsonl");
+    let lines: Vec<String> = fixture::named_hosts()
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("serialize"))
+        .collect();
+    assert!(lines[0].contains(r#""name":"shop-1""#), "{}", lines[0]);
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write journal");
+    let (run, _) = crate::fold::RunState::from_journal(&path).expect("read journal");
+    let md = crate::report::debrief(&run);
+    assert!(md.contains("| shop-1 (127.0.0.1:45271) |"), "{md}");
+    assert!(
+        md.contains("| Target `web` | shop-1 (127.0.0.1:45271), checkout-db-primary-eu-west-1a (127.0.0.1:45272) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("on shop-1 (127.0.0.1:45271): touch /tmp/slow"),
+        "{md}"
+    );
+
+    let old: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            l.replace(r#","name":"shop-1""#, "")
+                .replace(r#","name":"checkout-db-primary-eu-west-1a""#, "")
+        })
+        .collect();
+    assert!(!old[0].contains("shop-1"));
+    std::fs::write(&path, old.join("\n") + "\n").expect("write journal");
+    let (run, _) = crate::fold::RunState::from_journal(&path).expect("read old journal");
+    assert_eq!(run.faults[0].host_label(), "127.0.0.1:45271");
+    let md = crate::report::debrief(&run);
+    assert!(md.contains("| 127.0.0.1:45271 |"), "{md}");
 }

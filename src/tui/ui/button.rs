@@ -82,6 +82,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ms.map(fmt::millis).unwrap_or_else(|| "—".into())
         ),
         Some((false, _, _)) => "ROLLBACK NOT VERIFIED — manual action needed (see faults)".into(),
+        None if run.rollbacks.total > 0 => format!(
+            "rolling back… {}, {} s since halt",
+            run.rollbacks,
+            secs_since(h.ts, app.now)
+        ),
         None => format!(
             "rolling back… {verified}/{total} verified, {} s since halt",
             secs_since(h.ts, app.now)
@@ -103,7 +108,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 _ => theme.warn(),
             };
             [
-                Span::raw(format!(" {}@{} ", f.fault, f.host)),
+                Span::raw(format!(" {}@{} ", f.fault, f.host_label())),
                 Span::styled(f.state.label(), style),
                 Span::raw(" "),
             ]

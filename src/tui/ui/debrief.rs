@@ -14,6 +14,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let run = &app.run;
     let start = run.start.unwrap_or_default();
     let mut lines = Vec::new();
+    if let Some(r) = &app.replay
+        && r.at < r.bounds().1
+    {
+        lines.push(Line::styled(
+            format!(
+                "Replay: the run as of {} (the slider); e writes the whole run's debrief",
+                t_plus(start, r.at)
+            ),
+            theme.warn(),
+        ));
+        lines.push(Line::raw(""));
+    }
     match &run.verdict {
         Some(v) => {
             let (v, reason) = (&v.verdict, &v.reason);
@@ -42,7 +54,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             format!(
                 "  MANUAL: {}@{}: {}",
                 f.fault,
-                f.host,
+                f.host_detail(),
                 f.manual.as_deref().unwrap_or("")
             ),
             theme.bad(),

@@ -50,9 +50,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let hint = match app.screen {
         Screen::Picker => "↑↓ choose · Enter preflight · r runbook · ? keys · q quit",
         Screen::Preflight => "↑↓ · Space tick · s start · Esc back · ? keys · q quit",
-        Screen::Run if app.replay.is_some() => "D debrief · e export · ? keys · q quit",
+        Screen::Run if app.replay.is_some() => "D debrief as of the slider · ? keys · q quit",
         Screen::Run if app.run.ended => "D debrief · ↑↓ timeline · ? keys · q quit",
         Screen::Run => "X HALT · n note · d/m milestones · u undo · > next step · ? keys",
+        Screen::Debrief if app.replay.is_some() => "as of the slider · e export · D back · q quit",
         Screen::Debrief => "e export · D back · ? keys · q quit",
     };
     spans.push(Span::styled(hint, theme.dim()));

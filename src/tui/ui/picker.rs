@@ -23,9 +23,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .skip(first)
         .take(rows)
         .map(|(i, e)| {
+            let mark = if e.template { " (template)" } else { "" };
             let name = match &e.scenario {
-                Ok(s) => format!("  {}", s.title),
-                Err(_) => format!("✗ {}", e.path.display()),
+                Ok(s) => format!("  {}{mark}", s.title),
+                Err(_) => format!("✗ {}{mark}", e.path.display()),
             };
             let style = if i == picker.selected {
                 theme.selected()
