@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use gameday::engine::Options;
-use gameday::lab::demo::Demo;
 use gameday::scenario::Scenario;
 use gameday::session;
 use gameday::{exit, headless, target};
@@ -169,13 +168,13 @@ fn main() -> ExitCode {
                 if dry_run {
                     return session::dry_run(&scenario, &options.open).await;
                 }
-                run_or_console(scenario, journal, options, headless).await
+                gameday::tui::front::run_or_console(scenario, journal, options, headless).await
             }
             Cmd::Demo {
                 scenario,
                 headless,
                 journal,
-            } => demo(scenario, journal, headless).await,
+            } => gameday::tui::front::demo(scenario, journal, headless).await,
             Cmd::Lab { hosts } => gameday::lab::serve(hosts).await,
             Cmd::Replay { journal } => gameday::tui::replay_command(&journal).await,
             Cmd::Report { journal, output } => {
@@ -207,56 +206,4 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::from(code)
-}
-
-/// `gameday demo [SCENARIO]`: the embedded lab, a demo scenario on it over SSH, the journal and
-/// debrief; the lab stops (and its directory goes) when the run is over.
-///
-/// The lab directory holds the lab's client key: it is removed on every way out. Signals are
-/// caught from the first instant (a signal that kills the process would leave the directory): one
-/// that comes before the run starts ends the demo with exit 1 and nothing touched; during the run
-/// it halts and rolls back, and the demo ends as the run does.
-async fn demo(name: Option<String>, journal: Option<PathBuf>, headless: bool) -> u8 {
-    let _caught = gameday::signals();
-    let demo = match Demo::prepare(name.as_deref().unwrap_or(gameday::lab::demo::DEFAULT)).await {
-        Ok(d) => d,
-        Err(e) => {
-            gameday::errln!("gameday: {e}");
-            return exit::INVALID;
-        }
-    };
-    let mut options = Options::default();
-    options.open.ssh.known_hosts = demo.lab.known_hosts.clone();
-    if headless || !gameday::tui::terminal_available() {
-        gameday::outln!("{}", demo.banner());
-    }
-    if let Some(name) = gameday::signal_received() {
-        drop(demo);
-        gameday::errln!(
-            "gameday: {name}: the demo stopped before its run started; nothing was touched"
-        );
-        return exit::ABORTED;
-    }
-    let code = run_or_console(demo.scenario.clone(), journal, options, headless).await;
-    drop(demo);
-    code
-}
-
-/// The console when there is a terminal and `--headless` was not given; the headless run else.
-async fn run_or_console(
-    scenario: Scenario,
-    journal: Option<PathBuf>,
-    options: Options,
-    headless: bool,
-) -> u8 {
-    if headless {
-        return session::run_headless(scenario, journal, options).await;
-    }
-    if !gameday::tui::terminal_available() {
-        gameday::errln!(
-            "gameday: no terminal on stdin/stdout: running headless (use --headless to say so)"
-        );
-        return session::run_headless(scenario, journal, options).await;
-    }
-    gameday::tui::console(scenario, journal, options).await
 }

@@ -6,6 +6,7 @@
 pub mod action;
 pub mod app;
 pub mod event_loop;
+pub mod front;
 pub mod keys;
 pub mod launch;
 pub mod picker;
