@@ -66,6 +66,15 @@ fn preflight_held_after_failed_live_checks() {
     snap("preflight_held", &app);
 }
 
+/// An unknown host key: the whole reason and the command that fixes it, in the Live checks box.
+#[test]
+fn preflight_after_a_start_that_failed() {
+    let mut app = App::preflight(t0(), fixture::picker(), fixture::scenario());
+    app.started = true;
+    app.update(Action::RunFailed(super::update::UNKNOWN_KEY.into()));
+    snap("preflight_start_failed", &app);
+}
+
 #[test]
 fn run_with_breaching_countdown() {
     let app = live(&fixture::breaching(), 26_100);
@@ -105,6 +114,32 @@ fn overlays_help_note_and_quit() {
         "## Slow payments\n\n1. Check the payment provider status page.\n2. Flip `payments.fallback` on.\n".into(),
     )));
     snap("runbook", &app);
+}
+
+#[test]
+fn run_with_a_zoomed_panel_and_a_filtered_timeline() {
+    let mut app = live(&fixture::breaching(), 26_100);
+    app.update(Action::Zoom);
+    app.update(Action::Down);
+    app.update(Action::FocusNext);
+    app.update(Action::CycleFilter);
+    app.update(Action::CycleFilter);
+    snap("run_zoomed_filtered", &app);
+}
+
+#[test]
+fn details_of_a_fault_event_and_of_a_fault() {
+    let mut app = live(&fixture::finished(), 40_000);
+    app.update(Action::CycleFilter);
+    app.update(Action::CycleFilter);
+    app.update(Action::Top);
+    app.update(Action::Select);
+    snap("detail_event", &app);
+    app.update(Action::Back);
+    app.update(Action::FocusNext);
+    snap("faults_focused", &app);
+    app.update(Action::Select);
+    snap("detail_fault", &app);
 }
 
 #[test]

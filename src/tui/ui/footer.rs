@@ -41,6 +41,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     if let Some(s) = &app.status {
         spans.push(Span::styled(format!("{s}  "), theme.warn()));
+    } else if app.quit_after_end && !app.run.ended {
+        // Not a flash: it holds until the run has ended.
+        spans.push(Span::styled(
+            "leaving once every fault is rolled back  ",
+            theme.warn(),
+        ));
     } else if app.run.lagged > 0 {
         spans.push(Span::styled(
             format!("{} event(s) missed (in the journal)  ", app.run.lagged),
@@ -51,7 +57,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Screen::Picker => "↑↓ choose · Enter preflight · r runbook · ? keys · q quit",
         Screen::Preflight => "↑↓ · Space tick · s start · Esc back · ? keys · q quit",
         Screen::Run if app.replay.is_some() => "D debrief · e export · ? keys · q quit",
-        Screen::Run if app.run.ended => "D debrief · ↑↓ timeline · ? keys · q quit",
+        Screen::Run if app.run.ended => "D debrief · Tab pane · Enter details · ? keys · q quit",
         Screen::Run => "X HALT · n note · d/m milestones · u undo · > next step · ? keys",
         Screen::Debrief => "e export · D back · ? keys · q quit",
     };
