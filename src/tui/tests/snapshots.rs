@@ -155,9 +155,19 @@ fn replay_with_slider_in_the_middle() {
 fn no_color_renders_without_panicking_down_to_tiny_sizes() {
     let mut app = live(&fixture::halting(), 28_000);
     app.no_color = true;
-    for (w, h) in [(80, 24), (40, 10), (20, 5), (1, 1), (200, 60)] {
-        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-        terminal.draw(|f| ui::render(f, &app)).expect("draw");
+    let mut zoomed = app.clone();
+    zoomed.update(Action::Zoom);
+    let mut detail = app.clone();
+    detail.update(Action::Select);
+    // A fault selection past the end (a resync can shrink the table) draws nothing selected.
+    let mut faults = App::replay(fixture::breaching()[..8].to_vec());
+    faults.update(Action::FocusNext);
+    faults.fault_selected = 3;
+    for app in [&app, &zoomed, &detail, &faults] {
+        for (w, h) in [(80, 24), (40, 10), (20, 5), (1, 1), (200, 60)] {
+            let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+            terminal.draw(|f| ui::render(f, app)).expect("draw");
+        }
     }
 }
 
