@@ -56,7 +56,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let hint = match app.screen {
         Screen::Picker => "↑↓ choose · Enter preflight · r runbook · ? keys · q quit",
         Screen::Preflight => "↑↓ · Space tick · s start · Esc back · ? keys · q quit",
-        Screen::Run if app.replay.is_some() => "D debrief · e export · ? keys · q quit",
+        Screen::Run if app.replay.is_some() => "D debrief · Enter details · ? keys · q quit",
         Screen::Run if app.run.ended => "D debrief · Tab pane · Enter details · ? keys · q quit",
         Screen::Run => "X HALT · n note · d/m milestones · u undo · > next step · ? keys",
         Screen::Debrief => "e export · D back · ? keys · q quit",
