@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::event::{Envelope, Event, MilestoneKind, Phase, RollbackStatus, RuleCheck, Verdict};
+use crate::event::{
+    CommandOutcome, Envelope, Event, MilestoneKind, Phase, RollbackStatus, RuleCheck, Verdict,
+};
 use crate::journal::{JournalError, Reader, Record, SampleRecord, TornTail};
 use crate::scenario::Scenario;
 
@@ -88,6 +90,17 @@ pub struct FaultRow {
     pub how: String,
     /// What to run by hand, when the rollback was not verified.
     pub manual: Option<String>,
+    /// What the inject, the last undo and its verify printed and returned (the console's detail
+    /// view).
+    pub inject_outcome: Option<CommandOutcome>,
+    pub undo_outcome: Option<CommandOutcome>,
+    pub verify_outcome: Option<CommandOutcome>,
+    pub attempts: u32,
+    /// The dead-man lease: its length, when it was last armed or renewed, and whether it was
+    /// stood down (`Some(false)`: the cancel failed).
+    pub lease_ms: Option<u64>,
+    pub lease_renewed: Option<DateTime<Utc>>,
+    pub lease_cancelled: Option<bool>,
 }
 
 impl FaultRow {
@@ -111,6 +124,13 @@ impl FaultRow {
             rolled_back: None,
             how: String::new(),
             manual: None,
+            inject_outcome: None,
+            undo_outcome: None,
+            verify_outcome: None,
+            attempts: 0,
+            lease_ms: None,
+            lease_renewed: None,
+            lease_cancelled: None,
         }
     }
 
@@ -125,6 +145,15 @@ impl FaultRow {
             Some(n) => format!("{n} ({})", self.host),
             None => self.host.clone(),
         }
+    }
+
+    /// When the host reverts the fault on its own if no renewal comes: the last arm or renewal
+    /// plus the lease. `None` without a lease, or once it was stood down.
+    pub fn lease_expiry(&self) -> Option<DateTime<Utc>> {
+        if self.lease_cancelled == Some(true) {
+            return None;
+        }
+        Some(plus_ms(self.lease_renewed?, self.lease_ms?))
     }
 
     pub fn status(&self) -> Option<RollbackStatus> {
@@ -324,6 +353,55 @@ pub struct TimelineEntry {
     pub text: String,
     /// Phase changes and the run start are on screen but not in the debrief's timeline table.
     pub minor: bool,
+    /// The journal record it came from.
+    pub seq: u64,
+    pub kind: Source,
+    /// The fault and host it is about, for fault, lease and rollback events.
+    pub fault: Option<(String, String)>,
+}
+
+/// What a timeline line is about (the console filters by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Notes, action items, milestones, retractions.
+    Notes,
+    /// Faults, their leases and rollbacks.
+    Faults,
+    /// Abort rules breaching, clearing, tripping.
+    Rules,
+    /// Steady-state checks and metric checks.
+    Metrics,
+    /// The run itself: phases, steps, preflight, halt, verdict.
+    Engine,
+}
+
+impl Source {
+    /// The source of an event, and the fault and host it is about.
+    pub fn of(event: &Event) -> (Source, Option<(String, String)>) {
+        let about = |f: &str, h: &str| Some((f.to_string(), h.to_string()));
+        match event {
+            Event::Note { .. } | Event::Milestone { .. } | Event::Retracted { .. } => {
+                (Source::Notes, None)
+            }
+            Event::FaultIntent { fault, host, .. }
+            | Event::FaultInjected { fault, host, .. }
+            | Event::FaultNotInjected { fault, host, .. }
+            | Event::LeaseArmed { fault, host, .. }
+            | Event::LeaseRenewed { fault, host, .. }
+            | Event::LeaseCancelled { fault, host, .. }
+            | Event::RollbackStarted { fault, host }
+            | Event::RollbackResult { fault, host, .. } => (Source::Faults, about(fault, host)),
+            Event::RollbackFinished { .. } => (Source::Faults, None),
+            Event::RuleBreaching { .. } | Event::RuleCleared { .. } | Event::RuleTripped { .. } => {
+                (Source::Rules, None)
+            }
+            Event::SteadyState { .. } | Event::Sample { .. } => (Source::Metrics, None),
+            Event::PreflightCheck { check, .. } if check.starts_with("metric") => {
+                (Source::Metrics, None)
+            }
+            _ => (Source::Engine, None),
+        }
+    }
 }
 
 /// One metric: counts and extremes of the whole run, its chart overview, and (console only) the
@@ -584,10 +662,14 @@ impl RunState {
         }
         self.rollbacks.apply(&env.event);
         let (src, text) = describe(&env.event, &self.host_names);
+        let (kind, fault) = Source::of(&env.event);
         self.timeline.push_back(TimelineEntry {
             ts,
             src,
             text,
+            seq: env.seq,
+            kind,
+            fault,
             minor: matches!(
                 env.event,
                 Event::PhaseStarted { .. } | Event::RunStarted { .. }
@@ -676,7 +758,10 @@ impl RunState {
                 };
             }),
             Event::FaultInjected {
-                fault, host, ok, ..
+                fault,
+                host,
+                ok,
+                outcome,
             } => {
                 if *ok && self.key_times.first_fault.is_none() {
                     self.key_times.first_fault = Some(ts);
@@ -688,6 +773,7 @@ impl RunState {
                         FaultState::InjectFailed
                     };
                     r.injected = Some((ts, *ok));
+                    r.inject_outcome = Some(outcome.clone());
                 })
             }
             Event::FaultNotInjected {
@@ -703,10 +789,27 @@ impl RunState {
                 fault,
                 host,
                 cancel,
+                ok,
+                lease_ms,
                 ..
-            } => self.set_fault(fault, host, |r| r.lease_cancel = Some(cancel.clone())),
-            // Renewals and cancels are on the timeline; the fault's state is unchanged.
-            Event::LeaseRenewed { .. } | Event::LeaseCancelled { .. } => {}
+            } => self.set_fault(fault, host, |r| {
+                r.lease_cancel = Some(cancel.clone());
+                if *ok {
+                    r.lease_ms = Some(*lease_ms);
+                    r.lease_renewed = Some(ts);
+                }
+            }),
+            // Renewals and cancels move the lease's expiry; the fault's state is unchanged.
+            Event::LeaseRenewed {
+                fault, host, ok, ..
+            } => {
+                if *ok {
+                    self.set_fault(fault, host, |r| r.lease_renewed = Some(ts));
+                }
+            }
+            Event::LeaseCancelled { fault, host, ok } => {
+                self.set_fault(fault, host, |r| r.lease_cancelled = Some(*ok))
+            }
             Event::RollbackStarted { fault, host } => self.set_fault(fault, host, |r| {
                 if r.state.live() {
                     r.state = FaultState::RollingBack;
@@ -718,12 +821,17 @@ impl RunState {
                 status,
                 how,
                 manual,
-                ..
+                attempts,
+                undo,
+                verify,
             } => self.set_fault(fault, host, |r| {
                 r.state = FaultState::Done(*status);
                 r.rolled_back = Some(ts);
                 r.how = how.clone();
                 r.manual = manual.clone();
+                r.attempts = *attempts;
+                r.undo_outcome = Some(undo.clone());
+                r.verify_outcome = verify.clone();
             }),
             Event::Sample { .. } => {}
             Event::RuleBreaching { rule, left_ms, .. } => {

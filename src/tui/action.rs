@@ -45,6 +45,12 @@ pub enum Action {
     Undo,
     ToggleRunbook,
     ToggleHelp,
+    /// `Tab` on the Run screen: the next pane takes the arrow keys.
+    FocusNext,
+    /// `/`: the next timeline filter (all, notes, faults, rules, metrics).
+    CycleFilter,
+    /// `z`: the selected metric panel fills the metrics area; again, back.
+    Zoom,
     ToggleCheck,
     StartRun,
     ToggleDebrief,

@@ -136,6 +136,10 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Run, C('u'), NONE, Action::Undo, Notes, "u", "undo the last note or milestone (asks first)"),
     b(Ctx::Run, C('o'), NONE, Action::CycleRole, Notes, "o", "switch role IC / scribe / observer"),
     b(Ctx::Run, C('r'), NONE, Action::ToggleRunbook, Views, "r", "show the runbook"),
+    b(Ctx::Run, KeyCode::Tab, NONE, Action::FocusNext, Nav, "Tab", "focus the next pane (timeline, faults, metrics) for ↑↓"),
+    b(Ctx::Run, KeyCode::Enter, NONE, Action::Select, Views, "Enter", "details of the selected event or fault (a panel: zoom)"),
+    b(Ctx::Run, C('/'), NONE, Action::CycleFilter, Views, "/", "timeline filter: all, notes, faults, rules, metrics"),
+    b(Ctx::Run, C('z'), NONE, Action::Zoom, Views, "z", "zoom the selected metric panel (again or Esc: back)"),
     b(Ctx::Run, C('D'), SHIFT, Action::ToggleDebrief, Views, "D", "debrief (after the run; replay: as of the slider)"),
     b(Ctx::Run, KeyCode::Left, NONE, Action::Seek(-5), Replay, "← / h", "back 5 s"),
     b(Ctx::Run, C('h'), NONE, Action::Seek(-5), Replay, "", ""),
@@ -269,6 +273,44 @@ mod tests {
         // Every binding on a screen is reachable from that screen's help (or is an alias).
         let debrief = help_for(Ctx::Debrief, false);
         assert!(debrief.iter().any(|(_, bd)| bd.keys == "e"));
+    }
+
+    /// Keys as written in the help and in README's key map, one token each (`↑↓` is two).
+    fn tokens(keys: &str) -> Vec<String> {
+        keys.split([' ', ','])
+            .filter(|t| !t.is_empty() && *t != "/")
+            .flat_map(|t| {
+                if t.chars().all(|c| "↑↓←→".contains(c)) {
+                    t.chars().map(String::from).collect()
+                } else {
+                    vec![t.to_string()]
+                }
+            })
+            .collect()
+    }
+
+    /// README's key map lists exactly the keys the console has (aliases aside).
+    #[test]
+    fn readme_key_map_lists_exactly_the_console_keys() {
+        use std::collections::BTreeSet;
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("### Keys")
+            .nth(1)
+            .expect("README has a key map");
+        let mut documented = BTreeSet::new();
+        for row in table.lines().skip(3).take_while(|l| l.starts_with('|')) {
+            let first = row.split('|').nth(1).unwrap_or("");
+            for quoted in first.split('`').skip(1).step_by(2) {
+                documented.extend(tokens(quoted));
+            }
+        }
+        let bound: BTreeSet<String> = BINDINGS
+            .iter()
+            .filter(|bd| !bd.keys.is_empty())
+            .flat_map(|bd| tokens(bd.keys))
+            .collect();
+        assert_eq!(documented, bound);
     }
 
     #[test]

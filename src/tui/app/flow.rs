@@ -140,7 +140,10 @@ impl App {
                 _ => last,
             }
         };
-        if self.overlay == Overlay::Runbook || self.overlay == Overlay::Help {
+        if matches!(
+            self.overlay,
+            Overlay::Runbook | Overlay::Help | Overlay::Detail(_)
+        ) {
             self.scroll = step(self.scroll, a, 10_000, 10);
             return;
         }
@@ -154,19 +157,7 @@ impl App {
                     c.selected = step(c.selected, a, c.items.len(), 5);
                 }
             }
-            Screen::Run => {
-                // The timeline scrolls from its newest line: "up" means older.
-                let len = self.run.timeline.len();
-                let inverted = match a {
-                    Action::Up => Action::Down,
-                    Action::Down => Action::Up,
-                    Action::PageUp => Action::PageDown,
-                    Action::PageDown => Action::PageUp,
-                    Action::Top => Action::Bottom,
-                    _ => Action::Top,
-                };
-                self.timeline_scroll = step(self.timeline_scroll, &inverted, len, 10);
-            }
+            Screen::Run => self.navigate_run(a, |n, a, len| step(n, a, len, 10)),
             Screen::Debrief => self.scroll = step(self.scroll, a, 1_000, 10),
         }
     }
@@ -215,6 +206,10 @@ impl App {
                 })],
             };
         }
+        if self.screen == Screen::Run {
+            self.select_in_run();
+            return vec![];
+        }
         if self.screen == Screen::Picker {
             match self.picker.current().map(|e| e.scenario.clone()) {
                 Some(Ok(s)) => {
@@ -239,6 +234,10 @@ impl App {
         if self.overlay != Overlay::None {
             self.overlay = Overlay::None;
             self.scroll = 0;
+            return;
+        }
+        if self.screen == Screen::Run && self.zoom {
+            self.zoom = false;
             return;
         }
         match self.screen {
@@ -323,6 +322,7 @@ impl App {
             format!("preflight override: started with unchecked items ({failing}): {r}")
         });
         self.started = true;
+        self.start_error = None;
         vec![Effect::Start {
             scenario,
             override_note,

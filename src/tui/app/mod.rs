@@ -16,6 +16,23 @@ use crate::fold::log::RunLog;
 use crate::scenario::Scenario;
 
 mod flow;
+mod panes;
+
+pub use panes::{Detail, Filter, Pane, rules_for};
+
+/// Seconds a flash message stays in the footer.
+pub const FLASH_SECS: i64 = 5;
+
+/// The commands a start error tells the IC to run (quoted in backticks, e.g. `gameday trust …`).
+pub fn fix_commands(why: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in why.split('`').skip(1).step_by(2) {
+        if c.starts_with("gameday ") && !out.iter().any(|o| o == c) {
+            out.push(c.to_string());
+        }
+    }
+    out
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -33,6 +50,8 @@ pub enum Overlay {
     /// "Are you sure?" before a command that is easy to press by mistake.
     Confirm(Pending),
     Runbook,
+    /// The whole of a timeline line or a fault (`Enter`).
+    Detail(Detail),
 }
 
 /// A command waiting for the IC's `y`.
@@ -96,8 +115,18 @@ pub struct App {
     pub now: DateTime<Utc>,
     pub role: Role,
     pub field: Option<TextField>,
-    /// Timeline lines scrolled up from the newest (0 follows the run).
+    /// The timeline's cursor, in lines up from the newest shown (0 follows the run).
     pub timeline_scroll: usize,
+    /// Which timeline lines are shown (`/`).
+    pub timeline_filter: Filter,
+    /// The pane the arrow keys act on (`Tab`).
+    pub focus: Pane,
+    /// The selected row of the faults table.
+    pub fault_selected: usize,
+    /// The selected metric panel, by name (`None`: the first laid out).
+    pub selected_metric: Option<String>,
+    /// The selected panel fills the metrics area (`z`).
+    pub zoom: bool,
     pub scroll: usize,
     pub runbook: Option<Result<String, String>>,
     pub export: Option<Result<std::path::PathBuf, String>>,
@@ -106,7 +135,16 @@ pub struct App {
     pub quit_after_end: bool,
     pub halt_sent: bool,
     pub started: bool,
+    /// The footer's flash message; it clears [`FLASH_SECS`] after it was set (by the clock of
+    /// `Tick`s, never a sleep).
     pub status: Option<String>,
+    /// When `status` clears.
+    pub status_until: Option<DateTime<Utc>>,
+    /// The last `Tick`'s time: `now` in a live run, the wall clock under a replay's slider.
+    pub wall: DateTime<Utc>,
+    /// Why the last start failed (connection errors, an unknown host key): shown in full in the
+    /// preflight's Live checks box with the command that fixes it, until the next start.
+    pub start_error: Option<String>,
     pub no_color: bool,
     /// Notes saved after the run ended; appended to the journal when the console closes.
     pub late_notes: Vec<LateNote>,
@@ -125,6 +163,11 @@ impl App {
             role: Role::Ic,
             field: None,
             timeline_scroll: 0,
+            timeline_filter: Filter::All,
+            focus: Pane::Timeline,
+            fault_selected: 0,
+            selected_metric: None,
+            zoom: false,
             scroll: 0,
             runbook: None,
             export: None,
@@ -133,6 +176,9 @@ impl App {
             halt_sent: false,
             started: false,
             status: None,
+            status_until: None,
+            wall: now,
+            start_error: None,
             no_color: false,
             late_notes: Vec::new(),
         }
@@ -222,7 +268,33 @@ impl App {
         }
     }
 
+    /// The one transition: the action's effect on the state, then the flash message's clock (a
+    /// message newly set clears [`FLASH_SECS`] later; a `Tick` past that time clears it).
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        let before = self.status.clone();
+        let tick = match &action {
+            Action::Tick(t) => Some(*t),
+            _ => None,
+        };
+        let effects = self.transition(action);
+        if let Some(t) = tick {
+            self.wall = self.wall.max(t);
+        }
+        if self.replay.is_none() {
+            self.wall = self.wall.max(self.now);
+        }
+        if self.status.is_none() {
+            self.status_until = None;
+        } else if self.status != before {
+            self.status_until = Some(self.wall + chrono::Duration::seconds(FLASH_SECS));
+        } else if self.status_until.is_some_and(|u| self.wall >= u) {
+            self.status = None;
+            self.status_until = None;
+        }
+        effects
+    }
+
+    fn transition(&mut self, action: Action) -> Vec<Effect> {
         use Action as A;
         match action {
             A::Tick(now) => {
@@ -342,6 +414,24 @@ impl App {
             A::AdvanceStep => self.advance(),
             A::Undo => self.undo(),
             A::ToggleRunbook => self.toggle_runbook(),
+            A::FocusNext => {
+                if self.screen == Screen::Run {
+                    self.focus_next();
+                }
+                vec![]
+            }
+            A::CycleFilter => {
+                if self.screen == Screen::Run {
+                    self.cycle_filter();
+                }
+                vec![]
+            }
+            A::Zoom => {
+                if self.screen == Screen::Run {
+                    self.toggle_zoom();
+                }
+                vec![]
+            }
             A::ToggleHelp => {
                 self.overlay = if self.overlay == Overlay::Help {
                     Overlay::None
@@ -426,7 +516,9 @@ impl App {
             }
             A::RunFailed(why) => {
                 self.started = false;
-                self.status = Some(why);
+                // The whole reason, with the command that fixes it, goes to the Live checks box.
+                self.start_error = Some(why);
+                self.status = Some("the run could not start: see Live checks".into());
                 vec![]
             }
         }

@@ -66,6 +66,15 @@ fn preflight_held_after_failed_live_checks() {
     snap("preflight_held", &app);
 }
 
+/// An unknown host key: the whole reason and the command that fixes it, in the Live checks box.
+#[test]
+fn preflight_after_a_start_that_failed() {
+    let mut app = App::preflight(t0(), fixture::picker(), fixture::scenario());
+    app.started = true;
+    app.update(Action::RunFailed(super::update::UNKNOWN_KEY.into()));
+    snap("preflight_start_failed", &app);
+}
+
 #[test]
 fn run_with_breaching_countdown() {
     let app = live(&fixture::breaching(), 26_100);
@@ -140,6 +149,32 @@ fn overlays_help_note_and_quit() {
 }
 
 #[test]
+fn run_with_a_zoomed_panel_and_a_filtered_timeline() {
+    let mut app = live(&fixture::breaching(), 26_100);
+    app.update(Action::Zoom);
+    app.update(Action::Down);
+    app.update(Action::FocusNext);
+    app.update(Action::CycleFilter);
+    app.update(Action::CycleFilter);
+    snap("run_zoomed_filtered", &app);
+}
+
+#[test]
+fn details_of_a_fault_event_and_of_a_fault() {
+    let mut app = live(&fixture::finished(), 40_000);
+    app.update(Action::CycleFilter);
+    app.update(Action::CycleFilter);
+    app.update(Action::Top);
+    app.update(Action::Select);
+    snap("detail_event", &app);
+    app.update(Action::Back);
+    app.update(Action::FocusNext);
+    snap("faults_focused", &app);
+    app.update(Action::Select);
+    snap("detail_fault", &app);
+}
+
+#[test]
 fn replay_with_slider_in_the_middle() {
     let mut app = App::replay(fixture::finished());
     app.update(Action::SeekStart);
@@ -159,9 +194,19 @@ fn replay_with_slider_in_the_middle() {
 fn no_color_renders_without_panicking_down_to_tiny_sizes() {
     let mut app = live(&fixture::halting(), 28_000);
     app.no_color = true;
-    for (w, h) in [(80, 24), (40, 10), (20, 5), (1, 1), (200, 60)] {
-        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-        terminal.draw(|f| ui::render(f, &app)).expect("draw");
+    let mut zoomed = app.clone();
+    zoomed.update(Action::Zoom);
+    let mut detail = app.clone();
+    detail.update(Action::Select);
+    // A fault selection past the end (a resync can shrink the table) draws nothing selected.
+    let mut faults = App::replay(fixture::breaching()[..8].to_vec());
+    faults.update(Action::FocusNext);
+    faults.fault_selected = 3;
+    for app in [&app, &zoomed, &detail, &faults] {
+        for (w, h) in [(80, 24), (40, 10), (20, 5), (1, 1), (200, 60)] {
+            let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+            terminal.draw(|f| ui::render(f, app)).expect("draw");
+        }
     }
 }
 

@@ -486,7 +486,86 @@ fn run_failed_allows_a_retry() {
     app.started = true;
     app.update(Action::RunFailed("no such host".into()));
     assert!(!app.started);
-    assert_eq!(app.status.as_deref(), Some("no such host"));
+    assert_eq!(app.start_error.as_deref(), Some("no such host"));
+    assert!(app.status.as_deref().unwrap_or("").contains("Live checks"));
+    // Starting again clears the old error.
+    let fx = app.update(Action::StartRun);
+    assert!(fx.is_empty(), "items are open: a reason is asked first");
+    typed(&mut app, "ok");
+    app.update(Action::Select);
+    assert!(app.started);
+    assert!(app.start_error.is_none());
+}
+
+/// What an SSH target with an unknown host key makes `session::start_blocking` return.
+pub const UNKNOWN_KEY: &str = "1 host(s) could not be opened; nothing was run:\n  web-1:22: host key SHA256:q3bT0x is not in /home/ic/.ssh/known_hosts; if that is the host's key, trust it with `gameday trust web-1:22 --known-hosts /home/ic/.ssh/known_hosts` (or run with --accept-new). Nothing was run on it; nothing was run";
+
+#[test]
+fn a_failed_start_is_shown_whole_in_live_checks_with_the_command_to_run() {
+    let mut app = preflight();
+    app.started = true;
+    app.update(Action::RunFailed(UNKNOWN_KEY.into()));
+    assert_eq!(
+        crate::tui::app::fix_commands(UNKNOWN_KEY),
+        vec!["gameday trust web-1:22 --known-hosts /home/ic/.ssh/known_hosts".to_string()]
+    );
+    for (w, h) in [(80, 24), (160, 48)] {
+        let text = render_text(&app, w, h);
+        assert!(text.contains("NOT RUN"), "{text}");
+        assert!(
+            text.contains("  gameday trust web-1:22 --known-hosts /home/ic/.ssh/known_hosts"),
+            "{text}"
+        );
+        assert!(text.contains("--accept-new"), "wrapped, not cut: {text}");
+        assert!(!text.contains("run when you start"), "{text}");
+    }
+    // The footer's flash goes; the box stays until the next start.
+    app.update(Action::Tick(at(crate::tui::app::FLASH_SECS * 1000)));
+    assert!(app.status.is_none());
+    assert!(render_text(&app, 80, 24).contains("gameday trust web-1:22"));
+}
+
+#[test]
+fn flash_messages_clear_after_a_few_seconds_of_ticks() {
+    let mut app = preflight();
+    app.update(Action::Halt);
+    assert!(app.status.is_some());
+    app.update(Action::Tick(at(4_900)));
+    assert!(app.status.is_some(), "still shown before its time");
+    app.update(Action::Tick(at(5_000)));
+    assert!(
+        app.status.is_none(),
+        "cleared {} s after it was set",
+        crate::tui::app::FLASH_SECS
+    );
+    // A new message starts its own clock.
+    app.update(Action::Halt);
+    app.update(Action::Tick(at(9_000)));
+    assert!(app.status.is_some());
+    app.update(Action::Tick(at(10_000)));
+    assert!(app.status.is_none());
+    // A replay's slider is not the flash clock: the ticks' wall time is.
+    let mut replay = App::replay(fixture::finished());
+    let wall = replay.now + chrono::Duration::seconds(100);
+    replay.update(Action::Tick(wall));
+    replay.update(Action::Halt);
+    assert!(replay.status.is_some());
+    replay.update(Action::SeekStart);
+    replay.update(Action::Tick(wall + chrono::Duration::seconds(2)));
+    assert!(replay.status.is_some());
+    replay.update(Action::Tick(wall + chrono::Duration::seconds(5)));
+    assert!(replay.status.is_none());
+}
+
+/// Quitting during a run says so until the run has ended, not only for a flash.
+#[test]
+fn leaving_after_the_rollback_is_said_until_the_run_ends() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.update(Action::Quit);
+    app.update(Action::Confirm);
+    app.update(Action::Tick(at(40_000)));
+    assert!(app.status.is_none());
+    assert!(render_text(&app, 80, 24).contains("leaving once every fault is rolled back"));
 }
 
 #[test]
@@ -787,4 +866,215 @@ fn the_breaching_panel_comes_first() {
         screen.starts_with(" ▲ AUTO-ABORT IN 9 s — latency_ms > 3000, 1 of 10 s"),
         "{screen}"
     );
+}
+
+#[test]
+fn tab_moves_the_focus_and_arrows_act_on_the_focused_pane() {
+    use crate::tui::app::Pane;
+    let mut app = live(&fixture::breaching(), 26_000);
+    assert_eq!(app.focus, Pane::Timeline);
+    app.update(Action::Up);
+    assert_eq!(app.timeline_scroll, 1);
+    app.update(Action::FocusNext);
+    assert_eq!(app.focus, Pane::Faults);
+    app.update(Action::Down);
+    assert_eq!(app.fault_selected, 0, "one fault: nowhere to go");
+    assert_eq!(app.timeline_scroll, 1, "the timeline did not move");
+    app.update(Action::FocusNext);
+    assert_eq!(app.focus, Pane::Metrics);
+    // The breaching panel is laid out first and selected first.
+    assert_eq!(app.selected_panel().as_deref(), Some("error_rate"));
+    app.update(Action::Down);
+    assert_eq!(app.selected_panel().as_deref(), Some("latency_ms"));
+    app.update(Action::Down);
+    assert_eq!(app.selected_panel().as_deref(), Some("latency_ms"));
+    app.update(Action::Top);
+    assert_eq!(app.selected_panel().as_deref(), Some("error_rate"));
+    app.update(Action::FocusNext);
+    assert_eq!(app.focus, Pane::Timeline);
+    // Not on other screens.
+    let mut pre = preflight();
+    pre.update(Action::FocusNext);
+    assert_eq!(pre.focus, Pane::Timeline);
+}
+
+#[test]
+fn slash_filters_the_timeline_by_source() {
+    use crate::fold::Source;
+    use crate::tui::app::Filter;
+    let mut app = live(&fixture::breaching(), 26_000);
+    let all = app.timeline_shown().len();
+    app.update(Action::Up);
+    let mut seen = vec![];
+    for _ in 0..5 {
+        app.update(Action::CycleFilter);
+        assert_eq!(
+            app.timeline_scroll, 0,
+            "a new filter follows the newest line"
+        );
+        seen.push(app.timeline_filter);
+        let shown = app.timeline_shown();
+        match app.timeline_filter {
+            Filter::All => assert_eq!(shown.len(), all),
+            Filter::Notes => {
+                assert_eq!(shown.len(), 2, "the note and the milestone");
+                assert!(shown.iter().all(|e| e.kind == Source::Notes));
+            }
+            Filter::Faults => {
+                let texts: Vec<&str> = shown.iter().map(|e| e.text.as_str()).collect();
+                assert!(
+                    texts.len() == 2 && texts[1].starts_with("injected"),
+                    "{texts:?}"
+                );
+            }
+            Filter::Rules => assert_eq!(shown.len(), 1),
+            Filter::Metrics => {
+                assert!(shown.iter().all(|e| e.kind == Source::Metrics));
+                assert!(shown.iter().any(|e| e.src == "steady state"));
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            Filter::Notes,
+            Filter::Faults,
+            Filter::Rules,
+            Filter::Metrics,
+            Filter::All
+        ]
+    );
+    assert!(render_text(&app, 80, 24).contains("Timeline "));
+    app.update(Action::CycleFilter);
+    assert!(render_text(&app, 80, 24).contains("Timeline: notes only"));
+}
+
+#[test]
+fn enter_opens_the_detail_of_the_selected_event_or_fault() {
+    use crate::tui::app::{Detail, Pane};
+    let mut app = live(&fixture::breaching(), 26_000);
+    for _ in 0..3 {
+        app.update(Action::Up);
+    }
+    let cursor = app.timeline_cursor().expect("a line").clone();
+    assert!(
+        cursor.text.starts_with("injected slow-pay"),
+        "{}",
+        cursor.text
+    );
+    app.update(Action::Select);
+    assert_eq!(
+        app.overlay,
+        Overlay::Detail(Detail::Event { seq: cursor.seq })
+    );
+    let text = render_text(&app, 80, 24);
+    for want in [
+        "$ touch /tmp/slow",
+        "$ rm -f /tmp/slow",
+        "exit 0 in 5 ms",
+        "record #",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    // Enter again (or Esc) closes it.
+    app.update(Action::Select);
+    assert_eq!(app.overlay, Overlay::None);
+    app.update(Action::Select);
+    app.update(Action::Back);
+    assert_eq!(app.overlay, Overlay::None);
+    // On the faults pane: the fault's own detail, rollback and all.
+    let mut done = live(&fixture::finished(), 40_000);
+    done.update(Action::FocusNext);
+    assert_eq!(done.focus, Pane::Faults);
+    done.update(Action::Select);
+    assert_eq!(done.overlay, Overlay::Detail(Detail::Fault { index: 0 }));
+    let text = render_text(&done, 160, 48);
+    assert!(
+        text.contains("rollback: VERIFIED at T+00:28 (undo exit status, 1 attempt(s))"),
+        "{text}"
+    );
+}
+
+#[test]
+fn z_zooms_the_selected_panel_and_again_or_esc_returns() {
+    use crate::tui::app::Pane;
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.update(Action::Zoom);
+    assert!(app.zoom);
+    assert_eq!(app.focus, Pane::Metrics);
+    let text = render_text(&app, 80, 24);
+    assert!(
+        text.contains("error_rate 9 %") && !text.contains("latency_ms 2180"),
+        "{text}"
+    );
+    // ↑↓ move the zoom from panel to panel.
+    app.update(Action::Down);
+    let text = render_text(&app, 80, 24);
+    assert!(
+        text.contains("latency_ms 2180") && !text.contains("error_rate 9 %"),
+        "{text}"
+    );
+    app.update(Action::Zoom);
+    assert!(!app.zoom);
+    app.update(Action::Zoom);
+    app.update(Action::Back);
+    assert!(!app.zoom);
+    // Enter on the metrics pane zooms too.
+    app.update(Action::Select);
+    assert!(app.zoom);
+}
+
+/// What the detail view shows of a fault is folded from the journal: the inject's output, the
+/// undo's and verify's, and the lease's expiry.
+#[test]
+fn the_fold_keeps_command_output_and_the_lease_expiry() {
+    use crate::event::{Envelope, Event};
+    let mut events = fixture::breaching();
+    let seq = events.len() as u64;
+    events.push(Envelope {
+        seq,
+        ts: at(25_000),
+        run: events[0].run.clone(),
+        event: Event::LeaseArmed {
+            fault: "slow-pay".into(),
+            host: "local".into(),
+            ok: true,
+            lease_ms: 15_000,
+            cancel: "kill 42".into(),
+            outcome: Default::default(),
+        },
+    });
+    let run = crate::fold::RunState::from_events(&events);
+    let f = &run.faults[0];
+    assert_eq!(f.inject_outcome.as_ref().and_then(|o| o.exit), Some(0));
+    assert_eq!(f.lease_expiry(), Some(at(40_000)));
+    let mut app = live(&events, 26_000);
+    app.update(Action::FocusNext);
+    app.update(Action::Select);
+    assert!(render_text(&app, 160, 48).contains("reverts the fault by itself at T+00:40"));
+}
+
+/// Under NO_COLOR the chart still tells data, threshold and fault window apart by glyph, and
+/// labels its bounds, its time axis and its threshold.
+#[test]
+fn charts_are_labelled_and_tell_their_lines_apart_without_colour() {
+    let mut app = live(&fixture::finished(), 40_000);
+    app.no_color = true;
+    for (w, h) in [(80, 24), (160, 48)] {
+        let text = render_text(&app, w, h);
+        for want in [
+            "abort > 5",
+            "abort > 3000",
+            "T+00:00",
+            "T+01:00",
+            "┣",
+            "┫",
+            "╌",
+            "⠤ value",
+            "━ fault",
+            "3500",
+        ] {
+            assert!(text.contains(want), "{want} at {w}x{h}: {text}");
+        }
+    }
 }

@@ -5,7 +5,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Block, Cell, Row, Table};
+use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::theme::Theme;
 use crate::event::RollbackStatus;
@@ -69,8 +69,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ],
     )
     .header(Row::new(["fault", "host", "state", "since"]).style(theme.dim()))
-    .block(Block::bordered().title(title));
-    frame.render_widget(table, area);
+    .block(super::pane_block(app, crate::tui::app::Pane::Faults, theme).title(title));
+    // The selected row (Enter: its detail) shows while the pane has the focus.
+    let mut state = TableState::default();
+    if app.focus == crate::tui::app::Pane::Faults {
+        state.select(Some(app.fault_selected));
+    }
+    frame.render_stateful_widget(
+        table.row_highlight_style(theme.selected()),
+        area,
+        &mut state,
+    );
 }
 
 /// The state column's least width (`rolling back`).

@@ -41,6 +41,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     if let Some(s) = &app.status {
         spans.push(Span::styled(format!("{s}  "), theme.warn()));
+    } else if app.quit_after_end && !app.run.ended {
+        // Not a flash: it holds until the run has ended.
+        spans.push(Span::styled(
+            "leaving once every fault is rolled back  ",
+            theme.warn(),
+        ));
     } else if app.run.lagged > 0 {
         spans.push(Span::styled(
             format!("{} event(s) missed (in the journal)  ", app.run.lagged),
@@ -50,8 +56,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let hint = match app.screen {
         Screen::Picker => "↑↓ choose · Enter preflight · r runbook · ? keys · q quit",
         Screen::Preflight => "↑↓ · Space tick · s start · Esc back · ? keys · q quit",
-        Screen::Run if app.replay.is_some() => "D debrief as of the slider · ? keys · q quit",
-        Screen::Run if app.run.ended => "D debrief · ↑↓ timeline · ? keys · q quit",
+        Screen::Run if app.replay.is_some() => {
+            "D debrief as of the slider · Enter details · ? keys · q quit"
+        }
+        Screen::Run if app.run.ended => "D debrief · Tab pane · Enter details · ? keys · q quit",
         Screen::Run => "X HALT · n note · d/m milestones · u undo · > next step · ? keys",
         Screen::Debrief if app.replay.is_some() => "as of the slider · e export · D back · q quit",
         Screen::Debrief => "e export · D back · ? keys · q quit",

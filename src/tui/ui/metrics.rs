@@ -1,8 +1,12 @@
-//! Metric panels: a line chart per metric with its abort threshold drawn and fault windows shaded,
-//! the current value, and the rule's state with its countdown while breaching.
+//! Metric panels: a line chart per metric with its y bounds and time axis labelled, its abort
+//! thresholds drawn dashed and named ("abort > 5"), fault windows marked on the time axis (and
+//! shaded where there is colour), a legend, the current value, and the rule's state with its
+//! countdown while breaching. Data (Braille), thresholds (`╌`) and fault windows (`━`) keep
+//! distinct glyphs without colour. `z` zooms the selected panel to the whole metrics area.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
@@ -10,36 +14,34 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use super::secs_since;
 use super::theme::Theme;
 use crate::fmt;
-use crate::fold::{Countdown, MetricState, RuleState, RunState};
+use crate::fold::{Countdown, MetricState, RuleState};
 use crate::scenario::{Condition, Rule};
-use crate::tui::app::App;
+use crate::tui::app::{App, Pane, rules_for};
 
 /// Narrowest and shortest a panel may get before panels stack in fewer columns.
 const MIN_W: u16 = 36;
 const MIN_H: u16 = 5;
 
+/// Glyphs that tell the lines apart without colour.
+const THRESHOLD: &str = "╌";
+const WINDOW: &str = "━";
+const AXIS: &str = "─";
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let names: Vec<&String> = app.run.metrics.keys().collect();
-    let mut names: Vec<&String> = if names.is_empty() {
-        app.scenario
-            .as_ref()
-            .map(|s| s.metrics.keys().collect())
-            .unwrap_or_default()
-    } else {
-        names
-    };
-    // Panels whose rule breaches (or tripped) come first, so "+N more" never hides them.
-    names.sort_by_key(|name| {
-        let alarming = rules_for(app, name).iter().any(|(i, _)| {
-            matches!(
-                app.run.rules.get(i),
-                Some(RuleState::Breaching { .. } | RuleState::Tripped)
-            )
-        });
-        (!alarming, (*name).clone())
-    });
+    let names = app.panel_order();
     if names.is_empty() {
         frame.render_widget(Paragraph::new("no metrics").block(Block::bordered()), area);
+        return;
+    }
+    let selected = app.selected_panel();
+    let focused = app.focus == Pane::Metrics;
+    let empty = MetricState::default();
+    let metric = |name: &str| app.run.metrics.get(name).unwrap_or(&empty);
+    if app.zoom
+        && let Some(name) = &selected
+    {
+        let corner = Some(" zoomed · z / Esc: all panels ".to_string());
+        panel(frame, area, app, theme, name, metric(name), corner, focused);
         return;
     }
     let n = names.len() as u16;
@@ -47,34 +49,31 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let rows_fit = (area.height / MIN_H).max(1);
     let rows = n.div_ceil(cols).min(rows_fit);
     let shown = (rows * cols) as usize;
+    let hidden = names.len().saturating_sub(shown);
+    // The selected panel is always on screen: in the last place when it would be hidden.
+    let mut laid_out: Vec<&String> = names.iter().take(shown).collect();
+    if let Some(sel) = names.iter().position(|m| Some(m) == selected.as_ref())
+        && sel >= shown
+        && let Some(last) = laid_out.last_mut()
+    {
+        *last = &names[sel];
+    }
     let row_areas = Layout::vertical(vec![Constraint::Fill(1); rows as usize]).split(area);
-    let empty = MetricState::default();
     for (r, row) in row_areas.iter().enumerate() {
         let cells = Layout::horizontal(vec![Constraint::Fill(1); cols as usize]).split(*row);
         for (c, cell) in cells.iter().enumerate() {
             let i = r * cols as usize + c;
-            let Some(name) = names.get(i) else { continue };
-            let hidden = names.len().saturating_sub(shown);
-            let more = (i + 1 == shown && hidden > 0).then_some(hidden);
-            let metric = app.run.metrics.get(*name).unwrap_or(&empty);
-            panel(frame, *cell, app, theme, name, metric, more);
+            let Some(name) = laid_out.get(i) else {
+                continue;
+            };
+            let more = (i + 1 == shown && hidden > 0).then(|| format!(" +{hidden} more "));
+            let chosen = focused && Some(*name) == selected.as_ref();
+            panel(frame, *cell, app, theme, name, metric(name), more, chosen);
         }
     }
 }
 
-fn rules_for<'a>(app: &'a App, metric: &str) -> Vec<(usize, &'a Rule)> {
-    app.scenario
-        .as_ref()
-        .map(|s| {
-            s.abort
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.metric == metric)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
+#[allow(clippy::too_many_arguments)]
 fn panel(
     frame: &mut Frame,
     area: Rect,
@@ -82,7 +81,8 @@ fn panel(
     theme: &Theme,
     name: &str,
     metric: &MetricState,
-    more: Option<usize>,
+    corner: Option<String>,
+    focused: bool,
 ) {
     let run = &app.run;
     let unit = app
@@ -98,17 +98,35 @@ fn panel(
     };
     let rules = rules_for(app, name);
     let (state_text, state_style) = rule_state(app, &rules, theme);
-    let mut block = Block::bordered()
+    let thresholds = thresholds(&rules);
+    let windows: Vec<(f64, Option<f64>)> = run.fault_windows().collect();
+    let mut legend = vec![Span::styled("⠤ value", theme.series())];
+    if !thresholds.is_empty() {
+        legend.push(Span::styled(
+            format!(" {THRESHOLD} abort"),
+            theme.threshold(),
+        ));
+    }
+    if !windows.is_empty() {
+        legend.push(Span::styled(
+            format!(" {WINDOW} fault"),
+            theme.fault_window(),
+        ));
+    }
+    legend.insert(0, Span::raw(" "));
+    legend.push(Span::raw(" "));
+    let mut block = super::focus_block(focused, theme)
         .title(Line::from(vec![
             Span::styled(format!(" {name} "), theme.title()),
             Span::raw(format!("{} ", value.trim_end())),
         ]))
+        .title_top(Line::from(legend).right_aligned())
         .title_bottom(Line::from(Span::styled(
             format!(" {state_text} "),
             state_style,
         )));
-    if let Some(k) = more {
-        block = block.title_top(Line::from(format!(" +{k} more ")).right_aligned());
+    if let Some(text) = corner {
+        block = block.title_bottom(Line::styled(text, theme.dim()).right_aligned());
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -122,78 +140,232 @@ fn panel(
     let series = &metric.series;
     let x0 = series.first_t().unwrap_or(0.0).min(now_t);
     let x1 = now_t.max(x0 + 60.0);
-    // Braille packs two points per column.
-    let points = series.decimated(x0, x1, inner.width as usize * 2);
-    let thresholds: Vec<f64> = rules
-        .iter()
-        .flat_map(|(_, r)| match r.condition {
-            Condition::Above(t) | Condition::Below(t) => vec![t],
-            Condition::Between(lo, hi) => vec![lo, hi],
-        })
-        .collect();
     let mut lo = metric.min.unwrap_or(0.0);
     let mut hi = metric.max.unwrap_or(1.0);
-    for t in &thresholds {
+    for (t, _) in &thresholds {
         lo = lo.min(*t);
         hi = hi.max(*t);
     }
-    let pad = ((hi - lo) * 0.05).max(1e-9);
-    let (lo, hi) = (lo - pad, hi + pad);
-    let lines: Vec<[(f64, f64); 2]> = thresholds.iter().map(|t| [(x0, *t), (x1, *t)]).collect();
-    let mut datasets: Vec<Dataset> = lines
-        .iter()
-        .map(|l| {
-            Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(theme.threshold())
-                .data(l)
-        })
-        .collect();
-    datasets.push(
+    let (lo, hi) = nice_bounds(lo, hi);
+    // The y bounds on the left and the time axis on the bottom row, where there is room.
+    let (hi_s, lo_s) = (axis_label(hi), axis_label(lo));
+    let gutter = hi_s.chars().count().max(lo_s.chars().count()) as u16 + 1;
+    let labelled = inner.height >= 3 && inner.width >= gutter + 16;
+    let plot = if labelled {
+        Rect {
+            x: inner.x + gutter,
+            width: inner.width - gutter,
+            height: inner.height - 1,
+            ..inner
+        }
+    } else {
+        inner
+    };
+    // Braille packs two points per column.
+    let points = series.decimated(x0, x1, plot.width as usize * 2);
+    let chart = Chart::new(vec![
         Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(theme.series())
             .data(&points),
-    );
-    let chart = Chart::new(datasets)
-        .x_axis(Axis::default().bounds([x0, x1]))
-        .y_axis(Axis::default().bounds([lo, hi]));
-    frame.render_widget(chart, inner);
-    shade_fault_windows(frame, inner, run, theme, x0, x1, now_t);
+    ])
+    .x_axis(Axis::default().bounds([x0, x1]))
+    .y_axis(Axis::default().bounds([lo, hi]));
+    frame.render_widget(chart, plot);
+    let span = Span2 { x0, x1, lo, hi };
+    shade_fault_windows(frame, plot, theme, &windows, &span, now_t, !labelled);
+    draw_thresholds(frame, plot, theme, &thresholds, &span);
+    if !labelled {
+        return;
+    }
+    let buf = frame.buffer_mut();
+    let dim = theme.dim();
+    let w = gutter as usize - 1;
+    buf.set_string(inner.x, plot.y, format!("{hi_s:>w$}"), dim);
+    buf.set_string(inner.x, plot.bottom() - 1, format!("{lo_s:>w$}"), dim);
+    let axis = Rect {
+        y: inner.bottom() - 1,
+        height: 1,
+        ..plot
+    };
+    time_axis(buf, axis, theme, &windows, &span, now_t);
 }
 
-/// Fault windows: a darker background under the chart (or a baseline mark without colour).
-fn shade_fault_windows(
-    frame: &mut Frame,
-    inner: Rect,
-    run: &RunState,
-    theme: &Theme,
+/// The x (seconds since the start) and y ranges a chart shows.
+struct Span2 {
     x0: f64,
     x1: f64,
-    now_t: f64,
+    lo: f64,
+    hi: f64,
+}
+
+impl Span2 {
+    /// The column (from the left of `width`) of `t` seconds.
+    fn col(&self, t: f64, width: u16) -> u16 {
+        let w = width as f64;
+        (((t - self.x0) / (self.x1 - self.x0).max(1e-9)) * w)
+            .floor()
+            .clamp(0.0, w) as u16
+    }
+
+    /// The row (from the top of `height`) the chart draws `v` in.
+    fn row(&self, v: f64, height: u16) -> u16 {
+        let dots = (height as f64 * 4.0 - 1.0).max(0.0);
+        let y = (self.hi - v) / (self.hi - self.lo).max(1e-12) * dots;
+        ((y / 4.0).floor().max(0.0) as u16).min(height.saturating_sub(1))
+    }
+}
+
+/// Each abort threshold on this metric, with its label (on one line of a range).
+fn thresholds(rules: &[(usize, &Rule)]) -> Vec<(f64, String)> {
+    let v = |t: f64| fmt::value(Some(t));
+    rules
+        .iter()
+        .flat_map(|(_, r)| match r.condition {
+            Condition::Above(t) => vec![(t, format!("abort > {}", v(t)))],
+            Condition::Below(t) => vec![(t, format!("abort < {}", v(t)))],
+            Condition::Between(lo, hi) => vec![
+                (hi, format!("abort in [{}, {}]", v(lo), v(hi))),
+                (lo, String::new()),
+            ],
+        })
+        .collect()
+}
+
+/// Bounds that hold `lo..=hi` with a margin, on round numbers; never below 0 for data that is not.
+fn nice_bounds(lo: f64, hi: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    if hi <= lo {
+        let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+        let low = if lo >= 0.0 { (lo - d).max(0.0) } else { lo - d };
+        return (low, hi + d);
+    }
+    let pad = (hi - lo) * 0.05;
+    let plo = if lo >= 0.0 {
+        (lo - pad).max(0.0)
+    } else {
+        lo - pad
+    };
+    let phi = hi + pad;
+    let mut step = 10f64.powf((phi - plo).log10().floor());
+    if (phi - plo) / step < 5.0 {
+        step /= 2.0;
+    }
+    ((plo / step).floor() * step, (phi / step).ceil() * step)
+}
+
+/// A bound for the y axis: at most three decimals, no trailing zeros.
+fn axis_label(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
+}
+
+/// Thresholds: a dashed line where the data is not, named at its left end.
+fn draw_thresholds(
+    frame: &mut Frame,
+    plot: Rect,
+    theme: &Theme,
+    thresholds: &[(f64, String)],
+    span: &Span2,
 ) {
-    let span = (x1 - x0).max(1e-9);
-    let w = inner.width as f64;
     let buf = frame.buffer_mut();
-    for (from, to) in run.fault_windows() {
+    let style = theme.threshold();
+    for (t, label) in thresholds {
+        if *t < span.lo || *t > span.hi || plot.height == 0 {
+            continue;
+        }
+        let y = plot.y + span.row(*t, plot.height);
+        for x in plot.x..plot.right() {
+            if let Some(cell) = buf.cell_mut((x, y))
+                && cell.symbol() == " "
+            {
+                cell.set_symbol(THRESHOLD).set_style(style);
+            }
+        }
+        let text = format!(" {label} ");
+        if !label.is_empty() && (text.chars().count() as u16) + 2 <= plot.width {
+            buf.set_string(plot.x + 1, y, text, style);
+        }
+    }
+}
+
+/// Fault windows: a darker background under the chart where there is colour; without it, and
+/// when the panel is too small for a time axis, a baseline mark.
+fn shade_fault_windows(
+    frame: &mut Frame,
+    plot: Rect,
+    theme: &Theme,
+    windows: &[(f64, Option<f64>)],
+    span: &Span2,
+    now_t: f64,
+    baseline: bool,
+) {
+    let buf = frame.buffer_mut();
+    for (from, to) in windows {
         let to = to.unwrap_or(now_t);
-        let c0 = (((from - x0) / span) * w).floor().clamp(0.0, w) as u16;
-        let c1 = (((to - x0) / span) * w).ceil().clamp(0.0, w) as u16;
-        for x in inner.x + c0..inner.x + c1.max(c0) {
+        let c0 = span.col(*from, plot.width);
+        let c1 = span.col(to, plot.width).max(c0 + 1).min(plot.width);
+        for x in plot.x + c0..plot.x + c1 {
             if let Some(bg) = theme.shade() {
-                for y in inner.y..inner.bottom() {
+                for y in plot.y..plot.bottom() {
                     if let Some(cell) = buf.cell_mut((x, y)) {
                         cell.set_bg(bg);
                     }
                 }
-            } else if let Some(cell) = buf.cell_mut((x, inner.bottom().saturating_sub(1)))
+            } else if baseline
+                && let Some(cell) = buf.cell_mut((x, plot.bottom().saturating_sub(1)))
                 && cell.symbol() == " "
             {
                 cell.set_symbol("▁");
             }
         }
+    }
+}
+
+/// The time axis: a rule with each fault window drawn heavy (`┣━ fault ━┫`: injected → rolled
+/// back; open-ended while the fault is in), the start and end times at its ends.
+fn time_axis(
+    buf: &mut ratatui::buffer::Buffer,
+    axis: Rect,
+    theme: &Theme,
+    windows: &[(f64, Option<f64>)],
+    span: &Span2,
+    now_t: f64,
+) {
+    let dim = theme.dim();
+    let w = axis.width;
+    for x in axis.x..axis.right() {
+        buf.set_string(x, axis.y, AXIS, dim);
+    }
+    let mark: Style = theme.fault_window();
+    for (from, to) in windows {
+        let c0 = span.col(*from, w);
+        let c1 = span.col(to.unwrap_or(now_t), w).max(c0 + 1).min(w);
+        for x in c0..c1 {
+            buf.set_string(axis.x + x, axis.y, WINDOW, mark);
+        }
+        if c1 > c0 + 1 {
+            buf.set_string(axis.x + c0, axis.y, "┣", mark);
+            if to.is_some() {
+                buf.set_string(axis.x + c1 - 1, axis.y, "┫", mark);
+            }
+        }
+        let label = " fault ";
+        let len = label.len() as u16;
+        if c1 - c0 >= len + 2 {
+            buf.set_string(axis.x + c0 + (c1 - c0 - len) / 2, axis.y, label, mark);
+        }
+    }
+    let left = fmt::t_plus_secs(span.x0 as i64);
+    let right = fmt::t_plus_secs(span.x1 as i64);
+    let (lw, rw) = (left.len() as u16, right.len() as u16);
+    if lw + rw + 2 <= w {
+        buf.set_string(axis.x, axis.y, &left, dim);
+        buf.set_string(axis.right() - rw, axis.y, &right, dim);
     }
 }
 

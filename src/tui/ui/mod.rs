@@ -4,6 +4,7 @@
 mod alert;
 mod button;
 mod debrief;
+mod detail;
 mod faults;
 mod footer;
 mod header;
@@ -18,8 +19,9 @@ mod timeline;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::widgets::{Block, BorderType};
 
-use super::app::{App, Screen};
+use super::app::{App, Pane, Screen};
 use theme::Theme;
 
 pub fn render(frame: &mut Frame, app: &App) {
@@ -74,6 +76,22 @@ fn render_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
     faults::render(frame, faults_area, app, theme);
     timeline::render(frame, timeline_area, app, theme);
+}
+
+/// A pane's bordered block; the focused one (the pane `Tab` gave the arrow keys) is drawn thick.
+pub fn pane_block<'a>(app: &App, pane: Pane, theme: &Theme) -> Block<'a> {
+    focus_block(app.focus == pane, theme)
+}
+
+pub fn focus_block<'a>(focused: bool, theme: &Theme) -> Block<'a> {
+    let block = Block::bordered();
+    if focused {
+        block
+            .border_type(BorderType::Thick)
+            .border_style(theme.focus())
+    } else {
+        block
+    }
 }
 
 /// Whole seconds from `a` to `b`, rounding up so a countdown never shows 0 before it is due.

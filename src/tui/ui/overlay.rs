@@ -23,6 +23,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     match app.overlay {
         Overlay::None => {}
         Overlay::Help => help(frame, area, app, theme),
+        Overlay::Detail(d) => super::detail::render(frame, area, app, theme, d),
         Overlay::ConfirmQuit => {
             let live = app.run.live_faults();
             let first = match live {

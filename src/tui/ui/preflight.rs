@@ -10,7 +10,16 @@ use crate::tui::app::App;
 use crate::tui::preflight::ItemKind;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let live_h = (app.run.checks.len() as u16 + 2).clamp(4, area.height / 2);
+    let start_error = start_error_lines(app, theme);
+    let live_h = match &start_error {
+        Some(lines) => {
+            // Rows once wrapped, so the box grows to hold them.
+            let w = area.width.saturating_sub(2).max(1) as usize;
+            let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum();
+            (rows as u16 + 2).clamp(4, area.height * 3 / 5)
+        }
+        None => (app.run.checks.len() as u16 + 2).clamp(4, area.height / 2),
+    };
     let [head, list_area, live_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
@@ -72,6 +81,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .block(Block::bordered().title(" Checklist ")),
         list_area,
     );
+    if let Some(lines) = start_error {
+        frame.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+                Block::bordered()
+                    .title(" Live checks: NOT RUN (the run could not start) ")
+                    .border_style(theme.bad()),
+            ),
+            live_area,
+        );
+        return;
+    }
     let live: Vec<Line> = if app.run.checks.is_empty() {
         let msg = if app.started {
             "running live checks…"
@@ -107,4 +127,33 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Paragraph::new(live).block(Block::bordered().title(" Live checks ")),
         live_area,
     );
+}
+
+/// A start that failed before any live check ran: why, in full, and the exact commands to run.
+/// `None` when the last start did not fail (or a run is under way).
+fn start_error_lines(app: &App, theme: &Theme) -> Option<Vec<Line<'static>>> {
+    let why = app.start_error.as_ref().filter(|_| !app.started)?;
+    let (targets, metrics) = app
+        .scenario
+        .as_ref()
+        .map(|s| (s.targets.len(), s.metrics.len()))
+        .unwrap_or_default();
+    let mut lines = vec![Line::styled(
+        format!(
+            "FAILED: the run did not start, so the live checks ({targets} target(s), {metrics} metric(s)) were not run"
+        ),
+        theme.bad(),
+    )];
+    for l in why.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        lines.push(Line::raw(l.to_string()));
+    }
+    let commands = crate::tui::app::fix_commands(why);
+    if !commands.is_empty() {
+        lines.push(Line::styled("To fix it, run in a shell:", theme.warn()));
+        for c in commands {
+            lines.push(Line::styled(format!("  {c}"), theme.title()));
+        }
+    }
+    lines.push(Line::styled("then s: try again", theme.dim()));
+    Some(lines)
 }

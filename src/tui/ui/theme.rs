@@ -77,6 +77,21 @@ impl Theme {
         )
     }
 
+    /// The border of the pane the arrow keys act on (drawn thick too, so it shows without colour).
+    pub fn focus(&self) -> Style {
+        self.pick(
+            Style::default()
+                .fg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
+            Style::default().add_modifier(Modifier::BOLD),
+        )
+    }
+
+    /// A fault window's mark on a chart's time axis.
+    pub fn fault_window(&self) -> Style {
+        self.pick(Style::default().fg(Color::Yellow), Style::default())
+    }
+
     pub fn series(&self) -> Style {
         self.pick(Style::default().fg(Color::Cyan), Style::default())
     }
@@ -111,6 +126,8 @@ mod tests {
             t.verdict(false),
             t.series(),
             t.threshold(),
+            t.focus(),
+            t.fault_window(),
         ] {
             assert!(s.fg.is_none() && s.bg.is_none(), "{s:?}");
         }
