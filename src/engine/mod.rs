@@ -401,8 +401,9 @@ impl Engine {
     /// Runs the game day to its verdict. Returns an error only when the journal cannot be started.
     pub async fn run(mut self) -> Result<RunOutcome, JournalError> {
         let _live = LiveRun::enter();
-        // The first record must reach the disk, or nothing else may happen.
-        self.journal.append(
+        // The first record must reach the disk, or nothing else may happen. Subscribers get it
+        // too: the console takes the scenario as journaled (host names included) from it.
+        let started = self.journal.append(
             self.clock.utc(),
             Event::RunStarted {
                 scenario: Box::new((*self.scenario).clone()),
@@ -410,6 +411,7 @@ impl Engine {
                 dry_run: None,
             },
         )?;
+        let _ = self.events.send(Arc::new(started));
         self.start_preflight();
         let mut commands_open = true;
         while self.stage != Stage::Finished {

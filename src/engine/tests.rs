@@ -261,6 +261,33 @@ fn answer_ok(cmd: &str) -> (CommandOutcome, Duration) {
 
 async fn idle(_h: Handle) {}
 
+/// A subscriber (the console, the headless printer) sees every journaled record, `run_started`
+/// first: the console takes the scenario's host names from it.
+#[tokio::test(start_paused = true)]
+async fn every_journaled_record_is_broadcast_run_started_first() {
+    let run = start(BASE, answer_ok, timed(|_| Ok(10.0)), Options::default());
+    let mut rx = run.handle().subscribe();
+    let seen = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Ok(env) = rx.recv().await {
+            let end = matches!(env.event, Event::RunEnded);
+            seen.push(env.seq);
+            if end {
+                break;
+            }
+        }
+        seen
+    });
+    let run = run.finish().await;
+    let seen = seen.await.unwrap();
+    assert_eq!(kind(&run.events[0].event), "run_started");
+    assert_eq!(
+        seen,
+        run.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        "broadcast and journal differ"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn clean_run_holds_and_verifies_every_rollback() {
     let run = run_with(BASE, answer_ok, |_| Ok(10.0), idle).await;

@@ -1078,3 +1078,20 @@ fn charts_are_labelled_and_tell_their_lines_apart_without_colour() {
         }
     }
 }
+
+/// A metric panel's name and current value come first: where the legend does not fit beside them,
+/// the legend goes, never the value (it once read "shop1_errors 7" for 7.988 err/s).
+#[test]
+fn a_narrow_panel_keeps_its_value_and_drops_the_legend() {
+    let app = live(&fixture::breaching(), 26_000);
+    for (w, h) in [(60, 20), (70, 24), (80, 24), (100, 30), (160, 48)] {
+        let text = render_text(&app, w, h);
+        assert!(text.contains("error_rate 9 %"), "{w}×{h}:\n{text}");
+        for line in text.lines().filter(|l| l.contains("error_rate 9")) {
+            assert!(
+                !line.contains("⠤ val") || line.contains("⠤ value"),
+                "{w}×{h}: a cut legend: {line}"
+            );
+        }
+    }
+}

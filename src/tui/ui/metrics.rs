@@ -115,16 +115,22 @@ fn panel(
     }
     legend.insert(0, Span::raw(" "));
     legend.push(Span::raw(" "));
-    let mut block = super::focus_block(focused, theme)
-        .title(Line::from(vec![
-            Span::styled(format!(" {name} "), theme.title()),
-            Span::raw(format!("{} ", value.trim_end())),
-        ]))
-        .title_top(Line::from(legend).right_aligned())
-        .title_bottom(Line::from(Span::styled(
-            format!(" {state_text} "),
-            state_style,
-        )));
+    let title = Line::from(vec![
+        Span::styled(format!(" {name} "), theme.title()),
+        Span::raw(format!("{} ", value.trim_end())),
+    ]);
+    // The name and the value come first: the legend shows only where both fit beside it.
+    let room = usize::from(area.width.saturating_sub(2));
+    let legend = Line::from(legend).right_aligned();
+    let show_legend = title.width() + legend.width() < room;
+    let mut block = super::focus_block(focused, theme).title(title);
+    if show_legend {
+        block = block.title_top(legend);
+    }
+    let mut block = block.title_bottom(Line::from(Span::styled(
+        format!(" {state_text} "),
+        state_style,
+    )));
     if let Some(text) = corner {
         block = block.title_bottom(Line::styled(text, theme.dim()).right_aligned());
     }
