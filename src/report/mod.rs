@@ -97,7 +97,12 @@ pub fn debrief(run: &RunState) -> String {
     let _ = writeln!(out, "| Duration | {} |", fmt::min_sec(dur));
     if let Some(s) = scenario {
         for (role, who) in &s.roles {
-            let _ = writeln!(out, "| {} | {} |", cell(&role.replace('_', " ")), cell(who));
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                cell(&role.replace('_', " ")),
+                cell(&who.join(", "))
+            );
         }
     }
     for (k, v) in run.key_times.rows(start).iter() {
