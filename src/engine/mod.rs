@@ -355,6 +355,9 @@ pub struct Engine {
     criteria_failed: Vec<String>,
     /// The halt came from a failed criterion of a `halt_on_failure` step.
     halted_by_criterion: bool,
+    /// During the recovery watch: consecutive samples inside the steady-state bound, per metric
+    /// with one; the watch ends early once every one of them is back.
+    watch_good: BTreeMap<String, u32>,
 }
 
 impl Engine {
@@ -380,6 +383,7 @@ impl Engine {
             criteria,
             criteria_failed: Vec::new(),
             halted_by_criterion: false,
+            watch_good: BTreeMap::new(),
             max_deadline: after(now, scenario.max_duration),
             inject_permits: Arc::new(Semaphore::new(options.fanout.max(1))),
             rollback_permits: Arc::new(Semaphore::new(options.fanout.max(1))),
@@ -1071,8 +1075,20 @@ impl Engine {
         });
         // After a halt, sampling goes on for `recovery_watch` (within max_duration) so the debrief
         // shows whether the system came back. The verdict and the exit code are decided already.
+        // It ends early once every metric with a steady-state rule is back inside it (for
+        // `RECOVERED_AFTER` samples); without such a metric there is nothing to watch for.
         let watch = self.scenario.recovery_watch;
-        if self.halt.is_some() && self.samplers.is_some() && !watch.is_zero() {
+        self.watch_good = self
+            .scenario
+            .steady_state
+            .iter()
+            .map(|r| (r.metric.clone(), 0))
+            .collect();
+        if self.halt.is_some()
+            && self.samplers.is_some()
+            && !watch.is_zero()
+            && !self.watch_good.is_empty()
+        {
             let until = after(Instant::now(), watch).min(self.max_deadline);
             if until > Instant::now() {
                 self.stage = Stage::Watching { until };
@@ -1080,6 +1096,27 @@ impl Engine {
             }
         }
         self.end_run();
+    }
+
+    /// A sample during the recovery watch: the watch ends once every bounded metric is back.
+    fn watched(&mut self, metric: &str, value: Option<f64>) {
+        let Some(good) = self.watch_good.get_mut(metric) else {
+            return;
+        };
+        let inside = self
+            .scenario
+            .steady_state
+            .iter()
+            .filter(|r| r.metric == metric)
+            .all(|r| !r.breached_by(value));
+        *good = if inside { good.saturating_add(1) } else { 0 };
+        if self
+            .watch_good
+            .values()
+            .all(|g| *g >= crate::fold::impact::RECOVERED_AFTER)
+        {
+            self.end_run();
+        }
     }
 
     fn end_run(&mut self) {
@@ -1443,6 +1480,10 @@ impl Engine {
         });
         self.latest.insert(s.metric.clone(), value);
         self.last_seen.insert(s.metric.clone(), s.at);
+        if let Stage::Watching { .. } = self.stage {
+            self.watched(&s.metric, value);
+            return;
+        }
         if self.halt.is_none() && !matches!(self.stage, Stage::Watching { .. } | Stage::Finished) {
             let decided = self.criteria.sample(&s.metric, &s.reading, Instant::now());
             self.decided(decided);

@@ -1430,14 +1430,17 @@ async fn a_halt_leaves_criteria_undecided_and_a_failed_human_check_violates() {
 #[tokio::test(start_paused = true)]
 async fn sampling_goes_on_for_the_recovery_watch_after_the_verdict() {
     let yaml = BASE.replace("max_duration: 5m", "max_duration: 5m\nrecovery_watch: 20s");
-    let run = run_with(
-        &yaml,
-        answer_ok,
-        |_| Ok(1.0),
-        async |h: Handle| {
-            halt_at(&h, Duration::from_secs(70)).await;
-        },
-    )
+    // Errors go above the steady-state bound (100) and stay there: watched for all 20 s.
+    let high_late = |t: Duration| {
+        Ok(if t < Duration::from_secs(60) {
+            1.0
+        } else {
+            200.0
+        })
+    };
+    let run = run_with(&yaml, answer_ok, high_late, async |h: Handle| {
+        halt_at(&h, Duration::from_secs(70)).await;
+    })
     .await;
     let verdict = run.at(|e| matches!(e, Event::Verdict { .. })).unwrap();
     let end = run.at(|e| matches!(e, Event::RunEnded)).unwrap();
@@ -1450,6 +1453,19 @@ async fn sampling_goes_on_for_the_recovery_watch_after_the_verdict() {
         .count();
     assert!(after_verdict >= 18, "{after_verdict}");
     assert_eq!(run.outcome.verdict, Verdict::Aborted);
+    // Back inside the bound: the watch ends after 3 good samples.
+    let run = run_with(
+        &yaml,
+        answer_ok,
+        |_| Ok(1.0),
+        async |h: Handle| {
+            halt_at(&h, Duration::from_secs(70)).await;
+        },
+    )
+    .await;
+    let verdict = run.at(|e| matches!(e, Event::Verdict { .. })).unwrap();
+    let end = run.at(|e| matches!(e, Event::RunEnded)).unwrap();
+    assert!(end - verdict <= 3.5, "{verdict} → {end}");
     // Without a halt there is no watch.
     let run = run_with(&yaml, answer_ok, |_| Ok(1.0), idle).await;
     let verdict = run.at(|e| matches!(e, Event::Verdict { .. })).unwrap();

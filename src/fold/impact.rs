@@ -391,4 +391,66 @@ mod tests {
         assert_eq!(w.quantile(1.0), Some(1e300));
         assert_eq!(w.quantile(0.5), Some(0.0));
     }
+
+    fn ts(s: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    /// One metric `m` bounded by `m < 10`; a fault in at 10 s, back at 20 s; `values` one a second
+    /// from 21 s.
+    fn recovery_of(values: &[Option<f64>]) -> Recovery {
+        let yaml = "title: t\nhypothesis: h\nmax_duration: 5m\ntargets:\n  w: { local: true }\nmetrics:\n  m: { command: x, target: w }\nsteady_state:\n  - { metric: m, below: 10 }\nsteps:\n  - { name: s, duration: 1m }\n";
+        let s = Scenario::parse(std::path::Path::new("s.yaml"), yaml).unwrap();
+        let mut i = Impact::default();
+        i.scenario(&s);
+        i.step_started(0, "s", ts(0));
+        for t in 0..10 {
+            i.sample(ts(t), "m", Some(1.0));
+        }
+        i.injected("f", "h", ts(10));
+        for t in 10..20 {
+            i.sample(ts(t), "m", Some(50.0));
+        }
+        i.rolled_back("f", "h", ts(20));
+        for (k, v) in values.iter().enumerate() {
+            i.sample(ts(21 + k as i64), "m", *v);
+        }
+        let m = &i.metrics["m"];
+        assert_eq!(m.baseline.mean(), Some(1.0));
+        assert_eq!(m.during.max, Some(50.0));
+        assert_eq!(m.change_pct(), Some(4900.0));
+        let d = &i.steps[0];
+        assert_eq!(d.first_inject, Some(ts(10)));
+        assert_eq!(d.automated.as_ref().map(|a| a.0), Some(ts(10)));
+        assert!(d.automated.as_ref().unwrap().1.contains("steady state"));
+        m.recoveries[0].result(true)
+    }
+
+    #[test]
+    fn a_metric_that_comes_back_recovers_at_its_first_good_sample() {
+        let r = recovery_of(&[Some(50.0), Some(1.0), Some(1.0), Some(1.0), Some(1.0)]);
+        assert_eq!(r, Recovery::Recovered { ms: 2_000 });
+    }
+
+    #[test]
+    fn a_metric_that_never_comes_back_did_not_recover() {
+        let r = recovery_of(&[Some(50.0), None, Some(50.0), Some(12.0)]);
+        assert_eq!(r, Recovery::NotBeforeEnd);
+    }
+
+    #[test]
+    fn a_flapping_metric_recovers_only_once_it_stays() {
+        // good, good, bad, good, no data, good, good, good: recovered at the 6th (26 s).
+        let r = recovery_of(&[
+            Some(1.0),
+            Some(1.0),
+            Some(50.0),
+            Some(1.0),
+            None,
+            Some(1.0),
+            Some(1.0),
+            Some(1.0),
+        ]);
+        assert_eq!(r, Recovery::Recovered { ms: 6_000 });
+    }
 }
