@@ -1220,16 +1220,17 @@ fn criteria_yaml(halt_on_failure: bool) -> String {
     )
 }
 
-/// (label start, outcome, value, after_ms, reason, by) of every criterion result.
-fn results(
-    run: &Run,
-) -> Vec<(
+/// (index, outcome, value, after_ms, reason) of one criterion result.
+type Result5 = (
     usize,
     crate::event::CriterionOutcome,
     Option<f64>,
     Option<u64>,
     Option<String>,
-)> {
+);
+
+/// Every criterion result of a run.
+fn results(run: &Run) -> Vec<Result5> {
     run.events
         .iter()
         .filter_map(|e| match &e.event {
