@@ -50,6 +50,51 @@ pub struct RuleCheck {
     pub reason: Option<String>,
 }
 
+/// How a step's success criterion was decided.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CriterionOutcome {
+    Passed,
+    Failed,
+    /// The run halted (or ended) before the criterion's window could decide it.
+    Undecided,
+    /// A human check no one ticked before the run ended: never counted as passed.
+    NotChecked,
+}
+
+impl CriterionOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            CriterionOutcome::Passed => "passed",
+            CriterionOutcome::Failed => "FAILED",
+            CriterionOutcome::Undecided => "undecided",
+            CriterionOutcome::NotChecked => "not checked",
+        }
+    }
+}
+
+/// A step's result from its success criteria.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOutcome {
+    /// Every criterion passed.
+    Passed,
+    /// At least one criterion failed.
+    Failed,
+    /// None failed, but at least one is undecided or not checked.
+    Undecided,
+}
+
+impl StepOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            StepOutcome::Passed => "PASSED",
+            StepOutcome::Failed => "FAILED",
+            StepOutcome::Undecided => "UNDECIDED",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -209,6 +254,38 @@ pub enum Event {
         by: String,
         reason: String,
     },
+    /// One success criterion of step `step` (its `index` in the step's `success:` list) decided.
+    /// The record's time is the moment it was decided.
+    CriterionResult {
+        step: usize,
+        index: usize,
+        label: String,
+        outcome: CriterionOutcome,
+        /// The evidence: the sample that passed it, the one that failed it, or the last one seen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<f64>,
+        /// From the start of the criterion's window (the step's start, or the moment its faults
+        /// were all rolled back) to the decision.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_ms: Option<u64>,
+        /// Why, in words (no data, the run halted first, a person's reason).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// Who ticked a human check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// A step's result, journaled once every criterion of the step is decided (at the step's end,
+    /// after its recovery windows, or at the run's end for what is still open).
+    StepResult {
+        index: usize,
+        name: String,
+        outcome: StepOutcome,
+        passed: usize,
+        failed: usize,
+        /// Undecided or not checked.
+        open: usize,
+    },
     RollbackStarted {
         fault: String,
         host: String,
@@ -290,6 +367,8 @@ impl Event {
                 | Event::RollbackResult { .. }
                 | Event::RollbackFinished { .. }
                 | Event::Verdict { .. }
+                | Event::CriterionResult { .. }
+                | Event::StepResult { .. }
                 | Event::RunEnded
         )
     }
@@ -398,7 +477,8 @@ pub(crate) mod hostile {
                 path: PathBuf::from(text("path")),
                 anchor: Some(text("anchor")),
             }),
-            roles: BTreeMap::from([(text("role key"), text("role"))]),
+            roles: BTreeMap::from([(text("role key"), vec![text("role"), String::new()])]),
+            recovery_watch: long,
             max_duration: long,
             checklist: vec![text("check"), String::new()],
             targets: BTreeMap::from([
@@ -495,6 +575,24 @@ pub(crate) mod hostile {
                 duration: long,
                 prompt: Some(text("prompt")),
                 runbook: None,
+                expect: Some(text("expect")),
+                halt_on_failure: true,
+                success: vec![
+                    crate::scenario::Criterion {
+                        label: text("criterion"),
+                        test: crate::scenario::Test::Metric {
+                            metric: text("metric"),
+                            condition: Condition::Between(f64::MIN, f64::MAX),
+                            window: crate::scenario::Window::AfterRollback { ms: long },
+                        },
+                    },
+                    crate::scenario::Criterion {
+                        label: text("check"),
+                        test: crate::scenario::Test::Check {
+                            by: Some(text("by")),
+                        },
+                    },
+                ],
                 faults: vec![
                     fault(
                         "command",
@@ -593,10 +691,12 @@ pub(crate) mod hostile {
             Event::RunEnded => 24,
             Event::FaultNotInjected { .. } => 25,
             Event::Retracted { .. } => 26,
+            Event::CriterionResult { .. } => 27,
+            Event::StepResult { .. } => 28,
         }
     }
 
-    pub const VARIANTS: usize = 27;
+    pub const VARIANTS: usize = 29;
 
     /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
     /// `Option<f64>` appears.
@@ -705,6 +805,14 @@ pub(crate) mod hostile {
                 by: text("by"),
                 reason: text("reason"),
             },
+            Event::StepResult {
+                index: usize::MAX,
+                name: text("step"),
+                outcome: StepOutcome::Undecided,
+                passed: usize::MAX,
+                failed: 0,
+                open: usize::MAX,
+            },
             Event::RollbackStarted {
                 fault: text("fault"),
                 host: text("host"),
@@ -762,6 +870,16 @@ pub(crate) mod hostile {
                     label: text("label"),
                     value: v,
                 },
+                Event::CriterionResult {
+                    step: usize::MAX,
+                    index: usize::MAX,
+                    label: text("criterion"),
+                    outcome: CriterionOutcome::NotChecked,
+                    value: v,
+                    after_ms: Some(u64::MAX),
+                    reason: Some(text("reason")),
+                    by: Some(text("by")),
+                },
                 Event::RuleTripped {
                     rule: usize::MAX,
                     label: text("label"),
@@ -786,6 +904,7 @@ pub(crate) mod hostile {
             Event::Sample { value, .. }
             | Event::RuleBreaching { value, .. }
             | Event::RuleCleared { value, .. }
+            | Event::CriterionResult { value, .. }
             | Event::RuleTripped { value, .. } => fix(value),
             Event::SteadyState { checks, .. } => checks.iter_mut().for_each(|c| fix(&mut c.value)),
             Event::Note { metrics, .. } => metrics.values_mut().for_each(fix),

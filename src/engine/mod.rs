@@ -30,7 +30,9 @@ use crate::metric::{
 use crate::scenario::{RuleKind, Scenario};
 use crate::target::HostMap;
 
+mod criteria;
 pub mod rollback;
+use criteria::{Criteria, Decision};
 use rollback::RollbackJob;
 
 /// Runs in progress in this process, so the CLI can wait for their rollback if the console dies.
@@ -93,6 +95,15 @@ pub enum Command {
     Proceed {
         by: String,
         reason: String,
+    },
+    /// A person ticks human check `index` (in the step's `success:` list) of step `step`, from the
+    /// step's start until the run ends; the first tick decides it, a later one is ignored.
+    Check {
+        step: usize,
+        index: usize,
+        passed: bool,
+        reason: String,
+        by: String,
     },
 }
 
@@ -174,8 +185,14 @@ enum Stage {
     StepRollback {
         index: usize,
     },
+    /// Every step is done; recovery windows (`after: rollback`) are still open.
+    Settling,
     SteadyAfter,
     Halting,
+    /// The verdict is journaled; sampling goes on until `until` (`recovery_watch`) after a halt.
+    Watching {
+        until: Instant,
+    },
     Finished,
 }
 
@@ -332,6 +349,15 @@ pub struct Engine {
     aborted: Option<String>,
     violated: Option<String>,
     journal_error: Option<String>,
+    /// The steps' success criteria.
+    criteria: Criteria,
+    /// Success criteria that failed, for the verdict.
+    criteria_failed: Vec<String>,
+    /// The halt came from a failed criterion of a `halt_on_failure` step.
+    halted_by_criterion: bool,
+    /// During the recovery watch: consecutive samples inside the steady-state bound, per metric
+    /// with one; the watch ends early once every one of them is back.
+    watch_good: BTreeMap<String, u32>,
 }
 
 impl Engine {
@@ -352,7 +378,12 @@ impl Engine {
             .cloned()
             .map(RuleTracker::new)
             .collect();
+        let criteria = Criteria::new(&scenario);
         let engine = Engine {
+            criteria,
+            criteria_failed: Vec::new(),
+            halted_by_criterion: false,
+            watch_good: BTreeMap::new(),
             max_deadline: after(now, scenario.max_duration),
             inject_permits: Arc::new(Semaphore::new(options.fanout.max(1))),
             rollback_permits: Arc::new(Semaphore::new(options.fanout.max(1))),
@@ -603,6 +634,7 @@ impl Engine {
             duration_ms: ms(step.duration),
             prompt: step.prompt.clone(),
         });
+        self.criteria.step_started(index, Instant::now());
         for fault in &step.faults {
             let hosts = self.hosts.get(&fault.target).cloned().unwrap_or_default();
             for host in hosts {
@@ -686,8 +718,17 @@ impl Engine {
             name,
             advanced,
         });
+        let decided = self.criteria.step_ended(index, advanced, Instant::now());
+        self.decided(decided);
+        if self.halt.is_some() {
+            return;
+        }
         if self.ledger.to_roll_back(Some(index)).is_empty() {
-            self.next_step(index + 1);
+            let decided = self.criteria.step_rolled_back(index, Instant::now());
+            self.decided(decided);
+            if self.halt.is_none() {
+                self.next_step(index + 1);
+            }
         } else {
             self.stage = Stage::StepRollback { index };
             self.spawn_rollbacks(Some(index));
@@ -697,7 +738,39 @@ impl Engine {
     fn next_step(&mut self, index: usize) {
         if index < self.scenario.steps.len() {
             self.start_step(index);
+        } else if self.criteria.recovery_open() {
+            // No fault is live: wait (bounded by each window, and by max_duration) for the
+            // recovery windows before the final steady-state check.
+            self.stage = Stage::Settling;
         } else {
+            self.start_steady_check(Phase::SteadyStateAfter);
+        }
+    }
+
+    /// Journals criteria decisions; a failure counts against the verdict and, in a
+    /// `halt_on_failure` step, halts the run.
+    fn decided(&mut self, decisions: Vec<Decision>) {
+        let mut halt = None;
+        for d in decisions {
+            self.emit(d.event);
+            if let Some(why) = d.failed {
+                if d.halts && halt.is_none() {
+                    halt = Some(why.clone());
+                }
+                self.criteria_failed.push(why);
+            }
+        }
+        if let Some(why) = halt
+            && self.halt.is_none()
+            && self.stage != Stage::Finished
+        {
+            self.halted_by_criterion = true;
+            self.halt(
+                "success criterion",
+                &format!("{why}; the step halts on failure: rolling back"),
+            );
+        }
+        if self.stage == Stage::Settling && !self.criteria.recovery_open() && self.halt.is_none() {
             self.start_steady_check(Phase::SteadyStateAfter);
         }
     }
@@ -768,8 +841,14 @@ impl Engine {
             by: by.to_string(),
             reason: reason.to_string(),
         });
+        let undecided = self.criteria.halted(Instant::now());
+        self.decided(undecided);
         match self.stage {
-            Stage::Preflight | Stage::PreflightHold | Stage::SteadyBefore | Stage::SteadyAfter => {
+            Stage::Preflight
+            | Stage::PreflightHold
+            | Stage::SteadyBefore
+            | Stage::Settling
+            | Stage::SteadyAfter => {
                 // Only checks are in flight and no fault is live: drop them (aborts the tasks).
                 self.ops = JoinSet::new();
                 self.op_keys.clear();
@@ -779,7 +858,7 @@ impl Engine {
             // is rolled back the moment it returns (on_done), never beside it; rollbacks already
             // in flight (a step's end) carry on.
             Stage::Step { .. } | Stage::StepRollback { .. } => self.start_halt_rollback(),
-            Stage::Halting | Stage::Finished => {}
+            Stage::Halting | Stage::Watching { .. } | Stage::Finished => {}
         }
     }
 
@@ -893,11 +972,15 @@ impl Engine {
                     ));
                     self.finish();
                 } else {
-                    self.next_step(index + 1);
+                    let decided = self.criteria.step_rolled_back(index, Instant::now());
+                    self.decided(decided);
+                    if self.halt.is_none() {
+                        self.next_step(index + 1);
+                    }
                 }
             }
             Stage::Halting => self.rollback_finished(),
-            Stage::Finished => {}
+            Stage::Settling | Stage::Watching { .. } | Stage::Finished => {}
         }
     }
 
@@ -953,10 +1036,19 @@ impl Engine {
             );
         }
         if let Some(a) = &self.aborted {
+            if self.halted_by_criterion {
+                return (Verdict::Violated, a.clone());
+            }
             return (Verdict::Aborted, a.clone());
         }
-        if let Some(v) = &self.violated {
-            return (Verdict::Violated, v.clone());
+        if self.violated.is_some() || !self.criteria_failed.is_empty() {
+            let why: Vec<String> = self
+                .violated
+                .iter()
+                .chain(&self.criteria_failed)
+                .cloned()
+                .collect();
+            return (Verdict::Violated, why.join("; "));
         }
         let n = self
             .ledger
@@ -970,8 +1062,10 @@ impl Engine {
     }
 
     fn finish(&mut self) {
-        self.samplers = None;
         self.step_deadline = None;
+        // What is still open is undecided (metrics) or not checked (human checks).
+        let open = self.criteria.finished(Instant::now());
+        self.decided(open);
         self.emit(Event::PhaseStarted {
             phase: Phase::Verdict,
         });
@@ -981,6 +1075,54 @@ impl Engine {
             exit_code: verdict.exit_code(),
             reason,
         });
+        // After a halt, sampling goes on for `recovery_watch` (within max_duration) so the debrief
+        // shows whether the system came back. The verdict and the exit code are decided already.
+        // It ends early once every metric with a steady-state rule is back inside it (for
+        // `RECOVERED_AFTER` samples); without such a metric there is nothing to watch for.
+        let watch = self.scenario.recovery_watch;
+        self.watch_good = self
+            .scenario
+            .steady_state
+            .iter()
+            .map(|r| (r.metric.clone(), 0))
+            .collect();
+        if self.halt.is_some()
+            && self.samplers.is_some()
+            && !watch.is_zero()
+            && !self.watch_good.is_empty()
+        {
+            let until = after(Instant::now(), watch).min(self.max_deadline);
+            if until > Instant::now() {
+                self.stage = Stage::Watching { until };
+                return;
+            }
+        }
+        self.end_run();
+    }
+
+    /// A sample during the recovery watch: the watch ends once every bounded metric is back.
+    fn watched(&mut self, metric: &str, value: Option<f64>) {
+        let Some(good) = self.watch_good.get_mut(metric) else {
+            return;
+        };
+        let inside = self
+            .scenario
+            .steady_state
+            .iter()
+            .filter(|r| r.metric == metric)
+            .all(|r| !r.breached_by(value));
+        *good = if inside { good.saturating_add(1) } else { 0 };
+        if self
+            .watch_good
+            .values()
+            .all(|g| *g >= crate::fold::impact::RECOVERED_AFTER)
+        {
+            self.end_run();
+        }
+    }
+
+    fn end_run(&mut self) {
+        self.samplers = None;
         self.emit(Event::RunEnded);
         self.stage = Stage::Finished;
     }
@@ -989,7 +1131,28 @@ impl Engine {
 
     fn on_command(&mut self, cmd: Command) {
         match cmd {
+            // A halt during the recovery watch ends the watch.
+            Command::Halt { .. } if matches!(self.stage, Stage::Watching { .. }) => self.end_run(),
             Command::Halt { by, reason } => self.halt(&by, &reason),
+            Command::Check {
+                step,
+                index,
+                passed,
+                reason,
+                by,
+            } => {
+                if matches!(self.stage, Stage::Watching { .. } | Stage::Finished) {
+                    tracing::warn!(step, index, "check after the verdict ignored");
+                    return;
+                }
+                match self
+                    .criteria
+                    .check(step, index, passed, reason, by, Instant::now())
+                {
+                    Ok(decided) => self.decided(decided),
+                    Err(why) => tracing::warn!(%why, "check ignored"),
+                }
+            }
             Command::Note { role, text, action } => {
                 let metrics = self.latest.clone();
                 let faults = self.ledger.live();
@@ -1302,6 +1465,7 @@ impl Engine {
                 Stage::SteadyBefore
                     | Stage::Step { .. }
                     | Stage::StepRollback { .. }
+                    | Stage::Settling
                     | Stage::SteadyAfter
             )
     }
@@ -1318,6 +1482,14 @@ impl Engine {
         });
         self.latest.insert(s.metric.clone(), value);
         self.last_seen.insert(s.metric.clone(), s.at);
+        if let Stage::Watching { .. } = self.stage {
+            self.watched(&s.metric, value);
+            return;
+        }
+        if self.halt.is_none() && !matches!(self.stage, Stage::Watching { .. } | Stage::Finished) {
+            let decided = self.criteria.sample(&s.metric, &s.reading, Instant::now());
+            self.decided(decided);
+        }
         if !self.rules_active() {
             return;
         }
@@ -1407,6 +1579,12 @@ impl Engine {
         }
         if self.halt.is_none() && self.stage != Stage::Finished {
             consider(self.max_deadline);
+            if let Some(d) = self.criteria.deadline() {
+                consider(d);
+            }
+        }
+        if let Stage::Watching { until } = self.stage {
+            consider(until);
         }
         // Same condition as on_time's renewal, or a past instant would spin the loop.
         if self.halt.is_none()
@@ -1432,6 +1610,15 @@ impl Engine {
 
     fn on_time(&mut self) {
         let now = Instant::now();
+        if let Stage::Watching { until } = self.stage {
+            if now >= until {
+                self.end_run();
+                return;
+            }
+        } else if self.halt.is_none() && self.stage != Stage::Finished {
+            let decided = self.criteria.on_time(now);
+            self.decided(decided);
+        }
         if self.halt.is_none()
             && matches!(self.stage, Stage::Step { .. })
             && self.lease_renew_at.is_some_and(|t| now >= t)

@@ -163,6 +163,8 @@ fn kind(e: &Event) -> &'static str {
         Event::PreflightHeld { .. } => "preflight_held",
         Event::PreflightOverridden { .. } => "preflight_overridden",
         Event::FaultNotInjected { .. } => "not_injected",
+        Event::CriterionResult { .. } => "criterion",
+        Event::StepResult { .. } => "step_result",
     }
 }
 
@@ -1204,4 +1206,297 @@ async fn a_lease_that_cannot_be_armed_means_no_inject_and_no_undo() {
         "{}",
         run.outcome.reason
     );
+}
+
+// ---- success criteria ----------------------------------------------------------------------
+
+const CRITERIA: &str = r#"
+title: Criteria test
+hypothesis: errors stay low
+max_duration: 10m
+recovery_watch: 0s
+targets:
+  web: { hosts: [web-1] }
+metrics:
+  errors: { command: "x", target: web, every: 1s, timeout: 1s }
+steady_state:
+  - { metric: errors, below: 100 }
+steps:
+  - name: Break it
+    duration: 1m
+    expect: "errors rise then fall"
+    HALT
+    faults:
+      - { kind: command, id: f1, target: web, inject: "inject f1", rollback: "undo f1", verify: "verify f1" }
+    success:
+      - { metric: errors, below: 100, throughout: true }
+      - { metric: errors, above: 40, within: 30s }
+      - { metric: errors, below: 5, within: 20s, after: rollback }
+      - { check: "Pager reached on-call", by: IC }
+  - { name: Calm, duration: 1m }
+"#;
+
+fn criteria_yaml(halt_on_failure: bool) -> String {
+    CRITERIA.replace(
+        "    HALT\n",
+        if halt_on_failure {
+            "    halt_on_failure: true\n"
+        } else {
+            ""
+        },
+    )
+}
+
+/// (index, outcome, value, after_ms, reason) of one criterion result.
+type Result5 = (
+    usize,
+    crate::event::CriterionOutcome,
+    Option<f64>,
+    Option<u64>,
+    Option<String>,
+);
+
+/// Every criterion result of a run.
+fn results(run: &Run) -> Vec<Result5> {
+    run.events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::CriterionResult {
+                index,
+                outcome,
+                value,
+                after_ms,
+                reason,
+                ..
+            } => Some((*index, *outcome, *value, *after_ms, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn step_result(run: &Run) -> Option<crate::event::StepOutcome> {
+    run.events.iter().find_map(|e| match &e.event {
+        Event::StepResult { outcome, .. } => Some(*outcome),
+        _ => None,
+    })
+}
+
+fn tick(passed: bool) -> Command {
+    Command::Check {
+        step: 0,
+        index: 3,
+        passed,
+        reason: "seen on the pager".into(),
+        by: "Dana".into(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn criteria_within_throughout_and_after_rollback_pass_with_their_evidence() {
+    use crate::event::{CriterionOutcome as O, StepOutcome};
+    // The step starts at about 0s (steady-state check first); errors 50 from 10s into the step
+    // until the fault is back, then 1.
+    let run = run_with(
+        &criteria_yaml(false),
+        answer_ok,
+        |t| {
+            if t < Duration::from_secs(10) {
+                Ok(0.0)
+            } else if t < Duration::from_secs(61) {
+                Ok(50.0)
+            } else {
+                Ok(1.0)
+            }
+        },
+        async |h: Handle| {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            h.commands.send(tick(true)).await.unwrap();
+        },
+    )
+    .await;
+    let r = results(&run);
+    assert_eq!(r.len(), 4, "{r:#?}");
+    let by_index = |i: usize| r.iter().find(|x| x.0 == i).unwrap().clone();
+    // Human check ticked at 5 s.
+    assert_eq!(by_index(3).1, O::Passed);
+    // within 30s: passed on the first sample at 50, about 10 s into the step.
+    let (_, o, v, after, _) = by_index(1);
+    assert_eq!((o, v), (O::Passed, Some(50.0)));
+    assert!((9_000..=12_000).contains(&after.unwrap()), "{after:?}");
+    // throughout: passed at the step's end.
+    assert_eq!(by_index(0).1, O::Passed);
+    // after: rollback: 1 < 5 within a couple of seconds of the rollback.
+    let (_, o, v, after, _) = by_index(2);
+    assert_eq!((o, v), (O::Passed, Some(1.0)));
+    assert!(after.unwrap() <= 2_000, "{after:?}");
+    assert_eq!(step_result(&run), Some(StepOutcome::Passed));
+    assert_eq!(run.outcome.verdict, Verdict::Held, "{}", run.outcome.reason);
+    // The step result comes after its last criterion, and before the verdict.
+    let at_result = run.at(|e| matches!(e, Event::StepResult { .. })).unwrap();
+    let at_recovery = run
+        .at(|e| matches!(e, Event::CriterionResult { index: 2, .. }))
+        .unwrap();
+    assert!(at_result >= at_recovery);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_criterion_violates_without_halting_and_no_data_fails_closed() {
+    use crate::event::{CriterionOutcome as O, StepOutcome};
+    // Never above 40 (within fails at 30 s), no data at 20 s (throughout fails closed), never
+    // below 5 after the rollback (recovery fails).
+    let run = run_with(
+        &criteria_yaml(false),
+        answer_ok,
+        |t| {
+            if (Duration::from_secs(20)..Duration::from_secs(21)).contains(&t) {
+                Err("connection refused".into())
+            } else {
+                Ok(10.0)
+            }
+        },
+        idle,
+    )
+    .await;
+    let r = results(&run);
+    let by_index = |i: usize| r.iter().find(|x| x.0 == i).unwrap().clone();
+    let (_, o, _, _, why) = by_index(0);
+    assert_eq!(o, O::Failed);
+    assert!(why.unwrap().contains("no data: connection refused"));
+    let (_, o, v, after, why) = by_index(1);
+    assert_eq!((o, v), (O::Failed, Some(10.0)));
+    assert!((29_000..=31_000).contains(&after.unwrap()), "{after:?}");
+    assert!(why.unwrap().contains("last value 10"));
+    assert_eq!(by_index(2).1, O::Failed);
+    // Nobody ticked the human check: not checked, never passed.
+    let (_, o, _, _, why) = by_index(3);
+    assert_eq!(o, O::NotChecked);
+    assert!(why.unwrap().contains("no one ticked"));
+    assert_eq!(step_result(&run), Some(StepOutcome::Failed));
+    // The run went on to the end: both steps ran, no halt.
+    assert!(!run.has(|e| matches!(e, Event::HaltRequested { .. })));
+    assert!(run.has(|e| matches!(e, Event::StepStarted { index: 1, .. })));
+    assert_eq!(run.outcome.verdict, Verdict::Violated);
+    assert_eq!(run.outcome.exit_code, 1);
+    assert!(
+        run.outcome.reason.contains("success criterion"),
+        "{}",
+        run.outcome.reason
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn halt_on_failure_halts_and_leaves_the_rest_undecided() {
+    use crate::event::{CriterionOutcome as O, StepOutcome};
+    let run = run_with(&criteria_yaml(true), answer_ok, |_| Ok(10.0), idle).await;
+    let r = results(&run);
+    let by_index = |i: usize| r.iter().find(|x| x.0 == i).unwrap().clone();
+    // within 30s fails at 30 s and halts the run; what was open is undecided.
+    assert_eq!(by_index(1).1, O::Failed);
+    let halt = run
+        .at(|e| matches!(e, Event::HaltRequested { .. }))
+        .unwrap();
+    let failed = run
+        .at(|e| matches!(e, Event::CriterionResult { index: 1, .. }))
+        .unwrap();
+    assert!((halt - failed).abs() < 0.01);
+    for i in [0, 2] {
+        let (_, o, _, _, why) = by_index(i);
+        assert_eq!(o, O::Undecided, "{i}");
+        assert!(why.unwrap().contains("halted"));
+    }
+    assert_eq!(by_index(3).1, O::NotChecked);
+    assert_eq!(step_result(&run), Some(StepOutcome::Failed));
+    assert!(!run.has(|e| matches!(e, Event::StepStarted { index: 1, .. })));
+    assert!(run.has(|e| matches!(
+        e,
+        Event::RollbackResult {
+            status: RollbackStatus::Verified,
+            ..
+        }
+    )));
+    assert_eq!(run.outcome.verdict, Verdict::Violated);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_halt_leaves_criteria_undecided_and_a_failed_human_check_violates() {
+    use crate::event::{CriterionOutcome as O, StepOutcome};
+    let run = run_with(
+        &criteria_yaml(false),
+        answer_ok,
+        |_| Ok(10.0),
+        async |h: Handle| {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            h.commands.send(tick(false)).await.unwrap();
+            // A second tick of the same check is ignored.
+            h.commands.send(tick(true)).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            h.commands
+                .send(Command::Halt {
+                    by: "IC".into(),
+                    reason: "enough".into(),
+                })
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    let r = results(&run);
+    assert_eq!(r.len(), 4, "{r:#?}");
+    let by_index = |i: usize| r.iter().find(|x| x.0 == i).unwrap().clone();
+    for i in 0..3 {
+        assert_eq!(by_index(i).1, O::Undecided, "{i}");
+    }
+    let (_, o, _, _, why) = by_index(3);
+    assert_eq!(o, O::Failed);
+    assert_eq!(why.as_deref(), Some("seen on the pager"));
+    assert!(run.has(|e| matches!(e, Event::CriterionResult { by: Some(b), .. } if b == "Dana")));
+    assert_eq!(step_result(&run), Some(StepOutcome::Failed));
+    // A person's halt: the run is aborted, whatever the criteria said.
+    assert_eq!(run.outcome.verdict, Verdict::Aborted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn sampling_goes_on_for_the_recovery_watch_after_the_verdict() {
+    let yaml = BASE.replace("max_duration: 5m", "max_duration: 5m\nrecovery_watch: 20s");
+    // Errors go above the steady-state bound (100) and stay there: watched for all 20 s.
+    let high_late = |t: Duration| {
+        Ok(if t < Duration::from_secs(60) {
+            1.0
+        } else {
+            200.0
+        })
+    };
+    let run = run_with(&yaml, answer_ok, high_late, async |h: Handle| {
+        halt_at(&h, Duration::from_secs(70)).await;
+    })
+    .await;
+    let verdict = run.at(|e| matches!(e, Event::Verdict { .. })).unwrap();
+    let end = run.at(|e| matches!(e, Event::RunEnded)).unwrap();
+    assert!((end - verdict - 20.0).abs() < 1.1, "{verdict} → {end}");
+    let after_verdict = run
+        .events
+        .iter()
+        .skip_while(|e| !matches!(e.event, Event::Verdict { .. }))
+        .filter(|e| matches!(e.event, Event::Sample { .. }))
+        .count();
+    assert!(after_verdict >= 18, "{after_verdict}");
+    assert_eq!(run.outcome.verdict, Verdict::Aborted);
+    // Back inside the bound: the watch ends after 3 good samples.
+    let run = run_with(
+        &yaml,
+        answer_ok,
+        |_| Ok(1.0),
+        async |h: Handle| {
+            halt_at(&h, Duration::from_secs(70)).await;
+        },
+    )
+    .await;
+    let verdict = run.at(|e| matches!(e, Event::Verdict { .. })).unwrap();
+    let end = run.at(|e| matches!(e, Event::RunEnded)).unwrap();
+    assert!(end - verdict <= 3.5, "{verdict} → {end}");
+    // Without a halt there is no watch.
+    let run = run_with(&yaml, answer_ok, |_| Ok(1.0), idle).await;
+    let verdict = run.at(|e| matches!(e, Event::Verdict { .. })).unwrap();
+    let end = run.at(|e| matches!(e, Event::RunEnded)).unwrap();
+    assert!(end - verdict < 0.1);
 }

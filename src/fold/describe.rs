@@ -233,6 +233,46 @@ pub fn describe(event: &Event, hosts: &HostNames) -> (String, String) {
             (role.as_str(), format!("retracted record #{retracts}"))
         }
         Event::HaltRequested { by, reason } => ("HALT", format!("halt by {by}: {reason}")),
+        Event::CriterionResult {
+            step,
+            label,
+            outcome,
+            value,
+            after_ms,
+            reason,
+            by,
+            ..
+        } => {
+            let mut text = format!("step {} criterion {}: {label}", step + 1, outcome.label());
+            if let Some(v) = value {
+                text.push_str(&format!(" (value {})", fmt::value(Some(*v))));
+            }
+            if let Some(ms) = after_ms {
+                text.push_str(&format!(" after {}", fmt::elapsed_ms(*ms)));
+            }
+            if let Some(r) = reason {
+                text.push_str(&format!(": {r}"));
+            }
+            if let Some(b) = by {
+                text.push_str(&format!(" — by {b}"));
+            }
+            ("criteria", text)
+        }
+        Event::StepResult {
+            index,
+            name,
+            outcome,
+            passed,
+            failed,
+            open,
+        } => (
+            "criteria",
+            format!(
+                "step {} {name}: {} ({passed} passed, {failed} failed, {open} open)",
+                index + 1,
+                outcome.label()
+            ),
+        ),
         Event::LeaseArmed {
             fault,
             host,

@@ -9,6 +9,7 @@
 //! [`KeyTimes::rows`].
 
 pub mod describe;
+pub mod impact;
 pub mod log;
 pub mod series;
 
@@ -18,7 +19,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::event::{
-    CommandOutcome, Envelope, Event, MilestoneKind, Phase, RollbackStatus, RuleCheck, Verdict,
+    CommandOutcome, CriterionOutcome, Envelope, Event, MilestoneKind, Phase, RollbackStatus,
+    RuleCheck, StepOutcome, Verdict,
 };
 use crate::journal::{JournalError, Reader, Record, SampleRecord, TornTail};
 use crate::scenario::Scenario;
@@ -326,6 +328,45 @@ pub struct VerdictView {
     pub reason: String,
 }
 
+/// One success criterion of a step: as the scenario writes it, and its result once decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriterionRow {
+    pub step: usize,
+    pub index: usize,
+    pub label: String,
+    /// Ticked by a person (else decided from samples).
+    pub human: bool,
+    /// `None`: not decided (yet, or the step never ran).
+    pub outcome: Option<CriterionOutcome>,
+    pub ts: Option<DateTime<Utc>>,
+    pub value: Option<f64>,
+    pub after_ms: Option<u64>,
+    pub reason: Option<String>,
+    pub by: Option<String>,
+}
+
+/// A step's journaled result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepResultRow {
+    pub index: usize,
+    pub name: String,
+    pub outcome: StepOutcome,
+    pub passed: usize,
+    pub failed: usize,
+    pub open: usize,
+    pub ts: DateTime<Utc>,
+}
+
+/// Detection of one step's faults: automated (rules) beside human (the `detected` milestone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectionRow {
+    pub index: usize,
+    pub name: String,
+    pub first_inject: Option<DateTime<Utc>>,
+    pub automated: Option<(DateTime<Utc>, String)>,
+    pub human: Option<DateTime<Utc>>,
+}
+
 /// An abort, a halt or the end of a rollback, in journal order, for the debrief.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incident {
@@ -520,6 +561,11 @@ pub struct RunState {
     pub incidents: Vec<(DateTime<Utc>, Incident)>,
     pub halt: Option<HaltView>,
     pub key_times: KeyTimes,
+    /// Every step's success criteria, in scenario order, with their results.
+    pub criteria: Vec<CriterionRow>,
+    pub step_results: Vec<StepResultRow>,
+    /// Impact per metric, time to recover, detection per step ([`impact`]).
+    pub impact: impact::Impact,
     pub verdict: Option<VerdictView>,
     pub ended: bool,
     /// Events the console missed because it fell behind the engine.
@@ -692,6 +738,22 @@ impl RunState {
                 for m in scenario.metrics.keys() {
                     self.metrics.entry(m.clone()).or_default();
                 }
+                self.impact.scenario(scenario);
+                self.criteria = scenario
+                    .criteria()
+                    .map(|(step, index, c)| CriterionRow {
+                        step,
+                        index,
+                        label: c.label.clone(),
+                        human: matches!(c.test, crate::scenario::Test::Check { .. }),
+                        outcome: None,
+                        ts: None,
+                        value: None,
+                        after_ms: None,
+                        reason: None,
+                        by: None,
+                    })
+                    .collect();
             }
             Event::PhaseStarted { phase } => self.phase = Some(*phase),
             Event::PreflightHeld { failures } => self.preflight_held = Some(failures.clone()),
@@ -719,6 +781,7 @@ impl RunState {
                 duration_ms,
                 prompt,
             } => {
+                self.impact.step_started(*index, name, ts);
                 self.step = Some(StepNow {
                     index: *index,
                     name: name.clone(),
@@ -765,6 +828,9 @@ impl RunState {
             } => {
                 if *ok && self.key_times.first_fault.is_none() {
                     self.key_times.first_fault = Some(ts);
+                }
+                if *ok {
+                    self.impact.injected(fault, host, ts);
                 }
                 self.set_fault(fault, host, |r| {
                     r.state = if *ok {
@@ -824,17 +890,26 @@ impl RunState {
                 attempts,
                 undo,
                 verify,
-            } => self.set_fault(fault, host, |r| {
-                r.state = FaultState::Done(*status);
-                r.rolled_back = Some(ts);
-                r.how = how.clone();
-                r.manual = manual.clone();
-                r.attempts = *attempts;
-                r.undo_outcome = Some(undo.clone());
-                r.verify_outcome = verify.clone();
-            }),
+            } => {
+                self.impact.rolled_back(fault, host, ts);
+                self.set_fault(fault, host, |r| {
+                    r.state = FaultState::Done(*status);
+                    r.rolled_back = Some(ts);
+                    r.how = how.clone();
+                    r.manual = manual.clone();
+                    r.attempts = *attempts;
+                    r.undo_outcome = Some(undo.clone());
+                    r.verify_outcome = verify.clone();
+                })
+            }
             Event::Sample { .. } => {}
-            Event::RuleBreaching { rule, left_ms, .. } => {
+            Event::RuleBreaching {
+                rule,
+                left_ms,
+                label,
+                ..
+            } => {
+                self.impact.rule_breach(label, ts);
                 let deadline = plus_ms(ts, *left_ms);
                 self.rules.insert(*rule, RuleState::Breaching { deadline });
             }
@@ -848,6 +923,7 @@ impl RunState {
                 breaching_ms,
                 reason,
             } => {
+                self.impact.rule_breach(label, ts);
                 self.rules.insert(*rule, RuleState::Tripped);
                 self.incidents.push((
                     ts,
@@ -941,6 +1017,64 @@ impl RunState {
                     reason: reason.clone(),
                 })
             }
+            Event::CriterionResult {
+                step,
+                index,
+                label,
+                outcome,
+                value,
+                after_ms,
+                reason,
+                by,
+            } => {
+                let row = match self
+                    .criteria
+                    .iter()
+                    .position(|c| c.step == *step && c.index == *index)
+                {
+                    Some(i) => &mut self.criteria[i],
+                    None => {
+                        self.criteria.push(CriterionRow {
+                            step: *step,
+                            index: *index,
+                            label: label.clone(),
+                            human: by.is_some(),
+                            outcome: None,
+                            ts: None,
+                            value: None,
+                            after_ms: None,
+                            reason: None,
+                            by: None,
+                        });
+                        self.criteria.last_mut().expect("just pushed")
+                    }
+                };
+                // The first decision stands (the engine journals one per criterion).
+                if row.outcome.is_none() {
+                    row.outcome = Some(*outcome);
+                    row.ts = Some(ts);
+                    row.value = *value;
+                    row.after_ms = *after_ms;
+                    row.reason = reason.clone();
+                    row.by = by.clone();
+                }
+            }
+            Event::StepResult {
+                index,
+                name,
+                outcome,
+                passed,
+                failed,
+                open,
+            } => self.step_results.push(StepResultRow {
+                index: *index,
+                name: name.clone(),
+                outcome: *outcome,
+                passed: *passed,
+                failed: *failed,
+                open: *open,
+                ts,
+            }),
             Event::RunEnded => self.ended = true,
         }
     }
@@ -965,6 +1099,7 @@ impl RunState {
             m.last_error = error.map(str::to_string);
         }
         m.overview.push(t, value);
+        self.impact.sample(ts, metric, value);
         match value {
             Some(v) => {
                 m.min = Some(m.min.map_or(v, |x| x.min(v)));
@@ -1048,6 +1183,34 @@ impl RunState {
             r.injected
                 .map(|(a, _)| (self.secs(a), r.rolled_back.map(|d| self.secs(d))))
         })
+    }
+
+    /// Per step that ran: (step, when its faults went in, the first automated signal after that,
+    /// the first human `detected` milestone after that and before the next step started).
+    pub fn detection(&self) -> Vec<DetectionRow> {
+        let steps = &self.impact.steps;
+        steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let until = steps.get(i + 1).map(|n| n.started);
+                let human = s.first_inject.and_then(|from| {
+                    self.milestones
+                        .iter()
+                        .filter(|m| m.kind == MilestoneKind::Detected && m.ts >= from)
+                        .filter(|m| until.is_none_or(|u| m.ts < u))
+                        .map(|m| m.ts)
+                        .min()
+                });
+                DetectionRow {
+                    index: s.index,
+                    name: s.name.clone(),
+                    first_inject: s.first_inject,
+                    automated: s.automated.clone(),
+                    human,
+                }
+            })
+            .collect()
     }
 
     pub fn live_faults(&self) -> usize {

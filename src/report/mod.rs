@@ -2,6 +2,7 @@
 //! crashed run still has one. Every function here is pure: state in, text out.
 
 pub mod chart;
+pub mod summary;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,11 @@ pub fn debrief(run: &RunState) -> String {
         .unwrap_or("(unknown scenario)");
     let _ = writeln!(out, "# Debrief: {title}\n");
 
+    executive_summary(&mut out, run);
+    roles(&mut out, scenario);
+    step_results(&mut out, run, start);
+    impact(&mut out, run, start);
+
     // Summary
     let _ = writeln!(out, "## Summary\n");
     match &run.verdict {
@@ -95,11 +101,6 @@ pub fn debrief(run: &RunState) -> String {
     );
     let dur = (end - start).num_seconds().max(0);
     let _ = writeln!(out, "| Duration | {} |", fmt::min_sec(dur));
-    if let Some(s) = scenario {
-        for (role, who) in &s.roles {
-            let _ = writeln!(out, "| {} | {} |", cell(&role.replace('_', " ")), cell(who));
-        }
-    }
     for (k, v) in run.key_times.rows(start).iter() {
         let _ = writeln!(out, "| {k} | {} |", cell(v));
     }
@@ -405,4 +406,258 @@ pub fn chart_file_stem(metric: &str) -> String {
             }
         })
         .collect()
+}
+
+fn executive_summary(out: &mut String, run: &RunState) {
+    let k = summary::Summary::of(run);
+    let _ = writeln!(out, "## Executive summary\n");
+    let _ = writeln!(out, "{}\n", k.sentence);
+    let mut lines = vec![format!(
+        "Steps: {} passed, {} failed, {} undecided ({} with success criteria).",
+        k.steps_passed, k.steps_failed, k.steps_undecided, k.steps_with_criteria
+    )];
+    if let Some(w) = &k.worst_impact {
+        lines.push(format!(
+            "Worst impact: `{}` reached {} during faults (baseline mean {}{}).",
+            w.metric,
+            fmt::value(w.worst),
+            fmt::value(w.baseline_mean),
+            w.change_pct
+                .map(|c| format!("; mean during faults {c:+.0} %"))
+                .unwrap_or_default()
+        ));
+    }
+    let span = |ms: Option<u64>| ms.map(fmt::elapsed_ms).unwrap_or_else(|| "—".into());
+    lines.push(format!(
+        "Time to detect: {} (human) / {} (automated) · to mitigate: {} · to recover: {}.",
+        span(k.time_to_detect_ms),
+        span(k.time_to_detect_automated_ms),
+        span(k.time_to_mitigate_ms),
+        if k.not_recovered > 0 {
+            format!("{} metric(s) **did not recover**", k.not_recovered)
+        } else {
+            span(k.time_to_recover_ms)
+        }
+    ));
+    lines.push(format!(
+        "Faults: {} injected, {} verified rolled back{}.",
+        k.faults_injected,
+        k.faults_verified,
+        if k.faults_unresolved > 0 {
+            format!(", **{} not verified**", k.faults_unresolved)
+        } else {
+            String::new()
+        }
+    ));
+    for l in lines {
+        let _ = writeln!(out, "- {l}");
+    }
+    out.push('\n');
+}
+
+fn roles(out: &mut String, scenario: Option<&Scenario>) {
+    let _ = writeln!(out, "## Roles and participants\n");
+    match scenario {
+        Some(s) if !s.roles.is_empty() => {
+            let _ = writeln!(out, "| Role | People |\n|---|---|");
+            for (role, who) in &s.roles {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} |",
+                    cell(&role.replace('_', " ")),
+                    cell(&who.join(", "))
+                );
+            }
+            out.push('\n');
+        }
+        _ => {
+            let _ = writeln!(out, "No roles were named in the scenario.\n");
+        }
+    }
+}
+
+fn step_results(out: &mut String, run: &RunState, start: DateTime<Utc>) {
+    use crate::event::CriterionOutcome;
+    let _ = writeln!(out, "## Step results\n");
+    let Some(s) = run.scenario.as_deref() else {
+        let _ = writeln!(out, "Unknown: the journal has no scenario.\n");
+        return;
+    };
+    if s.steps.iter().all(|st| st.success.is_empty()) {
+        let _ = writeln!(out, "No step has success criteria.\n");
+        return;
+    }
+    for (i, step) in s.steps.iter().enumerate() {
+        if step.success.is_empty() {
+            continue;
+        }
+        let result = run
+            .step_results
+            .iter()
+            .find(|r| r.index == i)
+            .map(|r| format!("**{}**", r.outcome.label()))
+            .unwrap_or_else(|| {
+                if run.impact.steps.iter().any(|d| d.index == i) {
+                    "no result journaled".into()
+                } else {
+                    "not run".into()
+                }
+            });
+        let _ = writeln!(out, "### Step {}: {} — {result}\n", i + 1, step.name);
+        if let Some(e) = &step.expect {
+            let _ = writeln!(out, "Expected: {}\n", e.replace('\n', " "));
+        }
+        let _ = writeln!(
+            out,
+            "| Criterion | Result | Evidence | Decided |\n|---|---|---|---|"
+        );
+        for c in run.criteria.iter().filter(|c| c.step == i) {
+            let result = match c.outcome {
+                Some(o @ CriterionOutcome::Passed) => format!("✅ {}", o.label()),
+                Some(o @ CriterionOutcome::Failed) => format!("❌ **{}**", o.label()),
+                Some(o) => o.label().to_string(),
+                None => "not decided".into(),
+            };
+            let mut evidence = Vec::new();
+            if let Some(v) = c.value {
+                evidence.push(format!("value {}", fmt::value(Some(v))));
+            }
+            if let Some(ms) = c.after_ms {
+                evidence.push(format!("after {}", fmt::elapsed_ms(ms)));
+            }
+            if let Some(b) = &c.by {
+                evidence.push(format!("by {b}"));
+            }
+            if let Some(r) = &c.reason {
+                evidence.push(r.clone());
+            }
+            let _ = writeln!(
+                out,
+                "| {}{} | {} | {} | {} |",
+                cell(&c.label),
+                if c.human { " (human check)" } else { "" },
+                result,
+                cell(&evidence.join("; ")),
+                c.ts.map(|t| t_plus(start, t)).unwrap_or_else(|| "—".into())
+            );
+        }
+        out.push('\n');
+    }
+}
+
+fn impact(out: &mut String, run: &RunState, start: DateTime<Utc>) {
+    use crate::fold::impact::Recovery;
+    let rows: Vec<_> = run
+        .impact
+        .metrics
+        .iter()
+        .filter(|(_, m)| m.baseline.samples + m.during.samples + m.after.samples > 0)
+        .collect();
+    let _ = writeln!(out, "## Impact\n");
+    if rows.is_empty() {
+        let _ = writeln!(out, "No metric was sampled.\n");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Baseline: before the first fault · during: while a fault was in · after: after the last rollback. p50 and p95 are estimated within 1 %.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| Metric | Window | Samples | Mean | p50 | p95 | Worst | Change vs baseline |\n|---|---|---|---|---|---|---|---|"
+    );
+    for (name, m) in &rows {
+        let base = m.baseline.mean();
+        for (label, w) in [
+            ("baseline", &m.baseline),
+            ("during faults", &m.during),
+            ("after", &m.after),
+        ] {
+            let change = match (base, w.mean()) {
+                (Some(b), Some(v)) if b != 0.0 && label != "baseline" => {
+                    format!("{:+.1} %", (v - b) / b.abs() * 100.0)
+                }
+                _ => "—".into(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {label} | {}{} | {} | {} | {} | {} | {change} |",
+                cell(name),
+                w.samples,
+                if w.no_data > 0 {
+                    format!(" (+{} no data)", w.no_data)
+                } else {
+                    String::new()
+                },
+                fmt::value(w.mean()),
+                fmt::value(w.quantile(0.5)),
+                fmt::value(w.quantile(0.95)),
+                fmt::value(w.worst(m.higher_is_better)),
+            );
+        }
+    }
+    out.push('\n');
+    let _ = writeln!(out, "### Time to recover\n");
+    let _ = writeln!(
+        out,
+        "From each moment every fault was back to the first of 3 samples in a row inside the metric's steady-state bound.\n"
+    );
+    let mut any = false;
+    for (name, m) in &rows {
+        for r in &m.recoveries {
+            any = true;
+            let what = match r.result(run.ended) {
+                Recovery::Recovered { ms } => fmt::elapsed_ms(ms),
+                Recovery::Waiting => "still recovering (the run has not ended)".into(),
+                Recovery::NotBeforeNextFault => "**did not recover** before the next fault".into(),
+                Recovery::NotBeforeEnd => "**did not recover** before the run ended".into(),
+            };
+            let _ = writeln!(
+                out,
+                "- `{}` after the rollback at {}: {what}",
+                name,
+                t_plus(start, r.from)
+            );
+        }
+    }
+    if !any {
+        let _ = writeln!(
+            out,
+            "Nothing to measure: no rollback, or no metric has a steady-state rule."
+        );
+    }
+    out.push('\n');
+    let _ = writeln!(out, "### Detection\n");
+    let det: Vec<_> = run
+        .detection()
+        .into_iter()
+        .filter(|d| d.first_inject.is_some())
+        .collect();
+    if det.is_empty() {
+        let _ = writeln!(out, "No fault went in.\n");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| Step | Faults in | Automated (first breach) | Human (`detected`) |\n|---|---|---|---|"
+    );
+    for d in det {
+        let Some(from) = d.first_inject else {
+            continue;
+        };
+        let since = |t: DateTime<Utc>| fmt::elapsed_ms((t - from).num_milliseconds().max(0) as u64);
+        let _ = writeln!(
+            out,
+            "| {} {} | {} | {} | {} |",
+            d.index + 1,
+            cell(&d.name),
+            t_plus(start, from),
+            d.automated
+                .as_ref()
+                .map(|(t, what)| format!("{} ({})", since(*t), cell(what)))
+                .unwrap_or_else(|| "none".into()),
+            d.human.map(since).unwrap_or_else(|| "not marked".into()),
+        );
+    }
+    out.push('\n');
 }

@@ -1,4 +1,5 @@
-//! Writing a debrief to disk: `debrief.md` and every chart it links, from the journal alone.
+//! Writing a debrief to disk: `debrief.md`, every chart it links and `summary.json`, from the
+//! journal alone.
 //!
 //! The one writer used by `gameday report`, by the end of every run (headless and console), by
 //! `recover`, and by the console's `e` export, so they all leave the same files.
@@ -15,6 +16,8 @@ pub struct Written {
     pub debrief: PathBuf,
     /// Every chart the debrief links (`chart-<metric>.svg` beside it).
     pub charts: Vec<PathBuf>,
+    /// `summary.json` beside the debrief (schema: docs/summary-json.md).
+    pub summary: PathBuf,
     /// A torn last line of the journal, left out of the debrief (the journal is not modified).
     pub torn: Option<TornTail>,
 }
@@ -51,11 +54,18 @@ pub fn write_debrief(journal: &Path, output: Option<&Path>) -> Result<Written, S
             .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
         charts.push(file);
     }
+    let summary = dir.join("summary.json");
+    crate::write_atomic(
+        &summary,
+        super::summary::Summary::of(&run).to_json().as_bytes(),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", summary.display()))?;
     crate::write_atomic(&out, super::debrief(&run).as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     Ok(Written {
         debrief: out,
         charts,
+        summary,
         torn,
     })
 }

@@ -43,6 +43,15 @@ pub const MAX_DELAY: Duration = Duration::from_secs(60);
 /// stress-ng's own `--timeout` (`duration:` of cpu and memory): a backstop behind the lease.
 pub const MIN_STRESS: Duration = Duration::from_secs(1);
 pub const MAX_STRESS: Duration = Duration::from_secs(24 * 3600);
+/// `recovery_watch:` ceiling (it is also capped at `max_duration`): sampling after a halt shows
+/// whether the system came back; past an hour no one is still watching.
+pub const MAX_RECOVERY_WATCH: Duration = HOUR;
+/// Success criteria per step.
+pub const MAX_CRITERIA: usize = 32;
+/// Characters of a criterion's `check:`, `name:` or `by:`.
+pub const MAX_CRITERION_TEXT: usize = 500;
+/// People per role (`observers: [...]`).
+pub const MAX_PEOPLE: usize = 64;
 /// `workers:` of cpu.
 pub const MAX_WORKERS: u32 = 1024;
 /// `size:` / `keep_free:` (1 PiB): keeps every size well inside the shell's signed 64-bit arithmetic.

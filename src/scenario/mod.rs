@@ -19,7 +19,7 @@ use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
 pub use duration::HumanDuration;
-use spec::{MetricSpec, RuleSpec, ScenarioSpec, TargetSpec};
+use spec::{CriterionSpec, MetricSpec, PeopleSpec, RuleSpec, ScenarioSpec, TargetSpec};
 pub use spec::{NoDataSpec as NoData, Reduce};
 
 /// Default poll interval of a metric source.
@@ -30,6 +30,8 @@ pub const DEFAULT_METRIC_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default dead-man lease on a host.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// Default `recovery_watch`: sampling after a halt (capped at `max_duration`).
+pub const DEFAULT_RECOVERY_WATCH: Duration = Duration::from_secs(60);
 
 /// The fault kinds a scenario may name. `command` runs user-written inject/rollback lines.
 pub const FAULT_KINDS: &[&str] = &[
@@ -80,9 +82,16 @@ pub struct Scenario {
     pub description: Option<String>,
     pub hypothesis: String,
     pub runbook: Option<RunbookRef>,
-    pub roles: BTreeMap<String, String>,
+    /// Role → the people in it (`scribe: Lee` is one, `observers: [Ana, Raj]` several). Journals
+    /// written before lists were allowed hold a plain name per role, which reads as one.
+    #[serde(deserialize_with = "people_map")]
+    pub roles: BTreeMap<String, Vec<String>>,
     #[serde(with = "duration_ms")]
     pub max_duration: Duration,
+    /// After a halt, sampling goes on this long (after the verdict is journaled) so the debrief
+    /// shows whether the system came back. Zero: no watch (and journals written before the field).
+    #[serde(default, with = "duration_ms")]
+    pub recovery_watch: Duration,
     pub checklist: Vec<String>,
     pub targets: BTreeMap<String, Target>,
     pub metrics: BTreeMap<String, Metric>,
@@ -308,6 +317,70 @@ pub struct Step {
     pub prompt: Option<String>,
     pub runbook: Option<RunbookRef>,
     pub faults: Vec<Fault>,
+    /// What the step should show, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+    /// A failed success criterion of this step halts the run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub halt_on_failure: bool,
+    /// What proves the step: each decided by the engine (metrics) or ticked by a person (checks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub success: Vec<Criterion>,
+}
+
+/// One success criterion of a step.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Criterion {
+    /// For the journal, the console and the debrief (the check's text for a human check).
+    pub label: String,
+    pub test: Test,
+}
+
+/// How a criterion is decided.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Test {
+    /// A metric condition over a window, decided by the engine from the samples it journals.
+    Metric {
+        metric: String,
+        condition: Condition,
+        window: Window,
+    },
+    /// Ticked (passed or failed, with a reason) by a person; never decided by the engine.
+    Check {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+}
+
+/// The window a metric criterion is judged over.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Window {
+    /// Every sample from the step's start to its end matches; a sample without data fails it.
+    Throughout,
+    /// A sample matches within `ms` of the step's start.
+    Within {
+        #[serde(with = "duration_ms")]
+        ms: Duration,
+    },
+    /// A sample matches within `ms` of the moment the step's faults are all rolled back.
+    AfterRollback {
+        #[serde(with = "duration_ms")]
+        ms: Duration,
+    },
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Window::Throughout => f.write_str("throughout the step"),
+            Window::Within { ms } => write!(f, "within {}", crate::fmt::duration(*ms)),
+            Window::AfterRollback { ms } => {
+                write!(f, "within {} after rollback", crate::fmt::duration(*ms))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -422,6 +495,14 @@ impl Scenario {
     /// Total planned time of all steps.
     pub fn planned_duration(&self) -> Duration {
         sum_durations(self.steps.iter().map(|s| s.duration))
+    }
+
+    /// Every success criterion: (step index, criterion index, criterion).
+    pub fn criteria(&self) -> impl Iterator<Item = (usize, usize, &Criterion)> {
+        self.steps
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| s.success.iter().enumerate().map(move |(j, c)| (i, j, c)))
     }
 
     /// Every fault with the step it belongs to.
@@ -563,8 +644,74 @@ impl Validator {
             self.err(&spec.steps.referenced, "steps must list at least one step");
         }
         for (i, s) in spec.steps.value.iter().enumerate() {
-            steps.push(self.step(i, s, &spec.targets, &mut fault_ids, max_duration));
+            let mut step = self.step(i, s, &spec.targets, &mut fault_ids, max_duration);
+            if s.value.success.len() > limits::MAX_CRITERIA {
+                self.err(
+                    &s.referenced,
+                    format!(
+                        "step `{}`: at most {} success criteria, got {}",
+                        step.name,
+                        limits::MAX_CRITERIA,
+                        s.value.success.len()
+                    ),
+                );
+            }
+            step.success = s
+                .value
+                .success
+                .iter()
+                .filter_map(|c| {
+                    self.criterion(&step.name, step.duration, max_duration, c, &spec.metrics)
+                })
+                .collect();
+            step.expect = s.value.expect.clone();
+            step.halt_on_failure = s.value.halt_on_failure;
+            steps.push(step);
         }
+        // A recovery window after a step's rollback must end inside the run: it is judged before
+        // the steady-state check after the last step, and max_duration halts the run.
+        let mut elapsed = Duration::ZERO;
+        for (s, spec_step) in steps.iter().zip(&spec.steps.value) {
+            elapsed = elapsed.saturating_add(s.duration);
+            for (c, cs) in s.success.iter().zip(&spec_step.value.success) {
+                if let Test::Metric {
+                    window: Window::AfterRollback { ms },
+                    ..
+                } = c.test
+                    && elapsed.saturating_add(ms) > max_duration
+                {
+                    let at = cs
+                        .value
+                        .within
+                        .as_ref()
+                        .map_or(cs.referenced, |w| w.referenced);
+                    self.err(
+                        &at,
+                        format!(
+                            "step `{}`: a recovery window of {} after its rollback ends past max_duration {} (the steps up to it take {}); raise max_duration or shorten the window",
+                            s.name,
+                            crate::fmt::duration(ms),
+                            crate::fmt::duration(max_duration),
+                            crate::fmt::duration(elapsed)
+                        ),
+                    );
+                }
+            }
+        }
+        let recovery_watch = match &spec.recovery_watch {
+            None => DEFAULT_RECOVERY_WATCH.min(max_duration),
+            Some(w) => {
+                self.duration_within(
+                    "recovery_watch",
+                    w,
+                    Duration::ZERO,
+                    limits::MAX_RECOVERY_WATCH.min(max_duration),
+                    true,
+                );
+                w.value.0
+            }
+        };
+        let roles = self.roles(&spec.roles);
         let total = sum_durations(steps.iter().map(|s: &Step| s.duration));
         if total > max_duration {
             self.err(
@@ -584,14 +731,212 @@ impl Validator {
             description: spec.description.clone(),
             hypothesis: spec.hypothesis.value.clone(),
             runbook,
-            roles: spec.roles.clone(),
+            roles,
             max_duration,
+            recovery_watch,
             checklist: spec.checklist.clone(),
             targets,
             metrics,
             steady_state,
             abort,
             steps,
+        }
+    }
+
+    fn roles(
+        &mut self,
+        roles: &BTreeMap<String, Spanned<PeopleSpec>>,
+    ) -> BTreeMap<String, Vec<String>> {
+        let mut out = BTreeMap::new();
+        for (role, people) in roles {
+            let names = match &people.value {
+                PeopleSpec::One(n) => vec![n.clone()],
+                PeopleSpec::Many(ns) => ns.clone(),
+            };
+            if names.len() > limits::MAX_PEOPLE {
+                self.err(
+                    &people.referenced,
+                    format!(
+                        "role `{role}`: at most {} people, got {}",
+                        limits::MAX_PEOPLE,
+                        names.len()
+                    ),
+                );
+            }
+            if names.iter().any(|n| n.trim().is_empty()) {
+                self.err(
+                    &people.referenced,
+                    format!("role `{role}`: a name must not be empty"),
+                );
+            }
+            out.insert(role.clone(), names);
+        }
+        out
+    }
+
+    /// One success criterion of step `step` (whose duration is `step_duration`).
+    fn criterion(
+        &mut self,
+        step: &str,
+        step_duration: Duration,
+        max_duration: Duration,
+        c: &Spanned<CriterionSpec>,
+        metrics: &BTreeMap<String, Spanned<MetricSpec>>,
+    ) -> Option<Criterion> {
+        let spec = &c.value;
+        let at = &c.referenced;
+        let what = format!("step `{step}`: success criterion");
+        let long = |t: &str| t.chars().count() > limits::MAX_CRITERION_TEXT;
+        if spec.name.as_deref().is_some_and(long) {
+            self.err(
+                at,
+                format!(
+                    "{what}: `name` is longer than {} characters",
+                    limits::MAX_CRITERION_TEXT
+                ),
+            );
+            return None;
+        }
+        match (&spec.metric, &spec.check) {
+            (Some(_), Some(_)) | (None, None) => {
+                self.err(
+                    at,
+                    format!("{what} needs exactly one of `metric:` (decided from samples) or `check:` (ticked by a person)"),
+                );
+                None
+            }
+            (None, Some(check)) => {
+                let stray: Vec<&str> = [
+                    spec.above.map(|_| "above"),
+                    spec.below.map(|_| "below"),
+                    spec.between.as_ref().map(|_| "between"),
+                    spec.throughout.as_ref().map(|_| "throughout"),
+                    spec.within.as_ref().map(|_| "within"),
+                    spec.after.as_ref().map(|_| "after"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if !stray.is_empty() {
+                    self.err(
+                        at,
+                        format!(
+                            "{what}: a `check:` is ticked by a person and takes no `{}`",
+                            stray.join("`, `")
+                        ),
+                    );
+                    return None;
+                }
+                if check.value.trim().is_empty() || long(&check.value) {
+                    self.err(
+                        &check.referenced,
+                        format!(
+                            "{what}: `check` must say what to check in 1 to {} characters",
+                            limits::MAX_CRITERION_TEXT
+                        ),
+                    );
+                    return None;
+                }
+                if spec
+                    .by
+                    .as_deref()
+                    .is_some_and(|b| b.trim().is_empty() || long(b))
+                {
+                    self.err(at, format!("{what}: `by` must name a role or a person"));
+                    return None;
+                }
+                Some(Criterion {
+                    label: spec.name.clone().unwrap_or_else(|| check.value.clone()),
+                    test: Test::Check {
+                        by: spec.by.clone(),
+                    },
+                })
+            }
+            (Some(metric), None) => {
+                if spec.by.is_some() {
+                    self.err(
+                        at,
+                        format!("{what}: `by` belongs to a `check:`; a metric criterion is decided by the engine"),
+                    );
+                    return None;
+                }
+                if !metrics.contains_key(&metric.value) {
+                    self.err(
+                        &metric.referenced,
+                        undefined("metric", &metric.value, metrics.keys()),
+                    );
+                    return None;
+                }
+                let condition = match condition_of(spec.above, spec.below, &spec.between) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.err(at, format!("{what} on `{}`: {e}", metric.value));
+                        return None;
+                    }
+                };
+                let throughout = spec.throughout.as_ref().is_some_and(|t| t.value);
+                if let Some(a) = &spec.after
+                    && a.value != "rollback"
+                {
+                    self.err(
+                        &a.referenced,
+                        format!("{what}: `after:` takes `rollback` only, got `{}`", a.value),
+                    );
+                    return None;
+                }
+                let after_rollback = spec.after.is_some();
+                let window = match (throughout, &spec.within) {
+                    (true, Some(_)) | (false, None) => {
+                        self.err(
+                            at,
+                            format!("{what} on `{}` needs exactly one of `throughout: true` (holds for the whole step) or `within: <duration>` (becomes true in time)", metric.value),
+                        );
+                        return None;
+                    }
+                    (true, None) if after_rollback => {
+                        self.err(
+                            at,
+                            format!("{what}: `after: rollback` needs `within:` (how long recovery may take)"),
+                        );
+                        return None;
+                    }
+                    (true, None) => Window::Throughout,
+                    (false, Some(w)) => {
+                        let (max, whose) = if after_rollback {
+                            (max_duration.min(limits::MAX_RUN), "max_duration")
+                        } else {
+                            (step_duration, "the step's duration")
+                        };
+                        let ok = self.duration_within(
+                            &format!("{what}: `within` (at most {whose})"),
+                            w,
+                            Duration::ZERO,
+                            max,
+                            false,
+                        );
+                        if !ok {
+                            return None;
+                        }
+                        if after_rollback {
+                            Window::AfterRollback { ms: w.value.0 }
+                        } else {
+                            Window::Within { ms: w.value.0 }
+                        }
+                    }
+                };
+                let label = spec
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("{} {condition} {window}", metric.value));
+                Some(Criterion {
+                    label,
+                    test: Test::Metric {
+                        metric: metric.value.clone(),
+                        condition,
+                        window,
+                    },
+                })
+            }
         }
     }
 
@@ -1081,8 +1426,54 @@ impl Validator {
             prompt: spec.prompt.clone(),
             runbook,
             faults,
+            expect: None,
+            halt_on_failure: false,
+            success: Vec::new(),
         }
     }
+}
+
+/// The condition of `above` / `below` / `between`, exactly one of them, finite.
+fn condition_of(
+    above: Option<f64>,
+    below: Option<f64>,
+    between: &Option<Vec<f64>>,
+) -> Result<Condition, String> {
+    match (above, below, between) {
+        (Some(t), None, None) | (None, Some(t), None) if !t.is_finite() => {
+            Err(format!("the threshold must be a finite number, got {t}"))
+        }
+        (Some(t), None, None) => Ok(Condition::Above(t)),
+        (None, Some(t), None) => Ok(Condition::Below(t)),
+        (None, None, Some(b)) if b.iter().any(|x| !x.is_finite()) => {
+            Err(format!("between bounds must be finite numbers, got {b:?}"))
+        }
+        (None, None, Some(b)) if b.len() == 2 && b[0] <= b[1] => Ok(Condition::Between(b[0], b[1])),
+        (None, None, Some(_)) => Err("between takes [low, high] with low <= high".into()),
+        _ => Err("needs exactly one of above, below, between".into()),
+    }
+}
+
+/// Reads a role's people as a list, or (journals written before lists) as one name.
+fn people_map<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum People {
+        One(String),
+        Many(Vec<String>),
+    }
+    let m = BTreeMap::<String, People>::deserialize(d)?;
+    Ok(m.into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                People::One(n) => vec![n],
+                People::Many(ns) => ns,
+            };
+            (k, v)
+        })
+        .collect())
 }
 
 fn undefined<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>) -> String {

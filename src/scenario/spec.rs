@@ -18,8 +18,12 @@ pub struct ScenarioSpec {
     #[serde(default)]
     pub runbook: Option<Spanned<String>>,
     #[serde(default)]
-    pub roles: BTreeMap<String, String>,
+    pub roles: BTreeMap<String, Spanned<PeopleSpec>>,
     pub max_duration: Spanned<HumanDuration>,
+    /// After a halt, how long sampling goes on (after the verdict) to show whether the system came
+    /// back.
+    #[serde(default)]
+    pub recovery_watch: Option<Spanned<HumanDuration>>,
     /// Extra preflight checklist items, shown with the built-in ones.
     #[serde(default)]
     pub checklist: Vec<String>,
@@ -150,6 +154,52 @@ pub struct StepSpec {
     pub runbook: Option<Spanned<String>>,
     #[serde(default)]
     pub faults: Vec<Spanned<FaultSpec>>,
+    /// What the step should show, in words (for the debrief).
+    #[serde(default)]
+    pub expect: Option<String>,
+    /// Halt the run when one of this step's success criteria fails.
+    #[serde(default)]
+    pub halt_on_failure: bool,
+    #[serde(default)]
+    pub success: Vec<Spanned<CriterionSpec>>,
+}
+
+/// A role's person, or several people (`observers: [Ana, Raj]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum PeopleSpec {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// One success criterion of a step: a metric condition over a window, or a check a person ticks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CriterionSpec {
+    #[serde(default)]
+    pub metric: Option<Spanned<String>>,
+    #[serde(default)]
+    pub above: Option<f64>,
+    #[serde(default)]
+    pub below: Option<f64>,
+    #[serde(default)]
+    pub between: Option<Vec<f64>>,
+    #[serde(default)]
+    pub throughout: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub within: Option<Spanned<HumanDuration>>,
+    /// `rollback`: the `within` window starts when the step's faults are rolled back.
+    #[serde(default)]
+    pub after: Option<Spanned<String>>,
+    /// A check a person ticks, in words.
+    #[serde(default)]
+    pub check: Option<Spanned<String>>,
+    /// Who ticks the check (a role or a name).
+    #[serde(default)]
+    pub by: Option<String>,
+    /// A label for the debrief; defaults to the condition.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

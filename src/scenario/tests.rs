@@ -444,3 +444,129 @@ fn other_numbers_are_bounded() {
     let y = with_more().replace("kind: cpu", "kind: cpu, workers: 1025");
     assert_has(&y, pos(&y, "1025", 0), "from 1 to 1024");
 }
+
+/// VALID with the success criteria, roles with observers, and a recovery watch.
+fn with_criteria() -> String {
+    VALID
+        .replace(
+            "roles: { incident_commander: Dana, scribe: Lee }",
+            "roles: { incident_commander: Dana, scribe: Lee, communications: Sam, observers: [Ana, Raj] }\nrecovery_watch: 90s",
+        )
+        .replace(
+            "        verify: \"test ! -e /tmp/flag\"\n",
+            "        verify: \"test ! -e /tmp/flag\"\n    expect: \"Queue drains within 30 s.\"\n    halt_on_failure: true\n    success:\n      - { metric: queue_depth, below: 100, throughout: true }\n      - { metric: queue_depth, above: 0.5, within: 30s }\n      - { metric: queue_depth, below: 10, within: 60s, after: rollback }\n      - { check: \"Pager alert reached on-call\", by: IC }\n",
+        )
+}
+
+#[test]
+fn success_criteria_roles_and_recovery_watch_are_read() {
+    let s = check(&with_criteria()).unwrap();
+    assert_eq!(s.roles["observers"], vec!["Ana".to_string(), "Raj".into()]);
+    assert_eq!(s.roles["scribe"], vec!["Lee".to_string()]);
+    assert_eq!(s.recovery_watch, Duration::from_secs(90));
+    let step = &s.steps[1];
+    assert!(step.halt_on_failure);
+    assert_eq!(step.expect.as_deref(), Some("Queue drains within 30 s."));
+    assert_eq!(step.success.len(), 4);
+    assert_eq!(
+        step.success[0].label,
+        "queue_depth < 100 throughout the step"
+    );
+    assert_eq!(step.success[1].label, "queue_depth > 0.5 within 30s");
+    assert_eq!(
+        step.success[2].test,
+        Test::Metric {
+            metric: "queue_depth".into(),
+            condition: Condition::Below(10.0),
+            window: Window::AfterRollback {
+                ms: Duration::from_secs(60)
+            }
+        }
+    );
+    assert_eq!(step.success[3].label, "Pager alert reached on-call");
+    assert_eq!(
+        step.success[3].test,
+        Test::Check {
+            by: Some("IC".into())
+        }
+    );
+    // Default watch: 60 s, capped at max_duration.
+    let s = check(VALID).unwrap();
+    assert_eq!(s.recovery_watch, Duration::from_secs(60));
+    // A journal written before lists read one name per role.
+    let json = serde_json::to_value(&s).unwrap();
+    let mut old = json.clone();
+    old["roles"] = serde_json::json!({ "scribe": "Lee" });
+    old.as_object_mut().unwrap().remove("recovery_watch");
+    let back: Scenario = serde_json::from_value(old).unwrap();
+    assert_eq!(back.roles["scribe"], vec!["Lee".to_string()]);
+    assert_eq!(back.recovery_watch, Duration::ZERO);
+}
+
+#[test]
+fn bad_success_criteria_are_pinned_to_their_place() {
+    let y = with_criteria();
+    let cases = [
+        (
+            "{ metric: queue_depth, above: 0.5, within: 30s }",
+            "{ metric: queue_depth, above: 0.5, within: 6m }",
+            "6m }",
+            "at most",
+        ),
+        (
+            "{ metric: queue_depth, above: 0.5, within: 30s }",
+            "{ metric: nope, above: 0.5, within: 30s }",
+            "nope",
+            "undefined metric",
+        ),
+        (
+            "{ metric: queue_depth, above: 0.5, within: 30s }",
+            "{ metric: queue_depth, above: 0.5 }",
+            "{ metric: queue_depth, above: 0.5 }",
+            "throughout: true",
+        ),
+        (
+            "{ metric: queue_depth, below: 10, within: 60s, after: rollback }",
+            "{ metric: queue_depth, below: 10, within: 60s, after: restart }",
+            "restart",
+            "takes `rollback` only",
+        ),
+        (
+            "{ metric: queue_depth, below: 10, within: 60s, after: rollback }",
+            "{ metric: queue_depth, below: 10, within: 60s, after: rollback, check: x }",
+            "{ metric: queue_depth, below: 10, within: 60s, after: rollback, check: x }",
+            "exactly one of `metric:`",
+        ),
+        (
+            "{ metric: queue_depth, below: 10, within: 60s, after: rollback }",
+            "{ metric: queue_depth, below: 10, within: 15m, after: rollback }",
+            "15m",
+            "ends past max_duration",
+        ),
+        (
+            "{ check: \"Pager alert reached on-call\", by: IC }",
+            "{ check: \"Pager alert reached on-call\", by: IC, within: 5s }",
+            "{ check: \"Pager alert reached on-call\", by: IC, within: 5s }",
+            "takes no `within`",
+        ),
+        (
+            "recovery_watch: 90s",
+            "recovery_watch: 2h",
+            "2h",
+            "at most 20m",
+        ),
+        (
+            "observers: [Ana, Raj]",
+            "observers: [Ana, \"\"]",
+            "[Ana",
+            "must not be empty",
+        ),
+    ];
+    for (from, to, at, words) in cases {
+        let bad = y.replacen(from, to, 1);
+        assert_has(&bad, pos(&bad, at, 0), words);
+    }
+    // Unknown keys are refused there too.
+    let bad = y.replacen("throughout: true", "thruout: true", 1);
+    assert!(check(&bad).is_err());
+}

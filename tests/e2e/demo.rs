@@ -78,8 +78,27 @@ fn demo(name: &str, expected_exit: i32) {
         "## Notes",
         "## Action items",
         "## Appendix",
+        "## Executive summary",
+        "## Roles and participants",
+        "## Step results",
+        "## Impact",
     ] {
         assert!(debrief.contains(section), "{name}: debrief lacks {section}");
+    }
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("summary.json")).expect("summary.json written"),
+    )
+    .expect("summary.json is JSON");
+    assert_eq!(summary["schema"], 1);
+    assert_eq!(summary["exit_code"], expected_exit);
+    if name == "demo-process-kill" {
+        // The failover criterion fails honestly; shop-2 comes back after the rollback.
+        let criteria = &summary["steps"][1]["criteria"];
+        assert_eq!(criteria[1]["outcome"], "failed", "{summary:#}");
+        assert_eq!(criteria[2]["outcome"], "passed", "{summary:#}");
+        assert_eq!(criteria[3]["outcome"], "not_checked", "{summary:#}");
+        assert_eq!(summary["steps"][1]["result"], "failed");
+        assert_eq!(summary["verdict"], "violated");
     }
 
     // Nothing left behind: the lab's ports are closed, its directory is gone, no lease runs on.
@@ -146,8 +165,8 @@ fn error_storm_demo_trips_its_abort_rule_and_rolls_back() {
 }
 
 #[test]
-fn process_kill_demo_recovers() {
-    demo("demo-process-kill", 0);
+fn process_kill_demo_recovers_but_its_failover_criterion_fails_honestly() {
+    demo("demo-process-kill", 1);
 }
 
 #[test]

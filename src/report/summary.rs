@@ -1,0 +1,277 @@
+//! `summary.json`: the run's outcome for machines (dashboards, CI), and the numbers the debrief's
+//! executive summary is written from. Schema: docs/summary-json.md (`schema: 1`). Pure: state in,
+//! value out.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::event::{CriterionOutcome, RollbackStatus, StepOutcome, Verdict};
+use crate::fold::RunState;
+use crate::fold::impact::{Recovery, WindowStats};
+
+/// The version of this document's shape; bumped on any incompatible change.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub schema: u32,
+    pub run: Option<String>,
+    pub scenario: Option<String>,
+    pub started: Option<String>,
+    pub ended: Option<String>,
+    /// `held`, `violated`, `aborted`, `manual_action_needed`; null when the run did not finish.
+    pub verdict: Option<Verdict>,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    /// The verdict in one sentence.
+    pub sentence: String,
+    pub steps_with_criteria: usize,
+    pub steps_passed: usize,
+    pub steps_failed: usize,
+    pub steps_undecided: usize,
+    pub steps: Vec<StepSummary>,
+    pub faults_injected: usize,
+    pub faults_verified: usize,
+    pub faults_unresolved: usize,
+    /// First successful inject → first counted `detected` milestone.
+    pub time_to_detect_ms: Option<u64>,
+    /// First successful inject → the first abort-rule or steady-state breach while it was in.
+    pub time_to_detect_automated_ms: Option<u64>,
+    pub time_to_mitigate_ms: Option<u64>,
+    pub halt_to_rolled_back_ms: Option<u64>,
+    /// The slowest recovery of any metric after any rollback.
+    pub time_to_recover_ms: Option<u64>,
+    /// Recoveries that did not happen (a metric not back before the run ended or the next fault).
+    pub not_recovered: usize,
+    pub worst_impact: Option<WorstImpact>,
+    pub impact: Vec<MetricSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepSummary {
+    pub index: usize,
+    pub name: String,
+    pub expect: Option<String>,
+    /// null: no criteria, not run, or no result journaled.
+    pub result: Option<StepOutcome>,
+    pub criteria: Vec<CriterionSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CriterionSummary {
+    pub index: usize,
+    pub label: String,
+    pub human: bool,
+    /// null: never decided (the step did not run).
+    pub outcome: Option<CriterionOutcome>,
+    pub at: Option<String>,
+    pub value: Option<f64>,
+    pub after_ms: Option<u64>,
+    pub reason: Option<String>,
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorstImpact {
+    pub metric: String,
+    pub worst: Option<f64>,
+    pub baseline_mean: Option<f64>,
+    pub change_pct: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowSummary {
+    pub samples: u64,
+    pub no_data: u64,
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub worst: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecoverySummary {
+    pub rollback_at: String,
+    /// null when it did not recover.
+    pub recovered_ms: Option<u64>,
+    /// `recovered`, `not_before_next_fault`, `not_before_end`, `waiting` (run in progress).
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricSummary {
+    pub metric: String,
+    pub baseline: WindowSummary,
+    pub during: WindowSummary,
+    pub after: WindowSummary,
+    pub change_pct: Option<f64>,
+    pub recoveries: Vec<RecoverySummary>,
+}
+
+fn utc(ts: DateTime<Utc>) -> String {
+    ts.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn ms(d: chrono::TimeDelta) -> u64 {
+    d.num_milliseconds().max(0) as u64
+}
+
+fn window(w: &WindowStats, higher_is_better: bool) -> WindowSummary {
+    WindowSummary {
+        samples: w.samples,
+        no_data: w.no_data,
+        mean: w.mean(),
+        p50: w.quantile(0.5),
+        p95: w.quantile(0.95),
+        worst: w.worst(higher_is_better),
+    }
+}
+
+impl Summary {
+    pub fn of(run: &RunState) -> Summary {
+        let verdict = run.verdict.as_ref();
+        let sentence = match verdict {
+            None => "The run did not finish: the journal ends without a verdict; check the faults and run `gameday recover` on this journal.".to_string(),
+            Some(v) => {
+                let lead = match v.verdict {
+                    Verdict::Held => "The hypothesis held",
+                    Verdict::Violated => "The hypothesis was violated",
+                    Verdict::Aborted => "The run was aborted",
+                    Verdict::ManualActionNeeded => "Manual action is needed",
+                };
+                format!("{lead} (exit {}): {}.", v.exit_code, v.reason.trim_end_matches('.'))
+            }
+        };
+        let mut steps = Vec::new();
+        if let Some(s) = run.scenario.as_deref() {
+            for (i, st) in s.steps.iter().enumerate() {
+                steps.push(StepSummary {
+                    index: i,
+                    name: st.name.clone(),
+                    expect: st.expect.clone(),
+                    result: run
+                        .step_results
+                        .iter()
+                        .find(|r| r.index == i)
+                        .map(|r| r.outcome),
+                    criteria: run
+                        .criteria
+                        .iter()
+                        .filter(|c| c.step == i)
+                        .map(|c| CriterionSummary {
+                            index: c.index,
+                            label: c.label.clone(),
+                            human: c.human,
+                            outcome: c.outcome,
+                            at: c.ts.map(utc),
+                            value: c.value,
+                            after_ms: c.after_ms,
+                            reason: c.reason.clone(),
+                            by: c.by.clone(),
+                        })
+                        .collect(),
+                });
+            }
+        }
+        let count = |o: StepOutcome| steps.iter().filter(|s| s.result == Some(o)).count();
+        let kt = &run.key_times;
+        let detection = run.detection();
+        let time_to_detect_automated_ms = detection.iter().find_map(|d| {
+            let (t, _) = d.automated.as_ref()?;
+            Some(ms(*t - d.first_inject?))
+        });
+        let mut impact = Vec::new();
+        let mut time_to_recover_ms: Option<u64> = None;
+        let mut not_recovered = 0;
+        let mut worst_impact: Option<WorstImpact> = None;
+        for (name, m) in &run.impact.metrics {
+            let mut recoveries = Vec::new();
+            for r in &m.recoveries {
+                let (recovered_ms, outcome) = match r.result(run.ended) {
+                    Recovery::Recovered { ms } => (Some(ms), "recovered"),
+                    Recovery::Waiting => (None, "waiting"),
+                    Recovery::NotBeforeNextFault => (None, "not_before_next_fault"),
+                    Recovery::NotBeforeEnd => (None, "not_before_end"),
+                };
+                match recovered_ms {
+                    Some(v) => {
+                        time_to_recover_ms = Some(time_to_recover_ms.map_or(v, |t| t.max(v)))
+                    }
+                    None if outcome != "waiting" => not_recovered += 1,
+                    None => {}
+                }
+                recoveries.push(RecoverySummary {
+                    rollback_at: utc(r.from),
+                    recovered_ms,
+                    outcome,
+                });
+            }
+            let change_pct = m.change_pct();
+            if let Some(c) = change_pct
+                && worst_impact
+                    .as_ref()
+                    .is_none_or(|w| w.change_pct.is_none_or(|x| c.abs() > x.abs()))
+            {
+                worst_impact = Some(WorstImpact {
+                    metric: name.clone(),
+                    worst: m.during.worst(m.higher_is_better),
+                    baseline_mean: m.baseline.mean(),
+                    change_pct: Some(c),
+                });
+            }
+            impact.push(MetricSummary {
+                metric: name.clone(),
+                baseline: window(&m.baseline, m.higher_is_better),
+                during: window(&m.during, m.higher_is_better),
+                after: window(&m.after, m.higher_is_better),
+                change_pct,
+                recoveries,
+            });
+        }
+        Summary {
+            schema: SCHEMA,
+            run: run.run.clone(),
+            scenario: run.scenario.as_ref().map(|s| s.title.clone()),
+            started: run.start.map(utc),
+            ended: run.last_ts.map(utc),
+            verdict: verdict.map(|v| v.verdict),
+            exit_code: verdict.map(|v| v.exit_code),
+            reason: verdict.map(|v| v.reason.clone()),
+            sentence,
+            steps_with_criteria: steps.iter().filter(|s| !s.criteria.is_empty()).count(),
+            steps_passed: count(StepOutcome::Passed),
+            steps_failed: count(StepOutcome::Failed),
+            steps_undecided: count(StepOutcome::Undecided),
+            steps,
+            faults_injected: run
+                .faults
+                .iter()
+                .filter(|f| f.injected.is_some_and(|(_, ok)| ok))
+                .count(),
+            faults_verified: run
+                .faults
+                .iter()
+                .filter(|f| f.status() == Some(RollbackStatus::Verified))
+                .count(),
+            faults_unresolved: run.unresolved().count(),
+            time_to_detect_ms: kt.time_to_detect().map(ms),
+            time_to_detect_automated_ms,
+            time_to_mitigate_ms: kt.time_to_mitigate().map(ms),
+            halt_to_rolled_back_ms: kt.halt_to_verified.map(|(ms, _)| ms),
+            time_to_recover_ms,
+            not_recovered,
+            worst_impact,
+            impact,
+        }
+    }
+
+    /// The document written as `summary.json`: pretty JSON; non-finite numbers are `null`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| {
+            format!(
+                "{{\"schema\":{SCHEMA},\"error\":{}}}",
+                serde_json::json!(e.to_string())
+            )
+        })
+    }
+}
