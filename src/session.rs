@@ -1,13 +1,13 @@
 //! One session: the single place a run is wired and concluded.
 //!
-//! [`start`] (or [`start_blocking`] for the console's synchronous launcher, or [`start_on`] with
-//! hosts already open, as tests and benches do) opens the targets, builds the probes, starts the
-//! journal with every configured secret redacted, and spawns the [`Engine`]. [`conclude`] turns how
-//! the engine ended into an exit code: a verdict's code, or — when the engine died without one — a
-//! rollback from the journal through [`recover`] and exit 3; then it writes the debrief (Markdown
-//! and every chart) with [`report::write::write_debrief`]. The headless front end is
-//! [`run_headless`]; the console (`tui`) starts through [`start_blocking`] and ends through
-//! [`conclude`]; `gameday recover` is [`recover`]. `main.rs` only parses arguments and picks one.
+//! [`start`] (or [`start_on`] with hosts already open, as tests and benches do) opens the targets,
+//! builds the probes, starts the journal with every configured secret redacted, and spawns the
+//! [`Engine`]. [`conclude`] turns how the engine ended into an exit code: a verdict's code, or —
+//! when the engine died without one — a rollback from the journal through [`recover`] and exit 3;
+//! then it writes the debrief (Markdown and every chart) with [`report::write::write_debrief`]. The
+//! headless front end is [`run_headless`]; the console (`tui`) starts through [`start`] (beside its
+//! loop, counting the hosts as they answer) and ends through [`conclude`]; `gameday recover` is
+//! [`recover`]. `main.rs` only parses arguments and picks one.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,17 +64,6 @@ pub async fn start(
 ) -> Result<Running, String> {
     let hosts = target::open(&scenario, &options.open)
         .await
-        .map_err(|e| format!("{e}; nothing was run"))?;
-    start_on(scenario, hosts, journal, options)
-}
-
-/// [`start`] for synchronous callers (the console's launcher) on a multi-threaded runtime.
-pub fn start_blocking(
-    scenario: Arc<Scenario>,
-    journal: Option<PathBuf>,
-    options: Options,
-) -> Result<Running, String> {
-    let hosts = target::open_blocking(&scenario, &options.open)
         .map_err(|e| format!("{e}; nothing was run"))?;
     start_on(scenario, hosts, journal, options)
 }

@@ -170,7 +170,7 @@ impl OnConnect {
         OnConnect(Some(Arc::new(f)))
     }
 
-    fn report(&self, c: Connecting) {
+    pub fn report(&self, c: Connecting) {
         if let Some(f) = &self.0 {
             f(c);
         }
@@ -334,34 +334,6 @@ async fn open_each_with(
         out.insert((target, host), opened);
     }
     out
-}
-
-/// [`open`] for synchronous callers (the console's launcher). Local-only scenarios need no
-/// runtime; SSH targets are opened on the current multi-threaded tokio runtime.
-pub fn open_blocking(scenario: &Scenario, options: &OpenOptions) -> Result<HostMap, TargetError> {
-    let any_ssh = scenario
-        .targets
-        .values()
-        .any(|t| matches!(t.transport, Transport::Ssh { .. }));
-    if !any_ssh {
-        return Ok(scenario
-            .targets
-            .keys()
-            .map(|name| {
-                let hosts: Vec<Arc<dyn Host>> = vec![Arc::new(local::LocalHost::new())];
-                (name.clone(), hosts)
-            })
-            .collect());
-    }
-    match tokio::runtime::Handle::try_current() {
-        Ok(rt) if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| rt.block_on(open(scenario, options)))
-        }
-        _ => Err(TargetError::Ssh(vec![ssh::SshError::Connect {
-            host: "(all SSH targets)".into(),
-            why: "SSH targets need gameday's multi-threaded runtime".into(),
-        }])),
-    }
 }
 
 /// Connects to each SSH target concurrently, bounded by `fanout`.

@@ -68,6 +68,8 @@ pub enum Action {
     RunbookLoaded(Result<String, String>),
     Exported(Result<PathBuf, String>),
     RunFailed(String),
+    /// Opening the targets: how many hosts have answered (the start is still under way).
+    Connecting(crate::target::Connecting),
 }
 
 /// A console [`RunState`] folded afresh from the journal. Two are equal when they folded the same

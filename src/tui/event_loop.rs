@@ -53,6 +53,31 @@ impl SyncUpdate for ratatui::backend::TestBackend {
     }
 }
 
+/// A start under way: the launcher's future (opening the targets), the hosts-answered count it
+/// reports, and what the console asked of the run meanwhile (sent, in order, once it exists).
+struct Starting {
+    future: futures_util::future::BoxFuture<'static, Result<Session, String>>,
+    progress: mpsc::UnboundedReceiver<crate::target::Connecting>,
+    override_note: Option<String>,
+    queued: Vec<crate::engine::Command>,
+}
+
+enum StartEvent {
+    Progress(crate::target::Connecting),
+    Done(Result<Session, String>),
+}
+
+async fn next_start_event(starting: &mut Option<Starting>) -> StartEvent {
+    let Some(st) = starting.as_mut() else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        biased;
+        Some(c) = st.progress.recv() => StartEvent::Progress(c),
+        r = &mut st.future => StartEvent::Done(r),
+    }
+}
+
 /// How the console ended.
 #[derive(Debug, Default)]
 pub struct Finished {
@@ -97,6 +122,7 @@ impl Loop<'_> {
         S: Stream<Item = io::Result<TermEvent>> + Unpin,
     {
         let mut session: Option<Session> = None;
+        let mut starting: Option<Starting> = None;
         // The engine task's result once it has ended: a run that ends without its verdict (a
         // panic, a journal that could not start) must not leave the console waiting for events.
         let mut engine_ended: Option<EngineResult> = None;
@@ -143,6 +169,35 @@ impl Loop<'_> {
                         // No more input (terminal gone): treat as a hang-up.
                         input_open = false;
                         actions.push(Action::Signal("terminal input closed"));
+                    }
+                },
+                ev = next_start_event(&mut starting), if starting.is_some() => match ev {
+                    StartEvent::Progress(c) => actions.push(Action::Connecting(c)),
+                    StartEvent::Done(r) => {
+                        let st = starting.take();
+                        match r {
+                            Ok(s) => {
+                                if let Some(st) = st {
+                                    if let Some(text) = st.override_note {
+                                        send_command(
+                                            &s,
+                                            crate::engine::Command::Note {
+                                                role: "IC".into(),
+                                                text,
+                                                action: false,
+                                            },
+                                        );
+                                    }
+                                    // A halt pressed (or a signal) while the hosts were opening.
+                                    for cmd in st.queued {
+                                        send_command(&s, cmd);
+                                    }
+                                }
+                                done.journal = Some(s.journal.clone());
+                                session = Some(s);
+                            }
+                            Err(why) => actions.push(Action::RunFailed(why)),
+                        }
                     }
                 },
                 r = recv(events_rx), if listening => {
@@ -200,11 +255,22 @@ impl Loop<'_> {
                     dirty = true;
                 }
                 for e in effects {
-                    quit |= self.carry_out(e, app, &mut session, &mut done);
+                    quit |= self.carry_out(e, app, &mut session, &mut starting);
                 }
             }
         }
         done.late_notes = std::mem::take(&mut app.late_notes);
+        // Leaving while a start is under way: let it finish, then the run is halted below (a run
+        // is never left without the console's halt).
+        if let Some(st) = starting.take()
+            && let Ok(s) = st.future.await
+        {
+            for cmd in st.queued {
+                send_command(&s, cmd);
+            }
+            done.journal = Some(s.journal.clone());
+            session = Some(s);
+        }
         if let Some(s) = session.take() {
             done.journal = Some(s.journal.clone());
             done.outcome = Some(finish_engine(s, app, engine_ended).await);
@@ -218,7 +284,7 @@ impl Loop<'_> {
         e: Effect,
         app: &mut App,
         session: &mut Option<Session>,
-        done: &mut Finished,
+        starting: &mut Option<Starting>,
     ) -> bool {
         let mut follow = Vec::new();
         match e {
@@ -226,29 +292,26 @@ impl Loop<'_> {
             Effect::Engine(cmd) => {
                 if let Some(s) = session {
                     send_command(s, cmd);
+                } else if let Some(st) = starting {
+                    st.queued.push(cmd);
                 }
             }
             Effect::Start {
                 scenario,
                 override_note,
             } => match self.launcher.as_mut() {
-                Some(l) => match l.launch(scenario) {
-                    Ok(s) => {
-                        if let Some(text) = override_note {
-                            send_command(
-                                &s,
-                                crate::engine::Command::Note {
-                                    role: "IC".into(),
-                                    text,
-                                    action: false,
-                                },
-                            );
-                        }
-                        done.journal = Some(s.journal.clone());
-                        *session = Some(s);
-                    }
-                    Err(why) => follow.push(Action::RunFailed(why)),
-                },
+                Some(l) => {
+                    let (tx, progress) = mpsc::unbounded_channel();
+                    let on = crate::target::OnConnect::new(move |c| {
+                        let _ = tx.send(c);
+                    });
+                    *starting = Some(Starting {
+                        future: l.launch(scenario, on),
+                        progress,
+                        override_note,
+                        queued: Vec::new(),
+                    });
+                }
                 None => follow.push(Action::RunFailed("this console cannot start runs".into())),
             },
             Effect::LoadRunbook { path, anchor } => follow.push(Action::RunbookLoaded(
@@ -287,7 +350,7 @@ impl Loop<'_> {
         let mut quit = false;
         for a in follow {
             for e in app.update(a) {
-                quit |= self.carry_out(e, app, session, done);
+                quit |= self.carry_out(e, app, session, starting);
             }
         }
         quit

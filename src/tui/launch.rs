@@ -6,26 +6,39 @@ use std::sync::Arc;
 use crate::engine::Options;
 use crate::scenario::{Scenario, heading_slug};
 use crate::session::{self, Running};
+use crate::target::OnConnect;
+use futures_util::future::BoxFuture;
 
 /// Starts a run. The console calls it when the IC presses start; tests may supply their own.
+/// The start runs beside the console's loop (opening N hosts takes a while): `progress` hears
+/// how many hosts have answered, and the console stays live meanwhile.
 pub trait Launcher: Send {
-    fn launch(&mut self, scenario: Arc<Scenario>) -> Result<Running, String>;
+    fn launch(
+        &mut self,
+        scenario: Arc<Scenario>,
+        progress: OnConnect,
+    ) -> BoxFuture<'static, Result<Running, String>>;
 }
 
-/// The real launcher: [`session::start_blocking`], with a person at the console to decide whether
-/// failed live checks may be overridden.
+/// The real launcher: [`session::start`], with a person at the console to decide whether failed
+/// live checks may be overridden.
 pub struct EngineLauncher {
     pub journal: Option<PathBuf>,
     pub options: Options,
 }
 
 impl Launcher for EngineLauncher {
-    fn launch(&mut self, scenario: Arc<Scenario>) -> Result<Running, String> {
-        let options = Options {
+    fn launch(
+        &mut self,
+        scenario: Arc<Scenario>,
+        progress: OnConnect,
+    ) -> BoxFuture<'static, Result<Running, String>> {
+        let mut options = Options {
             hold_failed_preflight: true,
             ..self.options.clone()
         };
-        session::start_blocking(scenario, self.journal.clone(), options)
+        options.open.progress = progress;
+        Box::pin(session::start(scenario, self.journal.clone(), options))
     }
 }
 

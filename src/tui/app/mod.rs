@@ -145,6 +145,9 @@ pub struct App {
     /// Why the last start failed (connection errors, an unknown host key): shown in full in the
     /// preflight's Live checks box with the command that fixes it, until the next start.
     pub start_error: Option<String>,
+    /// While a start opens its targets: how many hosts have answered (cleared by the first event
+    /// of the run, or a failed start).
+    pub connecting: Option<crate::target::Connecting>,
     pub no_color: bool,
     /// Notes saved after the run ended; appended to the journal when the console closes.
     pub late_notes: Vec<LateNote>,
@@ -179,6 +182,7 @@ impl App {
             status_until: None,
             wall: now,
             start_error: None,
+            connecting: None,
             no_color: false,
             late_notes: Vec::new(),
         }
@@ -305,6 +309,7 @@ impl App {
             }
             A::Event(env) => {
                 let was_live = self.run_live();
+                self.connecting = None;
                 self.apply(&env);
                 let just_ended = was_live && self.run.ended;
                 if self.run.ended && self.quit_after_end {
@@ -514,8 +519,13 @@ impl App {
                 self.export = Some(r);
                 vec![]
             }
+            A::Connecting(c) => {
+                self.connecting = Some(c);
+                vec![]
+            }
             A::RunFailed(why) => {
                 self.started = false;
+                self.connecting = None;
                 // The whole reason, with the command that fixes it, goes to the Live checks box.
                 self.start_error = Some(why);
                 self.status = Some("the run could not start: see Live checks".into());

@@ -242,18 +242,113 @@ impl crate::tui::launch::Launcher for CrashingLauncher {
     fn launch(
         &mut self,
         _scenario: std::sync::Arc<Scenario>,
-    ) -> Result<crate::session::Running, String> {
+        _progress: crate::target::OnConnect,
+    ) -> futures_util::future::BoxFuture<'static, Result<crate::session::Running, String>> {
         let (commands, _rx) = mpsc::channel(8);
         let (events, _) = tokio::sync::broadcast::channel(16);
         let handle = crate::engine::Handle { commands, events };
         self.keep.push(handle.clone());
-        Ok(crate::session::Running {
+        let running = crate::session::Running {
             events: handle.subscribe(),
             handle,
             engine: tokio::spawn(async { panic!("engine bug (test)") }),
             journal: self.journal.clone(),
+        };
+        Box::pin(async move { Ok(running) })
+    }
+}
+
+/// The real launcher, held back until the test lets it go: it reports one host of two answered
+/// first, as a slow fleet would.
+struct SlowLauncher {
+    real: EngineLauncher,
+    go: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl crate::tui::launch::Launcher for SlowLauncher {
+    fn launch(
+        &mut self,
+        scenario: std::sync::Arc<Scenario>,
+        progress: crate::target::OnConnect,
+    ) -> futures_util::future::BoxFuture<'static, Result<crate::session::Running, String>> {
+        let go = self.go.take();
+        let start = self.real.launch(scenario, progress.clone());
+        Box::pin(async move {
+            progress.report(crate::target::Connecting {
+                done: 1,
+                failed: 0,
+                total: 2,
+            });
+            if let Some(go) = go {
+                let _ = go.await;
+            }
+            start.await
         })
     }
+}
+
+/// Opening the hosts runs beside the console: the loop stays live (it draws the count), and a
+/// halt pressed meanwhile is not lost: it reaches the run as soon as the run exists, before any
+/// fault goes in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_halt_pressed_while_the_hosts_open_reaches_the_run() {
+    let Setup {
+        dir: _dir,
+        marker,
+        journal,
+        launcher,
+        keys,
+        input,
+        mut app,
+    } = setup();
+    let (go, wait) = tokio::sync::oneshot::channel();
+    let mut slow = SlowLauncher {
+        real: launcher,
+        go: Some(wait),
+    };
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let lp = Loop {
+        launcher: Some(&mut slow),
+        signals: mpsc::channel(1).1,
+        journal: None,
+    };
+    let driver = async {
+        let send = |e| keys.send(e).expect("loop is listening");
+        send(key('s'));
+        for c in "slow".chars() {
+            send(key(c));
+        }
+        send(Ok(TermEvent::Key(KeyEvent::new(
+            KeyCode::Enter,
+            KeyModifiers::NONE,
+        ))));
+        // The loop keeps answering keys while the start is held back.
+        send(key('?'));
+        send(key('?'));
+        send(key('X'));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = go.send(());
+        let ended = || {
+            std::fs::read_to_string(&journal)
+                .unwrap_or_default()
+                .contains("\"run_ended\"")
+        };
+        until("the end of the run", ended).await;
+        send(key('q'));
+    };
+    let (done, ()) = tokio::join!(lp.run(&mut terminal, &mut app, input), driver);
+    let done = done.expect("loop ran");
+    let crate::session::Ended::Finished(outcome) = done.outcome.expect("engine ran") else {
+        panic!("engine did not finish")
+    };
+    assert_eq!(outcome.verdict, Verdict::Aborted, "{}", outcome.reason);
+    let text = std::fs::read_to_string(&journal).expect("journal");
+    assert!(text.contains("\"halt_requested\""), "{text}");
+    assert!(
+        !text.contains("\"fault_injected\""),
+        "a fault went in: {text}"
+    );
+    assert!(!marker.exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -497,7 +497,7 @@ fn run_failed_allows_a_retry() {
     assert!(app.start_error.is_none());
 }
 
-/// What an SSH target with an unknown host key makes `session::start_blocking` return.
+/// What an SSH target with an unknown host key makes `session::start` return.
 pub const UNKNOWN_KEY: &str = "1 host(s) could not be opened; nothing was run:\n  web-1:22: host key SHA256:q3bT0x is not in /home/ic/.ssh/known_hosts; if that is the host's key, trust it with `gameday trust web-1:22 --known-hosts /home/ic/.ssh/known_hosts` (or run with --accept-new). Nothing was run on it; nothing was run";
 
 #[test]
@@ -1094,4 +1094,21 @@ fn a_narrow_panel_keeps_its_value_and_drops_the_legend() {
             );
         }
     }
+}
+
+/// While a start opens its hosts the Live checks box counts them; the first event of the run (or
+/// a failed start) ends the count.
+#[test]
+fn the_live_checks_box_counts_hosts_while_they_open() {
+    let mut app = preflight();
+    app.started = true;
+    app.update(Action::Connecting(crate::target::Connecting {
+        done: 1,
+        failed: 0,
+        total: 2,
+    }));
+    let text = render_text(&app, 80, 24);
+    assert!(text.contains("connecting 1/2 hosts…"), "{text}");
+    app.update(Action::RunFailed("refused".into()));
+    assert!(app.connecting.is_none());
 }

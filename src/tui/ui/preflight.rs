@@ -93,10 +93,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     }
     let live: Vec<Line> = if app.run.checks.is_empty() {
-        let msg = if app.started {
-            "running live checks…"
-        } else {
-            "live checks (hosts reachable, metrics return data) run when you start"
+        let msg = match &app.connecting {
+            Some(c) if app.started => c.to_string(),
+            _ if app.started => "running live checks…".to_string(),
+            _ => {
+                "live checks (hosts reachable, metrics return data) run when you start".to_string()
+            }
         };
         vec![Line::styled(msg, theme.dim())]
     } else {
