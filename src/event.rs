@@ -95,6 +95,64 @@ impl StepOutcome {
     }
 }
 
+/// What a note is, for the hot wash and the debrief's sections.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    /// What someone saw (the default).
+    #[default]
+    Observation,
+    /// Something to do after the game day: an owner and, optionally, a due date.
+    ActionItem,
+    WentWell,
+    /// Went wrong, or could be improved.
+    WentWrong,
+    Question,
+    /// The runbook was missing a step, wrong, or out of date.
+    RunbookGap,
+}
+
+impl NoteKind {
+    /// In the order the console's note box cycles them (`Tab`).
+    pub const ALL: [NoteKind; 6] = [
+        NoteKind::Observation,
+        NoteKind::ActionItem,
+        NoteKind::WentWell,
+        NoteKind::WentWrong,
+        NoteKind::Question,
+        NoteKind::RunbookGap,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            NoteKind::Observation => "observation",
+            NoteKind::ActionItem => "action item",
+            NoteKind::WentWell => "went well",
+            NoteKind::WentWrong => "went wrong",
+            NoteKind::Question => "question",
+            NoteKind::RunbookGap => "runbook gap",
+        }
+    }
+
+    /// The next kind in [`NoteKind::ALL`], round.
+    pub fn next(self) -> NoteKind {
+        let i = NoteKind::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        NoteKind::ALL[(i + 1) % NoteKind::ALL.len()]
+    }
+
+    /// A journaled note's kind: `kind` when written, else (a journal from before kinds) an action
+    /// item when `action` is set, an observation otherwise.
+    pub fn of(kind: Option<NoteKind>, action: bool) -> NoteKind {
+        kind.unwrap_or(if action {
+            NoteKind::ActionItem
+        } else {
+            NoteKind::Observation
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -234,8 +292,18 @@ pub enum Event {
     Note {
         role: String,
         text: String,
+        /// Set for an action item (kept beside `kind` so that older readers still see one).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         action: bool,
+        /// What the note is; journals from before kinds have none (see [`NoteKind::of`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<NoteKind>,
+        /// Who owns an action item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        /// When an action item is due, as typed (`YYYY-MM-DD`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<String>,
         /// Every metric's latest value at this instant (`null` = no data).
         metrics: BTreeMap<String, Option<f64>>,
         faults: Vec<LiveFault>,
@@ -781,6 +849,9 @@ pub(crate) mod hostile {
                 role: text("role"),
                 text: long("note"),
                 action: true,
+                kind: Some(NoteKind::ActionItem),
+                owner: Some(text("owner")),
+                due: Some(text("due")),
                 metrics: NUMBERS
                     .iter()
                     .enumerate()

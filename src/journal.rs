@@ -1198,6 +1198,9 @@ mod tests {
             role: "ic".into(),
             text,
             action: false,
+            kind: None,
+            owner: None,
+            due: None,
             metrics: Default::default(),
             faults: vec![],
         }

@@ -16,7 +16,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::event::{
-    CommandOutcome, Envelope, Event, MilestoneKind, Phase, RollbackStatus, RuleCheck, Verdict,
+    CommandOutcome, Envelope, Event, MilestoneKind, NoteKind, Phase, RollbackStatus, RuleCheck,
+    Verdict,
 };
 use crate::fault::{
     FaultLedger, FaultPlan, FaultState, LeasePlan, LedgerEntry, PlanContext, RollbackReport, kinds,
@@ -74,10 +75,21 @@ pub enum Command {
         by: String,
         reason: String,
     },
+    /// An observation, or an action item with no owner (`action`): the short form of
+    /// [`Command::NoteOf`].
     Note {
         role: String,
         text: String,
         action: bool,
+    },
+    /// A note of a kind (the console's note box); an action item names its owner and may have a
+    /// due date.
+    NoteOf {
+        role: String,
+        text: String,
+        kind: NoteKind,
+        owner: Option<String>,
+        due: Option<String>,
     },
     Milestone {
         kind: MilestoneKind,
@@ -1129,6 +1141,29 @@ impl Engine {
 
     // ---- inputs -------------------------------------------------------------------------------
 
+    /// A note, journaled with every metric's latest value and the live faults.
+    fn note(
+        &mut self,
+        role: String,
+        text: String,
+        kind: NoteKind,
+        owner: Option<String>,
+        due: Option<String>,
+    ) {
+        let metrics = self.latest.clone();
+        let faults = self.ledger.live();
+        self.emit(Event::Note {
+            role,
+            text,
+            action: kind == NoteKind::ActionItem,
+            kind: Some(kind),
+            owner,
+            due,
+            metrics,
+            faults,
+        });
+    }
+
     fn on_command(&mut self, cmd: Command) {
         match cmd {
             // A halt during the recovery watch ends the watch.
@@ -1154,16 +1189,16 @@ impl Engine {
                 }
             }
             Command::Note { role, text, action } => {
-                let metrics = self.latest.clone();
-                let faults = self.ledger.live();
-                self.emit(Event::Note {
-                    role,
-                    text,
-                    action,
-                    metrics,
-                    faults,
-                });
+                let kind = NoteKind::of(None, action);
+                self.note(role, text, kind, None, None);
             }
+            Command::NoteOf {
+                role,
+                text,
+                kind,
+                owner,
+                due,
+            } => self.note(role, text, kind, owner, due),
             Command::Milestone { kind, role } => {
                 self.emit(Event::Milestone { kind, role });
             }

@@ -709,10 +709,12 @@ async fn advance_notes_and_milestones() {
                 .await
                 .unwrap();
             h.commands
-                .send(Command::Note {
+                .send(Command::NoteOf {
                     role: "scribe".into(),
                     text: "error budget dashboard lags by 1 min".into(),
-                    action: true,
+                    kind: crate::event::NoteKind::ActionItem,
+                    owner: Some("ana".into()),
+                    due: Some("2026-12-15".into()),
                 })
                 .await
                 .unwrap();
@@ -740,8 +742,17 @@ async fn advance_notes_and_milestones() {
         .iter()
         .find_map(|e| match &e.event {
             Event::Note {
-                metrics, faults, ..
-            } => Some((metrics.clone(), faults.clone())),
+                metrics,
+                faults,
+                action,
+                kind,
+                ..
+            } => {
+                // Both: older readers see an action item by `action`.
+                assert!(*action);
+                assert_eq!(*kind, Some(crate::event::NoteKind::ActionItem));
+                Some((metrics.clone(), faults.clone()))
+            }
             _ => None,
         })
         .unwrap();
@@ -754,7 +765,9 @@ async fn advance_notes_and_milestones() {
     assert_eq!(note.1[0].state, "injected");
     let debrief = crate::report::debrief(&crate::fold::RunState::from_events(&run.events));
     assert!(
-        debrief.contains("- [ ] error budget dashboard lags by 1 min (scribe"),
+        debrief.contains(
+            "| [ ] | error budget dashboard lags by 1 min | ana | 2026-12-15 | scribe at T+"
+        ),
         "{debrief}"
     );
     assert!(debrief.contains("Time to detect"));

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::event::{Event, MilestoneKind, Phase, RollbackStatus, RuleCheck};
+use crate::event::{Event, MilestoneKind, NoteKind, Phase, RollbackStatus, RuleCheck};
 use crate::fmt;
 use crate::scenario::{Scenario, Transport};
 
@@ -216,14 +216,16 @@ pub fn describe(event: &Event, hosts: &HostNames) -> (String, String) {
             format!("`{label}` TRIPPED after {}", fmt::elapsed_ms(*breaching_ms)),
         ),
         Event::Note {
-            role, text, action, ..
+            role,
+            text,
+            action,
+            kind,
+            owner,
+            due,
+            ..
         } => (
             role.as_str(),
-            if *action {
-                format!("ACTION: {text}")
-            } else {
-                text.clone()
-            },
+            note_line(NoteKind::of(*kind, *action), text, owner, due),
         ),
         Event::Milestone { kind, role } => (
             role.as_str(),
@@ -413,5 +415,33 @@ pub fn status_name(s: RollbackStatus) -> &'static str {
         RollbackStatus::Verified => "VERIFIED",
         RollbackStatus::Failed => "FAILED",
         RollbackStatus::Unknown => "UNKNOWN",
+    }
+}
+
+/// A note as one timeline line: an observation is its text; other kinds say what they are, an
+/// action item with its owner and due date.
+pub fn note_line(
+    kind: NoteKind,
+    text: &str,
+    owner: &Option<String>,
+    due: &Option<String>,
+) -> String {
+    match kind {
+        NoteKind::Observation => text.to_string(),
+        NoteKind::ActionItem => {
+            let mut tail = Vec::new();
+            if let Some(o) = owner {
+                tail.push(format!("owner {o}"));
+            }
+            if let Some(d) = due {
+                tail.push(format!("due {d}"));
+            }
+            if tail.is_empty() {
+                format!("ACTION: {text}")
+            } else {
+                format!("ACTION: {text} ({})", tail.join(", "))
+            }
+        }
+        k => format!("{}: {text}", k.label().to_uppercase()),
     }
 }

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::event::{
-    CommandOutcome, CriterionOutcome, Envelope, Event, MilestoneKind, Phase, RollbackStatus,
-    RuleCheck, StepOutcome, Verdict,
+    CommandOutcome, CriterionOutcome, Envelope, Event, MilestoneKind, NoteKind, Phase,
+    RollbackStatus, RuleCheck, StepOutcome, Verdict,
 };
 use crate::journal::{JournalError, Reader, Record, SampleRecord, TornTail};
 use crate::scenario::Scenario;
@@ -291,7 +291,24 @@ pub struct NoteRow {
     pub ts: DateTime<Utc>,
     pub role: String,
     pub text: String,
-    pub action: bool,
+    pub kind: NoteKind,
+    /// An action item's owner and due date.
+    pub owner: Option<String>,
+    pub due: Option<String>,
+}
+
+impl NoteRow {
+    pub fn is_action(&self) -> bool {
+        self.kind == NoteKind::ActionItem
+    }
+
+    /// What the note is, in the words an undo names it by.
+    pub fn what(&self) -> &'static str {
+        match self.kind {
+            NoteKind::Observation => "note",
+            k => k.label(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -336,6 +353,8 @@ pub struct CriterionRow {
     pub label: String,
     /// Ticked by a person (else decided from samples).
     pub human: bool,
+    /// Who the scenario says ticks a human check (`by:`).
+    pub check_by: Option<String>,
     /// `None`: not decided (yet, or the step never ran).
     pub outcome: Option<CriterionOutcome>,
     pub ts: Option<DateTime<Utc>>,
@@ -343,6 +362,32 @@ pub struct CriterionRow {
     pub after_ms: Option<u64>,
     pub reason: Option<String>,
     pub by: Option<String>,
+}
+
+impl CriterionRow {
+    /// The evidence in words: the deciding value, how long after its window opened, who ticked
+    /// it, why (the debrief's table and the console's Review and Debrief screens).
+    pub fn evidence(&self) -> String {
+        let mut out = Vec::new();
+        if let Some(v) = self.value {
+            out.push(format!("value {}", crate::fmt::value(Some(v))));
+        }
+        if let Some(ms) = self.after_ms {
+            out.push(format!("after {}", crate::fmt::elapsed_ms(ms)));
+        }
+        if let Some(b) = &self.by {
+            out.push(format!("by {b}"));
+        }
+        if let Some(r) = &self.reason {
+            out.push(r.clone());
+        }
+        out.join("; ")
+    }
+
+    /// The outcome in words; `not decided` while open.
+    pub fn result(&self) -> &'static str {
+        self.outcome.map_or("not decided", |o| o.label())
+    }
 }
 
 /// A step's journaled result.
@@ -746,6 +791,10 @@ impl RunState {
                         index,
                         label: c.label.clone(),
                         human: matches!(c.test, crate::scenario::Test::Check { .. }),
+                        check_by: match &c.test {
+                            crate::scenario::Test::Check { by } => by.clone(),
+                            _ => None,
+                        },
                         outcome: None,
                         ts: None,
                         value: None,
@@ -936,13 +985,21 @@ impl RunState {
                 ));
             }
             Event::Note {
-                role, text, action, ..
+                role,
+                text,
+                action,
+                kind,
+                owner,
+                due,
+                ..
             } => self.notes.push(NoteRow {
                 seq: env.seq,
                 ts,
                 role: role.clone(),
                 text: text.clone(),
-                action: *action,
+                kind: NoteKind::of(*kind, *action),
+                owner: owner.clone(),
+                due: due.clone(),
             }),
             Event::Milestone { kind, role } => {
                 let counts = self.key_times.first_fault.is_some();
@@ -1039,6 +1096,7 @@ impl RunState {
                             index: *index,
                             label: label.clone(),
                             human: by.is_some(),
+                            check_by: None,
                             outcome: None,
                             ts: None,
                             value: None,
@@ -1117,8 +1175,7 @@ impl RunState {
     fn retract(&mut self, seq: u64) -> Option<String> {
         if let Some(i) = self.notes.iter().position(|n| n.seq == seq) {
             let n = self.notes.remove(i);
-            let what = if n.action { "action item" } else { "note" };
-            return Some(format!("{what}: {}", n.text));
+            return Some(format!("{}: {}", n.what(), n.text));
         }
         let i = self.milestones.iter().position(|m| m.seq == seq)?;
         let m = self.milestones.remove(i);
@@ -1141,10 +1198,10 @@ impl RunState {
 
     /// The newest note or milestone still standing: what an undo retracts.
     pub fn last_retractable(&self) -> Option<(u64, String)> {
-        let note = self.notes.last().map(|n| {
-            let what = if n.action { "action item" } else { "note" };
-            (n.seq, format!("{what} \"{}\"", n.text))
-        });
+        let note = self
+            .notes
+            .last()
+            .map(|n| (n.seq, format!("{} \"{}\"", n.what(), n.text)));
         let milestone = self.milestones.last().map(|m| {
             (
                 m.seq,
@@ -1211,6 +1268,36 @@ impl RunState {
                 }
             })
             .collect()
+    }
+
+    /// The notes still standing, grouped by kind in [`NoteKind::ALL`] order (every kind, empty
+    /// ones too), each group in journal order: the Review screen and the debrief's sections.
+    pub fn notes_by_kind(&self) -> Vec<(NoteKind, Vec<&NoteRow>)> {
+        NoteKind::ALL
+            .iter()
+            .map(|k| (*k, self.notes.iter().filter(|n| n.kind == *k).collect()))
+            .collect()
+    }
+
+    /// The notes of one kind, in journal order.
+    pub fn notes_of(&self, kind: NoteKind) -> impl Iterator<Item = &NoteRow> {
+        self.notes.iter().filter(move |n| n.kind == kind)
+    }
+
+    /// The human checks no one has decided yet, of the steps that have started (the only ones
+    /// the engine takes a tick for), in scenario order.
+    pub fn open_checks(&self) -> impl Iterator<Item = &CriterionRow> {
+        let started = self.impact.steps.iter().map(|s| s.index).max();
+        self.criteria
+            .iter()
+            .filter(move |c| c.human && c.outcome.is_none() && started.is_some_and(|s| c.step <= s))
+    }
+
+    /// Human checks that were never ticked: still open, or closed as not checked at the end.
+    pub fn unchecked(&self) -> impl Iterator<Item = &CriterionRow> {
+        self.criteria
+            .iter()
+            .filter(|c| c.human && matches!(c.outcome, None | Some(CriterionOutcome::NotChecked)))
     }
 
     pub fn live_faults(&self) -> usize {

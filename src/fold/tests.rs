@@ -221,6 +221,9 @@ fn a_retraction_withdraws_a_note_or_milestone() {
                 role: "IC".into(),
                 text: "typo".into(),
                 action: false,
+                kind: None,
+                owner: None,
+                due: None,
                 metrics: Default::default(),
                 faults: vec![],
             },
@@ -374,4 +377,110 @@ fn rollbacks_are_counted_per_batch_as_their_results_come_in() {
     let mut c = RollbackCount::default();
     c.apply(&result("a", "h", RollbackStatus::Verified));
     assert_eq!(c.to_string(), "1/1 verified, 0 failed, 0 unknown");
+}
+
+/// Notes are grouped by kind: a journal from before kinds reads `action: true` as an action item and
+/// anything else as an observation; a new one carries its kind, owner and due date; a retracted note
+/// leaves its group. The debrief's sections come from the same grouping.
+#[test]
+fn notes_are_grouped_by_kind_and_old_journals_read() {
+    use crate::event::NoteKind;
+    let old = |ms, action| {
+        let line = format!(
+            r#"{{"seq":{ms},"ts":"2026-12-01T10:00:0{}.000Z","run":"r","type":"note","role":"IC","text":"old {ms}",{}"metrics":{{}},"faults":[]}}"#,
+            ms,
+            if action { r#""action":true,"# } else { "" }
+        );
+        serde_json::from_str::<Envelope>(&line).expect("an old note reads")
+    };
+    let note = |kind: NoteKind, text: &str, owner: Option<&str>, due: Option<&str>| Event::Note {
+        role: "scribe".into(),
+        text: text.into(),
+        action: kind == NoteKind::ActionItem,
+        kind: Some(kind),
+        owner: owner.map(str::to_string),
+        due: due.map(str::to_string),
+        metrics: Default::default(),
+        faults: vec![],
+    };
+    let mut events = vec![old(1, false), old(2, true)];
+    let mut log = Log(vec![]);
+    log.push(3_000, note(NoteKind::WentWell, "alert fired", None, None))
+        .push(
+            3_000,
+            note(NoteKind::WentWrong, "dashboard lagged", None, None),
+        )
+        .push(
+            3_000,
+            note(NoteKind::Question, "why no backoff?", None, None),
+        )
+        .push(
+            3_000,
+            note(NoteKind::RunbookGap, "flag not named", None, None),
+        )
+        .push(
+            3_000,
+            note(
+                NoteKind::ActionItem,
+                "p99 alert",
+                Some("ana"),
+                Some("2026-12-15"),
+            ),
+        )
+        .push(3_000, note(NoteKind::WentWell, "typo", None, None));
+    for (i, mut e) in log.0.into_iter().enumerate() {
+        e.seq = 3 + i as u64;
+        events.push(e);
+    }
+    events.push(Envelope {
+        seq: 9,
+        ts: at(4_000),
+        run: "r".into(),
+        event: Event::Retracted {
+            retracts: 8,
+            role: "scribe".into(),
+        },
+    });
+    let run = RunState::from_events(&events);
+    let groups: Vec<(NoteKind, Vec<&str>)> = run
+        .notes_by_kind()
+        .into_iter()
+        .map(|(k, ns)| (k, ns.iter().map(|n| n.text.as_str()).collect()))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (NoteKind::Observation, vec!["old 1"]),
+            (NoteKind::ActionItem, vec!["old 2", "p99 alert"]),
+            (NoteKind::WentWell, vec!["alert fired"]),
+            (NoteKind::WentWrong, vec!["dashboard lagged"]),
+            (NoteKind::Question, vec!["why no backoff?"]),
+            (NoteKind::RunbookGap, vec!["flag not named"]),
+        ]
+    );
+    let item = run.notes_of(NoteKind::ActionItem).nth(1).expect("item");
+    assert_eq!(item.owner.as_deref(), Some("ana"));
+    assert_eq!(item.due.as_deref(), Some("2026-12-15"));
+    assert!(
+        run.timeline
+            .iter()
+            .any(|t| t.text == "ACTION: p99 alert (owner ana, due 2026-12-15)")
+    );
+    let md = crate::report::debrief(&run);
+    for want in [
+        "## What went well\n\n- T+00:02 alert fired (scribe)\n",
+        "## What went wrong\n\n- T+00:02 dashboard lagged (scribe)\n",
+        "## Lessons learned and questions\n\n- T+00:02 why no backoff? (scribe)\n",
+        "| Done | Action | Owner | Due | Source note |",
+        "| [ ] | old 2 | — | — | IC at T+00:01 |",
+        "| [ ] | p99 alert | ana | 2026-12-15 | scribe at T+00:02 |",
+        "## Runbook gaps\n\n- T+00:02 flag not named (scribe)\n",
+        "### IC\n\n- T+00:00 old 1\n",
+    ] {
+        assert!(md.contains(want), "debrief lacks {want:?}:\n{md}");
+    }
+    assert!(
+        !md.contains("typo (scribe)"),
+        "a retracted note is left out"
+    );
 }

@@ -324,44 +324,7 @@ pub fn debrief(run: &RunState) -> String {
     }
     out.push('\n');
 
-    // Notes by role & action items
-    let mut by_role: BTreeMap<&str, Vec<&NoteRow>> = BTreeMap::new();
-    for n in &run.notes {
-        by_role.entry(n.role.as_str()).or_default().push(n);
-    }
-    let _ = writeln!(out, "## Notes\n");
-    if by_role.is_empty() {
-        let _ = writeln!(out, "No notes were taken.\n");
-    }
-    for (role, notes) in &by_role {
-        let _ = writeln!(out, "### {role}\n");
-        for n in notes {
-            let _ = writeln!(
-                out,
-                "- {} {}",
-                t_plus(start, n.ts),
-                n.text.replace('\n', " ")
-            );
-        }
-        out.push('\n');
-    }
-    let _ = writeln!(out, "## Action items\n");
-    let actions: Vec<&NoteRow> = run.notes.iter().filter(|n| n.action).collect();
-    if actions.is_empty() {
-        let _ = writeln!(out, "None recorded.\n");
-    }
-    for n in &actions {
-        let _ = writeln!(
-            out,
-            "- [ ] {} ({}, {})",
-            n.text.replace('\n', " "),
-            n.role,
-            t_plus(start, n.ts)
-        );
-    }
-    if !actions.is_empty() {
-        out.push('\n');
-    }
+    notes(&mut out, run, start);
 
     // Appendix
     let _ = writeln!(out, "## Appendix\n");
@@ -394,6 +357,89 @@ pub fn debrief(run: &RunState) -> String {
     out
 }
 
+/// The notes, from the fold's grouping by kind: observations by role, then one section per kind
+/// (what went well, what went wrong, lessons learned and questions, action items as a table with a
+/// checkbox, runbook gaps).
+fn notes(out: &mut String, run: &RunState, start: DateTime<Utc>) {
+    use crate::event::NoteKind;
+    let line = |n: &NoteRow| {
+        format!(
+            "- {} {} ({})",
+            t_plus(start, n.ts),
+            n.text.replace('\n', " "),
+            n.role
+        )
+    };
+    let mut by_role: BTreeMap<&str, Vec<&NoteRow>> = BTreeMap::new();
+    for n in run.notes_of(NoteKind::Observation) {
+        by_role.entry(n.role.as_str()).or_default().push(n);
+    }
+    let _ = writeln!(out, "## Notes\n");
+    if by_role.is_empty() {
+        let _ = writeln!(out, "No observations were noted.\n");
+    }
+    for (role, notes) in &by_role {
+        let _ = writeln!(out, "### {role}\n");
+        for n in notes {
+            let _ = writeln!(
+                out,
+                "- {} {}",
+                t_plus(start, n.ts),
+                n.text.replace('\n', " ")
+            );
+        }
+        out.push('\n');
+    }
+    for (kind, title) in [
+        (NoteKind::WentWell, "What went well"),
+        (NoteKind::WentWrong, "What went wrong"),
+        (NoteKind::Question, "Lessons learned and questions"),
+    ] {
+        let _ = writeln!(out, "## {title}\n");
+        let notes: Vec<&NoteRow> = run.notes_of(kind).collect();
+        if notes.is_empty() {
+            let _ = writeln!(out, "None noted.\n");
+            continue;
+        }
+        for n in notes {
+            let _ = writeln!(out, "{}", line(n));
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "## Action items\n");
+    let actions: Vec<&NoteRow> = run.notes_of(NoteKind::ActionItem).collect();
+    if actions.is_empty() {
+        let _ = writeln!(out, "None recorded.\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "| Done | Action | Owner | Due | Source note |\n|---|---|---|---|---|"
+        );
+        for n in &actions {
+            let _ = writeln!(
+                out,
+                "| [ ] | {} | {} | {} | {} at {} |",
+                cell(&n.text),
+                cell(n.owner.as_deref().unwrap_or("—")),
+                cell(n.due.as_deref().unwrap_or("—")),
+                cell(&n.role),
+                t_plus(start, n.ts)
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "## Runbook gaps\n");
+    let gaps: Vec<&NoteRow> = run.notes_of(NoteKind::RunbookGap).collect();
+    if gaps.is_empty() {
+        let _ = writeln!(out, "None noted.\n");
+    } else {
+        for n in gaps {
+            let _ = writeln!(out, "{}", line(n));
+        }
+        out.push('\n');
+    }
+}
+
 /// File-name-safe stem for a metric's chart: `chart-<stem>.svg`.
 pub fn chart_file_stem(metric: &str) -> String {
     metric
@@ -412,14 +458,33 @@ fn executive_summary(out: &mut String, run: &RunState) {
     let k = summary::Summary::of(run);
     let _ = writeln!(out, "## Executive summary\n");
     let _ = writeln!(out, "{}\n", k.sentence);
+    for l in summary_lines(run, true) {
+        let _ = writeln!(out, "- {l}");
+    }
+    out.push('\n');
+}
+
+/// The executive summary's lines (steps, worst impact, times to detect, mitigate and recover,
+/// faults) from [`summary::Summary`]: with `md`, Markdown (code and bold) for `debrief.md`; without,
+/// plain text for the console's Debrief screen.
+pub fn summary_lines(run: &RunState, md: bool) -> Vec<String> {
+    let k = summary::Summary::of(run);
+    let tick = |s: &str| if md { format!("`{s}`") } else { s.to_string() };
+    let bold = |s: &str| {
+        if md {
+            format!("**{s}**")
+        } else {
+            s.to_string()
+        }
+    };
     let mut lines = vec![format!(
         "Steps: {} passed, {} failed, {} undecided ({} with success criteria).",
         k.steps_passed, k.steps_failed, k.steps_undecided, k.steps_with_criteria
     )];
     if let Some(w) = &k.worst_impact {
         lines.push(format!(
-            "Worst impact: `{}` reached {} during faults (baseline mean {}{}).",
-            w.metric,
+            "Worst impact: {} reached {} during faults (baseline mean {}{}).",
+            tick(&w.metric),
             fmt::value(w.worst),
             fmt::value(w.baseline_mean),
             w.change_pct
@@ -434,7 +499,7 @@ fn executive_summary(out: &mut String, run: &RunState) {
         span(k.time_to_detect_automated_ms),
         span(k.time_to_mitigate_ms),
         if k.not_recovered > 0 {
-            format!("{} metric(s) **did not recover**", k.not_recovered)
+            format!("{} metric(s) {}", k.not_recovered, bold("did not recover"))
         } else {
             span(k.time_to_recover_ms)
         }
@@ -444,15 +509,68 @@ fn executive_summary(out: &mut String, run: &RunState) {
         k.faults_injected,
         k.faults_verified,
         if k.faults_unresolved > 0 {
-            format!(", **{} not verified**", k.faults_unresolved)
+            format!(
+                ", {}",
+                bold(&format!("{} not verified", k.faults_unresolved))
+            )
         } else {
             String::new()
         }
     ));
-    for l in lines {
-        let _ = writeln!(out, "- {l}");
+    lines
+}
+
+/// Each metric's time to recover after each moment every fault was back, one line each (the
+/// debrief's "Time to recover" and the console's Debrief screen); `md` as in [`summary_lines`].
+pub fn recovery_lines(run: &RunState, start: DateTime<Utc>, md: bool) -> Vec<String> {
+    use crate::fold::impact::Recovery;
+    let bold = |s: &str| {
+        if md {
+            format!("**{s}**")
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = Vec::new();
+    for (name, m) in &run.impact.metrics {
+        for r in &m.recoveries {
+            let what = match r.result(run.ended) {
+                Recovery::Recovered { ms } => fmt::elapsed_ms(ms),
+                Recovery::Waiting => "still recovering (the run has not ended)".into(),
+                Recovery::NotBeforeNextFault => {
+                    format!("{} before the next fault", bold("did not recover"))
+                }
+                Recovery::NotBeforeEnd => {
+                    format!("{} before the run ended", bold("did not recover"))
+                }
+            };
+            out.push(format!(
+                "{} after the rollback at {}: {what}",
+                if md {
+                    format!("`{name}`")
+                } else {
+                    name.clone()
+                },
+                t_plus(start, r.from)
+            ));
+        }
     }
-    out.push('\n');
+    out
+}
+
+/// A step's result in words: its journaled outcome, or why there is none.
+pub fn step_result(run: &RunState, index: usize) -> String {
+    run.step_results
+        .iter()
+        .find(|r| r.index == index)
+        .map(|r| r.outcome.label().to_string())
+        .unwrap_or_else(|| {
+            if run.impact.steps.iter().any(|d| d.index == index) {
+                "no result journaled".into()
+            } else {
+                "not run".into()
+            }
+        })
 }
 
 fn roles(out: &mut String, scenario: Option<&Scenario>) {
@@ -491,18 +609,10 @@ fn step_results(out: &mut String, run: &RunState, start: DateTime<Utc>) {
         if step.success.is_empty() {
             continue;
         }
-        let result = run
-            .step_results
-            .iter()
-            .find(|r| r.index == i)
-            .map(|r| format!("**{}**", r.outcome.label()))
-            .unwrap_or_else(|| {
-                if run.impact.steps.iter().any(|d| d.index == i) {
-                    "no result journaled".into()
-                } else {
-                    "not run".into()
-                }
-            });
+        let result = match step_result(run, i) {
+            r if run.step_results.iter().any(|s| s.index == i) => format!("**{r}**"),
+            r => r,
+        };
         let _ = writeln!(out, "### Step {}: {} — {result}\n", i + 1, step.name);
         if let Some(e) = &step.expect {
             let _ = writeln!(out, "Expected: {}\n", e.replace('\n', " "));
@@ -518,26 +628,14 @@ fn step_results(out: &mut String, run: &RunState, start: DateTime<Utc>) {
                 Some(o) => o.label().to_string(),
                 None => "not decided".into(),
             };
-            let mut evidence = Vec::new();
-            if let Some(v) = c.value {
-                evidence.push(format!("value {}", fmt::value(Some(v))));
-            }
-            if let Some(ms) = c.after_ms {
-                evidence.push(format!("after {}", fmt::elapsed_ms(ms)));
-            }
-            if let Some(b) = &c.by {
-                evidence.push(format!("by {b}"));
-            }
-            if let Some(r) = &c.reason {
-                evidence.push(r.clone());
-            }
+            let evidence = c.evidence();
             let _ = writeln!(
                 out,
                 "| {}{} | {} | {} | {} |",
                 cell(&c.label),
                 if c.human { " (human check)" } else { "" },
                 result,
-                cell(&evidence.join("; ")),
+                cell(&evidence),
                 c.ts.map(|t| t_plus(start, t)).unwrap_or_else(|| "—".into())
             );
         }
@@ -546,7 +644,6 @@ fn step_results(out: &mut String, run: &RunState, start: DateTime<Utc>) {
 }
 
 fn impact(out: &mut String, run: &RunState, start: DateTime<Utc>) {
-    use crate::fold::impact::Recovery;
     let rows: Vec<_> = run
         .impact
         .metrics
@@ -602,23 +699,10 @@ fn impact(out: &mut String, run: &RunState, start: DateTime<Utc>) {
         out,
         "From each moment every fault was back to the first of 3 samples in a row inside the metric's steady-state bound.\n"
     );
-    let mut any = false;
-    for (name, m) in &rows {
-        for r in &m.recoveries {
-            any = true;
-            let what = match r.result(run.ended) {
-                Recovery::Recovered { ms } => fmt::elapsed_ms(ms),
-                Recovery::Waiting => "still recovering (the run has not ended)".into(),
-                Recovery::NotBeforeNextFault => "**did not recover** before the next fault".into(),
-                Recovery::NotBeforeEnd => "**did not recover** before the run ended".into(),
-            };
-            let _ = writeln!(
-                out,
-                "- `{}` after the rollback at {}: {what}",
-                name,
-                t_plus(start, r.from)
-            );
-        }
+    let recoveries = recovery_lines(run, start, true);
+    let any = !recoveries.is_empty();
+    for l in recoveries {
+        let _ = writeln!(out, "- {l}");
     }
     if !any {
         let _ = writeln!(

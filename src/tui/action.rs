@@ -35,9 +35,22 @@ pub enum Action {
     Back,
     /// The big red button.
     Halt,
+    /// `n`: the note box, kind observation (during the run, and after it on the Run and Review
+    /// screens).
     OpenNote,
+    /// `a`: the note box, kind action item.
     OpenActionItem,
+    /// `Tab` in the note box: the next note kind.
+    CycleNoteKind,
     CycleRole,
+    /// `c` on the Run and Review screens: the human checks still open.
+    OpenChecks,
+    /// `p` in the checks list: the selected check passed.
+    CheckPassed,
+    /// `f` in the checks list: the selected check failed (asks for a reason).
+    CheckFailed,
+    /// `R`: the Review screen (hot wash) after the run; again, back to the run.
+    ToggleReview,
     Detected,
     Mitigated,
     AdvanceStep,
@@ -54,6 +67,7 @@ pub enum Action {
     ToggleCheck,
     StartRun,
     ToggleDebrief,
+    /// `e` on the Debrief screen, `w` on the Review screen: write the debrief files.
     Export,
     Quit,
     /// `y` in a confirmation: quit, or the pending command.

@@ -12,6 +12,10 @@ pub enum Ctx {
     Preflight,
     Run,
     Debrief,
+    /// The Review screen (hot wash) after the run.
+    Review,
+    /// The list of open human checks (`c`).
+    Checks,
     /// A text field is open: only these bindings, everything else edits the text.
     Typing,
     /// "Quit?" confirmation.
@@ -104,7 +108,8 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Confirm, KeyCode::Esc, NONE, Action::Back, Nav, "", ""),
     b(Ctx::Typing, KeyCode::Enter, NONE, Action::Select, Notes, "Enter", "save the text"),
     b(Ctx::Typing, KeyCode::Esc, NONE, Action::Back, Notes, "Esc", "cancel the text"),
-    b(Ctx::Typing, KeyCode::Tab, NONE, Action::CycleRole, Notes, "Tab", "switch role while typing a note"),
+    b(Ctx::Typing, KeyCode::Tab, NONE, Action::CycleNoteKind, Notes, "Tab", "note box: next kind (observation, action item, went well, went wrong, question, runbook gap)"),
+    b(Ctx::Typing, KeyCode::BackTab, SHIFT, Action::CycleRole, Notes, "Shift-Tab", "note box: switch role"),
     b(Ctx::Any, C('?'), NONE, Action::ToggleHelp, Views, "?", "show / hide the keys"),
     b(Ctx::Any, C('?'), SHIFT, Action::ToggleHelp, Views, "", ""),
     b(Ctx::Any, C('q'), NONE, Action::Quit, Nav, "q", "quit (asks first during a run, then rolls back)"),
@@ -129,8 +134,9 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Preflight, C('s'), NONE, Action::StartRun, Ctl, "s", "start (failed items need a reason)"),
     b(Ctx::Run, C('>'), NONE, Action::AdvanceStep, Ctl, ">", "end this step now, go on (asks first)"),
     b(Ctx::Run, C('>'), SHIFT, Action::AdvanceStep, Ctl, "", ""),
-    b(Ctx::Run, C('n'), NONE, Action::OpenNote, Notes, "n", "write a note (role-tagged)"),
-    b(Ctx::Run, C('a'), NONE, Action::OpenActionItem, Notes, "a", "write an action item"),
+    b(Ctx::Run, C('n'), NONE, Action::OpenNote, Notes, "n", "write a note (role-tagged; Tab in the box: its kind)"),
+    b(Ctx::Run, C('a'), NONE, Action::OpenActionItem, Notes, "a", "write an action item (@owner, due:YYYY-MM-DD)"),
+    b(Ctx::Run, C('c'), NONE, Action::OpenChecks, Notes, "c", "human checks still open: tick passed or failed"),
     b(Ctx::Run, C('d'), NONE, Action::Detected, Notes, "d", "milestone detected"),
     b(Ctx::Run, C('m'), NONE, Action::Mitigated, Notes, "m", "milestone mitigated"),
     b(Ctx::Run, C('u'), NONE, Action::Undo, Notes, "u", "undo the last note or milestone (asks first)"),
@@ -141,6 +147,7 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Run, C('/'), NONE, Action::CycleFilter, Views, "/", "timeline filter: all, notes, faults, rules, metrics"),
     b(Ctx::Run, C('z'), NONE, Action::Zoom, Views, "z", "zoom the selected metric panel (again or Esc: back)"),
     b(Ctx::Run, C('D'), SHIFT, Action::ToggleDebrief, Views, "D", "debrief (after the run; replay: as of the slider)"),
+    b(Ctx::Run, C('R'), SHIFT, Action::ToggleReview, Views, "R", "review: the hot wash (after the run; replay: as of the slider)"),
     b(Ctx::Run, KeyCode::Left, NONE, Action::Seek(-5), Replay, "← / h", "back 5 s"),
     b(Ctx::Run, C('h'), NONE, Action::Seek(-5), Replay, "", ""),
     b(Ctx::Run, KeyCode::Right, NONE, Action::Seek(5), Replay, "→ / l", "forward 5 s"),
@@ -151,6 +158,16 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Run, C(']'), NONE, Action::SeekEnd, Replay, "", ""),
     b(Ctx::Debrief, C('D'), SHIFT, Action::ToggleDebrief, Views, "D", "back to the run"),
     b(Ctx::Debrief, C('e'), NONE, Action::Export, Views, "e", "export Markdown"),
+    b(Ctx::Debrief, C('R'), SHIFT, Action::ToggleReview, Views, "R", "review (hot wash)"),
+    b(Ctx::Review, C('n'), NONE, Action::OpenNote, Notes, "n", "write a note (Tab in the box: its kind)"),
+    b(Ctx::Review, C('a'), NONE, Action::OpenActionItem, Notes, "a", "write an action item (@owner, due:YYYY-MM-DD)"),
+    b(Ctx::Review, C('o'), NONE, Action::CycleRole, Notes, "o", "switch role IC / scribe / observer"),
+    b(Ctx::Review, C('c'), NONE, Action::OpenChecks, Notes, "c", "human checks (after the verdict: says why they can no longer be ticked)"),
+    b(Ctx::Review, C('w'), NONE, Action::Export, Views, "w", "write the debrief (the same files as e)"),
+    b(Ctx::Review, C('D'), SHIFT, Action::ToggleDebrief, Views, "D", "debrief"),
+    b(Ctx::Review, C('R'), SHIFT, Action::ToggleReview, Views, "R", "back to the run"),
+    b(Ctx::Checks, C('p'), NONE, Action::CheckPassed, Notes, "p", "the selected check passed"),
+    b(Ctx::Checks, C('f'), NONE, Action::CheckFailed, Notes, "f", "the selected check failed (type why)"),
 ];
 
 impl Ctx {
@@ -162,6 +179,8 @@ impl Ctx {
             Ctx::Preflight => "preflight",
             Ctx::Run => "run",
             Ctx::Debrief => "debrief",
+            Ctx::Review => "review",
+            Ctx::Checks => "checks list",
             Ctx::Typing => "text box",
             Ctx::Confirm => "confirmation",
         }
@@ -179,7 +198,9 @@ pub fn help_for(screen: Ctx, replay: bool) -> Vec<(Group, &'static Binding)> {
         for bd in BINDINGS.iter().filter(|bd| {
             bd.group == g && !bd.keys.is_empty() && (bd.ctx == screen || bd.ctx == Ctx::Any)
         }) {
-            if replay && matches!(bd.group, Group::Notes | Group::RunControl) && bd.ctx == Ctx::Run
+            if replay
+                && matches!(bd.group, Group::Notes | Group::RunControl)
+                && matches!(bd.ctx, Ctx::Run | Ctx::Review)
             {
                 continue;
             }
@@ -196,7 +217,7 @@ pub fn action_for(ctx: Ctx, key: KeyEvent) -> Option<Action> {
     }
     // Terminals differ on whether Shift is reported with an upper-case letter: ignore it for chars.
     let mods = match key.code {
-        KeyCode::Char(_) => key.modifiers - KeyModifiers::SHIFT,
+        KeyCode::Char(_) | KeyCode::BackTab => key.modifiers - KeyModifiers::SHIFT,
         _ => key.modifiers,
     };
     let find = |c: Ctx| {
@@ -226,6 +247,8 @@ mod tests {
             Ctx::Preflight,
             Ctx::Run,
             Ctx::Debrief,
+            Ctx::Review,
+            Ctx::Checks,
             Ctx::Confirm,
         ] {
             assert_eq!(

@@ -186,7 +186,10 @@ pub(crate) fn journal_late_notes(
         let event = crate::event::Event::Note {
             role: n.role.clone(),
             text: n.text.clone(),
-            action: n.action,
+            action: n.kind == crate::event::NoteKind::ActionItem,
+            kind: Some(n.kind),
+            owner: n.owner.clone(),
+            due: n.due.clone(),
             metrics: Default::default(),
             faults: vec![],
         };

@@ -27,17 +27,26 @@ impl App {
     /// A note still being typed is kept (journaled when the console closes), never dropped.
     pub(super) fn keep_open_note(&mut self) {
         if let Some(TextField {
-            field: Field::Note { action },
+            field: Field::Note { kind },
             input,
         }) = &self.field
         {
             let text = input.value().trim().to_string();
             if !text.is_empty() {
-                self.late_notes.push(LateNote {
+                // Kept whole, as typed: `@owner` and `due:` are read when they parse.
+                let parsed = (*kind == crate::event::NoteKind::ActionItem)
+                    .then(|| super::hotwash::parse_action(&text).ok())
+                    .flatten()
+                    .filter(|t| !t.text.is_empty());
+                let note = LateNote {
                     role: self.role.name().into(),
-                    text,
-                    action: *action,
-                });
+                    text: parsed.as_ref().map_or(text, |t| t.text.clone()),
+                    kind: *kind,
+                    owner: parsed.as_ref().and_then(|t| t.owner.clone()),
+                    due: parsed.and_then(|t| t.due),
+                };
+                self.late_notes.push(note.clone());
+                self.after_notes.push(note);
             }
             self.field = None;
         }
@@ -147,6 +156,11 @@ impl App {
             self.scroll = step(self.scroll, a, 10_000, 10);
             return;
         }
+        if self.overlay == Overlay::Checks {
+            let len = self.check_list().len();
+            self.check_selected = step(self.check_selected, a, len, 5);
+            return;
+        }
         match self.screen {
             Screen::Picker => {
                 let len = self.picker.entries.len();
@@ -158,7 +172,7 @@ impl App {
                 }
             }
             Screen::Run => self.navigate_run(a, |n, a, len| step(n, a, len, 10)),
-            Screen::Debrief => self.scroll = step(self.scroll, a, 1_000, 10),
+            Screen::Debrief | Screen::Review => self.scroll = step(self.scroll, a, 1_000, 10),
         }
     }
 
@@ -166,28 +180,8 @@ impl App {
         if let Some(f) = self.field.take() {
             let text = f.input.value().trim().to_string();
             return match f.field {
-                Field::Note { action } if !text.is_empty() && self.run_live() => {
-                    vec![Effect::Engine(Command::Note {
-                        role: self.role.name().into(),
-                        text,
-                        action,
-                    })]
-                }
-                Field::Note { action }
-                    if !text.is_empty() && self.run.ended && self.replay.is_none() =>
-                {
-                    self.late_notes.push(LateNote {
-                        role: self.role.name().into(),
-                        text,
-                        action,
-                    });
-                    self.status = Some(
-                        "the run has ended: note kept; it is journaled on export (e) or when you leave the console"
-                            .into(),
-                    );
-                    vec![]
-                }
-                Field::Note { .. } => vec![],
+                Field::Note { kind } => self.save_note(kind, f.input),
+                Field::CheckFailed { step, index } => self.save_check_failed(step, index, f.input),
                 Field::OverrideReason if text.is_empty() => {
                     self.status = Some("an override needs a reason: nothing started".into());
                     vec![]
@@ -244,7 +238,7 @@ impl App {
             Screen::Preflight if !self.started && !self.picker.entries.is_empty() => {
                 self.screen = Screen::Picker
             }
-            Screen::Debrief => self.screen = Screen::Run,
+            Screen::Debrief | Screen::Review => self.screen = Screen::Run,
             _ => {}
         }
     }

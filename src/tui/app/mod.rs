@@ -10,12 +10,13 @@ use super::action::{Action, Effect, Role};
 use super::keys::Ctx;
 use super::picker::Picker;
 use super::preflight::Checklist;
-use crate::event::{Envelope, MilestoneKind};
+use crate::event::{Envelope, MilestoneKind, NoteKind};
 use crate::fold::RunState;
 use crate::fold::log::RunLog;
 use crate::scenario::Scenario;
 
 mod flow;
+mod hotwash;
 mod panes;
 
 pub use panes::{Detail, Filter, Pane, rules_for};
@@ -40,6 +41,9 @@ pub enum Screen {
     Preflight,
     Run,
     Debrief,
+    /// The hot wash after the run (`R`): step results with evidence, the human checks never
+    /// ticked, the notes by kind; notes can still be added, `w` writes the debrief.
+    Review,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +56,8 @@ pub enum Overlay {
     Runbook,
     /// The whole of a timeline line or a fault (`Enter`).
     Detail(Detail),
+    /// The human checks still open (`c`): `p` passed, `f` failed with a reason.
+    Checks,
 }
 
 /// A command waiting for the IC's `y`.
@@ -70,13 +76,20 @@ pub enum Pending {
 pub struct LateNote {
     pub role: String,
     pub text: String,
-    pub action: bool,
+    pub kind: NoteKind,
+    pub owner: Option<String>,
+    pub due: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     Note {
-        action: bool,
+        kind: NoteKind,
+    },
+    /// Why human check `index` of step `step` failed (sent to the engine with the tick).
+    CheckFailed {
+        step: usize,
+        index: usize,
     },
     OverrideReason,
     /// Why the run starts although live checks failed (sent to the engine, journaled).
@@ -149,8 +162,16 @@ pub struct App {
     /// of the run, or a failed start).
     pub connecting: Option<crate::target::Connecting>,
     pub no_color: bool,
-    /// Notes saved after the run ended; appended to the journal when the console closes.
+    /// Notes saved after the run ended, not journaled yet; appended to the journal on export
+    /// (`e`, `w`) or when the console closes.
     pub late_notes: Vec<LateNote>,
+    /// Every note saved after the run ended (the engine does not broadcast them back): the Review
+    /// screen shows them with the run's own.
+    pub after_notes: Vec<LateNote>,
+    /// The selected row of the checks list.
+    pub check_selected: usize,
+    /// Human checks sent to the engine, (step, index), not yet seen decided.
+    pub checks_sent: Vec<(usize, usize)>,
 }
 
 impl App {
@@ -185,6 +206,9 @@ impl App {
             connecting: None,
             no_color: false,
             late_notes: Vec::new(),
+            after_notes: Vec::new(),
+            check_selected: 0,
+            checks_sent: Vec::new(),
         }
     }
 
@@ -229,11 +253,15 @@ impl App {
         if matches!(self.overlay, Overlay::ConfirmQuit | Overlay::Confirm(_)) {
             return Ctx::Confirm;
         }
+        if self.overlay == Overlay::Checks {
+            return Ctx::Checks;
+        }
         match self.screen {
             Screen::Picker => Ctx::Picker,
             Screen::Preflight => Ctx::Preflight,
             Screen::Run => Ctx::Run,
             Screen::Debrief => Ctx::Debrief,
+            Screen::Review => Ctx::Review,
         }
     }
 
@@ -336,7 +364,11 @@ impl App {
                         "the run ended: Enter still saves this note (journaled on export or when the console closes)"
                             .into(),
                     );
+                } else if just_ended && self.status.is_none() {
+                    self.status =
+                        Some("the run ended: R opens the review (hot wash), D the debrief".into());
                 }
+                self.checks_moot();
                 vec![]
             }
             A::Lagged(n) => {
@@ -394,14 +426,47 @@ impl App {
                 vec![]
             }
             A::OpenNote | A::OpenActionItem => {
-                if self.run_live() {
-                    self.field = Some(TextField {
-                        field: Field::Note {
-                            action: action == A::OpenActionItem,
-                        },
-                        input: Input::default(),
-                    });
+                let kind = if action == A::OpenActionItem {
+                    NoteKind::ActionItem
+                } else {
+                    NoteKind::Observation
+                };
+                self.open_note(kind);
+                vec![]
+            }
+            A::CycleNoteKind => {
+                if let Some(TextField {
+                    field: Field::Note { kind },
+                    ..
+                }) = &mut self.field
+                {
+                    *kind = kind.next();
                 }
+                vec![]
+            }
+            A::OpenChecks => {
+                self.open_checks();
+                vec![]
+            }
+            A::CheckPassed => self.check_passed(),
+            A::CheckFailed => {
+                self.check_failed();
+                vec![]
+            }
+            A::ToggleReview => {
+                self.screen = match self.screen {
+                    Screen::Run | Screen::Debrief if self.run.ended || self.replay.is_some() => {
+                        Screen::Review
+                    }
+                    Screen::Review => Screen::Run,
+                    s => {
+                        if s == Screen::Run {
+                            self.status = Some("the review opens once the run has ended".into());
+                        }
+                        s
+                    }
+                };
+                self.scroll = 0;
                 vec![]
             }
             A::CycleRole => {
@@ -455,7 +520,9 @@ impl App {
             A::ToggleDebrief => {
                 self.screen = match self.screen {
                     // A replay's debrief is the run as of the slider (the whole run at the end).
-                    Screen::Run if self.run.ended || self.replay.is_some() => Screen::Debrief,
+                    Screen::Run | Screen::Review if self.run.ended || self.replay.is_some() => {
+                        Screen::Debrief
+                    }
                     Screen::Debrief => Screen::Run,
                     s => s,
                 };
@@ -463,7 +530,9 @@ impl App {
                 vec![]
             }
             A::Export => {
-                if self.screen == Screen::Debrief && (self.started || self.replay.is_some()) {
+                if matches!(self.screen, Screen::Debrief | Screen::Review)
+                    && (self.started || self.replay.is_some())
+                {
                     vec![Effect::ExportDebrief]
                 } else {
                     vec![]

@@ -229,6 +229,10 @@ pub fn breaching() -> Vec<Envelope> {
             role: "scribe".into(),
             text: "Checkout errors visible on the dashboard".into(),
             action: false,
+            // Written as a journal from before note kinds: an observation.
+            kind: None,
+            owner: None,
+            due: None,
             metrics: Default::default(),
             faults: vec![],
         },
@@ -284,6 +288,10 @@ pub fn finished() -> Vec<Envelope> {
             role: "IC".into(),
             text: "Add a circuit breaker on the payment client".into(),
             action: true,
+            // Written as a journal from before note kinds: an action item with no owner.
+            kind: None,
+            owner: None,
+            due: None,
             metrics: Default::default(),
             faults: vec![],
         },
@@ -415,4 +423,221 @@ pub fn named_hosts() -> Vec<Envelope> {
         e.seq = i as u64;
     }
     out
+}
+
+/// The checkout scenario with success criteria: the baseline's latency throughout, and for the slow
+/// payments step a recovery window and two human checks.
+pub const YAML_PROVED: &str = r#"
+title: Checkout survives a slow payment provider
+hypothesis: With 2 s of extra payment latency, checkout errors stay under 5 %.
+max_duration: 10m
+targets:
+  web: { local: true }
+metrics:
+  error_rate: { command: "cat /tmp/err", target: web, every: 1s, timeout: 2s, unit: "%" }
+  latency_ms: { command: "cat /tmp/lat", target: web, every: 1s, timeout: 2s, unit: ms }
+steady_state:
+  - { metric: error_rate, below: 5 }
+abort:
+  - { metric: error_rate, above: 5, for: 30s }
+  - { metric: latency_ms, above: 3000, for: 10s }
+steps:
+  - name: Baseline
+    duration: 10s
+    success:
+      - { metric: latency_ms, below: 3000, throughout: true }
+  - name: Slow payments
+    duration: 60s
+    expect: "Errors rise, the alert fires, the fallback keeps checkout up."
+    faults:
+      - kind: command
+        id: slow-pay
+        target: web
+        inject: "touch /tmp/slow"
+        rollback: "rm -f /tmp/slow"
+    success:
+      - { metric: error_rate, below: 5, within: 10s, after: rollback }
+      - { check: "Pager alert reached on-call", by: IC }
+      - { check: "Status page updated" }
+  - { name: Recovery, duration: 20s }
+"#;
+
+/// [`finished`] on [`YAML_PROVED`]: the baseline passed, the IC ticked the pager check at T+25, the
+/// halt left the recovery window undecided and the status-page check not checked; notes of every
+/// kind (the first two as journals from before kinds wrote them).
+pub fn proved() -> Vec<Envelope> {
+    use crate::event::{CriterionOutcome, NoteKind, StepOutcome};
+    let scenario = Scenario::parse(Path::new("scenarios/checkout.yaml"), YAML_PROVED)
+        .expect("fixture scenario is valid");
+    let mut r = Recorder {
+        events: finished()
+            .into_iter()
+            .map(|mut e| {
+                if let Event::RunStarted { scenario: s, .. } = &mut e.event {
+                    **s = scenario.clone();
+                }
+                e
+            })
+            .collect(),
+    };
+    let criterion = |step,
+                     index,
+                     label: &str,
+                     outcome,
+                     value,
+                     after_ms,
+                     reason: Option<&str>,
+                     by: Option<&str>| {
+        Event::CriterionResult {
+            step,
+            index,
+            label: label.into(),
+            outcome,
+            value,
+            after_ms,
+            reason: reason.map(str::to_string),
+            by: by.map(str::to_string),
+        }
+    };
+    r.push(
+        10_092,
+        criterion(
+            0,
+            0,
+            "latency_ms < 3000 throughout the step",
+            CriterionOutcome::Passed,
+            Some(225.0),
+            Some(10_000),
+            None,
+            None,
+        ),
+    );
+    r.push(
+        10_092,
+        Event::StepResult {
+            index: 0,
+            name: "Baseline".into(),
+            outcome: StepOutcome::Passed,
+            passed: 1,
+            failed: 0,
+            open: 0,
+        },
+    );
+    r.push(
+        25_000,
+        criterion(
+            1,
+            1,
+            "Pager alert reached on-call",
+            CriterionOutcome::Passed,
+            None,
+            Some(14_907),
+            None,
+            Some("IC"),
+        ),
+    );
+    r.push(
+        27_003,
+        criterion(
+            1,
+            0,
+            "error_rate < 5 within 10s after the rollback",
+            CriterionOutcome::Undecided,
+            None,
+            None,
+            Some("the run halted before it was decided"),
+            None,
+        ),
+    );
+    r.push(
+        28_802,
+        criterion(
+            1,
+            2,
+            "Status page updated",
+            CriterionOutcome::NotChecked,
+            None,
+            None,
+            Some("no one ticked it before the run ended"),
+            None,
+        ),
+    );
+    r.push(
+        28_802,
+        Event::StepResult {
+            index: 1,
+            name: "Slow payments".into(),
+            outcome: StepOutcome::Undecided,
+            passed: 1,
+            failed: 0,
+            open: 2,
+        },
+    );
+    let note = |role: &str, text: &str, kind: NoteKind, owner: Option<&str>, due: Option<&str>| {
+        Event::Note {
+            role: role.into(),
+            text: text.into(),
+            action: kind == NoteKind::ActionItem,
+            kind: Some(kind),
+            owner: owner.map(str::to_string),
+            due: due.map(str::to_string),
+            metrics: Default::default(),
+            faults: vec![],
+        }
+    };
+    r.push(
+        23_000,
+        note(
+            "scribe",
+            "Alert fired within a minute",
+            NoteKind::WentWell,
+            None,
+            None,
+        ),
+    );
+    r.push(
+        24_000,
+        note(
+            "IC",
+            "Dashboard lagged the real error rate by 30 s",
+            NoteKind::WentWrong,
+            None,
+            None,
+        ),
+    );
+    r.push(
+        24_500,
+        note(
+            "observer",
+            "Why did the client not back off?",
+            NoteKind::Question,
+            None,
+            None,
+        ),
+    );
+    r.push(
+        26_000,
+        note(
+            "scribe",
+            "Runbook does not name the fallback flag",
+            NoteKind::RunbookGap,
+            None,
+            None,
+        ),
+    );
+    r.push(
+        26_500,
+        note(
+            "IC",
+            "Alert on p99 latency, not only errors",
+            NoteKind::ActionItem,
+            Some("payments-oncall"),
+            Some("2026-12-15"),
+        ),
+    );
+    r.events.sort_by_key(|e| e.ts);
+    for (i, e) in r.events.iter_mut().enumerate() {
+        e.seq = i as u64;
+    }
+    r.events
 }

@@ -297,3 +297,47 @@ fn debrief_md_names_hosts_with_their_addresses() {
     let md = crate::report::debrief(&run);
     assert!(md.contains("| 127.0.0.1:45271 |"), "{md}");
 }
+
+/// The Review screen (hot wash) after a run with success criteria: step results with evidence, the
+/// check no one ticked, the notes by kind (one saved on the Review, not journaled yet).
+#[test]
+fn review_after_the_run() {
+    let mut app = live(&fixture::proved(), 40_000);
+    app.update(Action::ToggleReview);
+    app.update(Action::OpenNote);
+    app.update(Action::CycleNoteKind);
+    app.update(Action::CycleNoteKind);
+    for c in "rollback took 1.8 s".chars() {
+        app.update(Action::Edit(tui_input::InputRequest::InsertChar(c)));
+    }
+    app.update(Action::Select);
+    app.status = None;
+    snap("review", &app);
+}
+
+/// The Debrief screen of the same run: summary (impact, time to recover), step results, notes by kind.
+#[test]
+fn debrief_with_step_results_and_impact() {
+    let mut app = live(&fixture::proved(), 40_000);
+    app.update(Action::ToggleDebrief);
+    snap("debrief_proved", &app);
+}
+
+/// The checks list during the step, and the note box on an action item.
+#[test]
+fn checks_list_and_action_item_box() {
+    let events: Vec<_> = fixture::proved()
+        .into_iter()
+        .filter(|e| e.ts <= at(20_000))
+        .collect();
+    let mut app = live(&events, 20_000);
+    app.update(Action::OpenChecks);
+    app.update(Action::Down);
+    snap("checks", &app);
+    app.update(Action::Back);
+    app.update(Action::OpenActionItem);
+    for c in "add a p99 alert @ana due:2026-12-15".chars() {
+        app.update(Action::Edit(tui_input::InputRequest::InsertChar(c)));
+    }
+    snap("action_item_input", &app);
+}

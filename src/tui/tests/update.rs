@@ -7,7 +7,7 @@ use tui_input::InputRequest;
 
 use super::fixture::{self, at, live, t0};
 use crate::engine::Command;
-use crate::event::MilestoneKind;
+use crate::event::{MilestoneKind, NoteKind};
 use crate::tui::action::{Action, Effect, Role};
 use crate::tui::app::{App, Field, Overlay, Pending, Screen};
 
@@ -151,31 +151,37 @@ fn back_closes_field_then_overlay_then_screen() {
 }
 
 #[test]
-fn note_is_sent_with_role_and_action_flag() {
+fn note_is_sent_with_role_and_kind() {
     let mut app = live(&fixture::breaching(), 26_000);
     app.update(Action::OpenNote);
     assert_eq!(
         app.field.as_ref().map(|f| f.field),
-        Some(Field::Note { action: false })
+        Some(Field::Note {
+            kind: NoteKind::Observation
+        })
     );
     typed(&mut app, "db fine");
     app.update(Action::CycleRole);
     assert_eq!(
         app.update(Action::Select),
-        vec![Effect::Engine(Command::Note {
+        vec![Effect::Engine(Command::NoteOf {
             role: "scribe".into(),
             text: "db fine".into(),
-            action: false
+            kind: NoteKind::Observation,
+            owner: None,
+            due: None,
         })]
     );
     app.update(Action::OpenActionItem);
-    typed(&mut app, "add breaker");
+    typed(&mut app, "add breaker @ana due:2026-12-01");
     assert_eq!(
         app.update(Action::Select),
-        vec![Effect::Engine(Command::Note {
+        vec![Effect::Engine(Command::NoteOf {
             role: "scribe".into(),
             text: "add breaker".into(),
-            action: true
+            kind: NoteKind::ActionItem,
+            owner: Some("ana".into()),
+            due: Some("2026-12-01".into()),
         })]
     );
     app.update(Action::OpenNote);
@@ -735,7 +741,7 @@ fn leaving_with_a_note_open_keeps_the_note() {
         vec![Effect::Quit]
     );
     assert_eq!(app.late_notes.len(), 1);
-    assert!(app.late_notes[0].action);
+    assert_eq!(app.late_notes[0].kind, NoteKind::ActionItem);
 }
 
 /// The big red button while typing halts and leaves the note open with its text.
@@ -1111,4 +1117,310 @@ fn the_live_checks_box_counts_hosts_while_they_open() {
     assert!(text.contains("connecting 1/2 hosts…"), "{text}");
     app.update(Action::RunFailed("refused".into()));
     assert!(app.connecting.is_none());
+}
+
+/// `proved()` up to `until_ms`: the run with human checks, live while `until_ms` is before its end.
+fn proved_until(until_ms: i64) -> App {
+    let events: Vec<_> = fixture::proved()
+        .into_iter()
+        .filter(|e| e.ts <= at(until_ms))
+        .collect();
+    live(&events, until_ms)
+}
+
+/// `c` lists the open human checks of the steps that started; `p` sends one as passed, `f` asks
+/// for a reason and sends it as failed; the engine's decision takes it off the list.
+#[test]
+fn human_checks_are_ticked_from_the_console() {
+    let mut app = proved_until(20_000);
+    assert_eq!(app.update(Action::OpenChecks), vec![]);
+    assert_eq!(app.overlay, Overlay::Checks);
+    assert_eq!(app.ctx(), crate::tui::keys::Ctx::Checks);
+    let labels: Vec<&str> = app.check_list().iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["Pager alert reached on-call", "Status page updated"]
+    );
+    assert_eq!(app.check_list()[0].check_by.as_deref(), Some("IC"));
+    // p: the selected (first) one passed, by the console's role.
+    assert_eq!(
+        app.update(Action::CheckPassed),
+        vec![Effect::Engine(Command::Check {
+            step: 1,
+            index: 1,
+            passed: true,
+            reason: String::new(),
+            by: "IC".into(),
+        })]
+    );
+    assert!(app.update(Action::CheckPassed).is_empty(), "sent once");
+    assert!(app.status.as_deref().unwrap_or("").contains("sent already"));
+    // f on the second: a reason is required; letters typed into it never run commands.
+    app.update(Action::Down);
+    app.update(Action::CheckFailed);
+    assert_eq!(app.ctx(), crate::tui::keys::Ctx::Typing);
+    assert!(app.update(Action::Select).is_empty(), "no reason: not sent");
+    assert!(app.field.is_some(), "the reason box stays open");
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    for c in "pf not yet".chars() {
+        let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(crate::tui::keys::action_for(app.ctx(), key), None, "{c}");
+        app.update(Action::Edit(InputRequest::InsertChar(c)));
+    }
+    assert_eq!(
+        app.update(Action::Select),
+        vec![Effect::Engine(Command::Check {
+            step: 1,
+            index: 2,
+            passed: false,
+            reason: "pf not yet".into(),
+            by: "IC".into(),
+        })]
+    );
+    // The engine journals the first decision: it leaves the list.
+    let decided = fixture::proved()
+        .into_iter()
+        .find(|e| {
+            matches!(
+                e.event,
+                crate::event::Event::CriterionResult {
+                    step: 1,
+                    index: 1,
+                    ..
+                }
+            )
+        })
+        .expect("the pager check's result");
+    app.update(Action::Event(Arc::new(decided)));
+    let labels: Vec<&str> = app.check_list().iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["Status page updated"]);
+    assert!(app.checks_sent.iter().all(|k| *k != (1, 1)));
+}
+
+/// Before a step starts its checks are not offered; a scenario without any says so.
+#[test]
+fn checks_of_steps_not_started_are_not_offered() {
+    let mut app = proved_until(5_000);
+    app.update(Action::OpenChecks);
+    assert_eq!(app.overlay, Overlay::None);
+    assert!(app.status.as_deref().unwrap_or("").contains("not started"));
+    let mut plain = live(&fixture::breaching(), 26_000);
+    plain.update(Action::OpenChecks);
+    assert_eq!(plain.overlay, Overlay::None);
+    assert!(
+        plain
+            .status
+            .as_deref()
+            .unwrap_or("")
+            .contains("no human check")
+    );
+}
+
+/// Once the verdict is in, the engine takes no tick: the list closes and says so, a reason being
+/// typed stays in its box and Enter says it was not sent; after the end `c` says so. An unticked
+/// check is never shown as passed.
+#[test]
+fn checks_after_the_verdict_are_refused_and_stay_not_checked() {
+    let events = fixture::proved();
+    let verdict = events
+        .iter()
+        .position(|e| matches!(e.event, crate::event::Event::Verdict { .. }))
+        .expect("verdict");
+    let mut app = proved_until(26_000);
+    app.update(Action::OpenChecks);
+    app.update(Action::Down);
+    app.update(Action::CheckFailed);
+    typed(&mut app, "half a reason");
+    for e in events
+        .iter()
+        .filter(|e| e.ts > at(26_000))
+        .take_while(|e| e.seq <= events[verdict].seq)
+    {
+        app.update(Action::Event(Arc::new(e.clone())));
+    }
+    assert_eq!(app.overlay, Overlay::None, "the list closed");
+    assert_eq!(
+        app.ctx(),
+        crate::tui::keys::Ctx::Typing,
+        "the reason box stays"
+    );
+    assert!(app.update(Action::Select).is_empty());
+    assert!(app.status.as_deref().unwrap_or("").contains("not sent"));
+    for e in events.iter().filter(|e| e.seq > events[verdict].seq) {
+        app.update(Action::Event(Arc::new(e.clone())));
+    }
+    assert!(app.run.ended);
+    assert!(app.update(Action::OpenChecks).is_empty());
+    assert_eq!(app.overlay, Overlay::None);
+    assert!(
+        app.status
+            .as_deref()
+            .unwrap_or("")
+            .contains("no longer be ticked")
+    );
+    let status = app
+        .run
+        .criteria
+        .iter()
+        .find(|c| c.label == "Status page updated")
+        .expect("check");
+    assert_eq!(
+        status.outcome,
+        Some(crate::event::CriterionOutcome::NotChecked)
+    );
+    assert_eq!(status.result(), "not checked");
+    // A replay cannot tick either.
+    let mut replay = App::replay(fixture::proved());
+    replay.update(Action::SeekStart);
+    replay.update(Action::Seek(20));
+    replay.update(Action::OpenChecks);
+    assert_eq!(replay.overlay, Overlay::None);
+    assert!(replay.status.as_deref().unwrap_or("").contains("replay"));
+}
+
+/// Tab in the note box cycles the kinds, Shift-Tab the role; an action item needs `@owner`, a due
+/// date must be a date; a refused note stays in its box.
+#[test]
+fn the_note_box_cycles_kinds_and_an_action_item_needs_an_owner() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.update(Action::OpenNote);
+    let key =
+        |c, m| crate::tui::keys::action_for(crate::tui::keys::Ctx::Typing, KeyEvent::new(c, m));
+    assert_eq!(
+        key(KeyCode::Tab, KeyModifiers::NONE),
+        Some(Action::CycleNoteKind)
+    );
+    assert_eq!(
+        key(KeyCode::BackTab, KeyModifiers::SHIFT),
+        Some(Action::CycleRole)
+    );
+    let kinds: Vec<NoteKind> = (0..6)
+        .map(|_| {
+            let k = match app.field.as_ref().map(|f| f.field) {
+                Some(Field::Note { kind }) => kind,
+                other => panic!("{other:?}"),
+            };
+            app.update(Action::CycleNoteKind);
+            k
+        })
+        .collect();
+    assert_eq!(kinds, NoteKind::ALL);
+    for _ in 0..2 {
+        app.update(Action::CycleNoteKind); // observation → action item → went well
+    }
+    typed(&mut app, "fallback worked");
+    assert_eq!(
+        app.update(Action::Select),
+        vec![Effect::Engine(Command::NoteOf {
+            role: "IC".into(),
+            text: "fallback worked".into(),
+            kind: NoteKind::WentWell,
+            owner: None,
+            due: None,
+        })]
+    );
+    app.update(Action::OpenActionItem);
+    typed(&mut app, "add a breaker");
+    assert!(app.update(Action::Select).is_empty());
+    assert!(
+        app.status
+            .as_deref()
+            .unwrap_or("")
+            .contains("needs an owner")
+    );
+    assert_eq!(
+        app.field.as_ref().map(|f| f.input.value().to_string()),
+        Some("add a breaker".into())
+    );
+    typed(&mut app, " @bo due:2026-13-45");
+    assert!(app.update(Action::Select).is_empty());
+    assert!(app.status.as_deref().unwrap_or("").contains("YYYY-MM-DD"));
+    assert!(app.field.is_some());
+}
+
+/// After the end: `R` opens the Review (not before), notes can still be written there (kept for the
+/// journal and shown), `w` writes the debrief, `D` and `R` move between the screens, Esc goes back.
+#[test]
+fn the_review_screen_after_the_run() {
+    let mut running = proved_until(26_000);
+    running.update(Action::ToggleReview);
+    assert_eq!(running.screen, Screen::Run, "no review during the run");
+    assert!(
+        running
+            .status
+            .as_deref()
+            .unwrap_or("")
+            .contains("once the run has ended")
+    );
+
+    let mut app = live(&fixture::proved(), 40_000);
+    app.update(Action::ToggleReview);
+    assert_eq!(app.screen, Screen::Review);
+    assert_eq!(app.ctx(), crate::tui::keys::Ctx::Review);
+    app.update(Action::CycleRole);
+    app.update(Action::OpenNote);
+    app.update(Action::CycleNoteKind);
+    app.update(Action::CycleNoteKind);
+    app.update(Action::CycleNoteKind);
+    typed(&mut app, "the runbook's rollback line was wrong");
+    assert!(
+        app.update(Action::Select).is_empty(),
+        "nothing to the engine: it is gone"
+    );
+    assert_eq!(app.late_notes.len(), 1);
+    assert_eq!(app.late_notes[0].kind, NoteKind::WentWrong);
+    assert_eq!(app.late_notes[0].role, "scribe");
+    assert_eq!(app.after_notes, app.late_notes);
+    assert_eq!(app.update(Action::Export), vec![Effect::ExportDebrief]);
+    // Export journals the late notes (the loop empties the list); they stay on the Review.
+    app.late_notes.clear();
+    app.update(Action::Exported(Ok(PathBuf::from("runs/x/debrief.md"))));
+    assert_eq!(app.after_notes.len(), 1);
+    app.update(Action::ToggleDebrief);
+    assert_eq!(app.screen, Screen::Debrief);
+    app.update(Action::ToggleReview);
+    assert_eq!(app.screen, Screen::Review);
+    app.update(Action::Back);
+    assert_eq!(app.screen, Screen::Run);
+    app.update(Action::ToggleReview);
+    app.update(Action::ToggleReview);
+    assert_eq!(app.screen, Screen::Run);
+    // The key map: w writes only on the Review; R on Run, Debrief and Review.
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let key = |ctx, c| {
+        crate::tui::keys::action_for(ctx, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+    };
+    use crate::tui::keys::Ctx;
+    assert_eq!(key(Ctx::Review, 'w'), Some(Action::Export));
+    assert_eq!(key(Ctx::Run, 'w'), None);
+    for ctx in [Ctx::Run, Ctx::Debrief, Ctx::Review] {
+        assert_eq!(key(ctx, 'R'), Some(Action::ToggleReview), "{ctx:?}");
+    }
+}
+
+/// A replay's Review is the run as of the slider and takes no notes.
+#[test]
+fn a_replays_review_takes_no_notes() {
+    let mut app = App::replay(fixture::proved());
+    app.update(Action::ToggleReview);
+    assert_eq!(app.screen, Screen::Review);
+    app.update(Action::OpenNote);
+    assert!(app.field.is_none());
+    assert!(app.status.as_deref().unwrap_or("").contains("replay"));
+}
+
+/// The run's end offers the review.
+#[test]
+fn the_end_of_the_run_offers_the_review() {
+    let events = fixture::proved();
+    let (last, rest) = events.split_last().expect("events");
+    let mut app = live(rest, 28_000);
+    app.update(Action::Event(Arc::new(last.clone())));
+    assert!(
+        app.status
+            .as_deref()
+            .unwrap_or("")
+            .contains("R opens the review")
+    );
 }

@@ -1,12 +1,13 @@
-//! Debrief: verdict, key times, notes and action items, and where the Markdown went.
+//! Debrief: verdict, summary, key times, step results, time to recover, notes by kind, and where
+//! the Markdown went: the same fold, and the same words, as `debrief.md`.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
+use super::results;
 use super::theme::Theme;
-use crate::event::Verdict;
 use crate::fmt::t_plus;
 use crate::tui::app::App;
 
@@ -26,21 +27,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ));
         lines.push(Line::raw(""));
     }
-    match &run.verdict {
-        Some(v) => {
-            let (v, reason) = (&v.verdict, &v.reason);
-            let style = if *v == Verdict::Held {
-                theme.ok()
-            } else {
-                theme.bad()
-            };
-            lines.push(Line::styled(format!(" {} ", v.label()), style));
-            lines.push(Line::raw(reason.clone()));
-        }
-        None => lines.push(Line::styled(
-            "no verdict (run still going or journal cut short)",
-            theme.warn(),
-        )),
+    lines.extend(results::verdict_lines(app, theme));
+    lines.push(Line::raw(""));
+    // The executive summary's lines, from the same fold and words as debrief.md.
+    lines.push(Line::styled("Summary", theme.title()));
+    for l in crate::report::summary_lines(run, false) {
+        lines.push(Line::raw(format!("  {l}")));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Key times", theme.title()));
@@ -61,33 +53,21 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ));
     }
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        format!("Notes ({})", run.notes.iter().filter(|n| !n.action).count()),
-        theme.title(),
-    ));
-    for n in run.notes.iter().filter(|n| !n.action) {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("  {} [{}] ", t_plus(start, n.ts), n.role),
-                theme.dim(),
-            ),
-            Span::raw(n.text.clone()),
-        ]));
+    lines.extend(results::step_lines(app, theme));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Time to recover", theme.title()));
+    let recoveries = crate::report::recovery_lines(run, start, false);
+    if recoveries.is_empty() {
+        lines.push(Line::styled(
+            "  nothing to measure: no rollback, or no metric has a steady-state rule",
+            theme.dim(),
+        ));
+    }
+    for l in recoveries {
+        lines.push(Line::raw(format!("  {l}")));
     }
     lines.push(Line::raw(""));
-    let actions: Vec<_> = run.notes.iter().filter(|n| n.action).collect();
-    lines.push(Line::styled(
-        format!("Action items ({})", actions.len()),
-        theme.title(),
-    ));
-    for n in actions {
-        lines.push(Line::raw(format!(
-            "  ☐ {} ({}, {})",
-            n.text,
-            n.role,
-            t_plus(start, n.ts)
-        )));
-    }
+    lines.extend(results::note_lines(app, theme));
     lines.push(Line::raw(""));
     match &app.export {
         Some(Ok(p)) => lines.push(Line::styled(

@@ -57,12 +57,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Screen::Picker => "↑↓ choose · Enter preflight · r runbook · ? keys · q quit",
         Screen::Preflight => "↑↓ · Space tick · s start · Esc back · ? keys · q quit",
         Screen::Run if app.replay.is_some() => {
-            "D debrief as of the slider · Enter details · ? keys · q quit"
+            "D debrief · R review (as of the slider) · Enter details · ? keys"
         }
-        Screen::Run if app.run.ended => "D debrief · Tab pane · Enter details · ? keys · q quit",
-        Screen::Run => "X HALT · n note · d/m milestones · u undo · > next step · ? keys",
+        Screen::Run if app.run.ended => {
+            "R review · D debrief · n note · Enter details · ? keys · q quit"
+        }
+        Screen::Run => "X HALT · n note · c checks · d/m milestones · u undo · > next · ? keys",
         Screen::Debrief if app.replay.is_some() => "as of the slider · e export · D back · q quit",
-        Screen::Debrief => "e export · D back · ? keys · q quit",
+        Screen::Debrief => "e export · R review · D back · ? keys · q quit",
+        Screen::Review if app.replay.is_some() => "as of the slider · w write · R back · q quit",
+        Screen::Review => "n note · a action · w write debrief · D debrief · R back · ? keys",
     };
     spans.push(Span::styled(hint, theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

@@ -12,6 +12,8 @@ mod metrics;
 mod overlay;
 mod picker;
 mod preflight;
+mod results;
+mod review;
 mod steps;
 pub mod theme;
 mod timeline;
@@ -41,6 +43,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Preflight => preflight::render(frame, body, app, &theme),
         Screen::Run => render_run(frame, body, app, &theme),
         Screen::Debrief => debrief::render(frame, body, app, &theme),
+        Screen::Review => review::render(frame, body, app, &theme),
     }
     footer::render(frame, footer_area, app, &theme);
     overlay::render(frame, area, app, &theme);

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::theme::Theme;
+use crate::event::NoteKind;
 use crate::tui::app::{App, Field, Overlay, Pending};
 use crate::tui::keys::{Ctx, help_for};
 
@@ -24,6 +25,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Overlay::None => {}
         Overlay::Help => help(frame, area, app, theme),
         Overlay::Detail(d) => super::detail::render(frame, area, app, theme, d),
+        Overlay::Checks => checks(frame, area, app, theme),
         Overlay::ConfirmQuit => {
             let live = app.run.live_faults();
             let first = match live {
@@ -84,12 +86,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         frame.render_widget(Clear, r);
         let title = match f.field {
-            Field::Note { action: false } => format!(
-                " Note as {} (Tab role · Enter save · Esc cancel) ",
+            Field::Note {
+                kind: NoteKind::ActionItem,
+            } => format!(
+                " Action item as {} (@owner due:YYYY-MM-DD) · Tab kind · Enter save ",
                 app.role.name()
             ),
-            Field::Note { action: true } => format!(
-                " Action item as {} (Enter save · Esc cancel) ",
+            Field::Note { kind } => format!(
+                " {} as {} · Tab kind · Shift-Tab role · Enter save · Esc cancel ",
+                capitalized(kind.label()),
+                app.role.name()
+            ),
+            Field::CheckFailed { .. } => format!(
+                " Check FAILED: type why (sent as {}) · Enter send · Esc cancel ",
                 app.role.name()
             ),
             Field::OverrideReason => {
@@ -111,6 +120,57 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let x = (f.input.visual_cursor().saturating_sub(scroll)) as u16;
         frame.set_cursor_position((r.x + 1 + x.min(r.width.saturating_sub(3)), r.y + 1));
     }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// The human checks still open, the selected one marked; `p` / `f` decide it.
+fn checks(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let list = app.check_list();
+    let mut lines = vec![Line::styled(
+        format!("Ticked as {}; the first tick decides.", app.role.name()),
+        theme.dim(),
+    )];
+    for (i, c) in list.iter().enumerate() {
+        let selected = i == app.check_selected.min(list.len().saturating_sub(1));
+        let mut spans = vec![
+            Span::raw(if selected { "▶ " } else { "  " }),
+            Span::styled(
+                format!("Step {}: {}", c.step + 1, c.label),
+                if selected {
+                    theme.selected()
+                } else {
+                    theme.text()
+                },
+            ),
+        ];
+        if let Some(b) = &c.check_by {
+            spans.push(Span::styled(format!(" (by {b})"), theme.dim()));
+        }
+        if app.check_sent(c) {
+            spans.push(Span::styled("  sent, waiting for the engine", theme.warn()));
+        }
+        lines.push(Line::from(spans));
+    }
+    let r = centered(
+        area,
+        area.width.saturating_sub(8).clamp(20, 90),
+        lines.len() as u16 + 2,
+    );
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .title(" Human checks (↑↓ · p passed · f failed · Esc close) ")
+                .border_style(theme.warn()),
+        ),
+        r,
+    );
 }
 
 fn dialog(frame: &mut Frame, area: Rect, title: &str, text: Vec<Line>, theme: &Theme) {
