@@ -40,6 +40,13 @@ steps:
         verify: "test ! -e MARKER"
 "#;
 
+/// A console that hangs fails its test instead of holding the suite (and CI) for ever.
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(120), f)
+        .await
+        .expect("the console loop and its driver finish within 120 s")
+}
+
 fn key(c: char) -> io::Result<TermEvent> {
     let mods = if c.is_ascii_uppercase() {
         KeyModifiers::SHIFT
@@ -137,7 +144,8 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
         until("the end of the run", ended).await;
         send(key('q'));
     };
-    let (done, ()) = tokio::join!(lp.run(&mut terminal, &mut app, input), driver);
+    let (done, ()) =
+        bounded(async { tokio::join!(lp.run(&mut terminal, &mut app, input), driver) }).await;
     let done = done.expect("loop ran");
     assert!(!marker.exists(), "rolled back");
     let crate::session::Ended::Finished(outcome) = done.outcome.expect("engine ran") else {
@@ -214,7 +222,8 @@ async fn a_note_typed_across_a_halt_and_the_end_reaches_the_journal() {
         send(enter());
         send(key('q'));
     };
-    let (done, ()) = tokio::join!(lp.run(&mut terminal, &mut app, input), driver);
+    let (done, ()) =
+        bounded(async { tokio::join!(lp.run(&mut terminal, &mut app, input), driver) }).await;
     let done = done.expect("loop ran");
     assert!(!marker.exists(), "rolled back");
     assert!(
@@ -336,7 +345,8 @@ async fn a_halt_pressed_while_the_hosts_open_reaches_the_run() {
         until("the end of the run", ended).await;
         send(key('q'));
     };
-    let (done, ()) = tokio::join!(lp.run(&mut terminal, &mut app, input), driver);
+    let (done, ()) =
+        bounded(async { tokio::join!(lp.run(&mut terminal, &mut app, input), driver) }).await;
     let done = done.expect("loop ran");
     let crate::session::Ended::Finished(outcome) = done.outcome.expect("engine ran") else {
         panic!("engine did not finish")
