@@ -1424,3 +1424,25 @@ fn the_end_of_the_run_offers_the_review() {
             .contains("R opens the review")
     );
 }
+
+/// The Live checks box counts the checks as they come in, against how many a start runs (one
+/// per host, one per metric).
+#[test]
+fn the_live_checks_box_counts_checks_as_they_come_in() {
+    let mut app = preflight();
+    app.started = true;
+    let scenario = app.scenario.clone().expect("scenario");
+    let total = scenario.targets.len() + scenario.metrics.len();
+    app.apply(&crate::event::Envelope {
+        seq: 1,
+        ts: t0(),
+        run: "r".into(),
+        event: crate::event::Event::PreflightCheck {
+            check: "target web: local reachable".into(),
+            ok: true,
+            detail: "exit 0".into(),
+        },
+    });
+    let text = render_text(&app, 80, 24);
+    assert!(text.contains(&format!("Live checks 1/{total}")), "{text}");
+}

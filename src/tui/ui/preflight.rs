@@ -125,10 +125,38 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.warn(),
         ));
     }
+    let title = match (app.started, live_check_total(app)) {
+        (true, Some(total)) if total > 0 => {
+            let done = app.run.checks.len();
+            let failed = app.run.checks.iter().filter(|c| !c.ok).count();
+            if failed > 0 {
+                format!(" Live checks {done}/{total} ({failed} failed) ")
+            } else {
+                format!(" Live checks {done}/{total} ")
+            }
+        }
+        _ => " Live checks ".to_string(),
+    };
     frame.render_widget(
-        Paragraph::new(live).block(Block::bordered().title(" Live checks ")),
+        Paragraph::new(live).block(Block::bordered().title(title)),
         live_area,
     );
+}
+
+/// How many live checks a start runs: one per host of every target (a local target is one host)
+/// and one per metric, as the engine's preflight does.
+fn live_check_total(app: &App) -> Option<usize> {
+    use crate::scenario::Transport;
+    let s = app.scenario.as_ref()?;
+    let hosts: usize = s
+        .targets
+        .values()
+        .map(|t| match &t.transport {
+            Transport::Ssh { hosts, .. } => hosts.len(),
+            _ => 1,
+        })
+        .sum();
+    Some(hosts + s.metrics.len())
 }
 
 /// A start that failed before any live check ran: why, in full, and the exact commands to run.
