@@ -1446,3 +1446,17 @@ fn the_live_checks_box_counts_checks_as_they_come_in() {
     let text = render_text(&app, 80, 24);
     assert!(text.contains(&format!("Live checks 1/{total}")), "{text}");
 }
+
+/// A fault window near the start of the chart is drawn on the time axis even where the `T+`
+/// label would go: the label yields (it once covered a fault that had just gone in).
+#[test]
+fn a_fault_window_near_the_axis_start_is_not_covered_by_its_label() {
+    let app = live(&fixture::breaching(), 26_000);
+    for (w, h) in [(60, 20), (80, 24), (160, 48)] {
+        let text = render_text(&app, w, h);
+        assert!(
+            text.lines().any(|l| l.contains("┣")),
+            "{w}×{h}: no fault window on the axis:\n{text}"
+        );
+    }
+}

@@ -348,9 +348,26 @@ fn time_axis(
         buf.set_string(x, axis.y, AXIS, dim);
     }
     let mark: Style = theme.fault_window();
-    for (from, to) in windows {
-        let c0 = span.col(*from, w);
-        let c1 = span.col(to.unwrap_or(now_t), w).max(c0 + 1).min(w);
+    let cols: Vec<(u16, u16)> = windows
+        .iter()
+        .map(|(from, to)| {
+            let c0 = span.col(*from, w);
+            (c0, span.col(to.unwrap_or(now_t), w).max(c0 + 1).min(w))
+        })
+        .collect();
+    // The T+ labels at the ends yield to a fault window: the window is what the IC looks for.
+    let left = fmt::t_plus_secs(span.x0 as i64);
+    let right = fmt::t_plus_secs(span.x1 as i64);
+    let (lw, rw) = (left.len() as u16, right.len() as u16);
+    if lw + rw + 2 <= w {
+        if cols.iter().all(|(c0, _)| *c0 > lw) {
+            buf.set_string(axis.x, axis.y, &left, dim);
+        }
+        if cols.iter().all(|(_, c1)| *c1 + rw < w) {
+            buf.set_string(axis.right() - rw, axis.y, &right, dim);
+        }
+    }
+    for ((_, to), (c0, c1)) in windows.iter().zip(cols) {
         for x in c0..c1 {
             buf.set_string(axis.x + x, axis.y, WINDOW, mark);
         }
@@ -365,13 +382,6 @@ fn time_axis(
         if c1 - c0 >= len + 2 {
             buf.set_string(axis.x + c0 + (c1 - c0 - len) / 2, axis.y, label, mark);
         }
-    }
-    let left = fmt::t_plus_secs(span.x0 as i64);
-    let right = fmt::t_plus_secs(span.x1 as i64);
-    let (lw, rw) = (left.len() as u16, right.len() as u16);
-    if lw + rw + 2 <= w {
-        buf.set_string(axis.x, axis.y, &left, dim);
-        buf.set_string(axis.right() - rw, axis.y, &right, dim);
     }
 }
 
