@@ -69,14 +69,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     lines.push(Line::raw(""));
     lines.extend(results::note_lines(app, theme));
     lines.push(Line::raw(""));
-    match &app.export {
-        Some(Ok(p)) => lines.push(Line::styled(
-            format!("Debrief written to {}", p.display()),
-            theme.ok(),
-        )),
-        Some(Err(e)) => lines.push(Line::styled(format!("Export failed: {e}"), theme.bad())),
-        None => lines.push(Line::styled("e: export the Markdown debrief", theme.dim())),
-    }
+    lines.push(results::export_line(
+        app,
+        theme,
+        "e: export the Markdown debrief",
+    ));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

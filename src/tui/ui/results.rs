@@ -156,3 +156,13 @@ fn note(
         Span::styled(marker, theme.warn()),
     ])
 }
+
+/// Where the last export went (or why it failed), else `hint`: the last line of the Debrief and
+/// Review screens.
+pub fn export_line(app: &App, theme: &Theme, hint: &str) -> Line<'static> {
+    match &app.export {
+        Some(Ok(p)) => Line::styled(format!("Debrief written to {}", p.display()), theme.ok()),
+        Some(Err(e)) => Line::styled(format!("Export failed: {e}"), theme.bad()),
+        None => Line::styled(hint.to_string(), theme.dim()),
+    }
+}

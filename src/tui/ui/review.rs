@@ -46,21 +46,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     lines.push(Line::raw(""));
     lines.extend(results::note_lines(app, theme));
     lines.push(Line::raw(""));
-    match &app.export {
-        Some(Ok(p)) => lines.push(Line::styled(
-            format!("Debrief written to {}", p.display()),
-            theme.ok(),
-        )),
-        Some(Err(e)) => lines.push(Line::styled(format!("Export failed: {e}"), theme.bad())),
-        None if app.replay.is_some() => lines.push(Line::styled(
-            "w: write the debrief of the whole run",
-            theme.dim(),
-        )),
-        None => lines.push(Line::styled(
-            "n note (Tab: kind) · a action item (@owner due:YYYY-MM-DD) · w write the debrief",
-            theme.dim(),
-        )),
-    }
+    let hint = if app.replay.is_some() {
+        "w: write the debrief of the whole run"
+    } else {
+        "n note (Tab: kind) · a action item (@owner due:YYYY-MM-DD) · w write the debrief"
+    };
+    lines.push(results::export_line(app, theme, hint));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
