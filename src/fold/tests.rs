@@ -483,4 +483,35 @@ fn notes_are_grouped_by_kind_and_old_journals_read() {
         !md.contains("typo (scribe)"),
         "a retracted note is left out"
     );
+    // summary.json carries the same action items and counts, for other tools.
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::report::summary::Summary::of(&run).to_json()).expect("json");
+    let items = json["action_items"].as_array().expect("action_items");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["text"], "p99 alert");
+    assert_eq!(items[1]["owner"], "ana");
+    assert_eq!(items[1]["due"], "2026-12-15");
+    assert_eq!(items[1]["role"], "scribe");
+    let counts: Vec<(String, u64)> = json["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap_or("").to_string(),
+                c["count"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("observation".to_string(), 1),
+            ("action_item".to_string(), 2),
+            ("went_well".to_string(), 1),
+            ("went_wrong".to_string(), 1),
+            ("question".to_string(), 1),
+            ("runbook_gap".to_string(), 1),
+        ]
+    );
 }

@@ -45,6 +45,28 @@ pub struct Summary {
     pub not_recovered: usize,
     pub worst_impact: Option<WorstImpact>,
     pub impact: Vec<MetricSummary>,
+    /// Action items noted during the run or the review, in journal order (retracted ones left out).
+    pub action_items: Vec<ActionItem>,
+    /// How many notes of each kind (`observation`, `action_item`, `went_well`, `went_wrong`,
+    /// `question`, `runbook_gap`), every kind listed.
+    pub notes: Vec<NoteCount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionItem {
+    pub text: String,
+    pub owner: Option<String>,
+    /// `YYYY-MM-DD` as typed.
+    pub due: Option<String>,
+    /// Who noted it, and when (UTC).
+    pub role: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteCount {
+    pub kind: crate::event::NoteKind,
+    pub count: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -262,6 +284,24 @@ impl Summary {
             not_recovered,
             worst_impact,
             impact,
+            action_items: run
+                .notes_of(crate::event::NoteKind::ActionItem)
+                .map(|n| ActionItem {
+                    text: n.text.clone(),
+                    owner: n.owner.clone(),
+                    due: n.due.clone(),
+                    role: n.role.clone(),
+                    at: utc(n.ts),
+                })
+                .collect(),
+            notes: run
+                .notes_by_kind()
+                .into_iter()
+                .map(|(kind, notes)| NoteCount {
+                    kind,
+                    count: notes.len(),
+                })
+                .collect(),
         }
     }
 
