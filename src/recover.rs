@@ -7,6 +7,7 @@
 //! same undo/verify, report, manual-command text and lease cancel as the engine's halt.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::Utc;
 
@@ -85,9 +86,17 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
     let hosts = target::open_each(&scenario, &wanted, options).await;
     let jobs = todo
         .into_iter()
-        .filter_map(|f| {
-            let host = hosts.get(&(f.target.clone(), f.host.clone()))?.clone();
-            Some(RollbackJob {
+        .map(|f| {
+            // `open_each` answers for every host asked; were one missing, its fault still gets a
+            // result (UNKNOWN, with the reason) rather than being skipped.
+            let host = hosts
+                .get(&(f.target.clone(), f.host.clone()))
+                .cloned()
+                .unwrap_or_else(|| {
+                    Arc::new(target::Unreachable::new(&f.host, "not opened".into(), None))
+                        as Arc<dyn target::Host>
+                });
+            RollbackJob {
                 fault: f.fault,
                 host,
                 plan: FaultPlan {
@@ -99,7 +108,7 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
                 },
                 timeout: std::time::Duration::from_millis(f.timeout_ms),
                 lease_cancel: f.lease_cancel,
-            })
+            }
         })
         .collect();
     let BatchOutcome { results } = run_batch(jobs, options.fanout, |event| {

@@ -62,6 +62,26 @@ struct Starting {
     queued: Vec<crate::engine::Command>,
 }
 
+impl Starting {
+    /// The run exists: the override reason is journaled first, then what the console asked of
+    /// the run while its hosts were opening (a halt, a note), in order.
+    fn hand_over(self, s: &Session) {
+        if let Some(text) = self.override_note {
+            send_command(
+                s,
+                crate::engine::Command::Note {
+                    role: "IC".into(),
+                    text,
+                    action: false,
+                },
+            );
+        }
+        for cmd in self.queued {
+            send_command(s, cmd);
+        }
+    }
+}
+
 enum StartEvent {
     Progress(crate::target::Connecting),
     Done(Result<Session, String>),
@@ -178,20 +198,7 @@ impl Loop<'_> {
                         match r {
                             Ok(s) => {
                                 if let Some(st) = st {
-                                    if let Some(text) = st.override_note {
-                                        send_command(
-                                            &s,
-                                            crate::engine::Command::Note {
-                                                role: "IC".into(),
-                                                text,
-                                                action: false,
-                                            },
-                                        );
-                                    }
-                                    // A halt pressed (or a signal) while the hosts were opening.
-                                    for cmd in st.queued {
-                                        send_command(&s, cmd);
-                                    }
+                                    st.hand_over(&s);
                                 }
                                 done.journal = Some(s.journal.clone());
                                 session = Some(s);
@@ -262,12 +269,10 @@ impl Loop<'_> {
         done.late_notes = std::mem::take(&mut app.late_notes);
         // Leaving while a start is under way: let it finish, then the run is halted below (a run
         // is never left without the console's halt).
-        if let Some(st) = starting.take()
-            && let Ok(s) = st.future.await
+        if let Some(mut st) = starting.take()
+            && let Ok(s) = (&mut st.future).await
         {
-            for cmd in st.queued {
-                send_command(&s, cmd);
-            }
+            st.hand_over(&s);
             done.journal = Some(s.journal.clone());
             session = Some(s);
         }

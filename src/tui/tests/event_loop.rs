@@ -47,6 +47,18 @@ async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
         .expect("the console loop and its driver finish within 120 s")
 }
 
+/// `s` on the preflight with unticked checklist items, then the override reason and Enter.
+fn start_with_reason(send: &impl Fn(io::Result<TermEvent>), reason: &str) {
+    send(key('s'));
+    for c in reason.chars() {
+        send(key(c));
+    }
+    send(Ok(TermEvent::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    ))));
+}
+
 fn key(c: char) -> io::Result<TermEvent> {
     let mods = if c.is_ascii_uppercase() {
         KeyModifiers::SHIFT
@@ -126,14 +138,7 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
     };
     let driver = async {
         let send = |e| keys.send(e).expect("loop is listening");
-        send(key('s'));
-        for c in "loop test".chars() {
-            send(key(c));
-        }
-        send(Ok(TermEvent::Key(KeyEvent::new(
-            KeyCode::Enter,
-            KeyModifiers::NONE,
-        ))));
+        start_with_reason(&send, "loop test");
         until("the fault", || marker.exists()).await;
         send(key('X'));
         let ended = || {
@@ -194,11 +199,7 @@ async fn a_note_typed_across_a_halt_and_the_end_reaches_the_journal() {
     };
     let driver = async {
         let send = |e| keys.send(e).expect("loop is listening");
-        send(key('s'));
-        for c in "override".chars() {
-            send(key(c));
-        }
-        send(enter());
+        start_with_reason(&send, "override");
         until("the fault", || marker.exists()).await;
         send(key('n'));
         for c in "late thought ".chars() {
@@ -323,14 +324,7 @@ async fn a_halt_pressed_while_the_hosts_open_reaches_the_run() {
     };
     let driver = async {
         let send = |e| keys.send(e).expect("loop is listening");
-        send(key('s'));
-        for c in "slow".chars() {
-            send(key(c));
-        }
-        send(Ok(TermEvent::Key(KeyEvent::new(
-            KeyCode::Enter,
-            KeyModifiers::NONE,
-        ))));
+        start_with_reason(&send, "slow");
         // The loop keeps answering keys while the start is held back.
         send(key('?'));
         send(key('?'));
@@ -383,14 +377,7 @@ async fn an_engine_that_dies_without_a_verdict_ends_the_console() {
         journal: None,
     };
     let send = |e| keys.send(e).expect("loop is listening");
-    send(key('s'));
-    for c in "go".chars() {
-        send(key(c));
-    }
-    send(Ok(TermEvent::Key(KeyEvent::new(
-        KeyCode::Enter,
-        KeyModifiers::NONE,
-    ))));
+    start_with_reason(&send, "go");
     let done = tokio::time::timeout(
         Duration::from_secs(30),
         lp.run(&mut terminal, &mut app, input),
