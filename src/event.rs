@@ -515,6 +515,7 @@ pub(crate) mod hostile {
         let long = Duration::from_millis(u64::MAX);
         let host = HostAddr {
             name: Some(text("name")),
+            tags: [(text("tag"), text("value"))].into_iter().collect(),
             ..HostAddr::new(text("host"), u16::MAX)
         };
         let rule = |kind, condition| Rule {

@@ -153,6 +153,7 @@ impl Lab {
                         // The name stays what the scenario wrote: that is how people know it.
                         *h = HostAddr {
                             name: Some(h.label()),
+                            tags: std::mem::take(&mut h.tags),
                             ..HostAddr::new("127.0.0.1", lab.ssh.port)
                         };
                         any = true;

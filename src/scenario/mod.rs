@@ -139,6 +139,10 @@ pub struct HostAddr {
     /// points `shop-1` at `127.0.0.1:45271`). Journaled with the scenario; absent in older journals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Labels a fault's `select: { tags: … }` chooses by (an inventory's host and group variables).
+    /// Not part of the identity. Absent in older journals.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl HostAddr {
@@ -147,6 +151,7 @@ impl HostAddr {
             host: host.into(),
             port,
             name: None,
+            tags: BTreeMap::new(),
         }
     }
 
