@@ -318,6 +318,19 @@ pub enum Event {
         retracts: u64,
         role: String,
     },
+    /// Replaces what the note journaled as `edits` says (its text, kind, owner, due date), from the
+    /// review. The note keeps its time and place; the original stays in the journal and every edit is
+    /// listed in the debrief's appendix.
+    NoteEdited {
+        edits: u64,
+        role: String,
+        text: String,
+        kind: NoteKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<String>,
+    },
     HaltRequested {
         by: String,
         reason: String,
@@ -762,10 +775,11 @@ pub(crate) mod hostile {
             Event::Retracted { .. } => 26,
             Event::CriterionResult { .. } => 27,
             Event::StepResult { .. } => 28,
+            Event::NoteEdited { .. } => 29,
         }
     }
 
-    pub const VARIANTS: usize = 29;
+    pub const VARIANTS: usize = 30;
 
     /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
     /// `Option<f64>` appears.
@@ -872,6 +886,14 @@ pub(crate) mod hostile {
             Event::Retracted {
                 retracts: u64::MAX,
                 role: text("role"),
+            },
+            Event::NoteEdited {
+                edits: u64::MAX,
+                role: text("role"),
+                text: long("edit"),
+                kind: NoteKind::RunbookGap,
+                owner: Some(text("owner")),
+                due: Some(text("due")),
             },
             Event::HaltRequested {
                 by: text("by"),

@@ -95,6 +95,16 @@ pub enum Command {
         kind: MilestoneKind,
         role: String,
     },
+    /// Replace what an earlier note says (by its journal sequence number); journaled as
+    /// `note_edited`, the original kept.
+    EditNote {
+        edits: u64,
+        role: String,
+        text: String,
+        kind: NoteKind,
+        owner: Option<String>,
+        due: Option<String>,
+    },
     /// Withdraw an earlier note or milestone, by its journal sequence number.
     Retract {
         seq: u64,
@@ -1180,6 +1190,18 @@ impl Engine {
                     tracing::warn!(step, index, "check after the verdict ignored");
                     return;
                 }
+                let check_by = self
+                    .scenario
+                    .criteria()
+                    .find(|(s, i, _)| *s == step && *i == index)
+                    .and_then(|(_, _, c)| match &c.test {
+                        crate::scenario::Test::Check { by } => by.clone(),
+                        _ => None,
+                    });
+                if let Err(why) = self.scenario.may_tick(check_by.as_deref(), &by) {
+                    tracing::warn!(step, index, %by, %why, "check ignored");
+                    return;
+                }
                 match self
                     .criteria
                     .check(step, index, passed, reason, by, Instant::now())
@@ -1201,6 +1223,23 @@ impl Engine {
             } => self.note(role, text, kind, owner, due),
             Command::Milestone { kind, role } => {
                 self.emit(Event::Milestone { kind, role });
+            }
+            Command::EditNote {
+                edits,
+                role,
+                text,
+                kind,
+                owner,
+                due,
+            } => {
+                self.emit(Event::NoteEdited {
+                    edits,
+                    role,
+                    text,
+                    kind,
+                    owner,
+                    due,
+                });
             }
             Command::Retract { seq, role } => {
                 self.emit(Event::Retracted {

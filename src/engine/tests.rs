@@ -165,6 +165,7 @@ fn kind(e: &Event) -> &'static str {
         Event::FaultNotInjected { .. } => "not_injected",
         Event::CriterionResult { .. } => "criterion",
         Event::StepResult { .. } => "step_result",
+        Event::NoteEdited { .. } => "note_edited",
     }
 }
 
@@ -1226,6 +1227,7 @@ async fn a_lease_that_cannot_be_armed_means_no_inject_and_no_undo() {
 const CRITERIA: &str = r#"
 title: Criteria test
 hypothesis: errors stay low
+roles: { incident_commander: Dana }
 max_duration: 10m
 recovery_watch: 0s
 targets:
@@ -1323,6 +1325,17 @@ async fn criteria_within_throughout_and_after_rollback_pass_with_their_evidence(
         },
         async |h: Handle| {
             tokio::time::sleep(Duration::from_secs(5)).await;
+            // Seats the check does not name are ignored: an observer, the scribe (`by: IC`).
+            for by in ["observer", "scribe"] {
+                let wrong_seat = Command::Check {
+                    step: 0,
+                    index: 3,
+                    passed: false,
+                    reason: "not mine to tick".into(),
+                    by: by.into(),
+                };
+                h.commands.send(wrong_seat).await.unwrap();
+            }
             h.commands.send(tick(true)).await.unwrap();
         },
     )
@@ -1330,8 +1343,13 @@ async fn criteria_within_throughout_and_after_rollback_pass_with_their_evidence(
     let r = results(&run);
     assert_eq!(r.len(), 4, "{r:#?}");
     let by_index = |i: usize| r.iter().find(|x| x.0 == i).unwrap().clone();
-    // Human check ticked at 5 s.
+    // Human check ticked at 5 s, by the IC (Dana); the wrong seats' ticks changed nothing.
     assert_eq!(by_index(3).1, O::Passed);
+    assert!(
+        run.has(
+            |e| matches!(e, Event::CriterionResult { index: 3, by: Some(b), .. } if b == "Dana")
+        )
+    );
     // within 30s: passed on the first sample at 50, about 10 s into the step.
     let (_, o, v, after, _) = by_index(1);
     assert_eq!((o, v), (O::Passed, Some(50.0)));

@@ -234,6 +234,9 @@ pub fn describe(event: &Event, hosts: &HostNames) -> (String, String) {
         Event::Retracted { retracts, role } => {
             (role.as_str(), format!("retracted record #{retracts}"))
         }
+        Event::NoteEdited {
+            edits, role, text, ..
+        } => (role.as_str(), format!("edited note #{edits}: {text}")),
         Event::HaltRequested { by, reason } => ("HALT", format!("halt by {by}: {reason}")),
         Event::CriterionResult {
             step,

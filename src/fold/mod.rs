@@ -19,7 +19,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::event::{
-    CommandOutcome, CriterionOutcome, Envelope, Event, MilestoneKind, NoteKind, Phase,
+    CommandOutcome, CriterionOutcome, Envelope, Event, LiveFault, MilestoneKind, NoteKind, Phase,
     RollbackStatus, RuleCheck, StepOutcome, Verdict,
 };
 use crate::journal::{JournalError, Reader, Record, SampleRecord, TornTail};
@@ -295,6 +295,30 @@ pub struct NoteRow {
     /// An action item's owner and due date.
     pub owner: Option<String>,
     pub due: Option<String>,
+    /// Every metric's latest value when the note was written (`None` = no data), and the faults
+    /// live then: the debrief's snapshot beside the note. Empty for notes written after the run.
+    pub metrics: BTreeMap<String, Option<f64>>,
+    pub faults: Vec<LiveFault>,
+    /// Every edit made to it, oldest first (what it said before each).
+    pub edits: Vec<NoteRevision>,
+}
+
+/// One edit of a note: when, by whom, what it said before and after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoteRevision {
+    pub ts: DateTime<Utc>,
+    pub role: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// What an edit makes a note say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edited {
+    pub text: String,
+    pub kind: NoteKind,
+    pub owner: Option<String>,
+    pub due: Option<String>,
 }
 
 impl NoteRow {
@@ -410,6 +434,16 @@ pub struct DetectionRow {
     pub first_inject: Option<DateTime<Utc>>,
     pub automated: Option<(DateTime<Utc>, String)>,
     pub human: Option<DateTime<Utc>>,
+    /// The first `mitigated` milestone marked at or after the step's first inject and before the
+    /// next step started.
+    pub mitigated: Option<DateTime<Utc>>,
+}
+
+impl DetectionRow {
+    /// Milliseconds from the step's first inject to `t` (never negative).
+    pub fn since_inject(&self, t: DateTime<Utc>) -> Option<u64> {
+        Some((t - self.first_inject?).num_milliseconds().max(0) as u64)
+    }
 }
 
 /// An abort, a halt or the end of a rollback, in journal order, for the debrief.
@@ -466,9 +500,10 @@ impl Source {
     pub fn of(event: &Event) -> (Source, Option<(String, String)>) {
         let about = |f: &str, h: &str| Some((f.to_string(), h.to_string()));
         match event {
-            Event::Note { .. } | Event::Milestone { .. } | Event::Retracted { .. } => {
-                (Source::Notes, None)
-            }
+            Event::Note { .. }
+            | Event::NoteEdited { .. }
+            | Event::Milestone { .. }
+            | Event::Retracted { .. } => (Source::Notes, None),
             Event::FaultIntent { fault, host, .. }
             | Event::FaultInjected { fault, host, .. }
             | Event::FaultNotInjected { fault, host, .. }
@@ -991,7 +1026,8 @@ impl RunState {
                 kind,
                 owner,
                 due,
-                ..
+                metrics,
+                faults,
             } => self.notes.push(NoteRow {
                 seq: env.seq,
                 ts,
@@ -1000,6 +1036,9 @@ impl RunState {
                 kind: NoteKind::of(*kind, *action),
                 owner: owner.clone(),
                 due: due.clone(),
+                metrics: metrics.clone(),
+                faults: faults.clone(),
+                edits: Vec::new(),
             }),
             Event::Milestone { kind, role } => {
                 let counts = self.key_times.first_fault.is_some();
@@ -1019,6 +1058,29 @@ impl RunState {
                     role: role.clone(),
                     counts,
                 });
+            }
+            Event::NoteEdited {
+                edits,
+                role,
+                text,
+                kind,
+                owner,
+                due,
+            } => {
+                let before = self.edit_note(
+                    *edits,
+                    ts,
+                    role,
+                    Edited {
+                        text: text.clone(),
+                        kind: *kind,
+                        owner: owner.clone(),
+                        due: due.clone(),
+                    },
+                );
+                if let (Some(before), Some(line)) = (before, self.timeline.back_mut()) {
+                    line.text = format!("edited {}: \"{before}\" → \"{text}\"", kind.label());
+                }
             }
             Event::Retracted { retracts, .. } => {
                 let what = self.retract(*retracts);
@@ -1170,6 +1232,30 @@ impl RunState {
         }
     }
 
+    /// Applies an edit to the note journaled as `seq` (the console applies one made after the run
+    /// the same way, before it is journaled); the note keeps its time and place, its earlier text is
+    /// kept in `edits`. Returns the text it replaced, or `None` when there is no such note standing.
+    pub fn edit_note(
+        &mut self,
+        seq: u64,
+        ts: DateTime<Utc>,
+        role: &str,
+        edit: Edited,
+    ) -> Option<String> {
+        let n = self.notes.iter_mut().find(|n| n.seq == seq)?;
+        let before = std::mem::replace(&mut n.text, edit.text);
+        n.edits.push(NoteRevision {
+            ts,
+            role: role.to_string(),
+            before: before.clone(),
+            after: n.text.clone(),
+        });
+        n.kind = edit.kind;
+        n.owner = edit.owner;
+        n.due = edit.due;
+        Some(before)
+    }
+
     /// Leaves the note or milestone journaled as `seq` out of every view; a retracted milestone
     /// no longer counts in the key times. Returns what was retracted, for the timeline.
     fn retract(&mut self, seq: u64) -> Option<String> {
@@ -1243,7 +1329,8 @@ impl RunState {
     }
 
     /// Per step that ran: (step, when its faults went in, the first automated signal after that,
-    /// the first human `detected` milestone after that and before the next step started).
+    /// the first human `detected` and `mitigated` milestones after that and before the next step
+    /// started). A retracted milestone is no longer among `milestones`, so it never counts.
     pub fn detection(&self) -> Vec<DetectionRow> {
         let steps = &self.impact.steps;
         steps
@@ -1251,20 +1338,22 @@ impl RunState {
             .enumerate()
             .map(|(i, s)| {
                 let until = steps.get(i + 1).map(|n| n.started);
-                let human = s.first_inject.and_then(|from| {
+                let first = |kind: MilestoneKind| {
+                    let from = s.first_inject?;
                     self.milestones
                         .iter()
-                        .filter(|m| m.kind == MilestoneKind::Detected && m.ts >= from)
+                        .filter(|m| m.kind == kind && m.ts >= from)
                         .filter(|m| until.is_none_or(|u| m.ts < u))
                         .map(|m| m.ts)
                         .min()
-                });
+                };
                 DetectionRow {
                     index: s.index,
                     name: s.name.clone(),
                     first_inject: s.first_inject,
                     automated: s.automated.clone(),
-                    human,
+                    human: first(MilestoneKind::Detected),
+                    mitigated: first(MilestoneKind::Mitigated),
                 }
             })
             .collect()

@@ -515,3 +515,139 @@ fn notes_are_grouped_by_kind_and_old_journals_read() {
         ]
     );
 }
+
+/// A note edited in the review: the fold shows the new text, kind and owner and keeps what it said
+/// before; the timeline says what changed; the debrief marks it edited, lists the edit in its
+/// appendix, carries the note's metric snapshot in a `<details>`, and shows hostile text as text.
+/// Time to mitigate is per step: each step's first `mitigated` after its own inject.
+#[test]
+fn edits_snapshots_and_time_to_mitigate_per_step() {
+    use crate::event::NoteKind;
+    let step = |index: usize, name: &str| Event::StepStarted {
+        index,
+        name: name.into(),
+        duration_ms: 30_000,
+        prompt: None,
+    };
+    let yaml = r#"title: Two steps
+hypothesis: errors stay low
+max_duration: 10m
+targets:
+  web: { local: true }
+steps:
+  - name: Slow payments
+    duration: 30s
+    faults: [{ kind: command, id: slow-pay, target: web, inject: "true", rollback: "true" }]
+  - name: Kill the worker
+    duration: 30s
+    faults: [{ kind: command, id: kill-worker, target: web, inject: "true", rollback: "true" }]
+"#;
+    let scenario = crate::scenario::Scenario::parse(std::path::Path::new("two.yaml"), yaml)
+        .map_err(|e| format!("{:?}", e.0))
+        .expect("the test scenario parses");
+    let mut log = Log(vec![]);
+    log.push(
+        0,
+        Event::RunStarted {
+            scenario: Box::new(scenario),
+            gameday_version: "test".into(),
+            dry_run: None,
+        },
+    )
+    .push(0, step(0, "Slow payments"))
+    .push(1_000, intent("slow-pay", "web-1"))
+    .push(1_500, injected("slow-pay", "web-1", true))
+    .push(
+        5_000,
+        Event::Note {
+            role: "scribe".into(),
+            text: "<script>alert(1)</script> errors up".into(),
+            action: false,
+            kind: Some(NoteKind::Observation),
+            owner: None,
+            due: None,
+            metrics: [("error_rate".to_string(), Some(8.5))].into(),
+            faults: vec![crate::fault::status::LiveFault {
+                fault: "slow-pay".into(),
+                host: "web-1".into(),
+                state: "verified".into(),
+            }],
+        },
+    )
+    .push(11_500, milestone(MilestoneKind::Detected))
+    .push(21_500, milestone(MilestoneKind::Mitigated))
+    .push(30_000, step(1, "Kill the worker"))
+    .push(31_000, intent("kill-worker", "web-1"))
+    .push(32_000, injected("kill-worker", "web-1", true))
+    .push(39_000, milestone(MilestoneKind::Mitigated))
+    .push(
+        50_000,
+        Event::NoteEdited {
+            edits: 5,
+            role: "IC".into(),
+            text: "errors up | p99 too".into(),
+            kind: NoteKind::WentWrong,
+            owner: None,
+            due: None,
+        },
+    )
+    // An edit naming no note changes nothing.
+    .push(
+        51_000,
+        Event::NoteEdited {
+            edits: 999,
+            role: "IC".into(),
+            text: "ghost".into(),
+            kind: NoteKind::Question,
+            owner: None,
+            due: None,
+        },
+    );
+    let run = RunState::from_events(&log.0);
+    assert_eq!(run.notes.len(), 1);
+    let n = &run.notes[0];
+    assert_eq!(n.text, "errors up | p99 too");
+    assert_eq!(n.kind, NoteKind::WentWrong);
+    assert_eq!(n.edits.len(), 1);
+    assert_eq!(n.edits[0].before, "<script>alert(1)</script> errors up");
+    assert_eq!(n.edits[0].role, "IC");
+    assert!(run.timeline.iter().any(|t| t.text
+        == "edited went wrong: \"<script>alert(1)</script> errors up\" → \"errors up | p99 too\""));
+
+    let det = run.detection();
+    assert_eq!(det.len(), 2);
+    assert_eq!(
+        det[0].mitigated.and_then(|t| det[0].since_inject(t)),
+        Some(20_000)
+    );
+    assert_eq!(
+        det[0].human.and_then(|t| det[0].since_inject(t)),
+        Some(10_000)
+    );
+    assert_eq!(
+        det[1].mitigated.and_then(|t| det[1].since_inject(t)),
+        Some(7_000)
+    );
+    assert_eq!(det[1].human, None, "step 1's detected is not step 2's");
+
+    let md = crate::report::debrief(&run);
+    for want in [
+        "- T+00:05 errors up | p99 too (scribe) *(edited)*",
+        "### Note edits",
+        "| T+00:05 (scribe) | T+00:50 | IC | &lt;script&gt;alert(1)&lt;/script&gt; errors up | errors up \\| p99 too |",
+        "<details><summary>snapshot</summary>error_rate: 8.5<br>fault slow-pay on web-1: verified</details>",
+        "| Step | Faults in | Automated (first breach) | Human (`detected`) | Mitigated (`mitigated`) |",
+    ] {
+        assert!(md.contains(want), "debrief lacks {want:?}:\n{md}");
+    }
+    assert!(
+        !md.contains("<script>"),
+        "hostile text is shown as text:\n{md}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::report::summary::Summary::of(&run).to_json()).expect("json");
+    assert_eq!(json["steps"][0]["time_to_mitigate_ms"], 20_000);
+    assert_eq!(json["steps"][0]["time_to_detect_ms"], 10_000);
+    assert_eq!(json["steps"][1]["time_to_mitigate_ms"], 7_000);
+    assert!(json["steps"][1]["time_to_detect_ms"].is_null());
+}

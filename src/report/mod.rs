@@ -19,12 +19,64 @@ fn utc(ts: DateTime<Utc>) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Escapes text for a Markdown table cell.
+/// Escapes text for a Markdown table cell: shown as written, never as HTML.
 fn cell(s: &str) -> String {
+    table(&html(s))
+}
+
+/// Escapes what would break a table row (inside a code span too, where entities would show).
+fn table(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('|', "\\|")
         .replace('\r', "")
         .replace('\n', "<br>")
+}
+
+/// Text that Markdown renders as written, never as HTML.
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A note's metric snapshot as a collapsed `<details>` that fits in one table cell; empty for a
+/// note with none (written after the run, or before any metric).
+fn note_snapshot(run: &RunState, n: &crate::fold::NoteRow) -> String {
+    if n.metrics.is_empty() && n.faults.is_empty() {
+        return String::new();
+    }
+    let unit = |name: &str| {
+        run.scenario
+            .as_deref()
+            .and_then(|s| s.metrics.get(name))
+            .and_then(|m| m.unit.clone())
+            .map(|u| format!(" {u}"))
+            .unwrap_or_default()
+    };
+    let mut parts: Vec<String> = n
+        .metrics
+        .iter()
+        .map(|(name, v)| {
+            let u = if v.is_some() {
+                unit(name)
+            } else {
+                String::new()
+            };
+            format!("{}: {}{u}", name, fmt::value(*v))
+        })
+        .collect();
+    if n.faults.is_empty() {
+        parts.push("no fault live".into());
+    }
+    for f in &n.faults {
+        let host = run.host_names.name(&f.host).unwrap_or(&f.host);
+        parts.push(format!("fault {} on {host}: {}", f.fault, f.state));
+    }
+    let body: Vec<String> = parts.iter().map(|p| cell(p)).collect();
+    format!(
+        "<details><summary>snapshot</summary>{}</details>",
+        body.join("<br>")
+    )
 }
 
 /// Inline code that survives backticks inside.
@@ -45,7 +97,7 @@ fn code(s: &str) -> String {
     } else {
         ""
     };
-    cell(&format!("{fence}{pad}{s}{pad}{fence}"))
+    table(&format!("{fence}{pad}{s}{pad}{fence}"))
 }
 
 /// The Markdown debrief of a run: its folded state, whole (see [`RunState::new`]).
@@ -67,8 +119,8 @@ pub fn debrief(run: &RunState) -> String {
     step_results(&mut out, run, start);
     impact(&mut out, run, start);
 
-    // Summary
-    let _ = writeln!(out, "## Summary\n");
+    // Summary and key times
+    let _ = writeln!(out, "## Summary and key times\n");
     match &run.verdict {
         Some(v) => {
             let _ = writeln!(
@@ -175,11 +227,21 @@ pub fn debrief(run: &RunState) -> String {
 
     // Timeline
     let _ = writeln!(out, "## Timeline\n");
+    let _ = writeln!(
+        out,
+        "Each note carries the metrics and live faults at the moment it was written (click to open).\n"
+    );
     let _ = writeln!(out, "| T+ | UTC | Source | Event |\n|---|---|---|---|");
     for e in run.timeline.iter().filter(|e| !e.minor) {
+        let snapshot = run
+            .notes
+            .iter()
+            .find(|n| n.seq == e.seq)
+            .map(|n| note_snapshot(run, n))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} | {}{snapshot} |",
             t_plus(start, e.ts),
             fmt::wall_clock(e.ts),
             cell(&e.src),
@@ -298,8 +360,8 @@ pub fn debrief(run: &RunState) -> String {
                     out,
                     "- {} halt by **{}**: {}",
                     t_plus(start, *ts),
-                    by,
-                    reason
+                    html(by),
+                    html(reason)
                 );
             }
             Incident::RollbackFinished {
@@ -354,7 +416,44 @@ pub fn debrief(run: &RunState) -> String {
         run.version.as_deref().unwrap_or("unknown")
     );
     let _ = writeln!(out, "| Journal records | {} |", run.records);
+    let edits: Vec<_> = run
+        .notes
+        .iter()
+        .flat_map(|n| n.edits.iter().map(move |e| (n, e)))
+        .collect();
+    if !edits.is_empty() {
+        let _ = writeln!(out, "\n### Note edits\n");
+        let _ = writeln!(
+            out,
+            "Each edit made in the review; the journal keeps every version.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| Note of | Edited at | By | Before | After |\n|---|---|---|---|---|"
+        );
+        for (n, e) in edits {
+            let _ = writeln!(
+                out,
+                "| {} ({}) | {} | {} | {} | {} |",
+                t_plus(start, n.ts),
+                cell(&n.role),
+                t_plus(start, e.ts),
+                cell(&e.role),
+                cell(&e.before),
+                cell(&e.after)
+            );
+        }
+    }
     out
+}
+
+/// Marks a note changed in the review (the appendix lists what it said before).
+fn edited(n: &NoteRow) -> &'static str {
+    if n.edits.is_empty() {
+        ""
+    } else {
+        " *(edited)*"
+    }
 }
 
 /// The notes, from the fold's grouping by kind: observations by role, then one section per kind
@@ -364,10 +463,11 @@ fn notes(out: &mut String, run: &RunState, start: DateTime<Utc>) {
     use crate::event::NoteKind;
     let line = |n: &NoteRow| {
         format!(
-            "- {} {} ({})",
+            "- {} {} ({}){}",
             t_plus(start, n.ts),
-            n.text.replace('\n', " "),
-            n.role
+            html(&n.text.replace('\n', " ")),
+            html(&n.role),
+            edited(n)
         )
     };
     let mut by_role: BTreeMap<&str, Vec<&NoteRow>> = BTreeMap::new();
@@ -379,13 +479,14 @@ fn notes(out: &mut String, run: &RunState, start: DateTime<Utc>) {
         let _ = writeln!(out, "No observations were noted.\n");
     }
     for (role, notes) in &by_role {
-        let _ = writeln!(out, "### {role}\n");
+        let _ = writeln!(out, "### {}\n", html(role));
         for n in notes {
             let _ = writeln!(
                 out,
-                "- {} {}",
+                "- {} {}{}",
                 t_plus(start, n.ts),
-                n.text.replace('\n', " ")
+                html(&n.text.replace('\n', " ")),
+                edited(n)
             );
         }
         out.push('\n');
@@ -418,8 +519,9 @@ fn notes(out: &mut String, run: &RunState, start: DateTime<Utc>) {
         for n in &actions {
             let _ = writeln!(
                 out,
-                "| [ ] | {} | {} | {} | {} at {} |",
+                "| [ ] | {}{} | {} | {} | {} at {} |",
                 cell(&n.text),
+                edited(n),
                 cell(n.owner.as_deref().unwrap_or("—")),
                 cell(n.due.as_deref().unwrap_or("—")),
                 cell(&n.role),
@@ -652,17 +754,18 @@ fn impact(out: &mut String, run: &RunState, start: DateTime<Utc>) {
         .collect();
     let _ = writeln!(out, "## Impact\n");
     if rows.is_empty() {
+        // Detection below still counts: the milestones need no metric.
         let _ = writeln!(out, "No metric was sampled.\n");
-        return;
+    } else {
+        let _ = writeln!(
+            out,
+            "Baseline: before the first fault · during: while a fault was in · after: after the last rollback. p50 and p95 are estimated within 1 %.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| Metric | Window | Samples | Mean | p50 | p95 | Worst | Change vs baseline |\n|---|---|---|---|---|---|---|---|"
+        );
     }
-    let _ = writeln!(
-        out,
-        "Baseline: before the first fault · during: while a fault was in · after: after the last rollback. p50 and p95 are estimated within 1 %.\n"
-    );
-    let _ = writeln!(
-        out,
-        "| Metric | Window | Samples | Mean | p50 | p95 | Worst | Change vs baseline |\n|---|---|---|---|---|---|---|---|"
-    );
     for (name, m) in &rows {
         let base = m.baseline.mean();
         for (label, w) in [
@@ -723,16 +826,16 @@ fn impact(out: &mut String, run: &RunState, start: DateTime<Utc>) {
     }
     let _ = writeln!(
         out,
-        "| Step | Faults in | Automated (first breach) | Human (`detected`) |\n|---|---|---|---|"
+        "| Step | Faults in | Automated (first breach) | Human (`detected`) | Mitigated (`mitigated`) |\n|---|---|---|---|---|"
     );
     for d in det {
         let Some(from) = d.first_inject else {
             continue;
         };
-        let since = |t: DateTime<Utc>| fmt::elapsed_ms((t - from).num_milliseconds().max(0) as u64);
+        let since = |t: DateTime<Utc>| fmt::elapsed_ms(d.since_inject(t).unwrap_or(0));
         let _ = writeln!(
             out,
-            "| {} {} | {} | {} | {} |",
+            "| {} {} | {} | {} | {} | {} |",
             d.index + 1,
             cell(&d.name),
             t_plus(start, from),
@@ -741,6 +844,9 @@ fn impact(out: &mut String, run: &RunState, start: DateTime<Utc>) {
                 .map(|(t, what)| format!("{} ({})", since(*t), cell(what)))
                 .unwrap_or_else(|| "none".into()),
             d.human.map(since).unwrap_or_else(|| "not marked".into()),
+            d.mitigated
+                .map(since)
+                .unwrap_or_else(|| "not marked".into()),
         );
     }
     out.push('\n');

@@ -77,6 +77,12 @@ pub struct StepSummary {
     /// null: no criteria, not run, or no result journaled.
     pub result: Option<StepOutcome>,
     pub criteria: Vec<CriterionSummary>,
+    /// The step's first inject → the first abort-rule or steady-state breach while a fault was in.
+    pub time_to_detect_automated_ms: Option<u64>,
+    /// The step's first inject → the first `detected` milestone before the next step.
+    pub time_to_detect_ms: Option<u64>,
+    /// The step's first inject → the first `mitigated` milestone before the next step.
+    pub time_to_mitigate_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -164,10 +170,18 @@ impl Summary {
                 format!("{lead} (exit {}): {}.", v.exit_code, v.reason.trim_end_matches('.'))
             }
         };
+        let detection = run.detection();
         let mut steps = Vec::new();
         if let Some(s) = run.scenario.as_deref() {
             for (i, st) in s.steps.iter().enumerate() {
+                let det = detection.iter().find(|d| d.index == i);
+                let since = |t: Option<DateTime<Utc>>| det.and_then(|d| d.since_inject(t?));
                 steps.push(StepSummary {
+                    time_to_detect_automated_ms: since(
+                        det.and_then(|d| Some(d.automated.as_ref()?.0)),
+                    ),
+                    time_to_detect_ms: since(det.and_then(|d| d.human)),
+                    time_to_mitigate_ms: since(det.and_then(|d| d.mitigated)),
                     index: i,
                     name: st.name.clone(),
                     expect: st.expect.clone(),
@@ -197,7 +211,6 @@ impl Summary {
         }
         let count = |o: StepOutcome| steps.iter().filter(|s| s.result == Some(o)).count();
         let kt = &run.key_times;
-        let detection = run.detection();
         let time_to_detect_automated_ms = detection.iter().find_map(|d| {
             let (t, _) = d.automated.as_ref()?;
             Some(ms(*t - d.first_inject?))

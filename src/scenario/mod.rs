@@ -510,6 +510,63 @@ impl Scenario {
             .flat_map(|(i, s)| s.success.iter().enumerate().map(move |(j, c)| (i, j, c)))
     }
 
+    /// The seat a role or person sits in: `IC` (`IC`, `incident_commander`, or the person `roles`
+    /// names so), `scribe`, `observer` (the role, `observers`, or a person named there); anyone
+    /// else is `None`.
+    fn seat_of(&self, who: &str) -> Option<&'static str> {
+        let is = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+        let holds = |role: &str| {
+            self.roles
+                .get(role)
+                .is_some_and(|people| people.iter().any(|p| is(p, who)))
+        };
+        if [
+            "IC",
+            "incident_commander",
+            "incident commander",
+            "commander",
+        ]
+        .iter()
+        .any(|r| is(r, who))
+            || holds("incident_commander")
+        {
+            Some("IC")
+        } else if is(who, "scribe") || holds("scribe") {
+            Some("scribe")
+        } else if is(who, "observer") || is(who, "observers") || holds("observers") {
+            Some("observer")
+        } else {
+            None
+        }
+    }
+
+    /// Whether `by` (a console seat, `IC` / `scribe` / `observer`, or a person the scenario's
+    /// `roles` name) may tick a human check whose `by:` is `check_by`. Observers never tick.
+    /// Without `by:`, the IC or the scribe may. A check `by` the scribe (the role or its person) is
+    /// the scribe's; one by the IC, or by anyone else (another role or person, who reports to the
+    /// IC), is the IC's.
+    pub fn may_tick(&self, check_by: Option<&str>, by: &str) -> Result<(), String> {
+        let seat = self.seat_of(by);
+        if seat == Some("observer") {
+            return Err("an observer cannot tick a check: switch role with o".into());
+        }
+        let owner = match check_by {
+            None if seat.is_some() => return Ok(()),
+            None => "IC or scribe",
+            Some(b) if self.seat_of(b) == Some("scribe") => "scribe",
+            Some(_) => "IC",
+        };
+        if seat == Some(owner) {
+            return Ok(());
+        }
+        Err(match check_by {
+            Some(b) => {
+                format!("this check is ticked by {b}, in the {owner} seat: switch role with o")
+            }
+            None => format!("{by} is not a seat that ticks checks (the {owner} seat)"),
+        })
+    }
+
     /// Every fault with the step it belongs to.
     pub fn faults(&self) -> impl Iterator<Item = (usize, &Fault)> {
         self.steps

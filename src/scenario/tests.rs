@@ -570,3 +570,27 @@ fn bad_success_criteria_are_pinned_to_their_place() {
     let bad = y.replacen("throughout: true", "thruout: true", 1);
     assert!(check(&bad).is_err());
 }
+
+/// Who may tick a human check: by its `by:` and the scenario's roles (people named there count as
+/// their role); observers never.
+#[test]
+fn a_check_names_the_seat_that_ticks_it() {
+    let s = check(&with_criteria()).unwrap();
+    let ok = |by: Option<&str>, seat: &str| s.may_tick(by, seat).is_ok();
+    assert!(ok(None, "IC") && ok(None, "scribe") && !ok(None, "observer"));
+    for by in ["IC", "incident_commander", "Dana", "dana"] {
+        assert!(ok(Some(by), "IC"), "{by}");
+        assert!(!ok(Some(by), "scribe"), "{by}");
+    }
+    for by in ["scribe", "Lee"] {
+        assert!(ok(Some(by), "scribe"), "{by}");
+        assert!(!ok(Some(by), "IC"), "{by}");
+    }
+    // Someone else (communications, a person): they tell the IC, who ticks it.
+    for by in ["communications", "Sam", "Raj"] {
+        assert!(ok(Some(by), "IC"), "{by}");
+        assert!(!ok(Some(by), "scribe") && !ok(Some(by), "observer"), "{by}");
+    }
+    let why = s.may_tick(Some("Lee"), "IC").unwrap_err();
+    assert!(why.contains("scribe seat"), "{why}");
+}

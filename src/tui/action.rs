@@ -49,6 +49,10 @@ pub enum Action {
     CheckPassed,
     /// `f` in the checks list: the selected check failed (asks for a reason).
     CheckFailed,
+    /// `E` on the Review screen: the list of the run's notes, to edit one.
+    OpenNotesList,
+    /// `Enter` / `e` in the notes list: edit the selected note.
+    EditNote,
     /// `R`: the Review screen (hot wash) after the run; again, back to the run.
     ToggleReview,
     Detected,

@@ -16,6 +16,8 @@ pub enum Ctx {
     Review,
     /// The list of open human checks (`c`).
     Checks,
+    /// The notes list over the Review screen.
+    Notes,
     /// A text field is open: only these bindings, everything else edits the text.
     Typing,
     /// "Quit?" confirmation.
@@ -141,6 +143,7 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Run, C('m'), NONE, Action::Mitigated, Notes, "m", "milestone mitigated"),
     b(Ctx::Run, C('u'), NONE, Action::Undo, Notes, "u", "undo the last note or milestone (asks first)"),
     b(Ctx::Run, C('o'), NONE, Action::CycleRole, Notes, "o", "switch role IC / scribe / observer"),
+    b(Ctx::Run, C('E'), SHIFT, Action::OpenNotesList, Notes, "E", "edit a note (the original stays in the journal)"),
     b(Ctx::Run, C('r'), NONE, Action::ToggleRunbook, Views, "r", "show the runbook"),
     b(Ctx::Run, KeyCode::Tab, NONE, Action::FocusNext, Nav, "Tab", "focus the next pane (timeline, faults, metrics) for ↑↓"),
     b(Ctx::Run, KeyCode::Enter, NONE, Action::Select, Views, "Enter", "details of the selected event or fault (a panel: zoom)"),
@@ -163,11 +166,14 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Review, C('a'), NONE, Action::OpenActionItem, Notes, "a", "write an action item (@owner, due:YYYY-MM-DD)"),
     b(Ctx::Review, C('o'), NONE, Action::CycleRole, Notes, "o", "switch role IC / scribe / observer"),
     b(Ctx::Review, C('c'), NONE, Action::OpenChecks, Notes, "c", "human checks (after the verdict: says why they can no longer be ticked)"),
+    b(Ctx::Review, C('E'), SHIFT, Action::OpenNotesList, Notes, "E", "edit a note (the original stays in the journal)"),
     b(Ctx::Review, C('w'), NONE, Action::Export, Views, "w", "write the debrief (the same files as e)"),
     b(Ctx::Review, C('D'), SHIFT, Action::ToggleDebrief, Views, "D", "debrief"),
     b(Ctx::Review, C('R'), SHIFT, Action::ToggleReview, Views, "R", "back to the run"),
     b(Ctx::Checks, C('p'), NONE, Action::CheckPassed, Notes, "p", "the selected check passed"),
     b(Ctx::Checks, C('f'), NONE, Action::CheckFailed, Notes, "f", "the selected check failed (type why)"),
+    b(Ctx::Notes, KeyCode::Enter, NONE, Action::EditNote, Notes, "Enter / e", "edit the selected note (Tab in the box: its kind)"),
+    b(Ctx::Notes, C('e'), NONE, Action::EditNote, Notes, "", ""),
 ];
 
 impl Ctx {
@@ -181,6 +187,7 @@ impl Ctx {
             Ctx::Debrief => "debrief",
             Ctx::Review => "review",
             Ctx::Checks => "checks list",
+            Ctx::Notes => "notes list",
             Ctx::Typing => "text box",
             Ctx::Confirm => "confirmation",
         }
@@ -249,6 +256,7 @@ mod tests {
             Ctx::Debrief,
             Ctx::Review,
             Ctx::Checks,
+            Ctx::Notes,
             Ctx::Confirm,
         ] {
             assert_eq!(

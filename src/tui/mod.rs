@@ -183,22 +183,37 @@ pub(crate) fn journal_late_notes(
     };
     let mut left = Vec::new();
     for n in notes {
-        let event = crate::event::Event::Note {
-            role: n.role.clone(),
-            text: n.text.clone(),
-            action: n.kind == crate::event::NoteKind::ActionItem,
-            kind: Some(n.kind),
-            owner: n.owner.clone(),
-            due: n.due.clone(),
-            metrics: Default::default(),
-            faults: vec![],
+        let event = match n.edits {
+            Some(seq) => crate::event::Event::NoteEdited {
+                edits: seq,
+                role: n.role.clone(),
+                text: n.text.clone(),
+                kind: n.kind,
+                owner: n.owner.clone(),
+                due: n.due.clone(),
+            },
+            None => crate::event::Event::Note {
+                role: n.role.clone(),
+                text: n.text.clone(),
+                action: n.kind == crate::event::NoteKind::ActionItem,
+                kind: Some(n.kind),
+                owner: n.owner.clone(),
+                due: n.due.clone(),
+                metrics: Default::default(),
+                faults: vec![],
+            },
         };
         let ok = writer
             .as_mut()
             .is_some_and(|w| w.append(chrono::Utc::now(), event).is_ok());
         if !ok {
             if last_chance {
-                crate::errln!("gameday: note not journaled: [{}] {}", n.role, n.text);
+                let what = if n.edits.is_some() {
+                    "note edit"
+                } else {
+                    "note"
+                };
+                crate::errln!("gameday: {what} not journaled: [{}] {}", n.role, n.text);
             }
             left.push(n.clone());
         }

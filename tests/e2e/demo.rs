@@ -69,8 +69,14 @@ fn demo(name: &str, expected_exit: i32) {
 
     let debrief = std::fs::read_to_string(dir.path().join("debrief.md")).unwrap();
     for section in [
-        "## Summary",
+        "## Summary and key times",
         "## Hypothesis and steady state",
+        "## What went well",
+        "## What went wrong",
+        "## Lessons learned and questions",
+        "## Runbook gaps",
+        "### Time to recover",
+        "### Detection",
         "## Metrics",
         "## Timeline",
         "## Faults",

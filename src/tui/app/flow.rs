@@ -44,6 +44,7 @@ impl App {
                     kind: *kind,
                     owner: parsed.as_ref().and_then(|t| t.owner.clone()),
                     due: parsed.and_then(|t| t.due),
+                    edits: None,
                 };
                 self.late_notes.push(note.clone());
                 self.after_notes.push(note);
@@ -161,6 +162,11 @@ impl App {
             self.check_selected = step(self.check_selected, a, len, 5);
             return;
         }
+        if self.overlay == Overlay::Notes {
+            let len = self.note_list().len();
+            self.note_selected = step(self.note_selected, a, len, 5);
+            return;
+        }
         match self.screen {
             Screen::Picker => {
                 let len = self.picker.entries.len();
@@ -181,6 +187,7 @@ impl App {
             let text = f.input.value().trim().to_string();
             return match f.field {
                 Field::Note { kind } => self.save_note(kind, f.input),
+                Field::EditNote { seq, kind } => self.save_edit(seq, kind, f.input),
                 Field::CheckFailed { step, index } => self.save_check_failed(step, index, f.input),
                 Field::OverrideReason if text.is_empty() => {
                     self.status = Some("an override needs a reason: nothing started".into());

@@ -6,7 +6,7 @@ use tui_input::Input;
 use super::{App, Field, LateNote, Overlay, TextField};
 use crate::engine::Command;
 use crate::event::NoteKind;
-use crate::fold::CriterionRow;
+use crate::fold::{CriterionRow, Edited, NoteRow};
 use crate::tui::action::Effect;
 
 /// An action item as typed: its text, `@owner` (the first), `due:YYYY-MM-DD`.
@@ -44,6 +44,25 @@ pub fn parse_action(typed: &str) -> Result<Typed, String> {
     })
 }
 
+/// A note's text as typed into its box: an action item needs `@owner` (and may have a due date).
+fn parse_typed(kind: NoteKind, raw: String) -> Result<Typed, String> {
+    if kind == NoteKind::ActionItem {
+        match parse_action(&raw) {
+            Ok(t) if t.owner.is_none() || t.text.is_empty() => Err(
+                "an action item needs an owner and a text: type @name (and due:YYYY-MM-DD)"
+                    .to_string(),
+            ),
+            other => other,
+        }
+    } else {
+        Ok(Typed {
+            text: raw,
+            owner: None,
+            due: None,
+        })
+    }
+}
+
 impl App {
     /// Notes can be written during a live run, and after it (not in a replay): those are kept and
     /// journaled on export or when the console closes.
@@ -68,21 +87,7 @@ impl App {
         if raw.is_empty() || !self.notes_open() {
             return vec![];
         }
-        let typed = if kind == NoteKind::ActionItem {
-            match parse_action(&raw) {
-                Ok(t) if t.owner.is_none() || t.text.is_empty() => Err(
-                    "an action item needs an owner and a text: type @name (and due:YYYY-MM-DD)"
-                        .to_string(),
-                ),
-                other => other,
-            }
-        } else {
-            Ok(Typed {
-                text: raw,
-                owner: None,
-                due: None,
-            })
-        };
+        let typed = parse_typed(kind, raw);
         let t = match typed {
             Ok(t) => t,
             Err(why) => {
@@ -110,11 +115,132 @@ impl App {
             kind,
             owner: t.owner,
             due: t.due,
+            edits: None,
         };
         self.late_notes.push(note.clone());
         self.after_notes.push(note);
         self.status = Some(
             "the run has ended: note kept; it is journaled on export (e, w) or when you leave the console"
+                .into(),
+        );
+        vec![]
+    }
+
+    /// The notes list (`E`): the run's journaled notes, in the order the debrief groups them.
+    pub fn note_list(&self) -> Vec<&NoteRow> {
+        NoteKind::ALL
+            .iter()
+            .flat_map(|k| self.run.notes.iter().filter(move |n| n.kind == *k))
+            .collect()
+    }
+
+    /// `E` on the Review screen: the list of notes to edit, or why there is none.
+    pub(super) fn open_notes_list(&mut self) {
+        if !self.notes_open() {
+            self.status = Some(if self.replay.is_some() {
+                "a replay edits no notes".into()
+            } else {
+                "no run yet: nothing to edit".into()
+            });
+            return;
+        }
+        let n = self.note_list().len();
+        if n == 0 {
+            self.status = Some(if self.after_notes.is_empty() {
+                "no note to edit yet".into()
+            } else {
+                "the notes written since the run ended can be edited once journaled (e or w)".into()
+            });
+            return;
+        }
+        self.note_selected = self.note_selected.min(n - 1);
+        self.overlay = Overlay::Notes;
+    }
+
+    /// Enter in the notes list: the edit box, holding the note as it reads now (an action item with
+    /// its `@owner` and `due:`), Tab for its kind.
+    pub(super) fn edit_selected_note(&mut self) {
+        let list = self.note_list();
+        let Some(n) = list.get(self.note_selected.min(list.len().saturating_sub(1))) else {
+            self.overlay = Overlay::None;
+            return;
+        };
+        let mut text = n.text.clone();
+        if let Some(o) = &n.owner {
+            text.push_str(&format!(" @{o}"));
+        }
+        if let Some(d) = &n.due {
+            text.push_str(&format!(" due:{d}"));
+        }
+        let field = Field::EditNote {
+            seq: n.seq,
+            kind: n.kind,
+        };
+        self.overlay = Overlay::None;
+        self.field = Some(TextField {
+            field,
+            input: Input::new(text),
+        });
+    }
+
+    /// Enter in the edit box: during the run the engine journals the edit; after it, the edit is
+    /// applied to the fold now and journaled with the late notes. The original stays in the journal.
+    pub(super) fn save_edit(&mut self, seq: u64, kind: NoteKind, input: Input) -> Vec<Effect> {
+        let raw = input.value().trim().to_string();
+        if raw.is_empty() {
+            self.status = Some("an edit cannot empty a note (retract it with u): not saved".into());
+            return vec![];
+        }
+        if !self.notes_open() {
+            return vec![];
+        }
+        let t = match parse_typed(kind, raw) {
+            Ok(t) => t,
+            Err(why) => {
+                self.status = Some(format!("{why}: not saved yet"));
+                self.field = Some(TextField {
+                    field: Field::EditNote { seq, kind },
+                    input,
+                });
+                return vec![];
+            }
+        };
+        let role = self.role.name().to_string();
+        if self.run_live() {
+            self.status = Some("edit sent (the engine journals it; the original is kept)".into());
+            return vec![Effect::Engine(Command::EditNote {
+                edits: seq,
+                role,
+                text: t.text,
+                kind,
+                owner: t.owner,
+                due: t.due,
+            })];
+        }
+        let edit = Edited {
+            text: t.text.clone(),
+            kind,
+            owner: t.owner.clone(),
+            due: t.due.clone(),
+        };
+        if self
+            .run
+            .edit_note(seq, chrono::Utc::now(), &role, edit)
+            .is_none()
+        {
+            self.status = Some("that note is no longer in the run: not saved".into());
+            return vec![];
+        }
+        self.late_notes.push(LateNote {
+            role,
+            text: t.text,
+            kind,
+            owner: t.owner,
+            due: t.due,
+            edits: Some(seq),
+        });
+        self.status = Some(
+            "edit kept (the original stays in the journal); journaled on export (e, w) or when you leave"
                 .into(),
         );
         vec![]
@@ -195,8 +321,12 @@ impl App {
             ));
             return vec![];
         }
-        self.checks_sent.push((step, index));
+        if let Err(why) = self.may_tick(step, index) {
+            self.status = Some(format!("\"{label}\" not sent: {why}"));
+            return vec![];
+        }
         let by = self.role.name().to_string();
+        self.checks_sent.push((step, index));
         self.status = Some(format!(
             "\"{label}\" sent as {} by {by} (journaled by the engine)",
             if passed { "passed" } else { "FAILED" }
@@ -208,6 +338,20 @@ impl App {
             reason,
             by,
         })]
+    }
+
+    /// Whether this seat may tick the check (its `by:`; observers never).
+    fn may_tick(&self, step: usize, index: usize) -> Result<(), String> {
+        let check_by = self
+            .run
+            .criteria
+            .iter()
+            .find(|c| c.step == step && c.index == index)
+            .and_then(|c| c.check_by.clone());
+        match &self.run.scenario {
+            Some(s) => s.may_tick(check_by.as_deref(), self.role.name()),
+            None => Ok(()),
+        }
     }
 
     /// `p` in the checks list.
@@ -224,7 +368,11 @@ impl App {
             self.status = Some(self.checks_closed_why());
             return;
         }
-        if let Some((step, index, _)) = self.selected_check() {
+        if let Some((step, index, label)) = self.selected_check() {
+            if let Err(why) = self.may_tick(step, index) {
+                self.status = Some(format!("\"{label}\" cannot be ticked here: {why}"));
+                return;
+            }
             self.field = Some(TextField {
                 field: Field::CheckFailed { step, index },
                 input: Input::default(),

@@ -58,6 +58,8 @@ pub enum Overlay {
     Detail(Detail),
     /// The human checks still open (`c`): `p` passed, `f` failed with a reason.
     Checks,
+    /// The run's notes (`E` on the Review screen): Enter edits the selected one.
+    Notes,
 }
 
 /// A command waiting for the IC's `y`.
@@ -79,11 +81,18 @@ pub struct LateNote {
     pub kind: NoteKind,
     pub owner: Option<String>,
     pub due: Option<String>,
+    /// An edit of the note journaled as this sequence number, not a new note.
+    pub edits: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     Note {
+        kind: NoteKind,
+    },
+    /// A new text (and kind) for the note journaled as `seq`.
+    EditNote {
+        seq: u64,
         kind: NoteKind,
     },
     /// Why human check `index` of step `step` failed (sent to the engine with the tick).
@@ -170,6 +179,8 @@ pub struct App {
     pub after_notes: Vec<LateNote>,
     /// The selected row of the checks list.
     pub check_selected: usize,
+    /// The selected note in the notes list (`E`).
+    pub note_selected: usize,
     /// Human checks sent to the engine, (step, index), not yet seen decided.
     pub checks_sent: Vec<(usize, usize)>,
 }
@@ -208,6 +219,7 @@ impl App {
             late_notes: Vec::new(),
             after_notes: Vec::new(),
             check_selected: 0,
+            note_selected: 0,
             checks_sent: Vec::new(),
         }
     }
@@ -255,6 +267,9 @@ impl App {
         }
         if self.overlay == Overlay::Checks {
             return Ctx::Checks;
+        }
+        if self.overlay == Overlay::Notes {
+            return Ctx::Notes;
         }
         match self.screen {
             Screen::Picker => Ctx::Picker,
@@ -436,7 +451,7 @@ impl App {
             }
             A::CycleNoteKind => {
                 if let Some(TextField {
-                    field: Field::Note { kind },
+                    field: Field::Note { kind } | Field::EditNote { kind, .. },
                     ..
                 }) = &mut self.field
                 {
@@ -446,6 +461,14 @@ impl App {
             }
             A::OpenChecks => {
                 self.open_checks();
+                vec![]
+            }
+            A::OpenNotesList => {
+                self.open_notes_list();
+                vec![]
+            }
+            A::EditNote => {
+                self.edit_selected_note();
                 vec![]
             }
             A::CheckPassed => self.check_passed(),

@@ -246,11 +246,29 @@ async fn a_note_typed_across_a_halt_and_the_end_reaches_the_journal() {
     let left = crate::tui::journal_late_notes(&journal, &done.late_notes, true);
     assert!(left.is_empty(), "{left:?}");
     let (run, _) = crate::fold::RunState::from_journal(&journal).expect("journal");
-    assert!(
-        run.notes.iter().any(|n| n.text == "late thought rq"),
-        "{:?}",
-        run.notes
-    );
+    let notes_before = run.notes.len();
+    let seq = run
+        .notes
+        .iter()
+        .find(|n| n.text == "late thought rq")
+        .map(|n| n.seq)
+        .unwrap_or_else(|| panic!("late note journaled: {:?}", run.notes));
+    // An edit made on the Review after the run is journaled the same way, as a `note_edited`.
+    let edit = crate::tui::app::LateNote {
+        role: "scribe".into(),
+        text: "late thought, rewritten".into(),
+        kind: crate::event::NoteKind::Question,
+        owner: None,
+        due: None,
+        edits: Some(seq),
+    };
+    assert!(crate::tui::journal_late_notes(&journal, &[edit], true).is_empty());
+    let (run, _) = crate::fold::RunState::from_journal(&journal).expect("journal");
+    let n = run.notes.iter().find(|n| n.seq == seq).expect("the note");
+    assert_eq!(n.text, "late thought, rewritten");
+    assert_eq!(n.kind, crate::event::NoteKind::Question);
+    assert_eq!(n.edits[0].before, "late thought rq");
+    assert_eq!(run.notes.len(), notes_before, "an edit is not a new note");
 }
 
 /// Starts a "run" whose engine task dies at once without a verdict, while the console keeps its

@@ -341,3 +341,22 @@ fn checks_list_and_action_item_box() {
     }
     snap("action_item_input", &app);
 }
+
+/// `E` on the Review: the notes list, then the edit box on the selected note (its text in it); after
+/// the edit the Review marks it edited and not journaled yet.
+#[test]
+fn notes_list_and_edit_box_on_the_review() {
+    let mut app = live(&fixture::proved(), 40_000);
+    app.update(Action::ToggleReview);
+    app.update(Action::OpenNotesList);
+    app.update(Action::Down);
+    snap("notes_list", &app);
+    app.update(Action::EditNote);
+    snap("note_edit_box", &app);
+    for c in " (seen at T+14)".chars() {
+        app.update(Action::Edit(tui_input::InputRequest::InsertChar(c)));
+    }
+    app.update(Action::Select);
+    app.status = None;
+    snap("review_after_an_edit", &app);
+}

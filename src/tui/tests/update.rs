@@ -1460,3 +1460,155 @@ fn a_fault_window_near_the_axis_start_is_not_covered_by_its_label() {
         );
     }
 }
+
+/// `E`: the notes list; Enter opens the selected note in a box holding its text (an action item
+/// with its owner); during the run the engine journals the edit, the note's seq named.
+#[test]
+fn a_note_is_edited_during_the_run_through_the_engine() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.update(Action::OpenNotesList);
+    assert_eq!(app.overlay, Overlay::Notes);
+    assert_eq!(app.ctx(), crate::tui::keys::Ctx::Notes);
+    let seq = app.note_list()[0].seq;
+    app.update(Action::EditNote);
+    assert_eq!(app.overlay, Overlay::None);
+    let f = app.field.as_ref().expect("edit box");
+    assert_eq!(
+        f.field,
+        Field::EditNote {
+            seq,
+            kind: NoteKind::Observation
+        }
+    );
+    assert_eq!(f.input.value(), "Checkout errors visible on the dashboard");
+    typed(&mut app, " (p99 too)");
+    let effects = app.update(Action::Select);
+    assert_eq!(
+        effects,
+        vec![Effect::Engine(Command::EditNote {
+            edits: seq,
+            role: "IC".into(),
+            text: "Checkout errors visible on the dashboard (p99 too)".into(),
+            kind: NoteKind::Observation,
+            owner: None,
+            due: None,
+        })]
+    );
+    match &effects[..] {
+        [Effect::Engine(Command::EditNote { edits, text, .. })] => {
+            assert_eq!(*edits, seq);
+            assert!(text.ends_with("(p99 too)"));
+        }
+        other => panic!("expected one EditNote, got {other:?}"),
+    }
+    // The key is there on the run screen and the review, and Enter edits in the list.
+    use crate::tui::keys::{Ctx, action_for};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let shift_e = KeyEvent::new(KeyCode::Char('E'), KeyModifiers::SHIFT);
+    assert_eq!(action_for(Ctx::Run, shift_e), Some(Action::OpenNotesList));
+    assert_eq!(
+        action_for(Ctx::Review, shift_e),
+        Some(Action::OpenNotesList)
+    );
+    assert_eq!(
+        action_for(
+            Ctx::Notes,
+            KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)
+        ),
+        Some(Action::EditNote)
+    );
+}
+
+/// After the run an edit changes the Review at once and waits, with the notes written late, to be
+/// journaled as a NoteEdited (the original text stays in the fold's edit history). An action item
+/// edited without an owner stays in its box.
+#[test]
+fn a_note_edited_after_the_run_is_kept_for_the_journal() {
+    let mut app = live(&fixture::finished(), 40_000);
+    assert!(!app.run_live());
+    app.update(Action::ToggleReview);
+    app.update(Action::OpenNotesList);
+    assert_eq!(app.overlay, Overlay::Notes);
+    // Observations come first, then action items: select the action item.
+    app.update(Action::Down);
+    let target = app.note_list()[1].seq;
+    assert_eq!(app.note_list()[1].kind, NoteKind::ActionItem);
+    app.update(Action::EditNote);
+    app.update(Action::Edit(InputRequest::DeleteLine));
+    typed(&mut app, "Add a breaker to the payment client");
+    assert!(app.update(Action::Select).is_empty());
+    assert!(
+        app.status
+            .as_deref()
+            .unwrap_or("")
+            .contains("needs an owner")
+    );
+    assert!(app.field.is_some(), "kept in its box");
+    typed(&mut app, " @bo due:2026-12-31");
+    assert!(app.update(Action::Select).is_empty());
+    assert!(app.field.is_none());
+    let n = app
+        .run
+        .notes
+        .iter()
+        .find(|n| n.seq == target)
+        .expect("note");
+    assert_eq!(n.text, "Add a breaker to the payment client");
+    assert_eq!(n.owner.as_deref(), Some("bo"));
+    assert_eq!(n.edits.len(), 1);
+    assert_eq!(
+        n.edits[0].before,
+        "Add a circuit breaker on the payment client"
+    );
+    assert_eq!(app.late_notes.len(), 1);
+    assert_eq!(app.late_notes[0].edits, Some(target));
+    assert!(app.after_notes.is_empty(), "an edit is not a new note");
+    // An edit cannot empty a note.
+    app.update(Action::OpenNotesList);
+    app.update(Action::EditNote);
+    app.update(Action::Edit(InputRequest::DeleteLine));
+    assert!(app.update(Action::Select).is_empty());
+    assert!(app.status.as_deref().unwrap_or("").contains("cannot empty"));
+    assert_eq!(app.late_notes.len(), 1);
+}
+
+/// A replay edits nothing.
+#[test]
+fn a_replay_edits_no_notes() {
+    let mut app = App::replay(fixture::finished());
+    app.update(Action::OpenNotesList);
+    assert_eq!(app.overlay, Overlay::None);
+    assert!(app.status.as_deref().unwrap_or("").contains("replay"));
+}
+
+/// A check says who ticks it: `by: IC` only from the IC seat; an observer ticks nothing; a check
+/// with no `by:` from the scribe seat too. Refused in the console with the reason, nothing sent.
+#[test]
+fn a_check_is_ticked_only_from_the_seat_it_names() {
+    let mut app = proved_until(20_000);
+    app.update(Action::OpenChecks);
+    app.update(Action::CycleRole); // scribe
+    assert!(app.update(Action::CheckPassed).is_empty());
+    assert!(
+        app.status.as_deref().unwrap_or("").contains("IC seat"),
+        "{:?}",
+        app.status
+    );
+    app.update(Action::CheckFailed);
+    assert!(
+        app.field.is_none(),
+        "no reason box for a check this seat cannot tick"
+    );
+    app.update(Action::Down); // "Status page updated": no `by:`
+    assert_eq!(app.update(Action::CheckPassed).len(), 1, "the scribe may");
+    app.update(Action::CycleRole); // observer
+    app.update(Action::Up);
+    assert!(app.update(Action::CheckPassed).is_empty());
+    assert!(
+        app.status
+            .as_deref()
+            .unwrap_or("")
+            .contains("observer cannot")
+    );
+    assert!(app.checks_sent.iter().all(|k| *k != (1, 1)));
+}

@@ -26,6 +26,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Overlay::Help => help(frame, area, app, theme),
         Overlay::Detail(d) => super::detail::render(frame, area, app, theme, d),
         Overlay::Checks => checks(frame, area, app, theme),
+        Overlay::Notes => notes(frame, area, app, theme),
         Overlay::ConfirmQuit => {
             let live = app.run.live_faults();
             let first = match live {
@@ -97,6 +98,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 capitalized(kind.label()),
                 app.role.name()
             ),
+            Field::EditNote { seq, kind } => format!(
+                " Edit note #{seq} as {}: {} · Tab kind · Enter save · Esc cancel ",
+                app.role.name(),
+                kind.label()
+            ),
             Field::CheckFailed { .. } => format!(
                 " Check FAILED: type why (sent as {}) · Enter send · Esc cancel ",
                 app.role.name()
@@ -167,6 +173,54 @@ fn checks(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::bordered()
                 .title(" Human checks (↑↓ · p passed · f failed · Esc close) ")
+                .border_style(theme.warn()),
+        ),
+        r,
+    );
+}
+
+/// The run's notes, the selected one marked; Enter opens it for editing.
+fn notes(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let list = app.note_list();
+    let width = area.width.saturating_sub(8).clamp(20, 100);
+    let mut lines = vec![Line::styled(
+        format!(
+            "Edited as {}; the journal keeps what each note said before.",
+            app.role.name()
+        ),
+        theme.dim(),
+    )];
+    let selected = app.note_selected.min(list.len().saturating_sub(1));
+    // Only the rows around the selection that fit: a long run has more notes than lines.
+    let rows = area.height.saturating_sub(5).max(1) as usize;
+    let first = selected.saturating_sub(rows.saturating_sub(1));
+    for (i, n) in list.iter().enumerate().skip(first).take(rows) {
+        let mut spans = vec![
+            Span::raw(if i == selected { "▶ " } else { "  " }),
+            Span::styled(format!("{:<11} ", n.kind.label()), theme.dim()),
+            Span::styled(
+                format!("[{}] {}", n.role, n.text),
+                if i == selected {
+                    theme.selected()
+                } else {
+                    theme.text()
+                },
+            ),
+        ];
+        if let Some(o) = &n.owner {
+            spans.push(Span::styled(format!(" @{o}"), theme.dim()));
+        }
+        if !n.edits.is_empty() {
+            spans.push(Span::styled(" (edited)", theme.dim()));
+        }
+        lines.push(Line::from(spans));
+    }
+    let r = centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(" Notes (↑↓ · Enter edit · Esc close) ")
                 .border_style(theme.warn()),
         ),
         r,

@@ -91,13 +91,20 @@ pub fn note_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             if n == 0 { theme.dim() } else { theme.title() },
         ));
         for n in notes {
+            let marker = if app.late_notes.iter().any(|l| l.edits == Some(n.seq)) {
+                "  (edited: not journaled yet)"
+            } else if n.edits.is_empty() {
+                ""
+            } else {
+                "  (edited)"
+            };
             lines.push(note(
                 theme,
                 t_plus(start, n.ts),
                 &n.role,
                 &n.text,
                 action_tail(kind, &n.owner, &n.due),
-                "",
+                marker,
             ));
         }
         for n in after {

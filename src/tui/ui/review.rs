@@ -49,7 +49,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let hint = if app.replay.is_some() {
         "w: write the debrief of the whole run"
     } else {
-        "n note (Tab: kind) · a action item (@owner due:YYYY-MM-DD) · w write the debrief"
+        "n note (Tab: kind) · a action item (@owner due:YYYY-MM-DD) · E edit a note · w write the debrief"
     };
     lines.push(results::export_line(app, theme, hint));
     frame.render_widget(
