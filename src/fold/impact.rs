@@ -20,6 +20,12 @@
 //! starts the count again (a flapping metric recovers only once it stays). A metric without a
 //! steady-state rule has no bound and no time to recover. "Did not recover" when the run ended, or
 //! a new fault went in, first.
+//!
+//! **Healing under the fault** (systems that heal on their own: failover, restart): from each
+//! moment a fault goes in while none was in, a second row per metric waits for the metric to
+//! leave its bound and then be back inside it for 3 samples while the fault is still in.
+//! "Not affected" when it stayed inside until the rollback; "did not heal while the fault was in"
+//! when it left and was not back by then.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -168,13 +174,29 @@ pub enum Recovery {
     NotBeforeNextFault,
     /// Not back when the run ended (the debrief's reading of [`Recovery::Waiting`]).
     NotBeforeEnd,
+    /// Measured from an inject: the metric stayed inside its bound until the rollback.
+    NotAffected,
+    /// Measured from an inject: it left its bound and was not back before the rollback.
+    NotWhileFaultIn,
+}
+
+/// What a recovery is measured from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// The moment every fault was back.
+    Rollback,
+    /// The moment a fault went in while none was: healing on its own, under the fault.
+    Inject,
 }
 
 #[derive(Debug, Clone)]
 pub struct RecoveryRow {
-    /// When every fault was back.
+    /// When every fault was back, or (`since: Inject`) when the first fault went in.
     pub from: DateTime<Utc>,
+    pub since: Since,
     pub outcome: Recovery,
+    /// `since: Inject`: the metric has left its bound since `from`.
+    left: bool,
     good: u32,
     first_good: Option<DateTime<Utc>>,
 }
@@ -277,6 +299,20 @@ impl Impact {
                 }
             }
         }
+        if self.faults_in.is_empty() {
+            for m in self.metrics.values_mut() {
+                if !m.bound.is_empty() && m.recoveries.len() < MAX_RECOVERIES {
+                    m.recoveries.push(RecoveryRow {
+                        from: ts,
+                        since: Since::Inject,
+                        outcome: Recovery::Waiting,
+                        left: false,
+                        good: 0,
+                        first_good: None,
+                    });
+                }
+            }
+        }
         self.any_fault = true;
         self.faults_in.insert((fault.to_string(), host.to_string()));
         if let Some(s) = self.steps.last_mut() {
@@ -290,10 +326,21 @@ impl Impact {
             .remove(&(fault.to_string(), host.to_string()));
         if was_in && self.faults_in.is_empty() {
             for m in self.metrics.values_mut() {
+                for r in &mut m.recoveries {
+                    if r.since == Since::Inject && r.outcome == Recovery::Waiting {
+                        r.outcome = if r.left {
+                            Recovery::NotWhileFaultIn
+                        } else {
+                            Recovery::NotAffected
+                        };
+                    }
+                }
                 if !m.bound.is_empty() && m.recoveries.len() < MAX_RECOVERIES {
                     m.recoveries.push(RecoveryRow {
                         from: ts,
+                        since: Since::Rollback,
                         outcome: Recovery::Waiting,
+                        left: false,
                         good: 0,
                         first_good: None,
                     });
@@ -334,6 +381,11 @@ impl Impact {
         let inside = m.inside(value);
         for r in &mut m.recoveries {
             if r.outcome != Recovery::Waiting || ts < r.from {
+                continue;
+            }
+            if r.since == Since::Inject && !r.left {
+                // Healing counts only once the fault has pushed the metric out.
+                r.left = !inside;
                 continue;
             }
             if inside {
@@ -423,7 +475,64 @@ mod tests {
         assert_eq!(d.first_inject, Some(ts(10)));
         assert_eq!(d.automated.as_ref().map(|a| a.0), Some(ts(10)));
         assert!(d.automated.as_ref().unwrap().1.contains("steady state"));
-        m.recoveries[0].result(true)
+        let under = m.recoveries.iter().find(|r| r.since == Since::Inject);
+        assert_eq!(
+            under.map(|r| r.result(true)),
+            Some(Recovery::NotWhileFaultIn),
+            "out of bound for the whole fault"
+        );
+        m.recoveries
+            .iter()
+            .find(|r| r.since == Since::Rollback)
+            .expect("a row from the rollback")
+            .result(true)
+    }
+
+    /// One metric bounded by `m < 10`; a fault in at 10 s with `values` one a second from 10 s,
+    /// back at `10 + values.len()` s: the row measured from the inject.
+    fn healing_of(values: &[Option<f64>], roll_back: bool) -> Recovery {
+        let yaml = "title: t\nhypothesis: h\nmax_duration: 5m\ntargets:\n  w: { local: true }\nmetrics:\n  m: { command: x, target: w }\nsteady_state:\n  - { metric: m, below: 10 }\nsteps:\n  - { name: s, duration: 1m }\n";
+        let s = Scenario::parse(std::path::Path::new("s.yaml"), yaml).unwrap();
+        let mut i = Impact::default();
+        i.scenario(&s);
+        i.step_started(0, "s", ts(0));
+        i.sample(ts(9), "m", Some(1.0));
+        i.injected("f", "h", ts(10));
+        // A second host's inject of the same batch opens no second row.
+        i.injected("f", "h2", ts(10));
+        for (k, v) in values.iter().enumerate() {
+            i.sample(ts(10 + k as i64), "m", *v);
+        }
+        if roll_back {
+            i.rolled_back("f", "h", ts(10 + values.len() as i64));
+            i.rolled_back("f", "h2", ts(10 + values.len() as i64));
+        }
+        let m = &i.metrics["m"];
+        let under: Vec<_> = m
+            .recoveries
+            .iter()
+            .filter(|r| r.since == Since::Inject)
+            .collect();
+        assert_eq!(under.len(), 1);
+        assert_eq!(under[0].from, ts(10));
+        under[0].result(true)
+    }
+
+    #[test]
+    fn a_system_that_heals_under_the_fault_is_timed_from_the_inject() {
+        // Out for 3 s (failover), then back for good: healed 3 s after the inject.
+        let v = [50.0, 50.0, 50.0, 1.0, 1.0, 1.0, 1.0].map(Some);
+        assert_eq!(healing_of(&v, true), Recovery::Recovered { ms: 3_000 });
+        // Out, back for 2 samples, out again, then back for 3: only the lasting return counts.
+        let v = [50.0, 1.0, 1.0, 50.0, 1.0, 1.0, 1.0].map(Some);
+        assert_eq!(healing_of(&v, true), Recovery::Recovered { ms: 4_000 });
+        // Never left its bound: not affected, not "healed at once".
+        let v = [1.0, 2.0, 3.0].map(Some);
+        assert_eq!(healing_of(&v, true), Recovery::NotAffected);
+        // Left and no data after: not healed while the fault was in; still in at the end.
+        let v = [Some(50.0), None, None];
+        assert_eq!(healing_of(&v, true), Recovery::NotWhileFaultIn);
+        assert_eq!(healing_of(&v, false), Recovery::NotBeforeEnd);
     }
 
     #[test]

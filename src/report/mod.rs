@@ -625,7 +625,7 @@ pub fn summary_lines(run: &RunState, md: bool) -> Vec<String> {
 /// Each metric's time to recover after each moment every fault was back, one line each (the
 /// debrief's "Time to recover" and the console's Debrief screen); `md` as in [`summary_lines`].
 pub fn recovery_lines(run: &RunState, start: DateTime<Utc>, md: bool) -> Vec<String> {
-    use crate::fold::impact::Recovery;
+    use crate::fold::impact::{Recovery, Since};
     let bold = |s: &str| {
         if md {
             format!("**{s}**")
@@ -645,16 +645,32 @@ pub fn recovery_lines(run: &RunState, start: DateTime<Utc>, md: bool) -> Vec<Str
                 Recovery::NotBeforeEnd => {
                     format!("{} before the run ended", bold("did not recover"))
                 }
+                Recovery::NotAffected => "not affected (stayed inside its bound)".into(),
+                Recovery::NotWhileFaultIn => {
+                    format!("{} while the fault was in", bold("did not heal"))
+                }
             };
-            out.push(format!(
-                "{} after the rollback at {}: {what}",
-                if md {
-                    format!("`{name}`")
-                } else {
-                    name.clone()
-                },
-                t_plus(start, r.from)
-            ));
+            let name = if md {
+                format!("`{name}`")
+            } else {
+                name.clone()
+            };
+            let from = t_plus(start, r.from);
+            out.push(match (r.since, r.result(run.ended)) {
+                (Since::Rollback, _) => format!("{name} after the rollback at {from}: {what}"),
+                (Since::Inject, Recovery::Recovered { ms }) => format!(
+                    "{name} under the fault from {from}: healed on its own after {}",
+                    fmt::elapsed_ms(ms)
+                ),
+                (Since::Inject, Recovery::Waiting) => {
+                    format!("{name} under the fault from {from}: not healed yet")
+                }
+                (Since::Inject, Recovery::NotBeforeEnd) => format!(
+                    "{name} under the fault from {from}: {} before the run ended",
+                    bold("did not heal")
+                ),
+                (Since::Inject, _) => format!("{name} under the fault from {from}: {what}"),
+            });
         }
     }
     out
@@ -800,7 +816,7 @@ fn impact(out: &mut String, run: &RunState, start: DateTime<Utc>) {
     let _ = writeln!(out, "### Time to recover\n");
     let _ = writeln!(
         out,
-        "From each moment every fault was back to the first of 3 samples in a row inside the metric's steady-state bound.\n"
+        "From each moment every fault was back to the first of 3 samples in a row inside the metric's steady-state bound; and, for systems that heal on their own, from each inject to the same, once the fault had pushed the metric out, while the fault was still in.\n"
     );
     let recoveries = recovery_lines(run, start, true);
     let any = !recoveries.is_empty();

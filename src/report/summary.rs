@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::event::{CriterionOutcome, RollbackStatus, StepOutcome, Verdict};
 use crate::fold::RunState;
-use crate::fold::impact::{Recovery, WindowStats};
+use crate::fold::impact::{Recovery, Since, WindowStats};
 
 /// The version of this document's shape; bumped on any incompatible change.
 pub const SCHEMA: u32 = 1;
@@ -119,10 +119,17 @@ pub struct WindowSummary {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RecoverySummary {
-    pub rollback_at: String,
+    /// `rollback`: from the moment every fault was back; `inject`: healing under the fault, from
+    /// the moment a fault went in while none was.
+    pub since: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inject_at: Option<String>,
     /// null when it did not recover.
     pub recovered_ms: Option<u64>,
-    /// `recovered`, `not_before_next_fault`, `not_before_end`, `waiting` (run in progress).
+    /// `recovered`, `not_before_next_fault`, `not_before_end`, `waiting` (run in progress);
+    /// from an inject also `not_affected`, `not_while_fault_in`.
     pub outcome: &'static str,
 }
 
@@ -227,7 +234,19 @@ impl Summary {
                     Recovery::Waiting => (None, "waiting"),
                     Recovery::NotBeforeNextFault => (None, "not_before_next_fault"),
                     Recovery::NotBeforeEnd => (None, "not_before_end"),
+                    Recovery::NotAffected => (None, "not_affected"),
+                    Recovery::NotWhileFaultIn => (None, "not_while_fault_in"),
                 };
+                if r.since == Since::Inject {
+                    recoveries.push(RecoverySummary {
+                        since: "inject",
+                        rollback_at: None,
+                        inject_at: Some(utc(r.from)),
+                        recovered_ms,
+                        outcome,
+                    });
+                    continue;
+                }
                 match recovered_ms {
                     Some(v) => {
                         time_to_recover_ms = Some(time_to_recover_ms.map_or(v, |t| t.max(v)))
@@ -236,7 +255,9 @@ impl Summary {
                     None => {}
                 }
                 recoveries.push(RecoverySummary {
-                    rollback_at: utc(r.from),
+                    since: "rollback",
+                    rollback_at: Some(utc(r.from)),
+                    inject_at: None,
                     recovered_ms,
                     outcome,
                 });
