@@ -40,6 +40,8 @@ pub enum Action {
     OpenNote,
     /// `a`: the note box, kind action item.
     OpenActionItem,
+    /// `+` went well, `-` went wrong, `Q` question, `B` runbook gap: the note box on that kind.
+    OpenNoteOf(crate::event::NoteKind),
     /// `Tab` in the note box: the next note kind.
     CycleNoteKind,
     CycleRole,

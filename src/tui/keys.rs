@@ -3,6 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::Action;
+use crate::event::NoteKind;
 
 /// Where a key is pressed. `Any` bindings apply everywhere except in a text field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +139,10 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Run, C('>'), SHIFT, Action::AdvanceStep, Ctl, "", ""),
     b(Ctx::Run, C('n'), NONE, Action::OpenNote, Notes, "n", "write a note (role-tagged; Tab in the box: its kind)"),
     b(Ctx::Run, C('a'), NONE, Action::OpenActionItem, Notes, "a", "write an action item (@owner, due:YYYY-MM-DD)"),
+    b(Ctx::Run, C('+'), NONE, Action::OpenNoteOf(NoteKind::WentWell), Notes, "+ / -", "a note of what went well / went wrong"),
+    b(Ctx::Run, C('-'), NONE, Action::OpenNoteOf(NoteKind::WentWrong), Notes, "", ""),
+    b(Ctx::Run, C('Q'), SHIFT, Action::OpenNoteOf(NoteKind::Question), Notes, "Q / B", "a question / a runbook gap"),
+    b(Ctx::Run, C('B'), SHIFT, Action::OpenNoteOf(NoteKind::RunbookGap), Notes, "", ""),
     b(Ctx::Run, C('c'), NONE, Action::OpenChecks, Notes, "c", "human checks still open: tick passed or failed"),
     b(Ctx::Run, C('d'), NONE, Action::Detected, Notes, "d", "milestone detected"),
     b(Ctx::Run, C('m'), NONE, Action::Mitigated, Notes, "m", "milestone mitigated"),
@@ -164,6 +169,10 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Debrief, C('R'), SHIFT, Action::ToggleReview, Views, "R", "review (hot wash)"),
     b(Ctx::Review, C('n'), NONE, Action::OpenNote, Notes, "n", "write a note (Tab in the box: its kind)"),
     b(Ctx::Review, C('a'), NONE, Action::OpenActionItem, Notes, "a", "write an action item (@owner, due:YYYY-MM-DD)"),
+    b(Ctx::Review, C('+'), NONE, Action::OpenNoteOf(NoteKind::WentWell), Notes, "+ / -", "a note of what went well / went wrong"),
+    b(Ctx::Review, C('-'), NONE, Action::OpenNoteOf(NoteKind::WentWrong), Notes, "", ""),
+    b(Ctx::Review, C('Q'), SHIFT, Action::OpenNoteOf(NoteKind::Question), Notes, "Q / B", "a question / a runbook gap"),
+    b(Ctx::Review, C('B'), SHIFT, Action::OpenNoteOf(NoteKind::RunbookGap), Notes, "", ""),
     b(Ctx::Review, C('o'), NONE, Action::CycleRole, Notes, "o", "switch role IC / scribe / observer"),
     b(Ctx::Review, C('c'), NONE, Action::OpenChecks, Notes, "c", "human checks (after the verdict: says why they can no longer be ticked)"),
     b(Ctx::Review, C('E'), SHIFT, Action::OpenNotesList, Notes, "E", "edit a note (the original stays in the journal)"),

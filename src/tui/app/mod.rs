@@ -449,6 +449,10 @@ impl App {
                 self.open_note(kind);
                 vec![]
             }
+            A::OpenNoteOf(kind) => {
+                self.open_note(kind);
+                vec![]
+            }
             A::CycleNoteKind => {
                 if let Some(TextField {
                     field: Field::Note { kind } | Field::EditNote { kind, .. },

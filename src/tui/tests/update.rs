@@ -1612,3 +1612,34 @@ fn a_check_is_ticked_only_from_the_seat_it_names() {
     );
     assert!(app.checks_sent.iter().all(|k| *k != (1, 1)));
 }
+
+/// Each note kind has its key: `+` went well, `-` went wrong, `Q` question, `B` runbook gap (and
+/// `n`, `a`), on the Run screen and the Review; in a text box they are only text.
+#[test]
+fn each_note_kind_has_its_key() {
+    use crate::tui::keys::{Ctx, action_for};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    for (c, shift, kind) in [
+        ('+', false, NoteKind::WentWell),
+        ('-', false, NoteKind::WentWrong),
+        ('Q', true, NoteKind::Question),
+        ('B', true, NoteKind::RunbookGap),
+    ] {
+        let mods = if shift {
+            KeyModifiers::SHIFT
+        } else {
+            KeyModifiers::NONE
+        };
+        let key = KeyEvent::new(KeyCode::Char(c), mods);
+        for ctx in [Ctx::Run, Ctx::Review] {
+            assert_eq!(action_for(ctx, key), Some(Action::OpenNoteOf(kind)), "{c}");
+        }
+        assert_eq!(action_for(Ctx::Typing, key), None, "{c} types");
+        let mut app = live(&fixture::breaching(), 26_000);
+        app.update(Action::OpenNoteOf(kind));
+        assert_eq!(
+            app.field.as_ref().map(|f| f.field),
+            Some(Field::Note { kind })
+        );
+    }
+}
