@@ -39,6 +39,26 @@ fn html(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Generated text (timeline lines, reasons) as Markdown that shows it as written: every character
+/// HTML-escaped, then its `code` spans (paired backticks) as `<code>` elements, in which entities
+/// read as the characters (a code span would show `&lt;` literally). Unpaired backticks stay.
+fn prose(escaped: String) -> String {
+    if !escaped.matches('`').count().is_multiple_of(2) {
+        return escaped;
+    }
+    let mut out = String::with_capacity(escaped.len() + 16);
+    let mut open = false;
+    for c in escaped.chars() {
+        if c == '`' {
+            out.push_str(if open { "</code>" } else { "<code>" });
+            open = !open;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A note's metric snapshot as a collapsed `<details>` that fits in one table cell; empty for a
 /// note with none (written after the run, or before any metric).
 fn note_snapshot(run: &RunState, n: &crate::fold::NoteRow) -> String {
@@ -128,7 +148,7 @@ pub fn debrief(run: &RunState) -> String {
                 "**Verdict: {}** (exit {}) — {}\n",
                 v.verdict.label(),
                 v.exit_code,
-                v.reason
+                prose(html(&v.reason))
             );
         }
         None => {
@@ -245,7 +265,7 @@ pub fn debrief(run: &RunState) -> String {
             t_plus(start, e.ts),
             fmt::wall_clock(e.ts),
             cell(&e.src),
-            cell(&e.text)
+            prose(cell(&e.text))
         );
     }
     out.push('\n');
@@ -344,9 +364,9 @@ pub fn debrief(run: &RunState) -> String {
                 any = true;
                 let _ = writeln!(
                     out,
-                    "- {} abort rule `{}` tripped after {} ({})",
+                    "- {} abort rule {} tripped after {} ({})",
                     t_plus(start, *ts),
-                    label,
+                    code(label),
                     fmt::elapsed_ms(*breaching_ms),
                     reason
                         .clone()
@@ -361,7 +381,7 @@ pub fn debrief(run: &RunState) -> String {
                     "- {} halt by **{}**: {}",
                     t_plus(start, *ts),
                     html(by),
-                    html(reason)
+                    prose(html(reason))
                 );
             }
             Incident::RollbackFinished {
@@ -559,7 +579,7 @@ pub fn chart_file_stem(metric: &str) -> String {
 fn executive_summary(out: &mut String, run: &RunState) {
     let k = summary::Summary::of(run);
     let _ = writeln!(out, "## Executive summary\n");
-    let _ = writeln!(out, "{}\n", k.sentence);
+    let _ = writeln!(out, "{}\n", prose(html(&k.sentence)));
     for l in summary_lines(run, true) {
         let _ = writeln!(out, "- {l}");
     }
@@ -857,7 +877,7 @@ fn impact(out: &mut String, run: &RunState, start: DateTime<Utc>) {
             t_plus(start, from),
             d.automated
                 .as_ref()
-                .map(|(t, what)| format!("{} ({})", since(*t), cell(what)))
+                .map(|(t, what)| format!("{} ({})", since(*t), prose(cell(what))))
                 .unwrap_or_else(|| "none".into()),
             d.human.map(since).unwrap_or_else(|| "not marked".into()),
             d.mitigated
@@ -866,4 +886,26 @@ fn impact(out: &mut String, run: &RunState, start: DateTime<Utc>) {
         );
     }
     out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Generated text shows as written: a bound's `<` inside a code span reads `<` (not `&lt;`),
+    /// hostile HTML stays text inside and outside code, a table cell keeps its pipes escaped.
+    #[test]
+    fn prose_shows_code_spans_and_hostile_text_as_written() {
+        assert_eq!(
+            prose(cell("steady state `errors < 0.5` breached")),
+            "steady state <code>errors &lt; 0.5</code> breached"
+        );
+        assert_eq!(
+            prose(html("`<script>x</script>` and <img src=x onerror=y>")),
+            "<code>&lt;script&gt;x&lt;/script&gt;</code> and &lt;img src=x onerror=y&gt;"
+        );
+        assert_eq!(prose(cell("a | `b|c`")), "a \\| <code>b\\|c</code>");
+        // Unpaired: left as it is, still escaped.
+        assert_eq!(prose(html("one ` <b>")), "one ` &lt;b&gt;");
+    }
 }
