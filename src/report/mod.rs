@@ -599,11 +599,31 @@ pub fn summary_lines(run: &RunState, md: bool) -> Vec<String> {
             s.to_string()
         }
     };
-    let mut lines = vec![format!(
+    let mut lines = Vec::new();
+    if let Some(s) = run.scenario.as_deref() {
+        let h = s.hypothesis.trim();
+        lines.push(format!(
+            "Tested: {}{}",
+            if md { prose(html(h)) } else { h.to_string() },
+            if h.ends_with('.') { "" } else { "." }
+        ));
+    }
+    lines.push(format!(
         "Steps: {} passed, {} failed, {} undecided ({} with success criteria).",
         k.steps_passed, k.steps_failed, k.steps_undecided, k.steps_with_criteria
-    )];
-    if let Some(w) = &k.worst_impact {
+    ));
+    if let Some(w) = k
+        .worst_impact
+        .as_ref()
+        .filter(|w| w.worst.is_none() && w.no_data_during_faults > 0)
+    {
+        lines.push(format!(
+            "Worst impact: {} {} while faults were in ({} polls).",
+            tick(&w.metric),
+            bold("had no data"),
+            w.no_data_during_faults
+        ));
+    } else if let Some(w) = &k.worst_impact {
         lines.push(format!(
             "Worst impact: {} reached {} during faults (baseline mean {}{}).",
             tick(&w.metric),
@@ -833,6 +853,15 @@ fn impact(out: &mut String, run: &RunState, start: DateTime<Utc>) {
         }
     }
     out.push('\n');
+    // The same charts as the Metrics section, here beside the numbers they show.
+    let charts: Vec<String> = rows
+        .iter()
+        .filter(|(name, _)| run.metrics.get(*name).is_some_and(|m| m.samples > 0))
+        .map(|(name, _)| format!("![{}](chart-{}.svg)", cell(name), chart_file_stem(name)))
+        .collect();
+    if !charts.is_empty() {
+        let _ = writeln!(out, "{}\n", charts.join(" "));
+    }
     let _ = writeln!(out, "### Time to recover\n");
     let _ = writeln!(
         out,

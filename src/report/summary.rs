@@ -105,6 +105,9 @@ pub struct WorstImpact {
     pub worst: Option<f64>,
     pub baseline_mean: Option<f64>,
     pub change_pct: Option<f64>,
+    /// Polls without data while faults were in. A metric that had no value at all then (it went
+    /// dark: the service stopped answering) is the worst impact, before any change in %.
+    pub no_data_during_faults: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -263,17 +266,25 @@ impl Summary {
                 });
             }
             let change_pct = m.change_pct();
-            if let Some(c) = change_pct
-                && worst_impact
-                    .as_ref()
-                    .is_none_or(|w| w.change_pct.is_none_or(|x| c.abs() > x.abs()))
-            {
-                worst_impact = Some(WorstImpact {
-                    metric: name.clone(),
-                    worst: m.during.worst(m.higher_is_better),
-                    baseline_mean: m.baseline.mean(),
-                    change_pct: Some(c),
-                });
+            let dark = |w: &WorstImpact| w.worst.is_none() && w.no_data_during_faults > 0;
+            let this = WorstImpact {
+                metric: name.clone(),
+                worst: m.during.worst(m.higher_is_better),
+                baseline_mean: m.baseline.mean(),
+                change_pct,
+                no_data_during_faults: m.during.no_data,
+            };
+            let worse = match &worst_impact {
+                _ if dark(&this) => worst_impact.as_ref().is_none_or(|w| !dark(w)),
+                Some(w) if dark(w) => false,
+                _ => change_pct.is_some_and(|c| {
+                    worst_impact
+                        .as_ref()
+                        .is_none_or(|w| w.change_pct.is_none_or(|x| c.abs() > x.abs()))
+                }),
+            };
+            if worse {
+                worst_impact = Some(this);
             }
             impact.push(MetricSummary {
                 metric: name.clone(),

@@ -105,6 +105,16 @@ fn demo(name: &str, expected_exit: i32) {
         assert_eq!(criteria[3]["outcome"], "not_checked", "{summary:#}");
         assert_eq!(summary["steps"][1]["result"], "failed");
         assert_eq!(summary["verdict"], "violated");
+        // shop-2 went dark under the fault: that is the worst impact, before any % change.
+        assert_eq!(
+            summary["worst_impact"]["metric"], "shop2_health",
+            "{summary:#}"
+        );
+        assert!(summary["worst_impact"]["no_data_during_faults"].as_u64() > Some(0));
+        assert!(
+            debrief.contains("Worst impact: `shop2_health` **had no data** while faults were in")
+        );
+        assert!(debrief.contains("Tested: "));
     }
 
     // Nothing left behind: the lab's ports are closed, its directory is gone, no lease runs on.
