@@ -68,7 +68,24 @@ pub async fn print_events(mut rx: broadcast::Receiver<Arc<Envelope>>, mut out: i
 /// A run that died leaves a journal without `run_ended` and no writer: once no process has held
 /// the journal's lock for two polls in a row, follow says so (with the `recover` command) and
 /// returns [`Followed::WriterGone`] instead of waiting for ever.
-pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Result<Followed> {
+/// What [`follow`] prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FollowOptions {
+    /// Events only: no metric samples, no lease renewals (the lines that flood a second seat).
+    pub events: bool,
+    /// One short line per event: `T+mm:ss source: text`, the text on one line and cut at
+    /// [`COMPACT_WIDTH`] characters.
+    pub compact: bool,
+}
+
+/// The longest text of a compact line, in characters.
+pub const COMPACT_WIDTH: usize = 120;
+
+pub async fn follow(
+    path: &std::path::Path,
+    mut out: impl Write,
+    opts: FollowOptions,
+) -> std::io::Result<Followed> {
     use crate::journal::{JournalError, Tail};
     let mut tail = Tail::open(path).map_err(std::io::Error::other)?;
     let mut start: Option<DateTime<Utc>> = None;
@@ -108,9 +125,19 @@ pub async fn follow(path: &std::path::Path, mut out: impl Write) -> std::io::Res
         if let Event::RunStarted { scenario, .. } = &env.event {
             hosts = HostNames::of(scenario);
         }
-        let (src, text) = describe(&env.event, &hosts);
-        writeln!(out, "{} {:<12} {}", t_plus(start, env.ts), src, text)?;
-        out.flush()?;
+        let noise = matches!(env.event, Event::Sample { .. } | Event::LeaseRenewed { .. });
+        if !(opts.events && noise) {
+            let (src, text) = describe(&env.event, &hosts);
+            if opts.compact {
+                let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let cut: String = one.chars().take(COMPACT_WIDTH).collect();
+                let more = if cut.len() < one.len() { "…" } else { "" };
+                writeln!(out, "{} {src}: {cut}{more}", t_plus(start, env.ts))?;
+            } else {
+                writeln!(out, "{} {:<12} {}", t_plus(start, env.ts), src, text)?;
+            }
+            out.flush()?;
+        }
         if matches!(env.event, Event::RunEnded) {
             return Ok(Followed::Ended);
         }
@@ -242,7 +269,7 @@ mod tests {
         let out = Shared::default();
         let task = tokio::spawn({
             let (j, out) = (j.clone(), out.clone());
-            async move { follow(&j, out).await }
+            async move { follow(&j, out, FollowOptions::default()).await }
         });
         for _ in 0..50 {
             if out.text().contains("detected") {
@@ -266,5 +293,65 @@ mod tests {
         assert!(!shown.contains("unreadable"), "{shown}");
         assert_eq!(shown.lines().count(), 3, "{shown}");
         assert!(shown.contains("mitigated"), "{shown}");
+    }
+
+    /// `--events` leaves out samples and lease renewals; `--compact` is one short line each.
+    #[tokio::test(start_paused = true)]
+    async fn follow_events_only_and_compact() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = dir.path().join("journal.jsonl");
+        let mut w = crate::journal::JournalWriter::create(&j, "r").unwrap();
+        let events = [
+            Event::Sample {
+                metric: "errors".into(),
+                value: Some(1.0),
+                error: None,
+            },
+            Event::LeaseRenewed {
+                fault: "f".into(),
+                host: "h".into(),
+                ok: true,
+                error: None,
+            },
+            Event::Note {
+                role: "scribe".into(),
+                text: format!("two\nlines {}", "x".repeat(200)),
+                action: false,
+                kind: None,
+                owner: None,
+                due: None,
+                metrics: Default::default(),
+                faults: vec![],
+            },
+            Event::RunEnded,
+        ];
+        for e in events {
+            w.append(Utc::now(), e).unwrap();
+        }
+        drop(w);
+        let all = Shared::default();
+        follow(&j, all.clone(), FollowOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(all.text().lines().count(), 5, "{}", all.text());
+        let out = Shared::default();
+        let opts = FollowOptions {
+            events: true,
+            compact: true,
+        };
+        assert_eq!(
+            follow(&j, out.clone(), opts).await.unwrap(),
+            Followed::Ended
+        );
+        let shown = out.text();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.len(), 2, "{shown}");
+        assert!(!shown.contains("errors = 1"), "{shown}");
+        assert!(
+            lines[0].starts_with("T+00:00 scribe: two lines xxx"),
+            "{shown}"
+        );
+        assert!(lines[0].ends_with('…'), "{shown}");
+        assert!(lines[0].chars().count() <= COMPACT_WIDTH + 30, "{shown}");
     }
 }

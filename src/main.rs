@@ -88,9 +88,26 @@ enum Cmd {
     },
     /// Watch a run from a second seat: print its journal's events as they are written (exit 3
     /// when the run died: no writer and no end).
-    Follow { journal: PathBuf },
+    Follow {
+        journal: PathBuf,
+        /// Events only: leave out metric samples and lease renewals.
+        #[arg(long)]
+        events: bool,
+        /// One short line per event (`T+mm:ss source: text`, cut at 120 characters).
+        #[arg(long)]
+        compact: bool,
+    },
     /// Review a finished run in the console: the Run screen with a time slider.
     Replay { journal: PathBuf },
+    /// Past runs under a directory (default runs/): verdicts, time to detect / mitigate / recover,
+    /// and the trend per scenario (first run → last).
+    History {
+        /// A directory of runs (searched 4 levels down for journal.jsonl), or one journal.
+        dir: Option<PathBuf>,
+        /// Print JSON (rows, trends, skipped journals) instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -195,7 +212,43 @@ fn main() -> ExitCode {
                 known_hosts,
                 yes,
             } => target::trust::trust(&host, known_hosts, yes).await,
-            Cmd::Follow { journal } => match headless::follow(&journal, std::io::stdout()).await {
+            Cmd::History { dir, json } => {
+                let dir = dir.unwrap_or_else(|| PathBuf::from("runs"));
+                match gameday::report::history::history(&dir) {
+                    Ok(h) if json => match serde_json::to_string_pretty(&h) {
+                        Ok(text) => {
+                            gameday::outln!("{text}");
+                            exit::HELD
+                        }
+                        Err(e) => {
+                            gameday::errln!("gameday: history: {e}");
+                            exit::INVALID
+                        }
+                    },
+                    Ok(h) => {
+                        gameday::outln!("{}", gameday::report::history::render(&h).trim_end());
+                        exit::HELD
+                    }
+                    Err(e) => {
+                        gameday::errln!(
+                            "gameday: history {}: {e} (give the directory your runs are in)",
+                            dir.display()
+                        );
+                        exit::INVALID
+                    }
+                }
+            }
+            Cmd::Follow {
+                journal,
+                events,
+                compact,
+            } => match headless::follow(
+                &journal,
+                std::io::stdout(),
+                headless::FollowOptions { events, compact },
+            )
+            .await
+            {
                 Ok(headless::Followed::Ended) => exit::HELD,
                 Ok(headless::Followed::WriterGone) => exit::MANUAL,
                 Err(e) => {

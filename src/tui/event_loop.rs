@@ -150,6 +150,9 @@ impl Loop<'_> {
             journal: self.journal.clone(),
             ..Finished::default()
         };
+        if app.journal_path.is_none() {
+            app.journal_path = self.journal.clone();
+        }
         let mut render = tokio::time::interval(FRAME);
         render.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut tick = tokio::time::interval(TICK);
@@ -201,6 +204,7 @@ impl Loop<'_> {
                                     st.hand_over(&s);
                                 }
                                 done.journal = Some(s.journal.clone());
+                                app.journal_path = Some(s.journal.clone());
                                 session = Some(s);
                             }
                             Err(why) => actions.push(Action::RunFailed(why)),

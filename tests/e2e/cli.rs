@@ -444,3 +444,33 @@ fn no_arguments_without_a_terminal_prints_help_and_exits_2() {
     assert!(err.contains("scenario picker"), "{err}");
     assert!(out.stdout.is_empty());
 }
+
+/// `gameday history` over a directory with a finished run: the table names it with its verdict,
+/// `--json` gives the same row; a directory that does not exist is exit 2 with the reason.
+#[test]
+fn history_lists_past_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "300ms",
+    );
+    let runs = dir.path().join("runs");
+    let j = runs.join("one").join("journal.jsonl");
+    std::fs::create_dir_all(j.parent().unwrap()).unwrap();
+    assert_eq!(run_headless(dir.path(), &s, &j).status.code(), Some(0));
+    let table = run_in(dir.path(), &["history"]);
+    assert_eq!(table.status.code(), Some(0), "{}", text(&table));
+    let out = String::from_utf8_lossy(&table.stdout);
+    assert!(out.contains("Local marker game day"), "{out}");
+    assert!(out.contains("HYPOTHESIS HELD"), "{out}");
+    let json = run_in(dir.path(), &["history", "runs", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(v["rows"][0]["verdict"], "held");
+    assert_eq!(v["rows"][0]["faults_injected"], 1);
+    let missing = run_in(dir.path(), &["history", "nowhere"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing).contains("nowhere"), "{}", text(&missing));
+}

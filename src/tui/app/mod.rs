@@ -181,6 +181,8 @@ pub struct App {
     pub check_selected: usize,
     /// The selected note in the notes list (`E`).
     pub note_selected: usize,
+    /// The run's journal, shown in the header so a second seat (`gameday follow`) can find it.
+    pub journal_path: Option<std::path::PathBuf>,
     /// Human checks sent to the engine, (step, index), not yet seen decided.
     pub checks_sent: Vec<(usize, usize)>,
 }
@@ -220,6 +222,7 @@ impl App {
             after_notes: Vec::new(),
             check_selected: 0,
             note_selected: 0,
+            journal_path: None,
             checks_sent: Vec::new(),
         }
     }

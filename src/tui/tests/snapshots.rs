@@ -1,5 +1,7 @@
 //! Every screen at 80×24 and 160×48 on a TestBackend, from the recorded run.
 
+use std::path::PathBuf;
+
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -359,4 +361,36 @@ fn notes_list_and_edit_box_on_the_review() {
     app.update(Action::Select);
     app.status = None;
     snap("review_after_an_edit", &app);
+}
+
+/// The header names the journal (for `gameday follow` from a second seat) when there is room,
+/// after the clocks; at 80 columns it gives way.
+#[test]
+fn the_header_names_the_journal_when_there_is_room() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.journal_path = Some(PathBuf::from(
+        "runs/20261201T100000Z-checkout/journal.jsonl",
+    ));
+    let header = |w: u16| {
+        let mut terminal = Terminal::new(TestBackend::new(w, 30)).expect("test terminal");
+        terminal.draw(|f| ui::render(f, &app)).expect("draw");
+        let buf = terminal.backend().buffer().clone();
+        // The header is one of the first lines (an alert bar may be above it).
+        (0..3)
+            .map(|y| {
+                (0..w)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let wide = header(200);
+    assert!(
+        wide.contains("journal runs/20261201T100000Z-checkout/journal.jsonl"),
+        "{wide}"
+    );
+    assert!(wide.contains("left"), "the clocks stay: {wide}");
+    let narrow = header(80);
+    assert!(!narrow.contains("journal runs"), "{narrow}");
 }

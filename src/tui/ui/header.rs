@@ -74,6 +74,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             optional.push(format!("max {} left", clock(secs_until(now, start + max))));
         }
     }
+    // Lowest priority: where the journal is, for a second seat (`gameday follow PATH`).
+    if let Some(j) = &app.journal_path {
+        optional.push(format!("journal {}", j.display()));
+    }
     let width = area.width as usize;
     let core_w = core.chars().count();
     let base_w = 1 + Line::from(right.clone()).width() + 1;
