@@ -331,6 +331,20 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         due: Option<String>,
     },
+    /// What one notification (`notify:` in the scenario) did: delivered or not, after how many
+    /// tries. `record` is the `seq` of the record it announced (0: none, e.g. a target that could
+    /// not start). (Not `seq`: the envelope has that field.)
+    Notified {
+        to: String,
+        record: u64,
+        about: String,
+        ok: bool,
+        attempts: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     HaltRequested {
         by: String,
         reason: String,
@@ -739,6 +753,26 @@ pub(crate) mod hostile {
                     ),
                 ],
             }],
+            notify: vec![
+                crate::scenario::Notify {
+                    to: crate::scenario::NotifyTo::Webhook {
+                        url: Some(text("http://127.0.0.1:1/hook")),
+                        url_env: None,
+                        format: crate::scenario::WebhookFormat::Slack,
+                        token_env: Some(text("TOKEN")),
+                    },
+                    on: crate::scenario::NotifyOn::ALL.to_vec(),
+                },
+                crate::scenario::Notify {
+                    to: crate::scenario::NotifyTo::Grafana {
+                        url: text("https://grafana"),
+                        token_env: text("GRAFANA_TOKEN"),
+                        dashboard_uid: Some(text("uid")),
+                        tags: vec![text("tag"), String::new()],
+                    },
+                    on: vec![],
+                },
+            ],
         }
     }
 
@@ -776,10 +810,11 @@ pub(crate) mod hostile {
             Event::CriterionResult { .. } => 27,
             Event::StepResult { .. } => 28,
             Event::NoteEdited { .. } => 29,
+            Event::Notified { .. } => 30,
         }
     }
 
-    pub const VARIANTS: usize = 30;
+    pub const VARIANTS: usize = 31;
 
     /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
     /// `Option<f64>` appears.
@@ -894,6 +929,15 @@ pub(crate) mod hostile {
                 kind: NoteKind::RunbookGap,
                 owner: Some(text("owner")),
                 due: Some(text("due")),
+            },
+            Event::Notified {
+                to: text("to"),
+                record: u64::MAX,
+                about: text("about"),
+                ok: false,
+                attempts: u32::MAX,
+                status: Some(u16::MAX),
+                error: Some(long("error")),
             },
             Event::HaltRequested {
                 by: text("by"),

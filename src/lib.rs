@@ -16,7 +16,8 @@
 //! 5. `event`: the journaled schema (`Event`, `Envelope`, `Verdict`)
 //! 6. `journal`: the one writer and the reader
 //! 7. `fold`: the run folded from events (`RunState`), one-line event descriptions
-//! 8. `report`, `headless`: the Markdown debrief and SVG charts; the stdout printer and `follow`
+//! 8. `report`, `headless`, `notify`: the Markdown debrief and SVG charts; the stdout printer and
+//!    `follow`; webhook and Grafana notifications
 //! 9. `engine`: the run itself (stages, commands in, events out, halt and rollback)
 //! 10. `recover`, `lab`: `gameday recover`; the embedded demo lab
 //! 11. `session`, `tui`: the one wiring of a run (start, conclude, recover); the console (which
@@ -34,6 +35,7 @@ pub mod lab;
 #[cfg(test)]
 mod layering;
 pub mod metric;
+pub mod notify;
 pub mod recover;
 pub mod report;
 pub mod scenario;

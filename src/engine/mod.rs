@@ -151,6 +151,8 @@ pub struct Options {
     /// When a live preflight check fails, wait for a `Proceed` (with a reason) or a `Halt` instead
     /// of ending the run. The console sets this; headless runs end, since no one could answer.
     pub hold_failed_preflight: bool,
+    /// Time limits of notifications (`notify:`).
+    pub notify: crate::notify::Limits,
 }
 
 impl Default for Options {
@@ -160,6 +162,7 @@ impl Default for Options {
             check_timeout: Duration::from_secs(10),
             open: crate::target::OpenOptions::default(),
             hold_failed_preflight: false,
+            notify: crate::notify::Limits::default(),
         }
     }
 }
@@ -380,6 +383,8 @@ pub struct Engine {
     /// During the recovery watch: consecutive samples inside the steady-state bound, per metric
     /// with one; the watch ends early once every one of them is back.
     watch_good: BTreeMap<String, u32>,
+    /// Where the run's moments are announced (`notify:`); never waited on during the run.
+    notifier: Option<crate::notify::Notifier>,
 }
 
 impl Engine {
@@ -406,6 +411,7 @@ impl Engine {
             criteria_failed: Vec::new(),
             halted_by_criterion: false,
             watch_good: BTreeMap::new(),
+            notifier: None,
             max_deadline: after(now, scenario.max_duration),
             inject_permits: Arc::new(Semaphore::new(options.fanout.max(1))),
             rollback_permits: Arc::new(Semaphore::new(options.fanout.max(1))),
@@ -464,7 +470,20 @@ impl Engine {
                 dry_run: None,
             },
         )?;
-        let _ = self.events.send(Arc::new(started));
+        let started = Arc::new(started);
+        let _ = self.events.send(started.clone());
+        let (notifier, failed) = crate::notify::Notifier::start(
+            &self.scenario,
+            |v| std::env::var(v).ok(),
+            self.options.notify,
+        );
+        self.notifier = notifier;
+        for d in failed {
+            self.emit_delivery(d);
+        }
+        if let Some(n) = &mut self.notifier {
+            n.offer(&started);
+        }
         self.start_preflight();
         let mut commands_open = true;
         while self.stage != Stage::Finished {
@@ -494,6 +513,14 @@ impl Engine {
                     "the journal cannot be written: stopping so nothing goes unrecorded",
                 );
             }
+            self.journal_deliveries();
+        }
+        // Notifications in flight (the verdict's) get a bounded moment; then what they did is
+        // journaled after run_ended, like notes written after the run.
+        if let Some(n) = self.notifier.take() {
+            for d in n.finish().await {
+                self.emit_delivery(d);
+            }
         }
         let verdict = self.verdict();
         Ok(RunOutcome {
@@ -508,8 +535,13 @@ impl Engine {
     fn emit(&mut self, event: Event) -> bool {
         match self.journal.append(self.clock.utc(), event) {
             Ok(env) => {
+                let env = Arc::new(env);
+                // Never waits: a full queue drops the notification (counted, journaled at the end).
+                if let Some(n) = &mut self.notifier {
+                    n.offer(&env);
+                }
                 // No subscriber is fine; a slow one lags and catches up from the journal.
-                let _ = self.events.send(Arc::new(env));
+                let _ = self.events.send(env);
                 true
             }
             Err(e) => {
@@ -518,6 +550,32 @@ impl Engine {
                 false
             }
         }
+    }
+
+    /// Journals the notifications finished since the last look.
+    fn journal_deliveries(&mut self) {
+        let done = match &mut self.notifier {
+            Some(n) => n.results(),
+            None => return,
+        };
+        for d in done {
+            self.emit_delivery(d);
+        }
+    }
+
+    fn emit_delivery(&mut self, d: crate::notify::Delivery) {
+        if !d.ok {
+            tracing::warn!(to = %d.to, about = %d.about, error = ?d.error, "notification not delivered");
+        }
+        self.emit(Event::Notified {
+            to: d.to,
+            record: d.seq,
+            about: d.about,
+            ok: d.ok,
+            attempts: d.attempts,
+            status: d.status,
+            error: d.error,
+        });
     }
 
     /// Runs `fut` as a task once it has a slot of `permits` (None: it takes its own slot).

@@ -166,6 +166,7 @@ fn kind(e: &Event) -> &'static str {
         Event::CriterionResult { .. } => "criterion",
         Event::StepResult { .. } => "step_result",
         Event::NoteEdited { .. } => "note_edited",
+        Event::Notified { .. } => "notified",
     }
 }
 

@@ -238,6 +238,29 @@ pub fn describe(event: &Event, hosts: &HostNames) -> (String, String) {
             edits, role, text, ..
         } => (role.as_str(), format!("edited note #{edits}: {text}")),
         Event::HaltRequested { by, reason } => ("HALT", format!("halt by {by}: {reason}")),
+        Event::Notified {
+            to,
+            about,
+            ok,
+            attempts,
+            error,
+            ..
+        } => (
+            "notify",
+            if *ok {
+                format!("{to}: {about} delivered")
+            } else {
+                format!(
+                    "{to}: {about} NOT delivered{}: {}",
+                    if *attempts > 1 {
+                        format!(" after {attempts} tries")
+                    } else {
+                        String::new()
+                    },
+                    error.as_deref().unwrap_or("no reason given")
+                )
+            },
+        ),
         Event::CriterionResult {
             step,
             label,

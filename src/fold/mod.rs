@@ -303,6 +303,14 @@ pub struct NoteRow {
     pub edits: Vec<NoteRevision>,
 }
 
+/// What became of one notification target's messages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NotifyStats {
+    pub delivered: u64,
+    pub failed: u64,
+    pub last_error: Option<String>,
+}
+
 /// One edit of a note: when, by whom, what it said before and after.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoteRevision {
@@ -612,6 +620,8 @@ impl KeyTimes {
 /// Everything the events of one run say, folded one event at a time.
 #[derive(Debug, Clone, Default)]
 pub struct RunState {
+    /// Notifications per target label: delivered, failed, the last failure's reason.
+    pub notifications: BTreeMap<String, NotifyStats>,
     pub run: Option<String>,
     pub scenario: Option<Arc<Scenario>>,
     /// How people know the scenario's hosts (from the scenario in `run_started`).
@@ -798,7 +808,9 @@ impl RunState {
             fault,
             minor: matches!(
                 env.event,
-                Event::PhaseStarted { .. } | Event::RunStarted { .. }
+                Event::PhaseStarted { .. }
+                    | Event::RunStarted { .. }
+                    | Event::Notified { ok: true, .. }
             ),
         });
         if self
@@ -1058,6 +1070,15 @@ impl RunState {
                     role: role.clone(),
                     counts,
                 });
+            }
+            Event::Notified { to, ok, error, .. } => {
+                let s = self.notifications.entry(to.clone()).or_default();
+                if *ok {
+                    s.delivered = s.delivered.saturating_add(1);
+                } else {
+                    s.failed = s.failed.saturating_add(1);
+                    s.last_error = error.clone();
+                }
             }
             Event::NoteEdited {
                 edits,

@@ -196,6 +196,16 @@ pub fn secret_values_from(
             ));
         }
     }
+    // Notification secrets: a webhook URL from `url_env`, tokens from `token_env`.
+    for n in &scenario.notify {
+        let vars: Vec<&String> = match &n.to {
+            crate::scenario::NotifyTo::Webhook {
+                url_env, token_env, ..
+            } => url_env.iter().chain(token_env.iter()).collect(),
+            crate::scenario::NotifyTo::Grafana { token_env, .. } => vec![token_env],
+        };
+        values.extend(vars.into_iter().filter_map(|v| lookup(v)));
+    }
     web::Redactor::new(values).values().to_vec()
 }
 

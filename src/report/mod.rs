@@ -442,6 +442,23 @@ pub fn debrief(run: &RunState) -> String {
         .iter()
         .flat_map(|n| n.edits.iter().map(move |e| (n, e)))
         .collect();
+    if !run.notifications.is_empty() {
+        let _ = writeln!(out, "\n### Notifications\n");
+        let _ = writeln!(
+            out,
+            "| Target | Delivered | Not delivered | Last failure |\n|---|---|---|---|"
+        );
+        for (to, s) in &run.notifications {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                cell(to),
+                s.delivered,
+                s.failed,
+                cell(s.last_error.as_deref().unwrap_or("—"))
+            );
+        }
+    }
     if !edits.is_empty() {
         let _ = writeln!(out, "\n### Note edits\n");
         let _ = writeln!(

@@ -6,6 +6,7 @@
 pub mod duration;
 mod faults;
 pub mod limits;
+mod notify;
 pub mod prom;
 mod spec;
 
@@ -19,6 +20,7 @@ use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
 pub use duration::HumanDuration;
+pub use notify::{Notify, NotifyOn, NotifyTo, WebhookFormat};
 use spec::{CriterionSpec, MetricSpec, PeopleSpec, RuleSpec, ScenarioSpec, TargetSpec};
 pub use spec::{NoDataSpec as NoData, Reduce};
 
@@ -98,6 +100,9 @@ pub struct Scenario {
     pub steady_state: Vec<Rule>,
     pub abort: Vec<Rule>,
     pub steps: Vec<Step>,
+    /// Where the run's moments are announced (webhooks, Grafana); absent in older journals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<Notify>,
 }
 
 /// A runbook path resolved on disk, plus the `#anchor` the link points at.
@@ -774,6 +779,7 @@ impl Validator {
             }
         };
         let roles = self.roles(&spec.roles);
+        let notify = self.notify(&spec.notify);
         let total = sum_durations(steps.iter().map(|s: &Step| s.duration));
         if total > max_duration {
             self.err(
@@ -802,6 +808,7 @@ impl Validator {
             steady_state,
             abort,
             steps,
+            notify,
         }
     }
 

@@ -38,6 +38,8 @@ pub struct ScenarioSpec {
     #[serde(default)]
     pub abort: Vec<Spanned<RuleSpec>>,
     pub steps: Spanned<Vec<Spanned<StepSpec>>>,
+    #[serde(default)]
+    pub notify: Vec<Spanned<super::notify::NotifySpec>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -594,3 +594,47 @@ fn a_check_names_the_seat_that_ticks_it() {
     let why = s.may_tick(Some("Lee"), "IC").unwrap_err();
     assert!(why.contains("scribe seat"), "{why}");
 }
+
+/// `notify:` entries: read with their defaults, and every mistake pinned to its place.
+#[test]
+fn notify_entries_are_read_and_bad_ones_pinned() {
+    use crate::scenario::{NotifyOn, NotifyTo, WebhookFormat};
+    let with = |entries: &str| format!("{VALID}notify:\n{entries}");
+    let s = check(&with(
+        "  - { webhook: \"https://hooks.example/x\", format: slack, on: [verdict, halt] }\n  - { url_env: SLACK_URL }\n  - { grafana: \"https://grafana.internal\", token_env: GRAFANA_TOKEN, dashboard_uid: abc, tags: [gameday] }\n",
+    ))
+    .unwrap();
+    assert_eq!(s.notify.len(), 3);
+    assert_eq!(s.notify[0].on, vec![NotifyOn::Halt, NotifyOn::Verdict]);
+    assert!(matches!(
+        s.notify[0].to,
+        NotifyTo::Webhook {
+            format: WebhookFormat::Slack,
+            ..
+        }
+    ));
+    assert_eq!(s.notify[1].on, NotifyOn::ALL.to_vec());
+    assert_eq!(s.notify[1].label(), "json webhook $SLACK_URL");
+    assert_eq!(s.notify[2].label(), "grafana https://grafana.internal");
+
+    let y = with("  - { webhook: \"https://a.example\", grafana: \"https://g.example\" }\n");
+    assert_has(&y, pos(&y, "\"https://g.example", 0), "not both");
+    let y = with("  - { grafana: \"https://g.example\" }\n");
+    assert_has(&y, pos(&y, "\"https://g.example", 0), "needs `token_env");
+    let y = with("  - { webhook: \"https://a.example\", on: [verdict, nope] }\n");
+    assert_has(&y, pos(&y, "nope", 0), "`on` takes");
+    let y = with("  - { webhook: \"https://a.example\", format: xml }\n");
+    assert_has(&y, pos(&y, "xml", 0), "slack or json");
+    let y = with("  - { url_env: \"https://hooks.example/secret\" }\n");
+    assert_has(
+        &y,
+        pos(&y, "\"https://hooks", 0),
+        "names an environment variable",
+    );
+    let y = with("  - { webhook: \"ftp://a.example\" }\n");
+    assert_has(&y, pos(&y, "\"ftp", 0), "http:// or https://");
+    let y = with("  - { webhook: \"https://user:pw@a.example\" }\n");
+    assert_has(&y, pos(&y, "\"https://user", 0), "credentials");
+    let y = with("  - { format: slack }\n");
+    assert_has(&y, pos(&y, "{ format", 0), "needs `webhook");
+}

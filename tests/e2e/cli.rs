@@ -474,3 +474,117 @@ fn history_lists_past_runs() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing).contains("nowhere"), "{}", text(&missing));
 }
+
+/// A recording HTTP server on loopback (std threads): every request body, answered 200.
+fn recording_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    std::thread::spawn(move || {
+        for sock in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(sock);
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some((k, v)) = line.split_once(':')
+                            && k.eq_ignore_ascii_case("content-length")
+                        {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0u8; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    seen.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned());
+                    let _ = r
+                        .get_mut()
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    (url, bodies)
+}
+
+/// `notify:` on a headless run: the run's start, verdict and end reach a webhook and each
+/// delivery is journaled; a dead endpoint (its URL a secret from the environment) is journaled as
+/// not delivered, never stops the run, and its URL is nowhere in the journal or the debrief.
+#[test]
+fn a_run_announces_itself_and_a_dead_endpoint_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "300ms",
+    );
+    let (url, bodies) = recording_server();
+    let mut yaml = std::fs::read_to_string(&s).unwrap();
+    yaml.push_str(&format!(
+        "notify:\n  - {{ webhook: \"{url}\", on: [run, verdict] }}\n  - {{ url_env: GD_E2E_DEAD_HOOK, format: slack, on: [verdict] }}\n"
+    ));
+    std::fs::write(&s, yaml).unwrap();
+    let j = journal_of(dir.path());
+    let secret = "http://127.0.0.1:9/services/T0/B0/e2eSECRETpath";
+    let out = gameday()
+        .current_dir(dir.path())
+        .env("GD_E2E_DEAD_HOOK", secret)
+        .args([
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let types: Vec<String> = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            serde_json::from_str::<serde_json::Value>(b).unwrap()["type"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(types, ["run_started", "verdict", "run_ended"], "{types:?}");
+    let journal = std::fs::read_to_string(&j).unwrap();
+    let notified: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "notified")
+        .collect();
+    assert_eq!(
+        notified.iter().filter(|v| v["ok"] == true).count(),
+        3,
+        "{notified:#?}"
+    );
+    let dead: Vec<_> = notified.iter().filter(|v| v["ok"] == false).collect();
+    assert_eq!(dead.len(), 1, "{notified:#?}");
+    assert_eq!(dead[0]["about"], "verdict");
+    assert_eq!(dead[0]["to"], "slack webhook $GD_E2E_DEAD_HOOK");
+    let debrief = std::fs::read_to_string(j.with_file_name("debrief.md")).unwrap();
+    assert!(debrief.contains("### Notifications"), "{debrief}");
+    for text in [&journal, &debrief, &text(&out)] {
+        assert!(!text.contains("e2eSECRETpath"), "the secret URL leaked");
+    }
+}

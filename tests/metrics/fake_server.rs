@@ -38,6 +38,7 @@ pub struct FakeServer {
     value: Arc<AtomicU64>,
     requests: Arc<AtomicUsize>,
     headers: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<Vec<String>>>,
     behavior: Arc<Mutex<Behavior>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -55,21 +56,23 @@ impl FakeServer {
         let value = Arc::new(AtomicU64::new(0f64.to_bits()));
         let requests = Arc::new(AtomicUsize::new(0));
         let headers = Arc::new(Mutex::new(Vec::new()));
+        let bodies = Arc::new(Mutex::new(Vec::new()));
         let behavior = Arc::new(Mutex::new(behavior));
-        let (v, r, h, b) = (
+        let (v, r, h, b, bo) = (
             value.clone(),
             requests.clone(),
             headers.clone(),
             behavior.clone(),
+            bodies.clone(),
         );
         let task = tokio::spawn(async move {
             loop {
                 let Ok((sock, _)) = listener.accept().await else {
                     return;
                 };
-                let (b, v, r, h) = (b.clone(), v.clone(), r.clone(), h.clone());
+                let (b, v, r, h, bo) = (b.clone(), v.clone(), r.clone(), h.clone(), bo.clone());
                 tokio::spawn(async move {
-                    let _ = serve(sock, b, v, r, h).await;
+                    let _ = serve(sock, b, v, r, h, bo).await;
                 });
             }
         });
@@ -78,9 +81,15 @@ impl FakeServer {
             value,
             requests,
             headers,
+            bodies,
             behavior,
             task,
         }
+    }
+
+    /// Every request body received so far (POSTs).
+    pub fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().unwrap().clone()
     }
 
     /// Changes what the server does from the next request on.
@@ -112,6 +121,7 @@ async fn serve(
     value: Arc<AtomicU64>,
     requests: Arc<AtomicUsize>,
     heads: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<Vec<String>>>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     loop {
@@ -129,6 +139,30 @@ async fn serve(
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         buf.drain(..head_end);
+        // A body (POST): as long as content-length says.
+        let len = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(0);
+        while buf.len() < len {
+            let mut chunk = [0u8; 4096];
+            let n = sock.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        if len > 0 {
+            bodies
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..len]).into_owned());
+            buf.drain(..len);
+        }
         requests.fetch_add(1, Ordering::SeqCst);
         heads.lock().unwrap().push(head.clone());
         let behavior = behavior.lock().unwrap().clone();

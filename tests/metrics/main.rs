@@ -3,6 +3,7 @@
 
 mod fail_closed;
 mod fake_server;
+mod notify;
 mod prometheus;
 mod rules;
 mod sources;
