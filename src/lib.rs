@@ -20,9 +20,10 @@
 //!    `follow`; webhook and Grafana notifications
 //! 9. `engine`: the run itself (stages, commands in, events out, halt and rollback)
 //! 10. `recover`, `lab`: `gameday recover`; the embedded demo lab
-//! 11. `session`, `tui`: the one wiring of a run (start, conclude, recover); the console (which
-//!     starts and ends runs through `session`)
+//! 11. `session`, `tui`, `day`: the one wiring of a run (start, conclude, recover); the console
+//!     (which starts and ends runs through `session`); a game day's agenda, run in order
 
+pub mod day;
 pub mod engine;
 pub mod event;
 pub mod exit;

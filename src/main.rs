@@ -62,7 +62,8 @@ enum Cmd {
         #[arg(long, default_value_t = 2)]
         hosts: usize,
     },
-    /// Write the Markdown debrief of a journal (also for a run that crashed).
+    /// Write the Markdown debrief of a journal (also for a run that crashed); of a day directory,
+    /// the day debrief (day-debrief.md in it) from its journals alone.
     Report {
         journal: PathBuf,
         /// Output file (default: debrief.md beside the journal).
@@ -99,6 +100,23 @@ enum Cmd {
     },
     /// Review a finished run in the console: the Run screen with a time slider.
     Replay { journal: PathBuf },
+    /// Run a game day's agenda (several scenarios, breaks) in order, each with its own journal
+    /// under one day directory, then write the day debrief.
+    Day {
+        plan: PathBuf,
+        /// Run the agenda back to back without a terminal (planned times and breaks are not
+        /// waited for); the only mode for now.
+        #[arg(long)]
+        headless: bool,
+        /// The day directory (default days/<date>-<title>/).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Most commands in flight at once across hosts.
+        #[arg(long, default_value_t = 64)]
+        fanout: usize,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
     /// Past runs under a directory (default runs/): verdicts, time to detect / mitigate / recover,
     /// and the trend per scenario (first run → last).
     History {
@@ -194,6 +212,22 @@ fn main() -> ExitCode {
             } => gameday::tui::front::demo(scenario, journal, headless).await,
             Cmd::Lab { hosts } => gameday::lab::serve(hosts).await,
             Cmd::Replay { journal } => gameday::tui::replay_command(&journal).await,
+            Cmd::Report { journal, output } if journal.is_dir() => {
+                if output.is_some() {
+                    gameday::errln!("gameday: report DIR writes day-debrief.md in DIR; -o is for one journal");
+                    return exit::INVALID;
+                }
+                match gameday::report::day::write_day_debrief(&journal) {
+                    Ok(p) => {
+                        gameday::outln!("gameday: day debrief written to {}", p.display());
+                        exit::HELD
+                    }
+                    Err(e) => {
+                        gameday::errln!("gameday: report {}: {e}", journal.display());
+                        exit::INVALID
+                    }
+                }
+            }
             Cmd::Report { journal, output } => {
                 match session::debrief(&journal, output.as_deref()) {
                     Some(_) => exit::HELD,
@@ -212,6 +246,36 @@ fn main() -> ExitCode {
                 known_hosts,
                 yes,
             } => target::trust::trust(&host, known_hosts, yes).await,
+            Cmd::Day {
+                plan,
+                headless,
+                dir,
+                fanout,
+                ssh,
+            } => {
+                let demos = gameday::day::demo_names();
+                let plan = match gameday::scenario::plan::Plan::load(&plan, &demos) {
+                    Ok(p) => p,
+                    Err(invalid) => {
+                        gameday::errln!("{invalid}");
+                        gameday::errln!("gameday: {} is invalid; nothing was run", plan.display());
+                        return exit::INVALID;
+                    }
+                };
+                if !headless {
+                    gameday::errln!(
+                        "gameday: the agenda screen is not built yet: run the day with --headless (scenarios back to back), or each scenario with gameday run"
+                    );
+                    return exit::INVALID;
+                }
+                let dir = dir.unwrap_or_else(|| gameday::day::default_dir(&plan));
+                let options = Options {
+                    fanout,
+                    open: ssh.open_options(fanout),
+                    ..Options::default()
+                };
+                gameday::day::run_headless(&plan, &dir, options).await
+            }
             Cmd::History { dir, json } => {
                 let dir = dir.unwrap_or_else(|| PathBuf::from("runs"));
                 match gameday::report::history::history(&dir) {

@@ -2,6 +2,7 @@
 //! crashed run still has one. Every function here is pure: state in, text out.
 
 pub mod chart;
+pub mod day;
 pub mod history;
 pub mod summary;
 pub mod write;

@@ -7,6 +7,7 @@ pub mod duration;
 mod faults;
 pub mod limits;
 mod notify;
+pub mod plan;
 pub mod prom;
 mod spec;
 

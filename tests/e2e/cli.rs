@@ -588,3 +588,154 @@ fn a_run_announces_itself_and_a_dead_endpoint_changes_nothing() {
         assert!(!text.contains("e2eSECRETpath"), "the secret URL leaked");
     }
 }
+
+/// `gameday day PLAN --headless`: the agenda back to back (the break not waited for, and said
+/// so), each scenario with its own journal and debrief under the day directory, the day journal,
+/// and the day debrief, which `gameday report DIR` rebuilds from the journals alone. A scenario
+/// that does not hold stops the day unless the plan says continue_on_failure.
+#[test]
+fn a_day_runs_its_agenda_headless_to_a_day_debrief() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "300ms",
+    );
+    let good = std::fs::read_to_string(&s).unwrap();
+    std::fs::write(dir.path().join("a.yaml"), &good).unwrap();
+    std::fs::write(
+        dir.path().join("b.yaml"),
+        good.replace("title: Local marker game day", "title: Second one"),
+    )
+    .unwrap();
+    // Violated before any fault: its metric is above the steady-state bound.
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        good.replace("title: Local marker game day", "title: Not steady")
+            .replace("echo 1", "echo 9"),
+    )
+    .unwrap();
+    let plan = |items: &str, cont: bool| {
+        let p = dir.path().join("plan.yaml");
+        std::fs::write(
+            &p,
+            format!(
+                "title: Test day\ndate: 2026-12-04\ncontinue_on_failure: {cont}\nagenda:\n{items}"
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let p = plan(
+        "  - { at: \"10:00\", scenario: a.yaml }\n  - { after: previous, break: 15m }\n  - { scenario: b.yaml }\n",
+        false,
+    );
+    let day = dir.path().join("day1");
+    let out = run_in(
+        dir.path(),
+        &[
+            "day",
+            p.to_str().unwrap(),
+            "--headless",
+            "--dir",
+            day.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let journal = std::fs::read_to_string(day.join("day.jsonl")).unwrap();
+    let types: Vec<String> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "\"day_started\"",
+            "\"item_started\"",
+            "\"item_ended\"",
+            "\"item_skipped\"",
+            "\"item_started\"",
+            "\"item_ended\"",
+            "\"day_ended\""
+        ],
+        "{journal}"
+    );
+    assert!(journal.contains("breaks are not waited for"), "{journal}");
+    assert!(day.join("01-local-marker-game-day/debrief.md").is_file());
+    assert!(day.join("03-second-one/debrief.md").is_file());
+    let debrief = std::fs::read_to_string(day.join("day-debrief.md")).unwrap();
+    assert!(
+        debrief.contains("# Day debrief: Test day (2026-12-04)"),
+        "{debrief}"
+    );
+    assert!(
+        debrief.contains("2 scenario run(s): 2 held, 0 did not"),
+        "{debrief}"
+    );
+    assert!(
+        debrief.contains("[debrief](01-local-marker-game-day/debrief.md)"),
+        "{debrief}"
+    );
+    assert!(debrief.contains("## Timeline"), "{debrief}");
+    // From the journals alone: the same day debrief.
+    std::fs::remove_file(day.join("day-debrief.md")).unwrap();
+    let again = run_in(dir.path(), &["report", day.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(
+        std::fs::read_to_string(day.join("day-debrief.md")).unwrap(),
+        debrief
+    );
+
+    // A scenario that does not hold stops the day; continue_on_failure goes on.
+    let p = plan(
+        "  - { scenario: bad.yaml }\n  - { scenario: b.yaml }\n",
+        false,
+    );
+    let day2 = dir.path().join("day2");
+    let out = run_in(
+        dir.path(),
+        &[
+            "day",
+            p.to_str().unwrap(),
+            "--headless",
+            "--dir",
+            day2.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let journal = std::fs::read_to_string(day2.join("day.jsonl")).unwrap();
+    assert!(journal.contains("\"item_skipped\""), "{journal}");
+    assert!(journal.contains("continue_on_failure"), "{journal}");
+    assert!(!day2.join("02-second-one").exists());
+    let p = plan(
+        "  - { scenario: bad.yaml }\n  - { scenario: b.yaml }\n",
+        true,
+    );
+    let day3 = dir.path().join("day3");
+    let out = run_in(
+        dir.path(),
+        &[
+            "day",
+            p.to_str().unwrap(),
+            "--headless",
+            "--dir",
+            day3.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(day3.join("02-second-one/journal.jsonl").is_file());
+    let debrief = std::fs::read_to_string(day3.join("day-debrief.md")).unwrap();
+    assert!(
+        debrief.contains("2 scenario run(s): 1 held, 1 did not"),
+        "{debrief}"
+    );
+
+    // An invalid plan: exit 2, at its line and column, nothing run.
+    let p = plan("  - { scenario: nowhere.yaml }\n", false);
+    let out = run_in(dir.path(), &["day", p.to_str().unwrap(), "--headless"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("plan.yaml:5:"), "{}", text(&out));
+    assert!(!dir.path().join("days").exists());
+}

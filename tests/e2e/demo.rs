@@ -261,3 +261,57 @@ fn a_signal_to_the_demo_leaves_no_lab_directory() {
         }
     }
 }
+
+/// A game-day plan of two demo scenarios, headless: each runs on its own lab with its own journal
+/// and debrief; the honest failure of the second does not stop a day that says
+/// continue_on_failure; the day debrief has both, with their verdicts, and the day's exit is 1.
+#[test]
+fn an_agenda_of_two_demos_runs_to_a_day_debrief() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "title: Demo day\ncontinue_on_failure: true\nagenda:\n  - { demo: demo-latency }\n  - { after: previous, break: 5m }\n  - { demo: demo-process-kill }\n",
+    )
+    .unwrap();
+    let day = dir.path().join("day");
+    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .current_dir(dir.path())
+        .args([
+            "day",
+            plan.to_str().unwrap(),
+            "--headless",
+            "--dir",
+            day.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let debrief = std::fs::read_to_string(day.join("day-debrief.md")).expect("day debrief");
+    assert!(
+        debrief.contains("2 scenario run(s): 1 held, 1 did not; 1 agenda item(s) not run"),
+        "{debrief}"
+    );
+    assert!(debrief.contains("HYPOTHESIS HELD"), "{debrief}");
+    assert!(debrief.contains("HYPOTHESIS VIOLATED"), "{debrief}");
+    for run in [
+        "01-demo-checkout-survives-a-slow-shop",
+        "03-demo-a-shop-goes-down-and-comes-back",
+    ] {
+        assert!(
+            day.join(run).join("journal.jsonl").is_file(),
+            "{run}: {text}"
+        );
+    }
+    let debriefs: Vec<_> = std::fs::read_dir(&day)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("debrief.md").is_file())
+        .collect();
+    assert_eq!(debriefs.len(), 2, "{text}");
+}

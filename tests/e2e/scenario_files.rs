@@ -48,3 +48,21 @@ fn the_readme_example_validates() {
         panic!("{e}");
     }
 }
+
+/// Every shipped game-day plan validates (its scenarios and demos included).
+#[test]
+fn every_shipped_plan_validates() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let demos = gameday::day::demo_names();
+    let mut n = 0;
+    for e in std::fs::read_dir(root.join("gamedays")).expect("gamedays/") {
+        let path = e.expect("entry").path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            if let Err(invalid) = gameday::scenario::plan::Plan::load(&path, &demos) {
+                panic!("{invalid}");
+            }
+            n += 1;
+        }
+    }
+    assert!(n > 0, "no plan in gamedays/");
+}
