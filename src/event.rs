@@ -547,6 +547,12 @@ pub(crate) mod hostile {
             irreversible: true,
             lease: long,
             timeout: long,
+            select: Some(crate::scenario::Selection {
+                size: crate::scenario::Size::Percent(f64::MIN_POSITIVE),
+                tags: [(text("tag"), text("value"))].into_iter().collect(),
+                exclude: vec![text("exclude")],
+                seed: Some(u64::MAX),
+            }),
         };
         Scenario {
             file: PathBuf::from(text("file")),
@@ -652,6 +658,10 @@ pub(crate) mod hostile {
                 rule(RuleKind::SteadyState, Condition::Below(5e-324)),
             ],
             abort: vec![rule(RuleKind::Abort, Condition::Above(-0.1))],
+            blast_radius: Some(crate::scenario::BlastRadius {
+                max_hosts: Some(u32::MAX),
+                max_percent: Some(f64::MAX),
+            }),
             steps: vec![Step {
                 name: text("step"),
                 duration: long,

@@ -7,6 +7,7 @@ pub mod duration;
 mod faults;
 pub mod limits;
 pub mod prom;
+pub mod select;
 mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,6 +20,7 @@ use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
 pub use duration::HumanDuration;
+pub use select::{BlastRadius, Selection, Size};
 use spec::{CriterionSpec, MetricSpec, PeopleSpec, RuleSpec, ScenarioSpec, TargetSpec};
 pub use spec::{NoDataSpec as NoData, Reduce};
 
@@ -98,6 +100,9 @@ pub struct Scenario {
     pub steady_state: Vec<Rule>,
     pub abort: Vec<Rule>,
     pub steps: Vec<Step>,
+    /// The most hosts faulted at once across the run (`blast_radius:`); absent in older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blast_radius: Option<BlastRadius>,
 }
 
 /// A runbook path resolved on disk, plus the `#anchor` the link points at.
@@ -398,6 +403,9 @@ pub struct Fault {
     pub lease: Duration,
     #[serde(with = "duration_ms")]
     pub timeout: Duration,
+    /// Which of the target's hosts it goes to; `None`: all of them. Absent in older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<Selection>,
 }
 
 /// What a fault does, typed. Each kind turns into inject, undo and verify commands in `fault`.
@@ -487,6 +495,7 @@ impl Scenario {
         let mut v = Validator {
             file: path.to_path_buf(),
             diags: Vec::new(),
+            at_once: Vec::new(),
         };
         let scenario = v.scenario(spec, text);
         if v.diags.is_empty() {
@@ -607,6 +616,8 @@ fn plain_parse_message(msg: &str) -> String {
 struct Validator {
     file: PathBuf,
     diags: Vec<Diagnostic>,
+    /// Hosts each fault faults at once, for the blast-radius check.
+    at_once: Vec<select::AtOnce>,
 }
 
 impl Validator {
@@ -706,7 +717,7 @@ impl Validator {
             self.err(&spec.steps.referenced, "steps must list at least one step");
         }
         for (i, s) in spec.steps.value.iter().enumerate() {
-            let mut step = self.step(i, s, &spec.targets, &mut fault_ids, max_duration);
+            let mut step = self.step(i, s, &spec.targets, &targets, &mut fault_ids, max_duration);
             if s.value.success.len() > limits::MAX_CRITERIA {
                 self.err(
                     &s.referenced,
@@ -773,6 +784,20 @@ impl Validator {
                 w.value.0
             }
         };
+        let blast_radius = spec
+            .blast_radius
+            .as_ref()
+            .and_then(|b| self.blast_radius(b));
+        if let Some(b) = &blast_radius {
+            let step_at: Vec<(String, Location)> = spec
+                .steps
+                .value
+                .iter()
+                .map(|s| (s.value.name.value.clone(), s.referenced))
+                .collect();
+            let at_once = std::mem::take(&mut self.at_once);
+            self.budget(b, &targets, &step_at, &at_once);
+        }
         let roles = self.roles(&spec.roles);
         let total = sum_durations(steps.iter().map(|s: &Step| s.duration));
         if total > max_duration {
@@ -802,6 +827,7 @@ impl Validator {
             steady_state,
             abort,
             steps,
+            blast_radius,
         }
     }
 
@@ -1404,6 +1430,7 @@ impl Validator {
         index: usize,
         s: &Spanned<spec::StepSpec>,
         targets: &BTreeMap<String, Spanned<TargetSpec>>,
+        built: &BTreeMap<String, Target>,
         fault_ids: &mut BTreeSet<String>,
         max_duration: Duration,
     ) -> Step {
@@ -1470,6 +1497,21 @@ impl Validator {
                     false,
                 );
             }
+            let target = built.get(&fs.target.value);
+            let Ok(select) = self.selection(&id, fs, target) else {
+                continue;
+            };
+            let hosts = match (&select, target.map(|t| &t.transport)) {
+                (Some((_, n)), _) => *n,
+                (None, Some(Transport::Ssh { hosts, .. })) => hosts.len(),
+                (None, _) => 0,
+            };
+            self.at_once.push(select::AtOnce {
+                step: index,
+                fault: id.clone(),
+                hosts,
+                at: fs.select.as_ref().map_or(f.referenced, |s| s.referenced),
+            });
             let Some(spec) = self.fault_spec(&id, f) else {
                 continue;
             };
@@ -1480,6 +1522,7 @@ impl Validator {
                 irreversible: fs.irreversible,
                 lease,
                 timeout,
+                select: select.map(|(s, _)| s),
             });
         }
         Step {
@@ -1714,5 +1757,7 @@ pub fn validate_files(files: &[std::path::PathBuf]) -> u8 {
     }
 }
 
+#[cfg(test)]
+mod select_tests;
 #[cfg(test)]
 mod tests;
