@@ -166,6 +166,10 @@ fn kind(e: &Event) -> &'static str {
         Event::CriterionResult { .. } => "criterion",
         Event::StepResult { .. } => "step_result",
         Event::NoteEdited { .. } => "note_edited",
+        Event::HostsSelected { .. } => "hosts_selected",
+        Event::SelectionRefused { .. } => "selection_refused",
+        Event::ExpansionRoundStarted { .. } => "round_started",
+        Event::ExpansionRoundEnded { .. } => "round_ended",
     }
 }
 

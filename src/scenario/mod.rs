@@ -336,6 +336,23 @@ pub struct Step {
     /// What proves the step: each decided by the engine (metrics) or ticked by a person (checks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub success: Vec<Criterion>,
+    /// Progressive expansion: the step runs once per size (a count or a percent of each fault's
+    /// candidates), growing while every criterion passes. Empty: the step runs once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expand: Vec<Size>,
+}
+
+impl Step {
+    /// How many times the step may run: once per `expand:` size, else once.
+    pub fn rounds(&self) -> usize {
+        self.expand.len().max(1)
+    }
+
+    /// The step's duration times its rounds: what it may take of `max_duration`.
+    pub fn planned(&self) -> Duration {
+        self.duration
+            .saturating_mul(u32::try_from(self.rounds()).unwrap_or(u32::MAX))
+    }
 }
 
 /// One success criterion of a step.
@@ -506,9 +523,9 @@ impl Scenario {
         }
     }
 
-    /// Total planned time of all steps.
+    /// Total planned time of all steps (every round of an expanding step).
     pub fn planned_duration(&self) -> Duration {
-        sum_durations(self.steps.iter().map(|s| s.duration))
+        sum_durations(self.steps.iter().map(Step::planned))
     }
 
     /// Every success criterion: (step index, criterion index, criterion).
@@ -745,7 +762,7 @@ impl Validator {
         // the steady-state check after the last step, and max_duration halts the run.
         let mut elapsed = Duration::ZERO;
         for (s, spec_step) in steps.iter().zip(&spec.steps.value) {
-            elapsed = elapsed.saturating_add(s.duration);
+            elapsed = elapsed.saturating_add(s.planned());
             for (c, cs) in s.success.iter().zip(&spec_step.value.success) {
                 if let Test::Metric {
                     window: Window::AfterRollback { ms },
@@ -799,12 +816,12 @@ impl Validator {
             self.budget(b, &targets, &step_at, &at_once);
         }
         let roles = self.roles(&spec.roles);
-        let total = sum_durations(steps.iter().map(|s: &Step| s.duration));
+        let total = sum_durations(steps.iter().map(Step::planned));
         if total > max_duration {
             self.err(
                 &spec.max_duration.referenced,
                 format!(
-                    "steps add up to {} which is more than max_duration {}: raise max_duration or shorten the steps",
+                    "steps add up to {} which is more than max_duration {}: raise max_duration or shorten the steps (every round of an expanding step counts)",
                     crate::fmt::duration(total),
                     crate::fmt::duration(max_duration)
                 ),
@@ -1443,6 +1460,11 @@ impl Validator {
             false,
         );
         let runbook = spec.runbook.as_ref().and_then(|r| self.runbook(r));
+        let expand = spec
+            .expand
+            .as_ref()
+            .map(|e| self.expand_sizes(&spec.name.value, e))
+            .unwrap_or_default();
         let mut faults = Vec::new();
         for (j, f) in spec.faults.iter().enumerate() {
             let fs = &f.value;
@@ -1498,13 +1520,8 @@ impl Validator {
                 );
             }
             let target = built.get(&fs.target.value);
-            let Ok(select) = self.selection(&id, fs, target) else {
+            let Ok((select, hosts)) = self.selection(&id, fs, target, &expand) else {
                 continue;
-            };
-            let hosts = match (&select, target.map(|t| &t.transport)) {
-                (Some((_, n)), _) => *n,
-                (None, Some(Transport::Ssh { hosts, .. })) => hosts.len(),
-                (None, _) => 0,
             };
             self.at_once.push(select::AtOnce {
                 step: index,
@@ -1522,8 +1539,20 @@ impl Validator {
                 irreversible: fs.irreversible,
                 lease,
                 timeout,
-                select: select.map(|(s, _)| s),
+                select,
             });
+        }
+        if let Some(e) = &spec.expand
+            && !expand.is_empty()
+            && !faults.iter().any(|f| f.select.is_some())
+        {
+            self.err(
+                &e.referenced,
+                format!(
+                    "step `{}`: expand grows a selection of SSH hosts, but no fault of the step is on an SSH target",
+                    spec.name.value
+                ),
+            );
         }
         Step {
             name: spec.name.value.clone(),
@@ -1534,6 +1563,7 @@ impl Validator {
             expect: None,
             halt_on_failure: false,
             success: Vec::new(),
+            expand: expand.into_iter().map(|(s, _)| s).collect(),
         }
     }
 }

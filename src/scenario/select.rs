@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use serde_saphyr::{Location, Spanned};
 
-use super::spec::{BlastRadiusSpec, FaultSpec};
+use super::spec::{BlastRadiusSpec, FaultSpec, SizeSpec};
 use super::{HostAddr, Scenario, Target, Transport, Validator, limits};
 
 /// How many hosts: a count, or a percent of the candidates (rounded up, at least 1).
@@ -291,21 +291,46 @@ impl Validator {
     /// A fault's `select:` (and `seed:`) against its target's hosts: a size within bounds, tags
     /// and exclusions that name hosts, candidates left to choose from. `Err(())` when it is
     /// invalid (already reported); `Ok(None)` without a `select:`.
+    /// Also returns how many hosts the fault faults at once (in an expanding step: in its last
+    /// round). `expand` is the step's sizes with where each is written.
     pub(super) fn selection(
         &mut self,
         id: &str,
         fs: &FaultSpec,
         target: Option<&Target>,
-    ) -> Result<Option<(Selection, usize)>, ()> {
+        expand: &[(Size, Location)],
+    ) -> Result<(Option<Selection>, usize), ()> {
+        let ssh_hosts = match target.map(|t| &t.transport) {
+            Some(Transport::Ssh { hosts, .. }) => Some(hosts.as_slice()),
+            _ => None,
+        };
         let Some(sel) = &fs.select else {
-            if let Some(seed) = &fs.seed {
+            if let Some(seed) = &fs.seed
+                && (expand.is_empty() || ssh_hosts.is_none())
+            {
                 self.err(
                     &seed.referenced,
-                    format!("fault `{id}`: `seed:` is the seed of `select:`, which this fault does not have"),
+                    format!("fault `{id}`: `seed:` is the seed of `select:` (or of the step's `expand:`), which this fault does not have"),
                 );
                 return Err(());
             }
-            return Ok(None);
+            return match ssh_hosts {
+                None => Ok((None, 0)),
+                Some(hosts) if expand.is_empty() => Ok((None, hosts.len())),
+                // An expanding step chooses among all of the target's hosts.
+                Some(hosts) => {
+                    let last = self.rounds_grow(id, hosts.len(), expand)?;
+                    Ok((
+                        Some(Selection {
+                            size: expand[0].0,
+                            tags: BTreeMap::new(),
+                            exclude: Vec::new(),
+                            seed: fs.seed.as_ref().map(|s| s.value),
+                        }),
+                        last,
+                    ))
+                }
+            };
         };
         let (at, spec) = (&sel.referenced, &sel.value);
         let what = format!("fault `{id}`: select");
@@ -322,6 +347,14 @@ impl Validator {
             None => return Err(()),
         };
         let size = match (&spec.count, &spec.percent) {
+            (None, None) if !expand.is_empty() => expand[0].0,
+            (Some(_), _) | (_, Some(_)) if !expand.is_empty() => {
+                self.err(
+                    at,
+                    format!("{what}: the step's `expand:` sets each round's size; leave `count:` and `percent:` out (tags, exclude and seed still apply)"),
+                );
+                return Err(());
+            }
             (Some(n), None) => match u32::try_from(n.value)
                 .ok()
                 .filter(|v| (1..=limits::MAX_SELECT_HOSTS).contains(v))
@@ -435,6 +468,10 @@ impl Validator {
             );
             return Err(());
         }
+        if !expand.is_empty() {
+            let last = self.rounds_grow(id, candidates, expand)?;
+            return Ok((Some(selection), last));
+        }
         let n = size.of(candidates);
         if n > candidates {
             self.err(
@@ -446,7 +483,90 @@ impl Validator {
             );
             return Err(());
         }
-        Ok(Some((selection, n)))
+        Ok((Some(selection), n))
+    }
+
+    /// Each size of `expand` must choose more of a fault's `candidates` than the one before, and
+    /// no more than there are. Returns the last round's hosts.
+    fn rounds_grow(
+        &mut self,
+        id: &str,
+        candidates: usize,
+        expand: &[(Size, Location)],
+    ) -> Result<usize, ()> {
+        let mut before = 0;
+        for (size, at) in expand {
+            let n = size.of(candidates);
+            if n > candidates {
+                self.err(
+                    at,
+                    format!("expand: size {size} is more than the {candidates} candidate host(s) of fault `{id}`"),
+                );
+                return Err(());
+            }
+            if n <= before {
+                self.err(
+                    at,
+                    format!("expand: size {size} is {n} of the {candidates} candidate host(s) of fault `{id}`, not more than the round before ({before}); sizes must grow"),
+                );
+                return Err(());
+            }
+            before = n;
+        }
+        Ok(before)
+    }
+
+    /// A step's `expand:` sizes: counts from 1, percents (`10%`) in (0, 100], at most
+    /// [`limits::MAX_EXPAND_ROUNDS`] of them.
+    pub(super) fn expand_sizes(
+        &mut self,
+        step: &str,
+        e: &Spanned<Vec<Spanned<SizeSpec>>>,
+    ) -> Vec<(Size, Location)> {
+        if e.value.is_empty() || e.value.len() > limits::MAX_EXPAND_ROUNDS {
+            self.err(
+                &e.referenced,
+                format!(
+                    "step `{step}`: expand takes 1 to {} sizes (rounds), got {}",
+                    limits::MAX_EXPAND_ROUNDS,
+                    e.value.len()
+                ),
+            );
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for item in &e.value {
+            let size = match &item.value {
+                SizeSpec::Count(n) => u32::try_from(*n)
+                    .ok()
+                    .filter(|v| (1..=limits::MAX_SELECT_HOSTS).contains(v))
+                    .map(Size::Count),
+                SizeSpec::Text(t) => t
+                    .trim()
+                    .strip_suffix('%')
+                    .and_then(|p| p.trim().parse::<f64>().ok())
+                    .filter(|p| *p > 0.0 && *p <= 100.0)
+                    .map(Size::Percent),
+            };
+            match size {
+                Some(s) => out.push((s, item.referenced)),
+                None => {
+                    let written = match &item.value {
+                        SizeSpec::Count(n) => n.to_string(),
+                        SizeSpec::Text(t) => t.clone(),
+                    };
+                    self.err(
+                        &item.referenced,
+                        format!(
+                            "step `{step}`: expand size `{written}` must be a count from 1 to {} or a percent like `10%` (more than 0, at most 100)",
+                            limits::MAX_SELECT_HOSTS
+                        ),
+                    );
+                    return Vec::new();
+                }
+            }
+        }
+        out
     }
 
     /// Every step's faults, live at once, must fit the blast-radius budget; so must each fault.

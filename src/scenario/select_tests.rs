@@ -233,3 +233,103 @@ fn a_selection_that_can_never_fit_the_budget_is_refused() {
         "step `One web node`: its faults are live at once on up to 4 host(s) (s1f1 on 1, two on 3)",
     );
 }
+
+const GROWING: &str = r#"title: Grow
+hypothesis: h
+max_duration: 4m
+blast_radius: { max_hosts: 5 }
+targets:
+  here: { local: true }
+  web: { hosts: [web-01, web-02, web-03, web-04, web-05, web-06, web-07, web-08, web-09, web-10] }
+steps:
+  - name: Grow
+    duration: 1m
+    expand: [1, 30%, 50%]
+    faults:
+      - { kind: command, target: web, inject: x, rollback: y, select: { exclude: [web-01] }, seed: 3 }
+"#;
+
+fn refused_growing(from: &str, to: &str, at: &str, needle: &str) {
+    assert!(GROWING.contains(from), "{from}");
+    let yaml = GROWING.replacen(from, to, 1);
+    let diags = check(&yaml).expect_err(&format!("{to} should be refused"));
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.message.contains(needle) && (d.line, d.column) == pos(&yaml, at)),
+        "no `{needle}` at {at}: {diags:#?}"
+    );
+}
+
+#[test]
+fn expand_is_read_and_every_round_counts_against_max_duration() {
+    let s = check(GROWING).unwrap();
+    let step = &s.steps[0];
+    assert_eq!(
+        step.expand,
+        [Size::Count(1), Size::Percent(30.0), Size::Percent(50.0)]
+    );
+    assert_eq!(step.rounds(), 3);
+    assert_eq!(s.planned_duration(), Duration::from_secs(180));
+    let sel = step.faults[0].select.as_ref().unwrap();
+    assert_eq!((sel.seed, sel.exclude.len()), (Some(3), 1));
+    // Without `select:` an expanding step chooses among all of the target's hosts.
+    let plain = check(&GROWING.replace(", select: { exclude: [web-01] }", "")).unwrap();
+    assert!(plain.steps[0].faults[0].select.is_some());
+    refused_growing(
+        "max_duration: 4m",
+        "max_duration: 2m",
+        "2m",
+        "steps add up to 3m which is more than max_duration 2m",
+    );
+}
+
+#[test]
+fn bad_expansions_are_pinned_to_their_place() {
+    refused_growing("[1, 30%, 50%]", "[1, 30%, 20%]", "20%", "sizes must grow");
+    // 10 % of 9 candidates is 1, the same as the round before.
+    refused_growing(
+        "[1, 30%, 50%]",
+        "[1, 10%, 50%]",
+        "10%",
+        "not more than the round before (1)",
+    );
+    refused_growing(
+        "[1, 30%, 50%]",
+        "[1, 30%, 12]",
+        "12",
+        "more than the 9 candidate host(s)",
+    );
+    refused_growing(
+        "[1, 30%, 50%]",
+        "[1, 0%, 50%]",
+        "0%",
+        "expand size `0%` must be",
+    );
+    refused_growing(
+        "[1, 30%, 50%]",
+        "[1, lots]",
+        "lots",
+        "must be a count from 1",
+    );
+    refused_growing("[1, 30%, 50%]", "[]", "[]", "expand takes 1 to 10 sizes");
+    refused_growing(
+        "select: { exclude: [web-01] }",
+        "select: { count: 2 }",
+        "{ count",
+        "the step's `expand:` sets each round's size",
+    );
+    // The last round must fit the blast radius: 50 % of 9 is 5, 60 % is 6.
+    refused_growing(
+        "[1, 30%, 50%]",
+        "[1, 30%, 60%]",
+        "{ exclude",
+        "faults 6 host(s) at once",
+    );
+    refused_growing(
+        "target: web, inject",
+        "target: here, inject",
+        "[1, 30%",
+        "no fault of the step is on an SSH target",
+    );
+}

@@ -189,6 +189,17 @@ pub struct StepSpec {
     pub halt_on_failure: bool,
     #[serde(default)]
     pub success: Vec<Spanned<CriterionSpec>>,
+    /// Progressive expansion: the step again on a growing selection of hosts.
+    #[serde(default)]
+    pub expand: Option<Spanned<Vec<Spanned<SizeSpec>>>>,
+}
+
+/// One size of a step's `expand:`: a count (`3`) or a percent of the candidates (`10%`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SizeSpec {
+    Count(i64),
+    Text(String),
 }
 
 /// A role's person, or several people (`observers: [Ana, Raj]`).
