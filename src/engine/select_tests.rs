@@ -19,11 +19,16 @@ type Sent = Arc<Mutex<Vec<(String, String)>>>;
 struct FleetHost {
     name: String,
     sent: Sent,
+    /// Whether faults on it get a dead-man lease.
+    leases: bool,
 }
 
 impl Host for FleetHost {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn leases(&self) -> bool {
+        self.leases
     }
     fn exec<'a>(&'a self, command: &'a str, _timeout: Duration) -> BoxFuture<'a, CommandOutcome> {
         self.sent
@@ -130,6 +135,16 @@ async fn run_fleet(
     edit: impl FnOnce(&mut Scenario),
     reading: impl Fn(Duration) -> Reading + Send + Sync + 'static,
 ) -> Fleet {
+    run_fleet_leased(yaml, edit, reading, false).await
+}
+
+/// [`run_fleet`] on hosts that take dead-man leases when `leases` is set.
+async fn run_fleet_leased(
+    yaml: &str,
+    edit: impl FnOnce(&mut Scenario),
+    reading: impl Fn(Duration) -> Reading + Send + Sync + 'static,
+    leases: bool,
+) -> Fleet {
     let dir = tempfile::tempdir().unwrap();
     let mut scenario = Scenario::parse(&dir.path().join("s.yaml"), yaml).expect("valid scenario");
     edit(&mut scenario);
@@ -142,6 +157,7 @@ async fn run_fleet(
             Arc::new(FleetHost {
                 name: a.to_string(),
                 sent: sent.clone(),
+                leases,
             }) as Arc<dyn Host>
         })
         .collect();
@@ -490,4 +506,40 @@ async fn an_abort_rule_breach_stops_the_expansion() {
     assert_eq!(rounds[1].3, "abort rule `errors > 500` breached in round 2");
     assert!(run.has(|e| matches!(e, Event::StepStarted { index: 1, .. })));
     assert_eq!(run.outcome.verdict, Verdict::Held, "{}", run.outcome.reason);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_host_in_two_rounds_has_its_first_lease_stood_down_before_the_second_is_armed() {
+    let run = run_fleet_leased(&expanding("below: 100"), |_| {}, calm, true).await;
+    assert_eq!(run.outcome.verdict, Verdict::Held, "{}", run.outcome.reason);
+    let per_round = run.intents_per_round();
+    let first = per_round[0][0].clone();
+    // What the host chosen in every round was sent, in order, by kind.
+    let kinds: Vec<&str> = run
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(h, _)| *h == first)
+        .map(|(_, c)| {
+            if c.contains("refusing to arm") {
+                "arm"
+            } else if c.contains("not renewing") {
+                "renew"
+            } else if c.contains(": > \"$c\"") {
+                "cancel"
+            } else if c.starts_with("inject") {
+                "inject"
+            } else if c.starts_with("undo") {
+                "undo"
+            } else if c.starts_with("verify") {
+                "verify"
+            } else {
+                "other"
+            }
+        })
+        .filter(|k| *k != "renew" && *k != "other")
+        .collect();
+    let round = ["arm", "inject", "undo", "verify", "cancel"];
+    assert_eq!(kinds, [round, round, round].concat(), "{kinds:?}");
 }

@@ -333,3 +333,17 @@ fn bad_expansions_are_pinned_to_their_place() {
         "no fault of the step is on an SSH target",
     );
 }
+
+#[test]
+fn tag_values_written_as_numbers_or_booleans_read_as_text() {
+    let diags = check(&FLEET.replace("exclude: [web-01]", "tags: { rack: 3, canary: true }"))
+        .expect_err("no host has these tags");
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert!(
+        diags[0]
+            .message
+            .contains("has every tag canary=true, rack=3"),
+        "{}",
+        diags[0].message
+    );
+}
