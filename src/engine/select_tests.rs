@@ -242,7 +242,13 @@ async fn only_the_chosen_hosts_get_intents_and_the_choice_is_journaled_first() {
             budget: Some(5),
             ..
         }
-    )));
+    ))); // The debrief's Faults section: which hosts, out of how many, with which seed.
+    let md = crate::report::debrief(&crate::fold::RunState::from_events(&run.events));
+    let line = format!(
+        "- **f1** (step 1): 3 of 9 candidate host(s) of `web` chosen (3) with seed 42; blast radius 5 at once: {}",
+        chosen.join(", ")
+    );
+    assert!(md.contains(&line), "{line}\n{md}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -419,6 +425,18 @@ async fn every_round_passes_and_the_selection_grows_as_a_superset() {
     assert!(
         md.contains("Expansion of step 1 (Grow): reached 50 % (5 of 10 hosts), round 3 of 3; every size passed"),
         "{md}"
+    );
+    // Detection is shown per round.
+    let state = crate::fold::RunState::from_events(&run.events);
+    let names: Vec<String> = state.detection().into_iter().map(|d| d.name).collect();
+    assert_eq!(
+        names,
+        [
+            "Grow (round 1: 1)",
+            "Grow (round 2: 30 %)",
+            "Grow (round 3: 50 %)",
+            "After"
+        ]
     );
 }
 

@@ -1313,6 +1313,12 @@ impl RunState {
                     }
                     self.step_results.retain(|r| r.index != *step);
                 }
+                // Detection is per round: name the round.
+                if let Some(d) = self.impact.steps.last_mut()
+                    && d.index == *step
+                {
+                    d.name = format!("{} (round {}: {size})", d.name, round.saturating_add(1));
+                }
                 let row = ExpansionRow {
                     step: *step,
                     round: *round,
