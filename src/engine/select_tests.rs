@@ -499,6 +499,28 @@ async fn a_criterion_failing_in_round_two_stops_the_expansion() {
         md.contains("Expansion of step 1 (Grow): reached 30 % (3 of 10 hosts), round 2 of 3; stopped: criterion `errors &lt; 100 throughout` failed in round 2"),
         "{md}"
     );
+    // summary.json says the same for machines.
+    let summary = serde_json::to_value(crate::report::summary::Summary::of(&state)).unwrap();
+    let e = &summary["steps"][0]["expansion"];
+    assert_eq!(
+        (e["round"].as_u64(), e["rounds"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert_eq!(e["passed"], serde_json::json!(false));
+    assert_eq!(
+        e["reason"],
+        serde_json::json!("criterion `errors < 100 throughout` failed in round 2")
+    );
+    assert_eq!(
+        summary["steps"][0]["selections"][0]["seed"],
+        serde_json::json!(7)
+    );
+    assert_eq!(
+        summary["steps"][0]["selections"][0]["chosen"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
 }
 
 #[tokio::test(start_paused = true)]
