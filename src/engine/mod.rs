@@ -808,9 +808,11 @@ impl Engine {
                 chosen: names.clone(),
                 budget,
             });
+            let wanted: std::collections::BTreeSet<&str> =
+                names.iter().map(String::as_str).collect();
             let hosts = all
                 .into_iter()
-                .filter(|h| names.iter().any(|n| n == h.name()))
+                .filter(|h| wanted.contains(h.name()))
                 .collect();
             work.push((fault.clone(), hosts));
         }
