@@ -1542,9 +1542,15 @@ impl Validator {
                 select,
             });
         }
+        let on_ssh = |f: &Spanned<spec::FaultSpec>| {
+            matches!(
+                built.get(&f.value.target.value).map(|t| &t.transport),
+                Some(Transport::Ssh { .. })
+            )
+        };
         if let Some(e) = &spec.expand
             && !expand.is_empty()
-            && !faults.iter().any(|f| f.select.is_some())
+            && !spec.faults.iter().any(on_ssh)
         {
             self.err(
                 &e.referenced,

@@ -335,6 +335,14 @@ fn bad_expansions_are_pinned_to_their_place() {
 }
 
 #[test]
+fn a_bad_selection_in_an_expanding_step_is_reported_once() {
+    let yaml = GROWING.replace("exclude: [web-01]", "exclude: [web-99]");
+    let diags = check(&yaml).expect_err("web-99 is no host");
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert!(diags[0].message.contains("exclude `web-99` names no host"));
+}
+
+#[test]
 fn tag_values_written_as_numbers_or_booleans_read_as_text() {
     let diags = check(&FLEET.replace("exclude: [web-01]", "tags: { rack: 3, canary: true }"))
         .expect_err("no host has these tags");
