@@ -583,3 +583,38 @@ async fn a_host_in_two_rounds_has_its_first_lease_stood_down_before_the_second_i
     let round = ["arm", "inject", "undo", "verify", "cancel"];
     assert_eq!(kinds, [round, round, round].concat(), "{kinds:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_round_waits_for_its_recovery_window_before_growing() {
+    let yaml = expanding("below: 100").replace(
+        "    success:\n",
+        "    success:\n      - { metric: errors, below: 50, within: 30s, after: rollback, name: recovered }\n",
+    );
+    // Errors stay high for 10 s after round 1 is back (about 60 s in): recovery takes that long.
+    let run = run_fleet(
+        &yaml,
+        |_| {},
+        |t| {
+            Ok(if (61..70).contains(&t.as_secs()) {
+                80.0
+            } else {
+                1.0
+            })
+        },
+    )
+    .await;
+    assert_eq!(run.outcome.verdict, Verdict::Held, "{}", run.outcome.reason);
+    assert_eq!(run.rounds().len(), 3);
+    // Round 2 starts only after round 1's recovery window passed.
+    let recovered = run
+        .position(|e| {
+            matches!(e, Event::CriterionResult { step: 0, label, outcome: crate::event::CriterionOutcome::Passed, .. } if label == "recovered")
+        })
+        .unwrap();
+    let round_two = run
+        .position(|e| matches!(e, Event::ExpansionRoundStarted { round: 1, .. }))
+        .unwrap();
+    assert!(recovered < round_two);
+    let t = |i: usize| (run.events[i].ts - run.events[0].ts).num_seconds();
+    assert!(t(round_two) >= 70, "round 2 at {} s", t(round_two));
+}
