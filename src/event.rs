@@ -231,6 +231,51 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         outcome: Option<CommandOutcome>,
     },
+    /// The hosts a fault's `select:` chose (or a round of its step's `expand:`), journaled before
+    /// any intent of the step: the fault goes to `chosen` only. Host addresses, sorted.
+    HostsSelected {
+        step: usize,
+        fault: String,
+        target: String,
+        /// The seed of the random choice: the scenario's, or a fresh one drawn by the engine.
+        seed: u64,
+        /// The size as written (`1`, `10 %`).
+        size: String,
+        candidates: Vec<String>,
+        chosen: Vec<String>,
+        /// Hosts that may be faulted at once (`blast_radius`), when the scenario sets one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget: Option<usize>,
+    },
+    /// Step `step`'s selection would fault more hosts at once than the blast radius allows: nothing
+    /// of the step was injected, and the run halts.
+    SelectionRefused {
+        step: usize,
+        /// Hosts that would have been faulted at once (the step's and any still live).
+        hosts: usize,
+        budget: usize,
+        reason: String,
+    },
+    /// A round of a step's progressive expansion (`expand:`) starts, after its hosts are selected:
+    /// `hosts` of `candidates` (summed over the step's faults) at size `size`.
+    ExpansionRoundStarted {
+        step: usize,
+        round: usize,
+        rounds: usize,
+        size: String,
+        hosts: usize,
+        candidates: usize,
+    },
+    /// A round ended (its faults verified back, its criteria decided): whether it passed, whether
+    /// the step grows to the next size, and why it stops when it does not.
+    ExpansionRoundEnded {
+        step: usize,
+        round: usize,
+        size: String,
+        passed: bool,
+        expanding: bool,
+        reason: String,
+    },
     /// The dead-man lease was armed on the host before the inject: the host reverts the fault by
     /// itself `lease_ms` after the last renewal. `cancel` stops it (for `recover`).
     LeaseArmed {
@@ -464,6 +509,8 @@ impl Event {
                 | Event::Verdict { .. }
                 | Event::CriterionResult { .. }
                 | Event::StepResult { .. }
+                | Event::HostsSelected { .. }
+                | Event::SelectionRefused { .. }
                 | Event::RunEnded
         )
     }
@@ -561,6 +608,12 @@ pub(crate) mod hostile {
             irreversible: true,
             lease: long,
             timeout: long,
+            select: Some(crate::scenario::Selection {
+                size: crate::scenario::Size::Percent(f64::MIN_POSITIVE),
+                tags: [(text("tag"), text("value"))].into_iter().collect(),
+                exclude: vec![text("exclude")],
+                seed: Some(u64::MAX),
+            }),
         };
         Scenario {
             file: PathBuf::from(text("file")),
@@ -666,6 +719,10 @@ pub(crate) mod hostile {
                 rule(RuleKind::SteadyState, Condition::Below(5e-324)),
             ],
             abort: vec![rule(RuleKind::Abort, Condition::Above(-0.1))],
+            blast_radius: Some(crate::scenario::BlastRadius {
+                max_hosts: Some(u32::MAX),
+                max_percent: Some(f64::MAX),
+            }),
             steps: vec![Step {
                 name: text("step"),
                 duration: long,
@@ -673,6 +730,10 @@ pub(crate) mod hostile {
                 runbook: None,
                 expect: Some(text("expect")),
                 halt_on_failure: true,
+                expand: vec![
+                    crate::scenario::Size::Count(u32::MAX),
+                    crate::scenario::Size::Percent(f64::MAX),
+                ],
                 success: vec![
                     crate::scenario::Criterion {
                         label: text("criterion"),
@@ -810,11 +871,15 @@ pub(crate) mod hostile {
             Event::CriterionResult { .. } => 27,
             Event::StepResult { .. } => 28,
             Event::NoteEdited { .. } => 29,
-            Event::Notified { .. } => 30,
+            Event::HostsSelected { .. } => 30,
+            Event::SelectionRefused { .. } => 31,
+            Event::ExpansionRoundStarted { .. } => 32,
+            Event::ExpansionRoundEnded { .. } => 33,
+            Event::Notified { .. } => 34,
         }
     }
 
-    pub const VARIANTS: usize = 31;
+    pub const VARIANTS: usize = 35;
 
     /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
     /// `Option<f64>` appears.
@@ -974,6 +1039,38 @@ pub(crate) mod hostile {
                 verdict: Verdict::ManualActionNeeded,
                 exit_code: i32::MIN,
                 reason: text("reason"),
+            },
+            Event::HostsSelected {
+                step: usize::MAX,
+                fault: text("fault"),
+                target: text("target"),
+                seed: u64::MAX,
+                size: text("size"),
+                candidates: vec![text("candidate"), String::new()],
+                chosen: vec![text("chosen")],
+                budget: Some(usize::MAX),
+            },
+            Event::SelectionRefused {
+                step: usize::MAX,
+                hosts: usize::MAX,
+                budget: 0,
+                reason: text("reason"),
+            },
+            Event::ExpansionRoundStarted {
+                step: usize::MAX,
+                round: usize::MAX,
+                rounds: usize::MAX,
+                size: text("size"),
+                hosts: usize::MAX,
+                candidates: 0,
+            },
+            Event::ExpansionRoundEnded {
+                step: usize::MAX,
+                round: usize::MAX,
+                size: text("size"),
+                passed: true,
+                expanding: false,
+                reason: long("reason"),
             },
             Event::RunEnded,
         ];

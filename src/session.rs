@@ -345,7 +345,40 @@ pub async fn dry_run(scenario: &Scenario, open: &OpenOptions) -> u8 {
     }
     let run = "DRYRUN";
     for (step, fault) in scenario.faults() {
+        // A selection is made at run time; the commands are shown for every candidate.
+        let candidates: Option<Vec<String>> = fault.select.as_ref().map(|sel| {
+            let c = sel.candidates(scenario.target_hosts(&fault.target));
+            let expand = &scenario.steps[step].expand;
+            let sizes = if expand.is_empty() {
+                sel.size.to_string()
+            } else {
+                let all: Vec<String> = expand.iter().map(ToString::to_string).collect();
+                format!("rounds of {}", all.join(", "))
+            };
+            let seeded = match sel.seed {
+                Some(seed) => {
+                    let n = sel.size.of(c.len()).min(c.len());
+                    let first = crate::scenario::select::choose(&c, n, seed);
+                    let names: Vec<String> = first.chosen.iter().map(|h| h.label()).collect();
+                    format!("seed {seed} chooses {}", names.join(", "))
+                }
+                None => "no seed: the run draws one and journals it".into(),
+            };
+            crate::outln!(
+                "\n# step {} fault {} selects {sizes} of {} candidate host(s) ({seeded}); commands for every candidate:",
+                step + 1,
+                fault.id,
+                c.len()
+            );
+            c.iter().map(ToString::to_string).collect()
+        });
         for host in hosts.get(&fault.target).into_iter().flatten() {
+            if candidates
+                .as_ref()
+                .is_some_and(|c| !c.iter().any(|n| n == host.name()))
+            {
+                continue;
+            }
             let ctx = PlanContext {
                 run: run.into(),
                 management_port: host.management_port(),

@@ -320,6 +320,56 @@ impl Criteria {
         out
     }
 
+    /// A new round of an expanding step: its criteria open again, undecided, and its result is
+    /// due again (the step's result is its last round's).
+    pub fn reopen(&mut self, step: usize) {
+        for t in self.tracks.iter_mut().filter(|t| t.step == step) {
+            t.opened = None;
+            t.deadline = None;
+            t.decided = None;
+            t.seen = false;
+            t.last = None;
+            t.last_reason = None;
+        }
+        for v in [&mut self.ended, &mut self.reported] {
+            if let Some(x) = v.get_mut(step) {
+                *x = false;
+            }
+        }
+    }
+
+    /// A metric criterion of `step` is still open (a recovery window after its rollback).
+    pub fn metric_open(&self, step: usize) -> bool {
+        self.tracks
+            .iter()
+            .any(|t| t.step == step && t.decided.is_none() && matches!(t.test, Test::Metric { .. }))
+    }
+
+    /// Whether every criterion of `step` passed; else the first that did not, in words.
+    pub fn all_passed(&self, step: usize) -> Result<(), String> {
+        match self
+            .tracks
+            .iter()
+            .find(|t| t.step == step && t.decided != Some(CriterionOutcome::Passed))
+        {
+            None => Ok(()),
+            Some(t) => Err(format!(
+                "criterion `{}` {}",
+                t.label,
+                match t.decided {
+                    Some(CriterionOutcome::Failed) => "failed",
+                    Some(CriterionOutcome::Undecided) => "was undecided",
+                    Some(CriterionOutcome::NotChecked) | None
+                        if matches!(t.test, Test::Check { .. }) =>
+                    {
+                        "was not ticked passed by the end of the round"
+                    }
+                    _ => "was not decided",
+                }
+            )),
+        }
+    }
+
     /// Open `after: rollback` windows (the engine waits for them before the final steady-state
     /// check).
     pub fn recovery_open(&self) -> bool {

@@ -28,7 +28,7 @@ use crate::journal::{JournalError, JournalWriter};
 use crate::metric::{
     ProbeMap, Reading, RuleTracker, Sample, Transition, poll_once, spawn_samplers,
 };
-use crate::scenario::{RuleKind, Scenario};
+use crate::scenario::{RuleKind, Scenario, select};
 use crate::target::HostMap;
 
 mod criteria;
@@ -212,6 +212,11 @@ enum Stage {
     },
     /// Every step is done; recovery windows (`after: rollback`) are still open.
     Settling,
+    /// A round of expanding step `index` is back; its recovery windows are still open, and
+    /// whether it grows to the next size waits for them.
+    ExpandWait {
+        index: usize,
+    },
     SteadyAfter,
     Halting,
     /// The verdict is journaled; sampling goes on until `until` (`recovery_watch`) after a halt.
@@ -322,6 +327,9 @@ impl InjectTask {
     }
 }
 
+/// A fault of a step and the hosts it goes to.
+type FaultHosts = (crate::scenario::Fault, Vec<Arc<dyn crate::target::Host>>);
+
 /// Which fault a task was about, so a panicking task is still accounted for.
 #[derive(Clone)]
 enum TaskKey {
@@ -385,6 +393,12 @@ pub struct Engine {
     watch_good: BTreeMap<String, u32>,
     /// Where the run's moments are announced (`notify:`); never waited on during the run.
     notifier: Option<crate::notify::Notifier>,
+    /// The seed of each fault's selection, drawn once (a step's rounds reuse it).
+    seeds: BTreeMap<String, u64>,
+    /// The expanding step and its round in progress.
+    round: Option<(usize, usize)>,
+    /// The first abort-rule breach during the round (it stops the expansion).
+    round_breach: Option<String>,
 }
 
 impl Engine {
@@ -412,6 +426,9 @@ impl Engine {
             halted_by_criterion: false,
             watch_good: BTreeMap::new(),
             notifier: None,
+            seeds: BTreeMap::new(),
+            round: None,
+            round_breach: None,
             max_deadline: after(now, scenario.max_duration),
             inject_permits: Arc::new(Semaphore::new(options.fanout.max(1))),
             rollback_permits: Arc::new(Semaphore::new(options.fanout.max(1))),
@@ -714,10 +731,25 @@ impl Engine {
             duration_ms: ms(step.duration),
             prompt: step.prompt.clone(),
         });
+        if !step.expand.is_empty() {
+            let round = match self.round {
+                Some((s, r)) if s == index => r,
+                _ => 0,
+            };
+            self.round = Some((index, round));
+            self.round_breach = None;
+            if round > 0 {
+                // Each round is judged on its own: its criteria open again.
+                self.criteria.reopen(index);
+            }
+        }
         self.criteria.step_started(index, Instant::now());
-        for fault in &step.faults {
-            let hosts = self.hosts.get(&fault.target).cloned().unwrap_or_default();
-            for host in hosts {
+        let Some(work) = self.select_hosts(index, &step) else {
+            // Refused: journaled, nothing injected, and the run is halting.
+            return;
+        };
+        for (fault, hosts) in &work {
+            for host in hosts.iter().cloned() {
                 let ctx = PlanContext {
                     run: self.journal.run_id().to_string(),
                     management_port: host.management_port(),
@@ -790,6 +822,179 @@ impl Engine {
         }
     }
 
+    /// Which hosts each fault of step `index` goes to: all of its target's, or those its `select:`
+    /// chooses (journaled as `hosts_selected` before any intent). `None` when the hosts faulted at
+    /// once (this step's and any still live) would exceed the blast radius: journaled as
+    /// `selection_refused`, nothing injected, and the run halts.
+    fn select_hosts(
+        &mut self,
+        index: usize,
+        step: &crate::scenario::Step,
+    ) -> Option<Vec<FaultHosts>> {
+        let budget = self.scenario.budget();
+        // An expanding step's round sets the size of every selection in it.
+        let round_size = match self.round {
+            Some((s, r)) if s == index => step.expand.get(r).copied(),
+            _ => None,
+        };
+        let (mut round_hosts, mut round_candidates) = (0usize, 0usize);
+        let mut work = Vec::new();
+        for fault in &step.faults {
+            let all = self.hosts.get(&fault.target).cloned().unwrap_or_default();
+            let Some(sel) = &fault.select else {
+                work.push((fault.clone(), all));
+                continue;
+            };
+            let size = round_size.unwrap_or(sel.size);
+            let seed = *self
+                .seeds
+                .entry(fault.id.clone())
+                .or_insert_with(|| sel.seed.unwrap_or_else(select::fresh_seed));
+            let candidates = sel.candidates(self.scenario.target_hosts(&fault.target));
+            let n = size.of(candidates.len()).min(candidates.len());
+            let chosen = select::choose(&candidates, n, seed);
+            round_hosts = round_hosts.saturating_add(chosen.chosen.len());
+            round_candidates = round_candidates.saturating_add(chosen.candidates.len());
+            let names: Vec<String> = chosen.chosen.iter().map(ToString::to_string).collect();
+            self.emit(Event::HostsSelected {
+                step: index,
+                fault: fault.id.clone(),
+                target: fault.target.clone(),
+                seed,
+                size: size.to_string(),
+                candidates: chosen.candidates.iter().map(ToString::to_string).collect(),
+                chosen: names.clone(),
+                budget,
+            });
+            let wanted: std::collections::BTreeSet<&str> =
+                names.iter().map(String::as_str).collect();
+            let hosts = all
+                .into_iter()
+                .filter(|h| wanted.contains(h.name()))
+                .collect();
+            work.push((fault.clone(), hosts));
+        }
+        let Some(budget) = budget else {
+            self.round_started(index, round_hosts, round_candidates);
+            return Some(work);
+        };
+        let ssh: std::collections::BTreeSet<String> = self
+            .scenario
+            .ssh_hosts()
+            .into_iter()
+            .map(ToString::to_string)
+            .collect();
+        let live = self.ledger.live();
+        let at_once: std::collections::BTreeSet<&str> = work
+            .iter()
+            .flat_map(|(_, hs)| hs.iter().map(|h| h.name()))
+            .chain(live.iter().map(|l| l.host.as_str()))
+            .filter(|h| ssh.contains(*h))
+            .collect();
+        if at_once.len() <= budget {
+            self.round_started(index, round_hosts, round_candidates);
+            return Some(work);
+        }
+        let reason = format!(
+            "step {} would fault {} host(s) at once ({} still live), more than the blast radius allows ({budget}); nothing of the step was injected",
+            index + 1,
+            at_once.len(),
+            live.len()
+        );
+        self.emit(Event::SelectionRefused {
+            step: index,
+            hosts: at_once.len(),
+            budget,
+            reason: reason.clone(),
+        });
+        self.halt("blast radius", &reason);
+        None
+    }
+
+    /// Journals the start of a round of expanding step `index`, once its hosts are chosen.
+    fn round_started(&mut self, index: usize, hosts: usize, candidates: usize) {
+        let Some((s, round)) = self.round else {
+            return;
+        };
+        if s != index {
+            return;
+        }
+        let step = &self.scenario.steps[index];
+        let event = Event::ExpansionRoundStarted {
+            step: index,
+            round,
+            rounds: step.expand.len(),
+            size: step
+                .expand
+                .get(round)
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            hosts,
+            candidates,
+        };
+        self.emit(event);
+    }
+
+    /// Step `index`'s faults are all back: its recovery windows open; an expanding step waits for
+    /// them and is judged, any other goes on to the next step.
+    fn step_back(&mut self, index: usize) {
+        let decided = self.criteria.step_rolled_back(index, Instant::now());
+        self.decided(decided);
+        if self.halt.is_some() {
+            return;
+        }
+        if self.round.is_some_and(|(s, _)| s == index) {
+            self.stage = Stage::ExpandWait { index };
+            self.judge_round(index);
+        } else {
+            self.next_step(index + 1);
+        }
+    }
+
+    /// Once a round's criteria are all decided: the next size when every one passed and no abort
+    /// rule breached, else the expansion stops and the run goes on to the next step.
+    fn judge_round(&mut self, index: usize) {
+        if self.stage != (Stage::ExpandWait { index })
+            || self.halt.is_some()
+            || self.criteria.metric_open(index)
+        {
+            return;
+        }
+        let Some((_, round)) = self.round else {
+            return;
+        };
+        let expand = self.scenario.steps[index].expand.clone();
+        let size = expand
+            .get(round)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let result = match &self.round_breach {
+            Some(b) => Err(b.clone()),
+            None => self.criteria.all_passed(index),
+        };
+        let next = expand.get(round + 1);
+        let (passed, expanding, reason) = match (result, next) {
+            (Ok(()), Some(n)) => (true, true, format!("every criterion passed: on to {n}")),
+            (Ok(()), None) => (true, false, "every size passed".to_string()),
+            (Err(why), _) => (false, false, format!("{why} in round {}", round + 1)),
+        };
+        self.emit(Event::ExpansionRoundEnded {
+            step: index,
+            round,
+            size,
+            passed,
+            expanding,
+            reason,
+        });
+        if expanding {
+            self.round = Some((index, round + 1));
+            self.start_step(index);
+        } else {
+            self.round = None;
+            self.next_step(index + 1);
+        }
+    }
+
     fn end_step(&mut self, index: usize, advanced: bool) {
         self.step_deadline = None;
         let name = self.scenario.steps[index].name.clone();
@@ -804,11 +1009,7 @@ impl Engine {
             return;
         }
         if self.ledger.to_roll_back(Some(index)).is_empty() {
-            let decided = self.criteria.step_rolled_back(index, Instant::now());
-            self.decided(decided);
-            if self.halt.is_none() {
-                self.next_step(index + 1);
-            }
+            self.step_back(index);
         } else {
             self.stage = Stage::StepRollback { index };
             self.spawn_rollbacks(Some(index));
@@ -852,6 +1053,9 @@ impl Engine {
         }
         if self.stage == Stage::Settling && !self.criteria.recovery_open() && self.halt.is_none() {
             self.start_steady_check(Phase::SteadyStateAfter);
+        }
+        if let Stage::ExpandWait { index } = self.stage {
+            self.judge_round(index);
         }
     }
 
@@ -928,6 +1132,7 @@ impl Engine {
             | Stage::PreflightHold
             | Stage::SteadyBefore
             | Stage::Settling
+            | Stage::ExpandWait { .. }
             | Stage::SteadyAfter => {
                 // Only checks are in flight and no fault is live: drop them (aborts the tasks).
                 self.ops = JoinSet::new();
@@ -1052,15 +1257,14 @@ impl Engine {
                     ));
                     self.finish();
                 } else {
-                    let decided = self.criteria.step_rolled_back(index, Instant::now());
-                    self.decided(decided);
-                    if self.halt.is_none() {
-                        self.next_step(index + 1);
-                    }
+                    self.step_back(index);
                 }
             }
             Stage::Halting => self.rollback_finished(),
-            Stage::Settling | Stage::Watching { .. } | Stage::Finished => {}
+            Stage::Settling
+            | Stage::ExpandWait { .. }
+            | Stage::Watching { .. }
+            | Stage::Finished => {}
         }
     }
 
@@ -1598,6 +1802,7 @@ impl Engine {
                     | Stage::Step { .. }
                     | Stage::StepRollback { .. }
                     | Stage::Settling
+                    | Stage::ExpandWait { .. }
                     | Stage::SteadyAfter
             )
     }
@@ -1646,6 +1851,16 @@ impl Engine {
         );
         match t {
             Transition::Breaching { left } => {
+                // A breach during an expanding round stops the expansion, tripped or not.
+                let in_round = match (self.round, self.stage) {
+                    (Some((s, _)), Stage::Step { index, .. })
+                    | (Some((s, _)), Stage::StepRollback { index })
+                    | (Some((s, _)), Stage::ExpandWait { index }) => s == index,
+                    _ => false,
+                };
+                if in_round && self.round_breach.is_none() {
+                    self.round_breach = Some(format!("abort rule `{label}` breached"));
+                }
                 self.emit(Event::RuleBreaching {
                     rule: i,
                     label,
@@ -1847,5 +2062,7 @@ fn round_s(d: Duration) -> Duration {
     Duration::from_secs(d.as_secs())
 }
 
+#[cfg(test)]
+mod select_tests;
 #[cfg(test)]
 mod tests;

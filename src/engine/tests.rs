@@ -167,6 +167,10 @@ fn kind(e: &Event) -> &'static str {
         Event::StepResult { .. } => "step_result",
         Event::NoteEdited { .. } => "note_edited",
         Event::Notified { .. } => "notified",
+        Event::HostsSelected { .. } => "hosts_selected",
+        Event::SelectionRefused { .. } => "selection_refused",
+        Event::ExpansionRoundStarted { .. } => "round_started",
+        Event::ExpansionRoundEnded { .. } => "round_ended",
     }
 }
 

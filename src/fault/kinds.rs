@@ -365,6 +365,7 @@ mod tests {
             irreversible: false,
             lease: Duration::from_secs(60),
             timeout: Duration::from_secs(30),
+            select: None,
         }
     }
 

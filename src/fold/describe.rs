@@ -48,6 +48,18 @@ impl HostNames {
     }
 }
 
+/// Hosts by name, the first 10 and how many more.
+pub fn host_list(hosts: &[String], names: &HostNames) -> String {
+    const SHOWN: usize = 10;
+    let mut out: Vec<&str> = hosts.iter().take(SHOWN).map(|h| names.label(h)).collect();
+    let more = hosts.len().saturating_sub(SHOWN);
+    let more = format!("… {more} more");
+    if hosts.len() > SHOWN {
+        out.push(&more);
+    }
+    out.join(", ")
+}
+
 /// One human line for an event: who or what it came from, and what happened. Hosts are named as
 /// `hosts` knows them; the intent (what a person would undo by hand) and a rollback that was not
 /// verified also give the address.
@@ -173,6 +185,68 @@ pub fn describe(event: &Event, hosts: &HostNames) -> (String, String) {
             format!(
                 "NOT INJECTED {fault} on {host}: {reason} (nothing to roll back)",
                 host = hosts.label(host)
+            ),
+        ),
+        Event::HostsSelected {
+            fault,
+            target,
+            seed,
+            size,
+            candidates,
+            chosen,
+            budget,
+            ..
+        } => (
+            "fault",
+            format!(
+                "selected {fault}: {} of {} host(s) of {target} ({size}, seed {seed}{}): {}",
+                chosen.len(),
+                candidates.len(),
+                budget
+                    .map(|b| format!(", blast radius {b}"))
+                    .unwrap_or_default(),
+                host_list(chosen, hosts)
+            ),
+        ),
+        Event::SelectionRefused {
+            hosts: n,
+            budget,
+            reason,
+            ..
+        } => (
+            "HALT",
+            format!(
+                "selection refused, nothing injected: {n} host(s) at once, blast radius {budget}: {reason}"
+            ),
+        ),
+        Event::ExpansionRoundStarted {
+            step,
+            round,
+            rounds,
+            size,
+            hosts,
+            candidates,
+        } => (
+            "engine",
+            format!(
+                "step {} expansion round {}/{rounds}: {size} ({hosts} of {candidates} host(s))",
+                step.saturating_add(1),
+                round.saturating_add(1)
+            ),
+        ),
+        Event::ExpansionRoundEnded {
+            step,
+            round,
+            passed,
+            reason,
+            ..
+        } => (
+            "engine",
+            format!(
+                "step {} expansion round {} {}: {reason}",
+                step.saturating_add(1),
+                round.saturating_add(1),
+                if *passed { "passed" } else { "STOPPED" }
             ),
         ),
         Event::Sample {

@@ -434,6 +434,55 @@ pub struct StepResultRow {
     pub ts: DateTime<Utc>,
 }
 
+/// The hosts a fault's `select:` chose (the last round's, for an expanding step).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectionRow {
+    pub step: usize,
+    pub fault: String,
+    pub target: String,
+    pub seed: u64,
+    pub size: String,
+    pub candidates: usize,
+    /// Host addresses, sorted.
+    pub chosen: Vec<String>,
+    pub budget: Option<usize>,
+    pub ts: DateTime<Utc>,
+}
+
+/// How far a step's progressive expansion got: the last round started, and why it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpansionRow {
+    pub step: usize,
+    /// The last round started (0-based) of `rounds`.
+    pub round: usize,
+    pub rounds: usize,
+    pub size: String,
+    /// Hosts chosen in that round, of the candidates (summed over the step's faults).
+    pub hosts: usize,
+    pub candidates: usize,
+    /// Whether the last round ended, passed, and why the expansion ended; `None` while it runs.
+    pub ended: Option<(bool, String)>,
+}
+
+impl ExpansionRow {
+    /// `reached 10 % (3 of 30 hosts); stopped: criterion `…` failed in round 2`.
+    pub fn line(&self) -> String {
+        let head = format!(
+            "reached {} ({} of {} hosts), round {} of {}",
+            self.size,
+            self.hosts,
+            self.candidates,
+            self.round.saturating_add(1),
+            self.rounds
+        );
+        match &self.ended {
+            None => format!("{head}; in progress"),
+            Some((true, why)) => format!("{head}; {why}"),
+            Some((false, why)) => format!("{head}; stopped: {why}"),
+        }
+    }
+}
+
 /// Detection of one step's faults: automated (rules) beside human (the `detected` milestone).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectionRow {
@@ -520,7 +569,7 @@ impl Source {
             | Event::LeaseCancelled { fault, host, .. }
             | Event::RollbackStarted { fault, host }
             | Event::RollbackResult { fault, host, .. } => (Source::Faults, about(fault, host)),
-            Event::RollbackFinished { .. } => (Source::Faults, None),
+            Event::RollbackFinished { .. } | Event::HostsSelected { .. } => (Source::Faults, None),
             Event::RuleBreaching { .. } | Event::RuleCleared { .. } | Event::RuleTripped { .. } => {
                 (Source::Rules, None)
             }
@@ -654,6 +703,12 @@ pub struct RunState {
     /// Every step's success criteria, in scenario order, with their results.
     pub criteria: Vec<CriterionRow>,
     pub step_results: Vec<StepResultRow>,
+    /// Hosts chosen by each fault's `select:`, in the order they were journaled.
+    pub selections: Vec<SelectionRow>,
+    /// Why a step's selection was refused (blast radius), nothing of it injected.
+    pub selection_refused: Option<String>,
+    /// Each expanding step's progress, in step order of first round.
+    pub expansions: Vec<ExpansionRow>,
     /// Impact per metric, time to recover, detection per step ([`impact`]).
     pub impact: impact::Impact,
     pub verdict: Option<VerdictView>,
@@ -1110,6 +1165,9 @@ impl RunState {
                 }
             }
             Event::HaltRequested { by, reason } => {
+                for e in self.expansions.iter_mut().filter(|e| e.ended.is_none()) {
+                    e.ended = Some((false, format!("the run halted ({reason})")));
+                }
                 self.incidents.push((
                     ts,
                     Incident::Halt {
@@ -1216,6 +1274,97 @@ impl RunState {
                 open: *open,
                 ts,
             }),
+            Event::HostsSelected {
+                step,
+                fault,
+                target,
+                seed,
+                size,
+                candidates,
+                chosen,
+                budget,
+            } => {
+                let row = SelectionRow {
+                    step: *step,
+                    fault: fault.clone(),
+                    target: target.clone(),
+                    seed: *seed,
+                    size: size.clone(),
+                    candidates: candidates.len(),
+                    chosen: chosen.clone(),
+                    budget: *budget,
+                    ts,
+                };
+                match self
+                    .selections
+                    .iter_mut()
+                    .find(|r| r.step == *step && r.fault == *fault)
+                {
+                    Some(r) => *r = row,
+                    None => self.selections.push(row),
+                }
+            }
+            Event::SelectionRefused {
+                hosts,
+                budget,
+                reason,
+                ..
+            } => {
+                self.selection_refused = Some(format!(
+                    "{hosts} host(s) at once against a blast radius of {budget}: {reason}"
+                ));
+            }
+            Event::ExpansionRoundStarted {
+                step,
+                round,
+                rounds,
+                size,
+                hosts,
+                candidates,
+            } => {
+                if *round > 0 {
+                    // A new round is judged afresh: the step's result will be this round's.
+                    for c in self.criteria.iter_mut().filter(|c| c.step == *step) {
+                        c.outcome = None;
+                        c.ts = None;
+                        c.value = None;
+                        c.after_ms = None;
+                        c.reason = None;
+                        c.by = None;
+                    }
+                    self.step_results.retain(|r| r.index != *step);
+                }
+                // Detection is per round: name the round.
+                if let Some(d) = self.impact.steps.last_mut()
+                    && d.index == *step
+                {
+                    d.name = format!("{} (round {}: {size})", d.name, round.saturating_add(1));
+                }
+                let row = ExpansionRow {
+                    step: *step,
+                    round: *round,
+                    rounds: *rounds,
+                    size: size.clone(),
+                    hosts: *hosts,
+                    candidates: *candidates,
+                    ended: None,
+                };
+                match self.expansions.iter_mut().find(|r| r.step == *step) {
+                    Some(r) => *r = row,
+                    None => self.expansions.push(row),
+                }
+            }
+            Event::ExpansionRoundEnded {
+                step,
+                passed,
+                expanding,
+                reason,
+                ..
+            } => {
+                if let Some(r) = self.expansions.iter_mut().find(|r| r.step == *step) {
+                    r.ended = (!*expanding).then(|| (*passed, reason.clone()));
+                }
+            }
             Event::RunEnded => self.ended = true,
         }
     }

@@ -275,6 +275,7 @@ pub fn debrief(run: &RunState) -> String {
     // Faults
     let rows = &run.faults;
     let _ = writeln!(out, "## Faults\n");
+    selection_lines(&mut out, run);
     if rows.is_empty() {
         let _ = writeln!(out, "No fault was injected.\n");
     } else {
@@ -931,6 +932,57 @@ fn impact(out: &mut String, run: &RunState, start: DateTime<Utc>) {
             d.mitigated
                 .map(since)
                 .unwrap_or_else(|| "not marked".into()),
+        );
+    }
+    out.push('\n');
+}
+
+/// Which hosts each `select:` chose, out of how many, with which seed; a refused selection.
+fn selection_lines(out: &mut String, run: &RunState) {
+    if run.selections.is_empty() && run.selection_refused.is_none() && run.expansions.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Host selection:\n");
+    for s in &run.selections {
+        let budget = s
+            .budget
+            .map(|b| format!("; blast radius {b} at once"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "- **{}** (step {}): {} of {} candidate host(s) of `{}` chosen ({}) with seed {}{budget}: {}",
+            cell(&s.fault),
+            s.step.saturating_add(1),
+            s.chosen.len(),
+            s.candidates,
+            cell(&s.target),
+            cell(&s.size),
+            s.seed,
+            cell(&crate::fold::describe::host_list(
+                &s.chosen,
+                &run.host_names
+            ))
+        );
+    }
+    if let Some(why) = &run.selection_refused {
+        let _ = writeln!(
+            out,
+            "- **Selection refused, nothing injected**: {}",
+            cell(why)
+        );
+    }
+    for e in &run.expansions {
+        let name = run
+            .scenario
+            .as_ref()
+            .and_then(|s| s.steps.get(e.step))
+            .map(|s| format!(" ({})", cell(&s.name)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "- Expansion of step {}{name}: {}",
+            e.step.saturating_add(1),
+            cell(&e.line())
         );
     }
     out.push('\n');

@@ -83,6 +83,36 @@ pub struct StepSummary {
     pub time_to_detect_ms: Option<u64>,
     /// The step's first inject → the first `mitigated` milestone before the next step.
     pub time_to_mitigate_ms: Option<u64>,
+    /// The hosts each `select:` of the step chose (the last round's, when it expands).
+    pub selections: Vec<SelectionSummary>,
+    /// How far the step's `expand:` got; null when it has none or did not run.
+    pub expansion: Option<ExpansionSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SelectionSummary {
+    pub fault: String,
+    pub target: String,
+    pub seed: u64,
+    pub size: String,
+    pub candidates: usize,
+    /// Host addresses, sorted.
+    pub chosen: Vec<String>,
+    pub budget: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpansionSummary {
+    /// The last round started (1-based) of `rounds`, its size, and its hosts of the candidates.
+    pub round: usize,
+    pub rounds: usize,
+    pub size: String,
+    pub hosts: usize,
+    pub candidates: usize,
+    /// Whether the last round passed; null while it runs.
+    pub passed: Option<bool>,
+    /// Why the expansion ended (`every size passed`, or what stopped it).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -192,6 +222,31 @@ impl Summary {
                     ),
                     time_to_detect_ms: since(det.and_then(|d| d.human)),
                     time_to_mitigate_ms: since(det.and_then(|d| d.mitigated)),
+                    selections: run
+                        .selections
+                        .iter()
+                        .filter(|r| r.step == i)
+                        .map(|r| SelectionSummary {
+                            fault: r.fault.clone(),
+                            target: r.target.clone(),
+                            seed: r.seed,
+                            size: r.size.clone(),
+                            candidates: r.candidates,
+                            chosen: r.chosen.clone(),
+                            budget: r.budget,
+                        })
+                        .collect(),
+                    expansion: run.expansions.iter().find(|e| e.step == i).map(|e| {
+                        ExpansionSummary {
+                            round: e.round.saturating_add(1),
+                            rounds: e.rounds,
+                            size: e.size.clone(),
+                            hosts: e.hosts,
+                            candidates: e.candidates,
+                            passed: e.ended.as_ref().map(|x| x.0),
+                            reason: e.ended.as_ref().map(|x| x.1.clone()),
+                        }
+                    }),
                     index: i,
                     name: st.name.clone(),
                     expect: st.expect.clone(),

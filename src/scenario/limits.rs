@@ -56,6 +56,13 @@ pub const MAX_PEOPLE: usize = 64;
 pub const MAX_WORKERS: u32 = 1024;
 /// `size:` / `keep_free:` (1 PiB): keeps every size well inside the shell's signed 64-bit arithmetic.
 pub const MAX_SIZE: u64 = 1 << 50;
+/// `select: { count }` and `blast_radius: { max_hosts }`: far above any fleet one console drives.
+pub const MAX_SELECT_HOSTS: u32 = 100_000;
+/// Entries of `select: { tags }` and of `select: { exclude }`.
+pub const MAX_SELECT_TAGS: usize = 32;
+pub const MAX_SELECT_EXCLUDE: usize = 10_000;
+/// Sizes of a step's `expand:` (rounds): each round runs the whole step again.
+pub const MAX_EXPAND_ROUNDS: usize = 10;
 /// `expect_status:` of an http metric: the HTTP status range.
 pub const STATUS_RANGE: std::ops::RangeInclusive<u16> = 100..=599;
 

@@ -9,6 +9,7 @@ pub mod limits;
 mod notify;
 pub mod plan;
 pub mod prom;
+pub mod select;
 mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 pub use duration::HumanDuration;
 pub use notify::{Notify, NotifyOn, NotifyTo, WebhookFormat};
+pub use select::{BlastRadius, Selection, Size};
 use spec::{CriterionSpec, MetricSpec, PeopleSpec, RuleSpec, ScenarioSpec, TargetSpec};
 pub use spec::{NoDataSpec as NoData, Reduce};
 
@@ -104,6 +106,9 @@ pub struct Scenario {
     /// Where the run's moments are announced (webhooks, Grafana); absent in older journals.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<Notify>,
+    /// The most hosts faulted at once across the run (`blast_radius:`); absent in older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blast_radius: Option<BlastRadius>,
 }
 
 /// A runbook path resolved on disk, plus the `#anchor` the link points at.
@@ -337,6 +342,23 @@ pub struct Step {
     /// What proves the step: each decided by the engine (metrics) or ticked by a person (checks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub success: Vec<Criterion>,
+    /// Progressive expansion: the step runs once per size (a count or a percent of each fault's
+    /// candidates), growing while every criterion passes. Empty: the step runs once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expand: Vec<Size>,
+}
+
+impl Step {
+    /// How many times the step may run: once per `expand:` size, else once.
+    pub fn rounds(&self) -> usize {
+        self.expand.len().max(1)
+    }
+
+    /// The step's duration times its rounds: what it may take of `max_duration`.
+    pub fn planned(&self) -> Duration {
+        self.duration
+            .saturating_mul(u32::try_from(self.rounds()).unwrap_or(u32::MAX))
+    }
 }
 
 /// One success criterion of a step.
@@ -404,6 +426,9 @@ pub struct Fault {
     pub lease: Duration,
     #[serde(with = "duration_ms")]
     pub timeout: Duration,
+    /// Which of the target's hosts it goes to; `None`: all of them. Absent in older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<Selection>,
 }
 
 /// What a fault does, typed. Each kind turns into inject, undo and verify commands in `fault`.
@@ -493,6 +518,7 @@ impl Scenario {
         let mut v = Validator {
             file: path.to_path_buf(),
             diags: Vec::new(),
+            at_once: Vec::new(),
         };
         let scenario = v.scenario(spec, text);
         if v.diags.is_empty() {
@@ -503,9 +529,9 @@ impl Scenario {
         }
     }
 
-    /// Total planned time of all steps.
+    /// Total planned time of all steps (every round of an expanding step).
     pub fn planned_duration(&self) -> Duration {
-        sum_durations(self.steps.iter().map(|s| s.duration))
+        sum_durations(self.steps.iter().map(Step::planned))
     }
 
     /// Every success criterion: (step index, criterion index, criterion).
@@ -613,6 +639,8 @@ fn plain_parse_message(msg: &str) -> String {
 struct Validator {
     file: PathBuf,
     diags: Vec<Diagnostic>,
+    /// Hosts each fault faults at once, for the blast-radius check.
+    at_once: Vec<select::AtOnce>,
 }
 
 impl Validator {
@@ -712,7 +740,7 @@ impl Validator {
             self.err(&spec.steps.referenced, "steps must list at least one step");
         }
         for (i, s) in spec.steps.value.iter().enumerate() {
-            let mut step = self.step(i, s, &spec.targets, &mut fault_ids, max_duration);
+            let mut step = self.step(i, s, &spec.targets, &targets, &mut fault_ids, max_duration);
             if s.value.success.len() > limits::MAX_CRITERIA {
                 self.err(
                     &s.referenced,
@@ -740,7 +768,7 @@ impl Validator {
         // the steady-state check after the last step, and max_duration halts the run.
         let mut elapsed = Duration::ZERO;
         for (s, spec_step) in steps.iter().zip(&spec.steps.value) {
-            elapsed = elapsed.saturating_add(s.duration);
+            elapsed = elapsed.saturating_add(s.planned());
             for (c, cs) in s.success.iter().zip(&spec_step.value.success) {
                 if let Test::Metric {
                     window: Window::AfterRollback { ms },
@@ -779,14 +807,28 @@ impl Validator {
                 w.value.0
             }
         };
+        let blast_radius = spec
+            .blast_radius
+            .as_ref()
+            .and_then(|b| self.blast_radius(b));
+        if let Some(b) = &blast_radius {
+            let step_at: Vec<(String, Location)> = spec
+                .steps
+                .value
+                .iter()
+                .map(|s| (s.value.name.value.clone(), s.referenced))
+                .collect();
+            let at_once = std::mem::take(&mut self.at_once);
+            self.budget(b, &targets, &step_at, &at_once);
+        }
         let roles = self.roles(&spec.roles);
         let notify = self.notify(&spec.notify);
-        let total = sum_durations(steps.iter().map(|s: &Step| s.duration));
+        let total = sum_durations(steps.iter().map(Step::planned));
         if total > max_duration {
             self.err(
                 &spec.max_duration.referenced,
                 format!(
-                    "steps add up to {} which is more than max_duration {}: raise max_duration or shorten the steps",
+                    "steps add up to {} which is more than max_duration {}: raise max_duration or shorten the steps (every round of an expanding step counts)",
                     crate::fmt::duration(total),
                     crate::fmt::duration(max_duration)
                 ),
@@ -810,6 +852,7 @@ impl Validator {
             abort,
             steps,
             notify,
+            blast_radius,
         }
     }
 
@@ -1412,6 +1455,7 @@ impl Validator {
         index: usize,
         s: &Spanned<spec::StepSpec>,
         targets: &BTreeMap<String, Spanned<TargetSpec>>,
+        built: &BTreeMap<String, Target>,
         fault_ids: &mut BTreeSet<String>,
         max_duration: Duration,
     ) -> Step {
@@ -1424,6 +1468,11 @@ impl Validator {
             false,
         );
         let runbook = spec.runbook.as_ref().and_then(|r| self.runbook(r));
+        let expand = spec
+            .expand
+            .as_ref()
+            .map(|e| self.expand_sizes(&spec.name.value, e))
+            .unwrap_or_default();
         let mut faults = Vec::new();
         for (j, f) in spec.faults.iter().enumerate() {
             let fs = &f.value;
@@ -1478,6 +1527,16 @@ impl Validator {
                     false,
                 );
             }
+            let target = built.get(&fs.target.value);
+            let Ok((select, hosts)) = self.selection(&id, fs, target, &expand) else {
+                continue;
+            };
+            self.at_once.push(select::AtOnce {
+                step: index,
+                fault: id.clone(),
+                hosts,
+                at: fs.select.as_ref().map_or(f.referenced, |s| s.referenced),
+            });
             let Some(spec) = self.fault_spec(&id, f) else {
                 continue;
             };
@@ -1488,7 +1547,26 @@ impl Validator {
                 irreversible: fs.irreversible,
                 lease,
                 timeout,
+                select,
             });
+        }
+        let on_ssh = |f: &Spanned<spec::FaultSpec>| {
+            matches!(
+                built.get(&f.value.target.value).map(|t| &t.transport),
+                Some(Transport::Ssh { .. })
+            )
+        };
+        if let Some(e) = &spec.expand
+            && !expand.is_empty()
+            && !spec.faults.iter().any(on_ssh)
+        {
+            self.err(
+                &e.referenced,
+                format!(
+                    "step `{}`: expand grows a selection of SSH hosts, but no fault of the step is on an SSH target",
+                    spec.name.value
+                ),
+            );
         }
         Step {
             name: spec.name.value.clone(),
@@ -1499,6 +1577,7 @@ impl Validator {
             expect: None,
             halt_on_failure: false,
             success: Vec::new(),
+            expand: expand.into_iter().map(|(s, _)| s).collect(),
         }
     }
 }
@@ -1722,5 +1801,7 @@ pub fn validate_files(files: &[std::path::PathBuf]) -> u8 {
     }
 }
 
+#[cfg(test)]
+mod select_tests;
 #[cfg(test)]
 mod tests;

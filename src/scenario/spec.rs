@@ -40,6 +40,33 @@ pub struct ScenarioSpec {
     pub steps: Spanned<Vec<Spanned<StepSpec>>>,
     #[serde(default)]
     pub notify: Vec<Spanned<super::notify::NotifySpec>>,
+    /// The most hosts faulted at once across the run.
+    #[serde(default)]
+    pub blast_radius: Option<Spanned<BlastRadiusSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlastRadiusSpec {
+    #[serde(default)]
+    pub max_hosts: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub max_percent: Option<Spanned<f64>>,
+}
+
+/// A fault's `select:`: a count or a percent of the candidates, which tags they carry, which hosts
+/// are never chosen.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectSpec {
+    #[serde(default)]
+    pub count: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub percent: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub tags: Option<Spanned<BTreeMap<String, String>>>,
+    #[serde(default)]
+    pub exclude: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,6 +191,17 @@ pub struct StepSpec {
     pub halt_on_failure: bool,
     #[serde(default)]
     pub success: Vec<Spanned<CriterionSpec>>,
+    /// Progressive expansion: the step again on a growing selection of hosts.
+    #[serde(default)]
+    pub expand: Option<Spanned<Vec<Spanned<SizeSpec>>>>,
+}
+
+/// One size of a step's `expand:`: a count (`3`) or a percent of the candidates (`10%`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SizeSpec {
+    Count(i64),
+    Text(String),
 }
 
 /// A role's person, or several people (`observers: [Ana, Raj]`).
@@ -226,6 +264,12 @@ pub struct FaultSpec {
     /// Time limit for each inject/undo/verify command.
     #[serde(default)]
     pub timeout: Option<Spanned<HumanDuration>>,
+    /// Which of the target's hosts the fault goes to (default: all).
+    #[serde(default)]
+    pub select: Option<Spanned<SelectSpec>>,
+    /// The seed of `select`'s random choice (default: a fresh one, journaled).
+    #[serde(default)]
+    pub seed: Option<Spanned<u64>>,
 
     // Parameters of the built-in kinds (see `scenario::faults`); each kind accepts only its own.
     /// latency, loss: network interface (`eth0`).

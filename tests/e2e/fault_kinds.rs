@@ -143,6 +143,7 @@ fn fault(id: &str, spec: FaultSpec) -> Fault {
         irreversible: false,
         lease: Duration::from_secs(60),
         timeout: Duration::from_secs(30),
+        select: None,
     }
 }
 

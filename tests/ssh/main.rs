@@ -3,5 +3,6 @@
 mod inprocess;
 mod lease_engine;
 mod metachar;
+mod select_lab;
 mod sshd;
 mod sshd_support;

@@ -171,6 +171,33 @@ fn dry_run_connects_and_prints_but_runs_no_fault() {
     assert!(!marker.exists());
 }
 
+#[test]
+fn dry_run_says_what_a_selection_chooses_from() {
+    let Some(sshd) = Sshd::start() else { return };
+    let marker = sshd.path("dry-select");
+    let faults = format!(
+        "      - {{ kind: command, target: box, inject: \"touch {m}\", rollback: \"rm -f {m}\", select: {{ count: 1 }}, seed: 5 }}\n",
+        m = marker.display()
+    );
+    let scenario = write_scenario(&sshd, "dry-select.yaml", "1s", &faults);
+    let out = gameday()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--dry-run")
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("selects 1 of 1 candidate host(s) (seed 5 chooses "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("inject: ssh -p "), "{stdout}");
+    assert!(!marker.exists());
+}
+
 /// The console dies (SIGKILL, no rollback of its own) after injecting: the host's lease undoes the
 /// fault within lease + 10 s, and `gameday recover` then verifies it and reports VERIFIED.
 #[test]
