@@ -57,6 +57,10 @@ pub const MAX_WORKERS: u32 = 1024;
 /// `size:` / `keep_free:` (1 PiB): keeps every size well inside the shell's signed 64-bit arithmetic.
 pub const MAX_SIZE: u64 = 1 << 50;
 /// `expect_status:` of an http metric: the HTTP status range.
+/// Hosts one inventory file may hold (ranges expanded): far past any fleet one console drives.
+pub const MAX_INVENTORY_HOSTS: usize = 100_000;
+/// An inventory file's size: a static inventory of the host limit fits well within it.
+pub const MAX_INVENTORY_BYTES: u64 = 64 << 20;
 pub const STATUS_RANGE: std::ops::RangeInclusive<u16> = 100..=599;
 
 /// Query parameter names that carry credentials (compared lowercased, `-` read as `_`).

@@ -187,7 +187,8 @@ impl std::fmt::Debug for OnConnect {
     }
 }
 
-/// The SSH hosts of a target, resolved from the scenario (user defaults to `$USER`).
+/// The SSH hosts of a target, resolved from the scenario (user: the target's, else the host's
+/// inventory `ansible_user`, else `$USER`).
 pub fn ssh_targets(transport: &Transport) -> Vec<ssh::SshTarget> {
     match transport {
         Transport::Local => Vec::new(),
@@ -197,15 +198,16 @@ pub fn ssh_targets(transport: &Transport) -> Vec<ssh::SshTarget> {
             sudo,
             identity,
         } => {
-            let user = user
-                .clone()
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "root".into());
+            let default_user = std::env::var("USER").unwrap_or_else(|_| "root".into());
             hosts
                 .iter()
                 .map(|addr| ssh::SshTarget {
                     addr: addr.clone(),
-                    user: user.clone(),
+                    // The target's `user`, else the inventory's `ansible_user` for this host.
+                    user: user
+                        .clone()
+                        .or_else(|| addr.user.clone())
+                        .unwrap_or_else(|| default_user.clone()),
                     sudo: *sudo,
                     identity: identity.clone(),
                 })
