@@ -102,19 +102,48 @@ struct SshArgs {
     /// A changed key is refused all the same.
     #[arg(long)]
     accept_new: bool,
+    /// OpenSSH client config for Host aliases (HostName, Port, User, IdentityFile, ProxyJump,
+    /// Include) (default ~/.ssh/config when it exists). Scenario values win over it.
+    #[arg(long, value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
 }
 
 impl SshArgs {
-    fn open_options(&self, fanout: usize) -> target::OpenOptions {
+    /// Errors (an unreadable or malformed ssh config) are printed; the caller exits 2.
+    fn open_options(&self, fanout: usize) -> Option<target::OpenOptions> {
         let mut ssh = target::ssh::SshOptions::default();
         if let Some(k) = &self.known_hosts {
             ssh.known_hosts = k.clone();
         }
         ssh.accept_new = self.accept_new;
-        target::OpenOptions {
+        ssh.config = load_ssh_config(self.ssh_config.as_deref())?;
+        Some(target::OpenOptions {
             ssh,
             fanout,
             ..Default::default()
+        })
+    }
+}
+
+/// `--ssh-config FILE`, else `~/.ssh/config` when it exists. `None` in the outer option: invalid.
+fn load_ssh_config(
+    path: Option<&std::path::Path>,
+) -> Option<Option<std::sync::Arc<target::ssh_config::SshConfig>>> {
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => match target::ssh_config::default_path() {
+            Some(p) => p,
+            None => return Some(None),
+        },
+    };
+    match target::ssh_config::SshConfig::load(&path) {
+        Ok(c) => Some(Some(std::sync::Arc::new(c))),
+        Err(e) => {
+            gameday::errln!("gameday: {e}");
+            gameday::errln!(
+                "gameday: fix the ssh config (or pass --ssh-config another file); nothing was run"
+            );
+            None
         }
     }
 }
@@ -160,9 +189,12 @@ fn main() -> ExitCode {
                         return exit::INVALID;
                     }
                 };
+                let Some(open) = ssh.open_options(fanout) else {
+                    return exit::INVALID;
+                };
                 let options = Options {
                     fanout,
-                    open: ssh.open_options(fanout),
+                    open,
                     ..Options::default()
                 };
                 if dry_run {
@@ -188,7 +220,10 @@ fn main() -> ExitCode {
                 session::hold_signals(
                     "recover is rolling back; it exits when every fault has a result",
                 );
-                session::recover(&journal, &ssh.open_options(64)).await
+                let Some(open) = ssh.open_options(64) else {
+                    return exit::INVALID;
+                };
+                session::recover(&journal, &open).await
             }
             Cmd::Trust {
                 host,

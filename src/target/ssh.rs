@@ -39,6 +39,9 @@ pub struct SshOptions {
     pub connect_timeout: Duration,
     pub keepalive_interval: Duration,
     pub keepalive_max: usize,
+    /// The user's ssh client config (`~/.ssh/config` or `--ssh-config`), applied when hosts are
+    /// opened. `None` (the default, and every test that does not set one): the scenario alone.
+    pub config: Option<Arc<super::ssh_config::SshConfig>>,
 }
 
 impl Default for SshOptions {
@@ -50,6 +53,7 @@ impl Default for SshOptions {
             connect_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(5),
             keepalive_max: 3,
+            config: None,
         }
     }
 }
@@ -61,6 +65,9 @@ pub struct SshTarget {
     pub user: String,
     pub sudo: bool,
     pub identity: Option<PathBuf>,
+    /// Where the ssh config says this host is dialled (and through which bastion), when that
+    /// differs from `addr`; `addr` stays the host's identity.
+    pub route: Option<super::ssh_config::Route>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +150,8 @@ pub struct KeyChecker {
     /// Only record, never refuse: used by `gameday trust` to show a key before asking.
     probe_only: bool,
     seen: Arc<Mutex<KeyCheck>>,
+    /// The bastion a `ProxyJump` connection rides on, kept alive exactly as long as this session.
+    _bastion: Option<Arc<Handle<KeyChecker>>>,
 }
 
 impl client::Handler for KeyChecker {
@@ -240,35 +249,64 @@ fn client_config(opts: &SshOptions, known_algs: Vec<Algorithm>) -> client::Confi
 }
 
 /// Opens the TCP socket ourselves (TCP_NODELAY) and runs the SSH handshake with the key check.
-async fn handshake(addr: &HostAddr, opts: &SshOptions) -> Result<Handle<KeyChecker>, SshError> {
-    handshake_with(addr, opts, false, Arc::new(Mutex::new(KeyCheck::default()))).await
+pub(super) async fn handshake(
+    target: &SshTarget,
+    opts: &SshOptions,
+) -> Result<Handle<KeyChecker>, SshError> {
+    let seen = Arc::new(Mutex::new(KeyCheck::default()));
+    handshake_with(&target.addr, target.route.as_ref(), opts, false, seen).await
 }
 
 async fn handshake_with(
     addr: &HostAddr,
+    route: Option<&super::ssh_config::Route>,
     opts: &SshOptions,
     probe_only: bool,
     seen: Arc<Mutex<KeyCheck>>,
 ) -> Result<Handle<KeyChecker>, SshError> {
     let host = addr.to_string();
-    let stream = tokio::net::TcpStream::connect((addr.host.as_str(), addr.port))
-        .await
-        .map_err(|e| SshError::Connect {
-            host: host.clone(),
-            why: e.to_string(),
-        })?;
-    // Without it each round trip waits on the delayed-ACK timer (~40 ms here).
-    let _ = stream.set_nodelay(true);
-    let checker = KeyChecker {
-        addr: addr.clone(),
+    // The key is checked for the address dialled (OpenSSH checks the `HostName`).
+    let dial = route.map_or_else(|| addr.clone(), |r| HostAddr::new(r.host.clone(), r.port));
+    let mut checker = KeyChecker {
+        addr: dial.clone(),
         known_hosts: opts.known_hosts.clone(),
         accept_new: opts.accept_new,
         probe_only,
         seen: seen.clone(),
+        _bastion: None,
     };
-    let algs = known_hosts::recorded_algorithms(&opts.known_hosts, &addr.host, addr.port);
+    let algs = known_hosts::recorded_algorithms(&opts.known_hosts, &dial.host, dial.port);
     let config = Arc::new(client_config(opts, algs));
-    match client::connect_stream(config, stream, checker).await {
+    let connected = match route.and_then(|r| r.jump.as_ref()) {
+        Some(jump) => {
+            // Boxed: the bastion's own handshake comes back here (without a route).
+            let (bastion, stream) = Box::pin(super::jump::through(jump, &dial, opts))
+                .await
+                .map_err(|e| match e {
+                    super::jump::JumpError::Bastion(e) => e,
+                    super::jump::JumpError::Channel(why) => SshError::Connect {
+                        host: host.clone(),
+                        why,
+                    },
+                })?;
+            checker._bastion = Some(bastion);
+            client::connect_stream(config, stream, checker).await
+        }
+        None => {
+            let stream = tokio::net::TcpStream::connect((dial.host.as_str(), dial.port))
+                .await
+                .map_err(|e| SshError::Connect {
+                    host: host.clone(),
+                    why: e.to_string(),
+                })?;
+            // Without it each round trip waits on the delayed-ACK timer (~40 ms here).
+            let _ = stream.set_nodelay(true);
+            client::connect_stream(config, stream, checker).await
+        }
+    };
+    // Key refusals name the address whose key was checked, so `gameday trust` hints are right.
+    let host = dial.to_string();
+    match connected {
         Ok(h) => Ok(h),
         Err(e) => {
             let check = seen.lock().map(|s| s.clone()).unwrap_or_default();
@@ -314,7 +352,7 @@ async fn handshake_with(
 pub async fn probe_host_key(addr: &HostAddr, opts: &SshOptions) -> Result<PublicKey, SshError> {
     let host = addr.to_string();
     let seen = Arc::new(Mutex::new(KeyCheck::default()));
-    let run = handshake_with(addr, opts, true, seen.clone());
+    let run = handshake_with(addr, None, opts, true, seen.clone());
     let result = tokio::time::timeout(opts.connect_timeout, run).await;
     let key = seen.lock().ok().and_then(|s| s.key.clone());
     match (key, result) {
@@ -349,7 +387,7 @@ impl SshHost {
         let host = target.addr.to_string();
         let started = Instant::now();
         let work = async {
-            let mut handle = handshake(&target.addr, opts).await?;
+            let mut handle = handshake(target, opts).await?;
             authenticate(&mut handle, target).await?;
             Ok::<_, SshError>(handle)
         };
@@ -396,7 +434,7 @@ impl SshHost {
         }
         tracing::warn!(host = %self.name, "ssh connection lost; reconnecting");
         let work = async {
-            let mut handle = handshake(&self.target.addr, &self.opts).await?;
+            let mut handle = handshake(&self.target, &self.opts).await?;
             authenticate(&mut handle, &self.target).await?;
             Ok::<_, SshError>(handle)
         };
@@ -521,7 +559,12 @@ impl Host for SshHost {
     }
 
     fn management_port(&self) -> Option<u16> {
-        Some(self.target.addr.port)
+        Some(
+            self.target
+                .route
+                .as_ref()
+                .map_or(self.target.addr.port, |r| r.port),
+        )
     }
 
     fn leases(&self) -> bool {
@@ -530,6 +573,10 @@ impl Host for SshHost {
 
     fn connect_ms(&self) -> Option<u64> {
         Some(self.connect_ms)
+    }
+
+    fn route(&self) -> Option<String> {
+        self.target.route.as_ref().map(ToString::to_string)
     }
 }
 
@@ -555,19 +602,26 @@ pub fn manual_command(target: &SshTarget, command: &str) -> String {
     } else {
         command.to_string()
     };
-    let host = if target.addr.host.contains(':') {
-        format!("[{}]", target.addr.host)
+    // Where the ssh config sent it, written out: the line works without that config.
+    let (dial, port) = target
+        .route
+        .as_ref()
+        .map_or((&target.addr.host, target.addr.port), |r| (&r.host, r.port));
+    let host = if dial.contains(':') {
+        format!("[{dial}]")
     } else {
-        target.addr.host.clone()
+        dial.clone()
     };
-    let identity = target
+    let mut identity = target
         .identity
         .as_ref()
         .map(|p| format!(" -i {}", quote(&p.display().to_string())))
         .unwrap_or_default();
+    if let Some(j) = target.route.as_ref().and_then(|r| r.jump.as_ref()) {
+        identity.push_str(&format!(" -J {}@{}", j.user, j.addr));
+    }
     format!(
-        "ssh -p {}{identity} {}@{host} {}",
-        target.addr.port,
+        "ssh -p {port}{identity} {}@{host} {}",
         target.user,
         quote(&remote)
     )
@@ -582,7 +636,10 @@ fn quote(s: &str) -> String {
     }
 }
 
-async fn authenticate(handle: &mut Handle<KeyChecker>, target: &SshTarget) -> Result<(), SshError> {
+pub(super) async fn authenticate(
+    handle: &mut Handle<KeyChecker>,
+    target: &SshTarget,
+) -> Result<(), SshError> {
     let host = target.addr.to_string();
     let fail = |why: String| SshError::Auth {
         host: host.clone(),
@@ -693,6 +750,7 @@ mod tests {
             user: "ops".into(),
             sudo,
             identity: None,
+            route: None,
         }
     }
 

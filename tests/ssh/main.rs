@@ -3,5 +3,6 @@
 mod inprocess;
 mod lease_engine;
 mod metachar;
+mod ssh_config;
 mod sshd;
 mod sshd_support;

@@ -1,0 +1,223 @@
+//! The user's ssh config applied when hosts are opened: an alias resolved to HostName, Port,
+//! User and IdentityFile (in-process russh server), and ProxyJump through a real OpenSSH sshd
+//! bastion to a second real sshd, both host keys checked strictly.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gameday::scenario::Scenario;
+use gameday::target::ssh::SshOptions;
+use gameday::target::ssh_config::SshConfig;
+use gameday::target::test_server::{TestServer, key_from_seed};
+use gameday::target::{OpenOptions, known_hosts};
+use russh::keys::ssh_key::LineEnding;
+
+use crate::sshd_support::Sshd;
+
+fn scenario(dir: &std::path::Path, target: &str, faults: &str) -> std::path::PathBuf {
+    let path = dir.join("s.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "title: ssh config\nhypothesis: aliases resolve\nmax_duration: 5m\n\
+             targets:\n  box: {target}\nsteps:\n  - name: fault\n    duration: 1s\n    faults:\n{faults}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn an_alias_is_dialled_at_its_hostname_port_as_its_user_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let client = key_from_seed([9; 32]);
+    let identity = d.join("alias_key");
+    std::fs::write(
+        &identity,
+        client.to_openssh(LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    let server = TestServer::start(key_from_seed([2; 32]), vec![client.public_key().clone()])
+        .await
+        .unwrap();
+    let kh = d.join("known_hosts");
+    known_hosts::append(&kh, "127.0.0.1", server.port, &server.host_key).unwrap();
+    let config = d.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host shop-*\n  HostName 127.0.0.1\n  Port {}\n  User alias-user\n  IdentityFile {}\n",
+            server.port,
+            identity.display()
+        ),
+    )
+    .unwrap();
+    let s = Scenario::load(&scenario(
+        d,
+        "{ hosts: [shop-1] }",
+        "      - { kind: command, target: box, inject: 'true', rollback: 'true' }\n",
+    ))
+    .unwrap();
+    let mut options = OpenOptions {
+        ssh: SshOptions {
+            known_hosts: kh.clone(),
+            config: Some(Arc::new(SshConfig::load(&config).unwrap())),
+            ..SshOptions::default()
+        },
+        ..OpenOptions::default()
+    };
+    let hosts = gameday::target::open(&s, &options).await.unwrap();
+    let host = &hosts["box"][0];
+    // The host keeps the name as written; where it was dialled is beside it.
+    assert_eq!(host.name(), "shop-1");
+    assert_eq!(
+        host.route().as_deref(),
+        Some(&*format!("127.0.0.1:{}", server.port))
+    );
+    assert_eq!(host.management_port(), Some(server.port));
+    let out = host.exec("echo via-alias", Duration::from_secs(5)).await;
+    assert!(out.success(), "{out:?}");
+    // Without the config the alias means nothing here: it is not opened.
+    options.ssh.config = None;
+    options.ssh.connect_timeout = Duration::from_secs(3);
+    assert!(gameday::target::open(&s, &options).await.is_err());
+}
+
+fn gameday() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gameday"))
+}
+
+/// Two real sshd: `bastion` and `inner`; `inner` is reached only as `ProxyJump bastion`.
+struct Pair {
+    /// `None` once stopped.
+    bastion: Option<Sshd>,
+    bastion_port: u16,
+    bastion_known_hosts: String,
+    inner: Sshd,
+    config: std::path::PathBuf,
+}
+
+fn pair() -> Option<Pair> {
+    let bastion = Sshd::start()?;
+    let inner = Sshd::start()?;
+    let config = inner.path("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host inner\n  HostName 127.0.0.1\n  Port {ip}\n  User {iu}\n  IdentityFile {ii}\n  ProxyJump bastion\n\
+             Host bastion\n  HostName 127.0.0.1\n  Port {bp}\n  User {bu}\n  IdentityFile {bi}\n",
+            ip = inner.port,
+            iu = inner.user,
+            ii = inner.identity.display(),
+            bp = bastion.port,
+            bu = bastion.user,
+            bi = bastion.identity.display(),
+        ),
+    )
+    .unwrap();
+    Some(Pair {
+        bastion_port: bastion.port,
+        bastion_known_hosts: std::fs::read_to_string(&bastion.known_hosts).unwrap(),
+        bastion: Some(bastion),
+        inner,
+        config,
+    })
+}
+
+impl Pair {
+    fn known_hosts(&self, bastion: bool, inner: bool) -> std::path::PathBuf {
+        let mut text = String::new();
+        if bastion {
+            text += &self.bastion_known_hosts;
+        }
+        if inner {
+            text += &std::fs::read_to_string(&self.inner.known_hosts).unwrap();
+        }
+        let p = self.inner.path(&format!("kh_{bastion}_{inner}"));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// `gameday run` of a command fault on `inner`; (exit code, stdout + stderr, journal).
+    fn run(&self, kh: &std::path::Path, tag: &str) -> (Option<i32>, String, String) {
+        let marker = self.inner.path(&format!("ran-{tag}"));
+        let s = scenario(
+            self.inner.dir.path(),
+            "{ hosts: [inner] }",
+            &format!(
+                "      - {{ kind: command, target: box, inject: \"touch {m}\", rollback: \"rm -f {m}\", verify: \"test ! -e {m}\" }}\n",
+                m = marker.display()
+            ),
+        );
+        let journal = self.inner.path(&format!("{tag}/journal.jsonl"));
+        let out = gameday()
+            .arg("run")
+            .arg(&s)
+            .arg("--headless")
+            .arg("--journal")
+            .arg(&journal)
+            .arg("--known-hosts")
+            .arg(kh)
+            .arg("--ssh-config")
+            .arg(&self.config)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            out.status.code(),
+            text,
+            std::fs::read_to_string(&journal).unwrap_or_default(),
+        )
+    }
+}
+
+#[test]
+fn proxy_jump_through_a_bastion_sshd_to_a_second_sshd() {
+    let Some(p) = pair() else { return };
+    let (code, out, journal) = p.run(&p.known_hosts(true, true), "ok");
+    assert_eq!(code, Some(0), "{out}\n{journal}");
+    // Journaled as written, with where it was dialled and through which bastion.
+    let route = format!(
+        "dialled as 127.0.0.1:{} via {}@127.0.0.1:{}",
+        p.inner.port, p.inner.user, p.bastion_port
+    );
+    assert!(journal.contains(&route), "{journal}");
+    assert!(journal.contains("\"host\":\"inner\""), "{journal}");
+    // The way in is the bastion: without it, `inner` (still up) is not reached, nothing runs.
+    let mut p = p;
+    drop(p.bastion.take());
+    let (code, out, _) = p.run(&p.known_hosts(true, true), "down");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!("127.0.0.1:{}", p.bastion_port)),
+        "{out}"
+    );
+    assert!(!p.inner.path("ran-down").exists());
+}
+
+#[test]
+fn both_host_keys_are_checked_strictly() {
+    let Some(p) = pair() else { return };
+    // The bastion's key unknown: refused at the bastion, nothing run on inner.
+    let (code, out, _) = p.run(&p.known_hosts(false, true), "nob");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!("127.0.0.1:{}: host key", p.bastion_port)),
+        "{out}"
+    );
+    assert!(!p.inner.path("ran-nob").exists());
+    // inner's key unknown: refused for the address dialled behind the bastion.
+    let (code, out, _) = p.run(&p.known_hosts(true, false), "noi");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!("127.0.0.1:{}: host key", p.inner.port)),
+        "{out}"
+    );
+    assert!(!p.inner.path("ran-noi").exists());
+}
