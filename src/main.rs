@@ -85,6 +85,10 @@ enum Cmd {
         /// Add without asking (after printing the fingerprint), e.g. when it was checked out of band.
         #[arg(long)]
         yes: bool,
+        /// OpenSSH client config: HOST may be an alias (default ~/.ssh/config when it exists);
+        /// `HashKnownHosts yes` there writes a hashed entry.
+        #[arg(long, value_name = "FILE")]
+        ssh_config: Option<PathBuf>,
     },
     /// Watch a run from a second seat: print its journal's events as they are written (exit 3
     /// when the run died: no writer and no end).
@@ -106,6 +110,10 @@ struct SshArgs {
     /// Include) (default ~/.ssh/config when it exists). Scenario values win over it.
     #[arg(long, value_name = "FILE")]
     ssh_config: Option<PathBuf>,
+    /// System-wide known_hosts, read (never written) beside --known-hosts
+    /// (default /etc/ssh/ssh_known_hosts).
+    #[arg(long, value_name = "FILE")]
+    global_known_hosts: Option<PathBuf>,
 }
 
 impl SshArgs {
@@ -116,6 +124,9 @@ impl SshArgs {
             ssh.known_hosts = k.clone();
         }
         ssh.accept_new = self.accept_new;
+        if let Some(g) = &self.global_known_hosts {
+            ssh.global_known_hosts = Some(g.clone());
+        }
         ssh.config = load_ssh_config(self.ssh_config.as_deref())?;
         Some(target::OpenOptions {
             ssh,
@@ -229,7 +240,13 @@ fn main() -> ExitCode {
                 host,
                 known_hosts,
                 yes,
-            } => target::trust::trust(&host, known_hosts, yes).await,
+                ssh_config,
+            } => {
+                let Some(config) = load_ssh_config(ssh_config.as_deref()) else {
+                    return exit::INVALID;
+                };
+                target::trust::trust(&host, known_hosts, config, yes).await
+            }
             Cmd::Follow { journal } => match headless::follow(&journal, std::io::stdout()).await {
                 Ok(headless::Followed::Ended) => exit::HELD,
                 Ok(headless::Followed::WriterGone) => exit::MANUAL,

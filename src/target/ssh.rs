@@ -33,6 +33,9 @@ const LOCAL_GRACE: Duration = Duration::from_secs(KILL_AFTER_S + 5);
 pub struct SshOptions {
     /// The known_hosts file checked (and written by `--accept-new` / `gameday trust`).
     pub known_hosts: PathBuf,
+    /// The system-wide known_hosts, read beside `known_hosts`, never written
+    /// (default `/etc/ssh/ssh_known_hosts`; a missing file knows no host).
+    pub global_known_hosts: Option<PathBuf>,
     /// Trust and record the key of a host that has no entry yet (OpenSSH `accept-new`).
     /// A changed key is refused all the same.
     pub accept_new: bool,
@@ -49,6 +52,7 @@ impl Default for SshOptions {
         SshOptions {
             known_hosts: known_hosts::default_path()
                 .unwrap_or_else(|| PathBuf::from(".ssh/known_hosts")),
+            global_known_hosts: Some(PathBuf::from(known_hosts::GLOBAL_PATH)),
             accept_new: false,
             connect_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(5),
@@ -131,6 +135,8 @@ pub enum SshError {
 struct KeyCheck {
     refused: Option<Refusal>,
     key: Option<PublicKey>,
+    /// The known_hosts file whose lines decided a refusal.
+    file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +152,9 @@ enum Refusal {
 pub struct KeyChecker {
     addr: HostAddr,
     known_hosts: PathBuf,
+    global_known_hosts: Option<PathBuf>,
+    /// Write accepted keys hashed (the ssh config's `HashKnownHosts yes`).
+    hash: bool,
     accept_new: bool,
     /// Only record, never refuse: used by `gameday trust` to show a key before asking.
     probe_only: bool,
@@ -169,11 +178,28 @@ impl client::Handler for KeyChecker {
             self.record(Some(key.clone()), Some(Refusal::Unknown));
             return Ok(false);
         }
-        let status = known_hosts::check(&self.known_hosts, &self.addr.host, self.addr.port, key);
+        let status = known_hosts::check_all(
+            &self.known_hosts,
+            self.global_known_hosts.as_deref(),
+            &self.addr.host,
+            self.addr.port,
+            key,
+        )
+        .map(|(status, file)| {
+            if let Ok(mut s) = self.seen.lock() {
+                s.file = Some(file);
+            }
+            status
+        });
+        let append = if self.hash {
+            known_hosts::append_hashed
+        } else {
+            known_hosts::append
+        };
         let refusal = match status {
             Ok(HostKeyStatus::Known) => None,
             Ok(HostKeyStatus::Unknown) if self.accept_new => {
-                match known_hosts::append(&self.known_hosts, &self.addr.host, self.addr.port, key) {
+                match append(&self.known_hosts, &self.addr.host, self.addr.port, key) {
                     Ok(()) => {
                         tracing::warn!(host = %self.addr, fingerprint = %known_hosts::fingerprint(key), "accept-new: recorded a new host key");
                         None
@@ -270,12 +296,22 @@ async fn handshake_with(
     let mut checker = KeyChecker {
         addr: dial.clone(),
         known_hosts: opts.known_hosts.clone(),
+        global_known_hosts: opts.global_known_hosts.clone(),
+        hash: opts
+            .config
+            .as_ref()
+            .is_some_and(|c| c.hash_known_hosts(&addr.host)),
         accept_new: opts.accept_new,
         probe_only,
         seen: seen.clone(),
         _bastion: None,
     };
-    let algs = known_hosts::recorded_algorithms(&opts.known_hosts, &dial.host, dial.port);
+    let algs = known_hosts::recorded_algorithms_all(
+        &opts.known_hosts,
+        opts.global_known_hosts.as_deref(),
+        &dial.host,
+        dial.port,
+    );
     let config = Arc::new(client_config(opts, algs));
     let connected = match route.and_then(|r| r.jump.as_ref()) {
         Some(jump) => {
@@ -315,7 +351,10 @@ async fn handshake_with(
                 .as_ref()
                 .map(known_hosts::fingerprint)
                 .unwrap_or_else(|| "(none)".into());
-            let known_hosts = opts.known_hosts.clone();
+            let known_hosts = check
+                .file
+                .clone()
+                .unwrap_or_else(|| opts.known_hosts.clone());
             Err(match check.refused {
                 Some(Refusal::Unknown) => SshError::UnknownHostKey {
                     host,
@@ -348,11 +387,16 @@ async fn handshake_with(
     }
 }
 
-/// Fetches the host key of `addr` without logging in, for `gameday trust`.
-pub async fn probe_host_key(addr: &HostAddr, opts: &SshOptions) -> Result<PublicKey, SshError> {
+/// Fetches the host key of `addr` (dialled by `route` when the ssh config gives one, through its
+/// bastion, whose own key is checked strictly) without logging in, for `gameday trust`.
+pub async fn probe_host_key(
+    addr: &HostAddr,
+    route: Option<&super::ssh_config::Route>,
+    opts: &SshOptions,
+) -> Result<PublicKey, SshError> {
     let host = addr.to_string();
     let seen = Arc::new(Mutex::new(KeyCheck::default()));
-    let run = handshake_with(addr, None, opts, true, seen.clone());
+    let run = handshake_with(addr, route, opts, true, seen.clone());
     let result = tokio::time::timeout(opts.connect_timeout, run).await;
     let key = seen.lock().ok().and_then(|s| s.key.clone());
     match (key, result) {

@@ -221,3 +221,139 @@ fn both_host_keys_are_checked_strictly() {
     );
     assert!(!p.inner.path("ran-noi").exists());
 }
+
+/// An in-process server whose key is in no user known_hosts.
+async fn untrusted() -> (
+    tempfile::TempDir,
+    TestServer,
+    gameday::target::ssh::SshTarget,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let client = key_from_seed([4; 32]);
+    let identity = dir.path().join("id");
+    std::fs::write(
+        &identity,
+        client.to_openssh(LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    let server = TestServer::start(key_from_seed([5; 32]), vec![client.public_key().clone()])
+        .await
+        .unwrap();
+    let target = gameday::target::ssh::SshTarget {
+        addr: gameday::scenario::HostAddr::new("127.0.0.1", server.port),
+        user: "t".into(),
+        sudo: false,
+        identity: Some(identity),
+        route: None,
+    };
+    (dir, server, target)
+}
+
+#[tokio::test]
+async fn the_system_wide_known_hosts_is_read_beside_the_users() {
+    use gameday::target::Host;
+    use gameday::target::ssh::{SshError, SshHost};
+    let (dir, server, target) = untrusted().await;
+    let global = dir.path().join("ssh_known_hosts");
+    known_hosts::append(&global, "127.0.0.1", server.port, &server.host_key).unwrap();
+    let opts = SshOptions {
+        known_hosts: dir.path().join("user_known_hosts"),
+        global_known_hosts: Some(global.clone()),
+        ..SshOptions::default()
+    };
+    let host = SshHost::connect(&target, &opts).await.unwrap();
+    assert!(host.exec("true", Duration::from_secs(5)).await.success());
+    assert!(!opts.known_hosts.exists(), "the user's file is not written");
+    let before = std::fs::read_to_string(&global).unwrap();
+    // Not there: refused, as before.
+    let opts = SshOptions {
+        global_known_hosts: Some(dir.path().join("empty")),
+        ..opts
+    };
+    match SshHost::connect(&target, &opts).await {
+        Err(SshError::UnknownHostKey { .. }) => {}
+        other => panic!("expected an unknown key, got {:?}", other.err()),
+    }
+    assert_eq!(
+        std::fs::read_to_string(&global).unwrap(),
+        before,
+        "read-only"
+    );
+}
+
+#[tokio::test]
+async fn accept_new_writes_a_hashed_entry_when_the_config_says_hash_known_hosts() {
+    use gameday::target::ssh::SshHost;
+    let (dir, server, target) = untrusted().await;
+    let kh = dir.path().join("known_hosts");
+    let config =
+        SshConfig::parse(&dir.path().join("config"), "Host *\n  HashKnownHosts yes\n").unwrap();
+    let opts = SshOptions {
+        known_hosts: kh.clone(),
+        global_known_hosts: None,
+        accept_new: true,
+        config: Some(Arc::new(config)),
+        ..SshOptions::default()
+    };
+    SshHost::connect(&target, &opts).await.unwrap();
+    let text = std::fs::read_to_string(&kh).unwrap();
+    assert!(
+        text.starts_with("|1|") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
+    assert_eq!(
+        known_hosts::check(&kh, "127.0.0.1", server.port, &server.host_key).unwrap(),
+        known_hosts::HostKeyStatus::Known
+    );
+}
+
+/// `gameday trust ALIAS --ssh-config` with `HashKnownHosts yes`: the entry is hashed, for the
+/// address dialled, and OpenSSH's own `ssh-keygen -F` finds it.
+#[test]
+fn trust_writes_a_hashed_entry_openssh_reads() {
+    let Some(sshd) = Sshd::start() else { return };
+    let config = sshd.path("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host box\n  HostName 127.0.0.1\n  Port {}\nHost *\n  HashKnownHosts yes\n",
+            sshd.port
+        ),
+    )
+    .unwrap();
+    let kh = sshd.path("kh_hashed");
+    let out = gameday()
+        .args(["trust", "box", "--yes", "--known-hosts"])
+        .arg(&kh)
+        .arg("--ssh-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("hashed"), "{stdout}");
+    let text = std::fs::read_to_string(&kh).unwrap();
+    assert!(
+        text.starts_with("|1|") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
+    let key = sshd.host_pub.split_whitespace().nth(1).unwrap();
+    assert!(text.contains(key), "{text}");
+    let found = Command::new("ssh-keygen")
+        .arg("-F")
+        .arg(format!("[127.0.0.1]:{}", sshd.port))
+        .arg("-f")
+        .arg(&kh)
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success() && String::from_utf8_lossy(&found.stdout).contains(key),
+        "ssh-keygen -F did not find the hashed entry: {}",
+        String::from_utf8_lossy(&found.stdout)
+    );
+}
