@@ -28,6 +28,10 @@ enum Cmd {
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Also apply this OpenSSH client config to every SSH host (default ~/.ssh/config when it
+        /// exists): a ProxyJump with two hops, an unknown %-token… are reported. Connects nowhere.
+        #[arg(long, value_name = "FILE")]
+        ssh_config: Option<PathBuf>,
     },
     /// Run a game day.
     Run {
@@ -183,7 +187,24 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match command {
-            Cmd::Validate { files } => gameday::scenario::validate_files(&files),
+            Cmd::Validate { files, ssh_config } => {
+                let code = gameday::scenario::validate_files(&files);
+                let Some(config) = load_ssh_config(ssh_config.as_deref()) else {
+                    return exit::INVALID;
+                };
+                let Some(config) = config else {
+                    return code;
+                };
+                let mut bad = false;
+                for f in &files {
+                    let Ok(s) = Scenario::load(f) else { continue };
+                    for p in target::ssh_config::check_scenario(&config, &s) {
+                        gameday::outln!("{}: {p}", f.display());
+                        bad = true;
+                    }
+                }
+                if bad { exit::INVALID } else { code }
+            }
             Cmd::Run {
                 file,
                 headless,

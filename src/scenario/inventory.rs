@@ -71,6 +71,28 @@ const SECRET_VARS: [&str; 6] = [
     "ansible_sudo_pass",
 ];
 
+/// Variable names that suggest a secret (`db_password`, `api_token`, `vault_secret`, …): never
+/// copied into tags, which are journaled.
+fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    SECRET_VARS.contains(&n.as_str())
+        || [
+            "password",
+            "passwd",
+            "pass_",
+            "_pass",
+            "secret",
+            "token",
+            "credential",
+            "private_key",
+            "privatekey",
+            "api_key",
+            "apikey",
+        ]
+        .iter()
+        .any(|s| n.contains(s))
+}
+
 const EXPORT_HINT: &str = "export it to a static file with `ansible-inventory -i SOURCE --list --yaml > inventory.yml` and point `inventory:` at that";
 
 impl Inventory {
@@ -677,7 +699,7 @@ impl Inventory {
                 || PORT_VARS.contains(&k)
                 || USER_VARS.contains(&k)
                 || KEY_VARS.contains(&k)
-                || SECRET_VARS.contains(&k)
+                || looks_secret(k)
                 || k == "ansible_connection"
         };
         addr.tags = vars

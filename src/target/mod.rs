@@ -302,11 +302,8 @@ async fn open_each_with(
                 return Some((plain, None));
             };
             Some(
-                match ssh_config::configured_targets(&t.transport, Some(c)) {
-                    Ok(all) => match all.into_iter().find(|s| s.addr.to_string() == host) {
-                        Some(configured) => (configured, None),
-                        None => (plain, Some("not found after the ssh config".to_string())),
-                    },
+                match ssh_config::configure(&t.transport, plain.clone(), c) {
+                    Ok(configured) => (configured, None),
                     Err(e) => (plain, Some(format!("ssh config: {e}"))),
                 },
             )

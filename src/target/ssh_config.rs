@@ -492,17 +492,24 @@ pub fn configured_targets(
     let Some(config) = config else {
         return Ok(targets);
     };
-    let target_user = match transport {
-        crate::scenario::Transport::Ssh { user, .. } => user.is_some(),
-        crate::scenario::Transport::Local => false,
-    };
     targets
         .into_iter()
-        .map(|t| {
-            let written = target_user || t.addr.user.is_some();
-            apply(config, t, written)
-        })
+        .map(|t| configure(transport, t, config))
         .collect()
+}
+
+/// [`apply`] to one host of `transport` (its user is written when the target or the inventory
+/// gives one).
+pub fn configure(
+    transport: &crate::scenario::Transport,
+    t: super::ssh::SshTarget,
+    config: &SshConfig,
+) -> Result<super::ssh::SshTarget, SshConfigError> {
+    let written = matches!(
+        transport,
+        crate::scenario::Transport::Ssh { user: Some(_), .. }
+    ) || t.addr.user.is_some();
+    apply(config, t, written)
 }
 
 /// Applies the config to one host: the scenario's values win (its `user` or the inventory's
@@ -571,4 +578,19 @@ pub fn apply(
         t.route = Some(Route { host, port, jump });
     }
     Ok(t)
+}
+
+/// Applies the config to every SSH host of `scenario` without connecting, for `gameday validate
+/// --ssh-config`: one line per host it cannot be applied to (`target `web`: …`).
+pub fn check_scenario(config: &SshConfig, scenario: &crate::scenario::Scenario) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, target) in &scenario.targets {
+        for t in super::ssh_targets(&target.transport) {
+            let host = t.addr.to_string();
+            if let Err(e) = configure(&target.transport, t, config) {
+                problems.push(format!("target `{name}`, host `{host}`: ssh config {e}"));
+            }
+        }
+    }
+    problems
 }

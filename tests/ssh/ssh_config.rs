@@ -79,6 +79,12 @@ async fn an_alias_is_dialled_at_its_hostname_port_as_its_user_with_its_key() {
     assert_eq!(host.management_port(), Some(server.port));
     let out = host.exec("echo via-alias", Duration::from_secs(5)).await;
     assert!(out.success(), "{out:?}");
+    // `recover` opens hosts by the name the journal holds, through the same config.
+    let wanted = [("box".to_string(), "shop-1".to_string())];
+    let each = gameday::target::open_each(&s, &wanted, &options).await;
+    let again = &each[&wanted[0]];
+    assert_eq!(again.unreachable(), None);
+    assert!(again.exec("true", Duration::from_secs(5)).await.success());
     // Without the config the alias means nothing here: it is not opened.
     options.ssh.config = None;
     options.ssh.connect_timeout = Duration::from_secs(3);

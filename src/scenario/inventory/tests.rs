@@ -38,6 +38,8 @@ zone=z
 role=web
 ansible_user=deploy
 ansible_password=hunter2
+db_password=s3cret
+api_token=abc
 
 [prod:children]
 web
@@ -62,7 +64,13 @@ fn ini_groups_host_vars_ports_and_connection_variables() {
     assert_eq!(w1.tags["role"], "web");
     assert_eq!(w1.tags["env"], "prod");
     // Connection variables and secrets never become tags.
-    for k in ["ansible_host", "ansible_user", "ansible_password"] {
+    for k in [
+        "ansible_host",
+        "ansible_user",
+        "ansible_password",
+        "db_password",
+        "api_token",
+    ] {
         assert!(!w1.tags.contains_key(k), "{k} leaked into tags");
     }
     let w2 = names["web-2"];

@@ -211,3 +211,22 @@ fn proxy_jump_through_one_bastion_looked_up_in_the_config() {
             .is_none()
     );
 }
+
+#[test]
+fn validate_reports_hosts_the_config_cannot_be_applied_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.yaml");
+    let s = crate::scenario::Scenario::parse(
+        &path,
+        "title: t\nhypothesis: h\nmax_duration: 5m\ntargets:\n  web: { hosts: [ok-1, deep-1] }\n  here: { local: true }\nsteps:\n  - { name: s, duration: 1m }\n",
+    )
+    .unwrap();
+    let c = parse("Host deep-*\n  ProxyJump a,b\n");
+    let problems = check_scenario(&c, &s);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("target `web`, host `deep-1`: ssh config config:2: ")
+            && problems[0].contains("one bastion"),
+        "{problems:?}"
+    );
+}
