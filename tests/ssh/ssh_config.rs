@@ -363,3 +363,79 @@ fn trust_writes_a_hashed_entry_openssh_reads() {
         String::from_utf8_lossy(&found.stdout)
     );
 }
+
+/// Established TCP connections this process holds to 127.0.0.1:`port` (its own sockets' inodes
+/// matched in /proc/net/tcp).
+fn connections_to(port: u16) -> usize {
+    let ours: std::collections::HashSet<String> = std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            l.to_string_lossy()
+                .strip_prefix("socket:[")
+                .and_then(|r| r.strip_suffix(']'))
+                .map(String::from)
+        })
+        .collect();
+    let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 9
+                && f[3] == "01"
+                && ours.contains(f[9])
+                && f[2]
+                    .split(':')
+                    .nth(1)
+                    .and_then(|p| u16::from_str_radix(p, 16).ok())
+                    == Some(port)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_behind_one_bastion_share_one_bastion_login() {
+    let Some(p) = pair() else { return };
+    let config = p.inner.path("ssh_config_many");
+    let text = std::fs::read_to_string(&p.config).unwrap();
+    // Three names for the one inner sshd, so three hosts (identities) behind one bastion.
+    std::fs::write(&config, text.replacen("Host inner\n", "Host inner-*\n", 1)).unwrap();
+    let s = Scenario::load(&scenario(
+        p.inner.dir.path(),
+        "{ hosts: [inner-1, inner-2, inner-3] }",
+        "      - { kind: command, target: box, inject: 'true', rollback: 'true' }\n",
+    ))
+    .unwrap();
+    let options = OpenOptions {
+        ssh: SshOptions {
+            known_hosts: p.known_hosts(true, true),
+            global_known_hosts: None,
+            config: Some(Arc::new(SshConfig::load(&config).unwrap())),
+            ..SshOptions::default()
+        },
+        ..OpenOptions::default()
+    };
+    let hosts = gameday::target::open(&s, &options).await.unwrap();
+    assert_eq!(hosts["box"].len(), 3);
+    for h in &hosts["box"] {
+        assert!(
+            h.exec("true", Duration::from_secs(5)).await.success(),
+            "{}",
+            h.name()
+        );
+    }
+    assert_eq!(
+        connections_to(p.bastion_port),
+        1,
+        "one bastion login for three hosts"
+    );
+    assert_eq!(
+        connections_to(p.inner.port),
+        0,
+        "inner is never dialled directly"
+    );
+    drop(hosts);
+}
