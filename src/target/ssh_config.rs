@@ -70,6 +70,8 @@ pub struct HostConfig {
     pub proxy_jump: Option<String>,
     /// Where that `ProxyJump` is written.
     pub proxy_jump_at: Option<(PathBuf, usize)>,
+    /// Where the `HostName` is written.
+    pub host_name_at: Option<(PathBuf, usize)>,
 }
 
 /// Where a host is actually dialled when the config rewrites it: the address (and the bastion) a
@@ -302,7 +304,16 @@ impl SshConfig {
                     }
                     self.entries.push(opt(Key::Port, v));
                 }
-                "user" => self.entries.push(opt(Key::User, one("User")?)),
+                "user" => {
+                    let v = one("User")?;
+                    if !v.contains('%') && !safe_user(&v) {
+                        return Err(err(format!(
+                            "User `{}` is not a user name gameday accepts (letters, digits, `.`, `_`, `-`, `@`)",
+                            v.escape_debug()
+                        )));
+                    }
+                    self.entries.push(opt(Key::User, v));
+                }
                 "identityfile" => self
                     .entries
                     .push(opt(Key::IdentityFile, one("IdentityFile")?)),
@@ -326,7 +337,13 @@ impl SshConfig {
         let mut out = HostConfig::default();
         self.each(name, |key, value, at| {
             let slot = match key {
-                Key::HostName => &mut out.host_name,
+                Key::HostName => {
+                    if out.host_name.is_none() {
+                        out.host_name = Some(percent(value, name, at)?);
+                        out.host_name_at = Some(at.clone());
+                    }
+                    return Ok(());
+                }
                 Key::User => &mut out.user,
                 Key::ProxyJump => {
                     if out.proxy_jump.is_none() {
@@ -382,19 +399,35 @@ impl SshConfig {
         mut f: impl FnMut(Key, &str, &(PathBuf, usize)) -> Result<(), SshConfigError>,
     ) -> Result<(), SshConfigError> {
         let mut active = true;
+        // An Include read inside a block that does not apply never applies, whatever its own
+        // `Host` lines say (OpenSSH's SSHCONF_NEVERMATCH).
+        let mut never = false;
         let mut saved = Vec::new();
         for e in &self.entries {
             match e {
-                Entry::Host(pats) => active = host_matches(pats, name),
-                Entry::Match(all) => active = *all,
-                Entry::Include(true) => saved.push(active),
-                Entry::Include(false) => active = saved.pop().unwrap_or(active),
+                Entry::Host(pats) => active = !never && host_matches(pats, name),
+                Entry::Match(all) => active = !never && *all,
+                Entry::Include(true) => {
+                    saved.push((active, never));
+                    never = never || !active;
+                }
+                Entry::Include(false) => {
+                    (active, never) = saved.pop().unwrap_or((active, never));
+                }
                 Entry::Opt { key, value, at } if active => f(*key, value, at)?,
                 Entry::Opt { .. } => {}
             }
         }
         Ok(())
     }
+}
+
+fn safe_user(u: &str) -> bool {
+    !u.is_empty()
+        && !u.starts_with('-')
+        && u.len() <= 64
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
 fn host_matches(pats: &[(bool, String)], name: &str) -> bool {
@@ -529,6 +562,31 @@ pub fn apply(
         message,
     };
     let host = found.host_name.clone().unwrap_or_else(|| name.clone());
+    // The address reaches known_hosts lines and manual `ssh` lines: the scenario's own rules.
+    if let Err(why) = crate::scenario::parse_host(&host).and_then(|a| {
+        if a.host == host {
+            Ok(())
+        } else {
+            Err(format!(
+                "HostName `{host}` must be a bare host name or address"
+            ))
+        }
+    }) {
+        return Err(err(&found.host_name_at, format!("host `{name}`: {why}")));
+    }
+    for (who, u) in [("User", found.user.as_deref())] {
+        if let Some(u) = u
+            && !safe_user(u)
+        {
+            return Err(err(
+                &None,
+                format!(
+                    "host `{name}`: {who} `{}` is not a valid user name",
+                    u.escape_debug()
+                ),
+            ));
+        }
+    }
     let port = if t.addr.port != 22 {
         t.addr.port
     } else {
@@ -564,12 +622,32 @@ pub fn apply(
                     b.port.unwrap_or(22)
                 },
             );
+            if crate::scenario::parse_host(&addr.host).map(|a| a.host) != Ok(addr.host.clone()) {
+                return Err(err(
+                    &b.host_name_at,
+                    format!(
+                        "bastion `{}`: HostName `{}` must be a bare host name or address",
+                        alias.host,
+                        addr.host.escape_debug()
+                    ),
+                ));
+            }
             if addr.host != alias.host {
                 addr.name = Some(alias.host.clone());
             }
+            let user = user.or(b.user).unwrap_or(default_user);
+            if !safe_user(&user) {
+                return Err(err(
+                    &found.proxy_jump_at,
+                    format!(
+                        "host `{name}`: ProxyJump user `{}` is not a valid user name",
+                        user.escape_debug()
+                    ),
+                ));
+            }
             Some(Jump {
                 addr,
-                user: user.or(b.user).unwrap_or(default_user),
+                user,
                 identity: b.identity.or_else(|| t.identity.clone()),
             })
         }

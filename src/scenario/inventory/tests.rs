@@ -102,6 +102,14 @@ fn ini_ranges_children_all_and_ungrouped() {
 }
 
 #[test]
+fn ini_comments_after_host_vars_are_comments() {
+    let inv = ini("[web]\nweb-1 zone=a # the primary\n; a comment\n[web:vars]\n# x=1\n").unwrap();
+    let web = inv.hosts("web", false).unwrap();
+    assert_eq!(web[0].tags.len(), 1, "{:?}", web[0].tags);
+    assert_eq!(web[0].tags["zone"], "a");
+}
+
+#[test]
 fn ranges_pad_step_and_letters() {
     assert_eq!(expand("w[08:10]").unwrap(), ["w08", "w09", "w10"]);
     assert_eq!(expand("w[1:5:2]").unwrap(), ["w1", "w3", "w5"]);

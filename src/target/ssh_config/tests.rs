@@ -230,3 +230,32 @@ fn validate_reports_hosts_the_config_cannot_be_applied_to() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn an_include_inside_a_block_that_does_not_apply_never_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let inc = dir.path().join("inc");
+    std::fs::write(&inc, "Host *\n  Port 2999\n").unwrap();
+    let c = SshConfig::parse(
+        Path::new("cfg"),
+        &format!(
+            "Host only-this\n  Include {}\nHost *\n  Port 2000\n",
+            inc.display()
+        ),
+    )
+    .unwrap();
+    assert_eq!(c.query("only-this").unwrap().port, Some(2999));
+    // For any other host the included `Host *` is inside `Host only-this`: not applied.
+    assert_eq!(c.query("other").unwrap().port, Some(2000));
+}
+
+#[test]
+fn odd_host_names_and_users_are_refused() {
+    let e = SshConfig::parse(Path::new("cfg"), "Host a\n  User \"x;rm\"\n").unwrap_err();
+    assert!(e.line == 2 && e.message.contains("not a user name"), "{e}");
+    let c = parse("Host a\n  HostName \"x y\"\nHost b\n  HostName 10.0.0.1:22\n");
+    for h in ["a", "b"] {
+        let e = configured_targets(&ssh_target(h), Some(&c)).unwrap_err();
+        assert_eq!(e.line, if h == "a" { 2 } else { 4 }, "{e}");
+    }
+}
