@@ -43,6 +43,8 @@ struct Group {
 #[derive(Debug, Default)]
 struct HostEntry {
     pos: Pos,
+    /// The groups that list this host directly.
+    groups: BTreeSet<String>,
     /// `name:port` in an INI host line.
     port: Option<u16>,
     vars: Vars,
@@ -180,8 +182,10 @@ impl Inventory {
     }
 
     fn add_host(&mut self, group: &str, name: &str, pos: Pos, port: Option<u16>, vars: Vars) {
+        let h = self.hosts.entry(name.to_string()).or_default();
+        let new_in_group = h.groups.insert(group.to_string());
         let g = self.group(group, pos);
-        if !g.hosts.iter().any(|h| h == name) {
+        if new_in_group {
             g.hosts.push(name.to_string());
         }
         let h = self.hosts.entry(name.to_string()).or_default();
@@ -502,13 +506,9 @@ impl Inventory {
         if group == "ungrouped" {
             return self
                 .hosts
-                .keys()
-                .filter(|h| {
-                    !self.groups.iter().any(|(g, grp)| {
-                        g != "all" && g != "ungrouped" && grp.hosts.iter().any(|x| x == *h)
-                    })
-                })
-                .map(String::as_str)
+                .iter()
+                .filter(|(_, e)| e.groups.iter().all(|g| g == "all" || g == "ungrouped"))
+                .map(|(h, _)| h.as_str())
                 .collect();
         }
         let mut seen = BTreeSet::new();
@@ -542,11 +542,10 @@ impl Inventory {
         parents: &BTreeMap<&'a str, Vec<&'a str>>,
     ) -> Vec<&'a str> {
         let direct: Vec<&str> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| g.hosts.iter().any(|h| h == host))
-            .map(|(n, _)| n.as_str())
-            .collect();
+            .hosts
+            .get(host)
+            .map(|e| e.groups.iter().map(String::as_str).collect())
+            .unwrap_or_default();
         let mut all = BTreeSet::new();
         let mut stack = direct;
         stack.push("all");
@@ -592,6 +591,7 @@ impl Inventory {
     ) -> Result<Vec<HostAddr>, Vec<Diagnostic>> {
         let parents = self.parents();
         let mut out: Vec<HostAddr> = Vec::new();
+        let mut seen: std::collections::HashMap<(String, u16), String> = Default::default();
         let mut errors = Vec::new();
         for name in self.members(group) {
             let Some(entry) = self.hosts.get(name) else {
@@ -606,15 +606,16 @@ impl Inventory {
             vars.extend(entry.vars.iter().map(|(k, v)| (k.as_str(), v)));
             match self.address(name, entry, &vars, identity_given) {
                 Ok(addr) => {
-                    if let Some(other) = out.iter().find(|a| **a == addr) {
+                    let key = (addr.host.clone(), addr.port);
+                    if let Some(other) = seen.get(&key) {
                         errors.push(self.diag(
                             entry.pos,
                             format!(
-                                "hosts `{}` and `{name}` both reach {addr}; one address can be faulted once",
-                                other.label()
+                                "hosts `{other}` and `{name}` both reach {addr}; one address can be faulted once"
                             ),
                         ));
                     } else {
+                        seen.insert(key, addr.label());
                         out.push(addr);
                     }
                 }
