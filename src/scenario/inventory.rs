@@ -338,6 +338,17 @@ impl Inventory {
                 format!("inventory plugins are not run by gameday; {EXPORT_HINT}"),
             )]);
         }
+        if let Some(line) = text.lines().position(|l| l.contains("\"_meta\"")) {
+            return Err(vec![inv.diag(
+                Pos {
+                    line: line as u64 + 1,
+                    column: 1,
+                },
+                format!(
+                    "this is `ansible-inventory --list` JSON, not an inventory file; {EXPORT_HINT}"
+                ),
+            )]);
+        }
         let top: Option<BTreeMap<String, Spanned<Option<YGroup>>>> = serde_saphyr::from_str(text)
             .map_err(|e| {
             let (line, column) = e

@@ -225,6 +225,10 @@ fn vaulted_values_and_dynamic_sources_are_refused_with_what_to_do() {
     ));
     assert!(d.message.contains("vaulted"), "{d}");
     assert_eq!(d.line, 4, "{d}"); // where the vaulted text starts
+    let d = one_error(yaml(
+        "{\n  \"_meta\": { \"hostvars\": {} },\n  \"all\": { \"children\": [\"web\"] }\n}\n",
+    ));
+    assert!(d.message.contains("--list` JSON") && d.line == 2, "{d}");
     let d = one_error(yaml("plugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n"));
     assert!(d.message.contains("plugins are not run"), "{d}");
     let dir = tempfile::tempdir().unwrap();
