@@ -340,8 +340,12 @@ async fn handshake_with(
             client::connect_stream(config, stream, checker).await
         }
     };
-    // Key refusals name the address whose key was checked, so `gameday trust` hints are right.
-    let host = dial.to_string();
+    // Key refusals name what `gameday trust` takes: the address whose key was checked, or for a
+    // host behind a bastion its name as written (trust dials it through the bastion).
+    let host = match route.and_then(|r| r.jump.as_ref()) {
+        Some(_) => addr.to_string(),
+        None => dial.to_string(),
+    };
     match connected {
         Ok(h) => Ok(h),
         Err(e) => {

@@ -218,14 +218,42 @@ fn both_host_keys_are_checked_strictly() {
         "{out}"
     );
     assert!(!p.inner.path("ran-nob").exists());
-    // inner's key unknown: refused for the address dialled behind the bastion.
-    let (code, out, _) = p.run(&p.known_hosts(true, false), "noi");
+    // inner's key unknown: refused, named as written, with the trust command that works.
+    let kh = p.known_hosts(true, false);
+    let (code, out, _) = p.run(&kh, "noi");
     assert_eq!(code, Some(2), "{out}");
     assert!(
-        out.contains(&format!("127.0.0.1:{}: host key", p.inner.port)),
+        out.contains("inner: host key") && out.contains("gameday trust inner "),
         "{out}"
     );
     assert!(!p.inner.path("ran-noi").exists());
+    // That command fetches inner's key through the bastion and records it for the address
+    // dialled; then the run goes through.
+    let trusted = gameday()
+        .args(["trust", "inner", "--yes", "--known-hosts"])
+        .arg(&kh)
+        .arg("--ssh-config")
+        .arg(&p.config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        trusted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    let inner_key = std::fs::read_to_string(&p.inner.known_hosts).unwrap();
+    let inner_key = inner_key.split_whitespace().nth(2).unwrap();
+    let text = std::fs::read_to_string(&kh).unwrap();
+    assert!(
+        text.contains(&format!(
+            "[127.0.0.1]:{} ssh-ed25519 {inner_key}",
+            p.inner.port
+        )),
+        "{text}"
+    );
+    let (code, out, _) = p.run(&kh, "after-trust");
+    assert_eq!(code, Some(0), "{out}");
 }
 
 /// An in-process server whose key is in no user known_hosts.
