@@ -48,6 +48,7 @@ enum Key {
     User,
     IdentityFile,
     ProxyJump,
+    ProxyCommand,
     HashKnownHosts,
 }
 
@@ -72,6 +73,8 @@ pub struct HostConfig {
     pub proxy_jump_at: Option<(PathBuf, usize)>,
     /// Where the `HostName` is written.
     pub host_name_at: Option<(PathBuf, usize)>,
+    /// Where a `ProxyCommand` other than `none` is written (gameday does not run one).
+    pub proxy_command_at: Option<(PathBuf, usize)>,
 }
 
 /// Where a host is actually dialled when the config rewrites it: the address (and the bastion) a
@@ -318,6 +321,8 @@ impl SshConfig {
                     .entries
                     .push(opt(Key::IdentityFile, one("IdentityFile")?)),
                 "proxyjump" => self.entries.push(opt(Key::ProxyJump, one("ProxyJump")?)),
+                // Kept only to refuse it: ignored, the host would be dialled directly.
+                "proxycommand" => self.entries.push(opt(Key::ProxyCommand, rest.to_string())),
                 "hashknownhosts" => {
                     let v = one("HashKnownHosts")?.to_ascii_lowercase();
                     if v != "yes" && v != "no" {
@@ -335,6 +340,8 @@ impl SshConfig {
     /// first value obtained for each keyword wins.
     pub fn query(&self, name: &str) -> Result<HostConfig, SshConfigError> {
         let mut out = HostConfig::default();
+        // ProxyJump and ProxyCommand: whichever comes first wins, as in OpenSSH.
+        let mut proxy_decided = false;
         self.each(name, |key, value, at| {
             let slot = match key {
                 Key::HostName => {
@@ -346,7 +353,8 @@ impl SshConfig {
                 }
                 Key::User => &mut out.user,
                 Key::ProxyJump => {
-                    if out.proxy_jump.is_none() {
+                    if !proxy_decided {
+                        proxy_decided = true;
                         out.proxy_jump = Some(percent(value, name, at)?);
                         out.proxy_jump_at = Some(at.clone());
                     }
@@ -365,6 +373,14 @@ impl SshConfig {
                     return Ok(());
                 }
                 Key::HashKnownHosts => return Ok(()),
+                Key::ProxyCommand => {
+                    if !proxy_decided {
+                        proxy_decided = true;
+                        out.proxy_command_at =
+                            (!value.eq_ignore_ascii_case("none")).then(|| at.clone());
+                    }
+                    return Ok(());
+                }
             };
             if slot.is_none() {
                 *slot = Some(percent(value, name, at)?);
@@ -561,6 +577,14 @@ pub fn apply(
         line: at.as_ref().map(|a| a.1).unwrap_or(0),
         message,
     };
+    if found.proxy_command_at.is_some() && found.proxy_jump.is_none() {
+        return Err(err(
+            &found.proxy_command_at,
+            format!(
+                "host `{name}`: ProxyCommand is not run by gameday; use `ProxyJump` (one bastion)"
+            ),
+        ));
+    }
     let host = found.host_name.clone().unwrap_or_else(|| name.clone());
     // The address reaches known_hosts lines and manual `ssh` lines: the scenario's own rules.
     if let Err(why) = crate::scenario::parse_host(&host).and_then(|a| {

@@ -210,6 +210,14 @@ fn proxy_jump_through_one_bastion_looked_up_in_the_config() {
             .route
             .is_none()
     );
+    // A ProxyCommand is refused for its host, never silently dialled direct.
+    let c = parse("Host pc\n  ProxyCommand ssh -W %h:%p gw\nHost nopc\n  ProxyCommand none\n");
+    let e = configured_targets(&ssh_target("pc"), Some(&c)).unwrap_err();
+    assert!(e.message.contains("ProxyCommand") && e.line == 2, "{e}");
+    assert!(configured_targets(&ssh_target("nopc"), Some(&c)).is_ok());
+    // First of the two wins: a ProxyJump written after a ProxyCommand does not hide it.
+    let c = parse("Host pc\n  ProxyCommand nc gw 22\nHost *\n  ProxyJump gw\n");
+    assert!(configured_targets(&ssh_target("pc"), Some(&c)).is_err());
 }
 
 #[test]
