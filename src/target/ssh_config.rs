@@ -7,8 +7,9 @@
 //! with unknown keywords allowed the options under a `Match` line land in the `Host` block before
 //! it (a wrong `HostName` is a wrong host faulted), and without, any keyword it does not know
 //! refuses the whole file; its errors carry no line, and it does not expand `%h`. This reader knows
-//! the handful of keywords gameday uses, skips every other one, skips `Match` blocks (but
-//! `Match all`), and names FILE:LINE in every error.
+//! the handful of keywords gameday uses, skips every other one, refuses a `Match` block (but
+//! `Match all`) that sets one of those keywords (it cannot evaluate the condition, and guessing
+//! could dial the wrong host), and names FILE:LINE in every error.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -189,7 +190,7 @@ impl SshConfig {
     /// Reads `path` and every file it includes.
     pub fn load(path: &Path) -> Result<SshConfig, SshConfigError> {
         let mut config = SshConfig::default();
-        config.read(path, 0, 0, path)?;
+        config.read(path, 0, 0, path, None)?;
         Ok(config)
     }
 
@@ -197,7 +198,7 @@ impl SshConfig {
     pub fn parse(path: &Path, text: &str) -> Result<SshConfig, SshConfigError> {
         let mut config = SshConfig::default();
         config.files.push(path.to_path_buf());
-        config.parse_text(path, text, 0)?;
+        config.parse_text(path, text, 0, None)?;
         Ok(config)
     }
 
@@ -207,6 +208,7 @@ impl SshConfig {
         depth: usize,
         line: usize,
         from: &Path,
+        in_match: Option<usize>,
     ) -> Result<(), SshConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| SshConfigError {
             file: from.to_path_buf(),
@@ -214,10 +216,18 @@ impl SshConfig {
             message: format!("cannot read ssh config {}: {e}", path.display()),
         })?;
         self.files.push(path.to_path_buf());
-        self.parse_text(path, &text, depth)
+        self.parse_text(path, &text, depth, in_match)
     }
 
-    fn parse_text(&mut self, path: &Path, text: &str, depth: usize) -> Result<(), SshConfigError> {
+    /// `in_match`: the line of the `Match` block (not `all`) the text sits in, whose conditions
+    /// gameday does not evaluate.
+    fn parse_text(
+        &mut self,
+        path: &Path,
+        text: &str,
+        depth: usize,
+        mut in_match: Option<usize>,
+    ) -> Result<(), SshConfigError> {
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let err = |message: String| SshConfigError {
@@ -240,6 +250,17 @@ impl SshConfig {
                 return Err(err("unbalanced quotes".into()));
             };
             let keyword = keyword.to_ascii_lowercase();
+            if let Some(m) = in_match
+                && matches!(
+                    keyword.as_str(),
+                    "hostname" | "port" | "user" | "identityfile" | "proxyjump" | "proxycommand"
+                )
+            {
+                return Err(err(format!(
+                    "`{}` under the `Match` of line {m}: gameday does not evaluate `Match` conditions, so it cannot tell which hosts this applies to; move it under a `Host` block, or pass --ssh-config a file without it",
+                    keyword_as_written(l)
+                )));
+            }
             let one = |what: &str| -> Result<String, SshConfigError> {
                 match &args[..] {
                     [v] => Ok(v.clone()),
@@ -267,12 +288,11 @@ impl SshConfig {
                         })
                         .collect();
                     self.entries.push(Entry::Host(pats));
+                    in_match = None;
                 }
                 "match" => {
                     let all = args.len() == 1 && args[0].eq_ignore_ascii_case("all");
-                    if !all {
-                        tracing::warn!(file = %path.display(), line, "ssh config: `Match` blocks other than `Match all` are not applied by gameday");
-                    }
+                    in_match = (!all).then_some(line);
                     self.entries.push(Entry::Match(all));
                 }
                 "include" => {
@@ -294,7 +314,7 @@ impl SshConfig {
                         };
                         for file in glob_files(&p) {
                             self.entries.push(Entry::Include(true));
-                            self.read(&file, depth + 1, line, path)?;
+                            self.read(&file, depth + 1, line, path, in_match)?;
                             self.entries.push(Entry::Include(false));
                         }
                     }
@@ -436,6 +456,12 @@ impl SshConfig {
         }
         Ok(())
     }
+}
+
+fn keyword_as_written(line: &str) -> &str {
+    line.split(|c: char| c.is_whitespace() || c == '=')
+        .next()
+        .unwrap_or(line)
 }
 
 fn safe_user(u: &str) -> bool {

@@ -31,7 +31,7 @@ Host db-* !db-skip
     IdentityFile "/keys/db key"
 
 Match exec "test -e /tmp/x"
-    HostName wrong.example
+    IdentityAgent ~/.agent.sock
 
 Host *
     User fallback
@@ -66,7 +66,7 @@ fn patterns_with_star_negation_and_percent_h() {
     assert_eq!(d.user.as_deref(), Some("postgres"));
     assert_eq!(d.identity, Some(PathBuf::from("/keys/db key")));
     assert_eq!(d.port, Some(2200));
-    // The Match block is not applied; the negated name falls through to `Host *`.
+    // The negated name falls through to `Host *`.
     let s = c.query("db-skip").unwrap();
     assert_eq!(s.host_name, None);
     assert_eq!(s.user.as_deref(), Some("fallback"));
@@ -117,6 +117,24 @@ fn include_is_followed_with_globs_and_its_host_blocks_end_with_the_file() {
     let e = SshConfig::load(&looped).unwrap_err();
     assert!(e.message.contains("nested deeper"), "{e}");
     assert_eq!(e.line, 1);
+}
+
+#[test]
+fn a_match_block_setting_what_gameday_uses_is_refused_at_its_line() {
+    let e = SshConfig::parse(
+        Path::new("cfg"),
+        "Host a\n  Port 2\nMatch host web-* exec \"true\"\n  ForwardAgent no\n  HostName other\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 5, "{e}");
+    assert!(
+        e.message.contains("`HostName` under the `Match` of line 3")
+            && e.message.contains("--ssh-config"),
+        "{e}"
+    );
+    // `Match all` applies to every host, like `Host *`.
+    let c = parse("Match all\n  User everyone\n");
+    assert_eq!(c.query("x").unwrap().user.as_deref(), Some("everyone"));
 }
 
 #[test]
