@@ -66,6 +66,7 @@ async fn main() {
         user: sshd.user.clone(),
         sudo: false,
         identity: Some(sshd.identity.clone()),
+        route: None,
     };
     let mut cold = Vec::new();
     for _ in 0..10 {

@@ -137,7 +137,11 @@ pub async fn run_headless(plan: &Plan, dir: &Path, options: Options) -> u8 {
             },
             What::Demo { name } => match crate::lab::demo::Demo::prepare(name).await {
                 Ok(d) => {
-                    let mut o = options.clone();
+                    // As `gameday demo`: the lab's own known_hosts, no user ssh config.
+                    let mut o = Options {
+                        fanout: options.fanout,
+                        ..Options::default()
+                    };
                     o.open.ssh.known_hosts = d.lab.known_hosts.clone();
                     (d.scenario.clone(), o, Some(d))
                 }

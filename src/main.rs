@@ -28,6 +28,10 @@ enum Cmd {
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Also apply this OpenSSH client config to every SSH host (default ~/.ssh/config when it
+        /// exists): a ProxyJump with two hops, an unknown %-token… are reported. Connects nowhere.
+        #[arg(long, value_name = "FILE")]
+        ssh_config: Option<PathBuf>,
     },
     /// Run a game day.
     Run {
@@ -86,6 +90,10 @@ enum Cmd {
         /// Add without asking (after printing the fingerprint), e.g. when it was checked out of band.
         #[arg(long)]
         yes: bool,
+        /// OpenSSH client config: HOST may be an alias (default ~/.ssh/config when it exists);
+        /// `HashKnownHosts yes` there writes a hashed entry.
+        #[arg(long, value_name = "FILE")]
+        ssh_config: Option<PathBuf>,
     },
     /// Watch a run from a second seat: print its journal's events as they are written (exit 3
     /// when the run died: no writer and no end).
@@ -137,19 +145,55 @@ struct SshArgs {
     /// A changed key is refused all the same.
     #[arg(long)]
     accept_new: bool,
+    /// OpenSSH client config for Host aliases (HostName, Port, User, IdentityFile, ProxyJump,
+    /// Include) (default ~/.ssh/config when it exists). Scenario values win over it.
+    #[arg(long, value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
+    /// System-wide known_hosts, read (never written) beside --known-hosts
+    /// (default /etc/ssh/ssh_known_hosts).
+    #[arg(long, value_name = "FILE")]
+    global_known_hosts: Option<PathBuf>,
 }
 
 impl SshArgs {
-    fn open_options(&self, fanout: usize) -> target::OpenOptions {
+    /// Errors (an unreadable or malformed ssh config) are printed; the caller exits 2.
+    fn open_options(&self, fanout: usize) -> Option<target::OpenOptions> {
         let mut ssh = target::ssh::SshOptions::default();
         if let Some(k) = &self.known_hosts {
             ssh.known_hosts = k.clone();
         }
         ssh.accept_new = self.accept_new;
-        target::OpenOptions {
+        if let Some(g) = &self.global_known_hosts {
+            ssh.global_known_hosts = Some(g.clone());
+        }
+        ssh.config = load_ssh_config(self.ssh_config.as_deref())?;
+        Some(target::OpenOptions {
             ssh,
             fanout,
             ..Default::default()
+        })
+    }
+}
+
+/// `--ssh-config FILE`, else `~/.ssh/config` when it exists. `None` in the outer option: invalid.
+fn load_ssh_config(
+    path: Option<&std::path::Path>,
+) -> Option<Option<std::sync::Arc<target::ssh_config::SshConfig>>> {
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => match target::ssh_config::default_path() {
+            Some(p) => p,
+            None => return Some(None),
+        },
+    };
+    match target::ssh_config::SshConfig::load(&path) {
+        Ok(c) => Some(Some(std::sync::Arc::new(c))),
+        Err(e) => {
+            gameday::errln!("gameday: {e}");
+            gameday::errln!(
+                "gameday: fix the ssh config (or pass --ssh-config another file); nothing was run"
+            );
+            None
         }
     }
 }
@@ -178,7 +222,24 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match command {
-            Cmd::Validate { files } => gameday::scenario::validate_files(&files),
+            Cmd::Validate { files, ssh_config } => {
+                let code = gameday::scenario::validate_files(&files);
+                let Some(config) = load_ssh_config(ssh_config.as_deref()) else {
+                    return exit::INVALID;
+                };
+                let Some(config) = config else {
+                    return code;
+                };
+                let mut bad = false;
+                for f in &files {
+                    let Ok(s) = Scenario::load(f) else { continue };
+                    for p in target::ssh_config::check_scenario(&config, &s) {
+                        gameday::outln!("{}: {p}", f.display());
+                        bad = true;
+                    }
+                }
+                if bad { exit::INVALID } else { code }
+            }
             Cmd::Run {
                 file,
                 headless,
@@ -195,9 +256,12 @@ fn main() -> ExitCode {
                         return exit::INVALID;
                     }
                 };
+                let Some(open) = ssh.open_options(fanout) else {
+                    return exit::INVALID;
+                };
                 let options = Options {
                     fanout,
-                    open: ssh.open_options(fanout),
+                    open,
                     ..Options::default()
                 };
                 if dry_run {
@@ -239,13 +303,22 @@ fn main() -> ExitCode {
                 session::hold_signals(
                     "recover is rolling back; it exits when every fault has a result",
                 );
-                session::recover(&journal, &ssh.open_options(64)).await
+                let Some(open) = ssh.open_options(64) else {
+                    return exit::INVALID;
+                };
+                session::recover(&journal, &open).await
             }
             Cmd::Trust {
                 host,
                 known_hosts,
                 yes,
-            } => target::trust::trust(&host, known_hosts, yes).await,
+                ssh_config,
+            } => {
+                let Some(config) = load_ssh_config(ssh_config.as_deref()) else {
+                    return exit::INVALID;
+                };
+                target::trust::trust(&host, known_hosts, config, yes).await
+            }
             Cmd::Day {
                 plan,
                 headless,
@@ -269,9 +342,12 @@ fn main() -> ExitCode {
                     return exit::INVALID;
                 }
                 let dir = dir.unwrap_or_else(|| gameday::day::default_dir(&plan));
+                let Some(open) = ssh.open_options(fanout) else {
+                    return exit::INVALID;
+                };
                 let options = Options {
                     fanout,
-                    open: ssh.open_options(fanout),
+                    open,
                     ..Options::default()
                 };
                 gameday::day::run_headless(&plan, &dir, options).await

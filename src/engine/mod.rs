@@ -642,6 +642,10 @@ impl Engine {
                     ),
                     None => out.summary(),
                 };
+                let detail = match host.route() {
+                    Some(r) => format!("{detail}; dialled as {r}"),
+                    None => detail,
+                };
                 Done::Check {
                     name: format!("target {target}: {} reachable", host.name()),
                     ok: out.success(),

@@ -64,6 +64,10 @@ pub const MAX_SELECT_EXCLUDE: usize = 10_000;
 /// Sizes of a step's `expand:` (rounds): each round runs the whole step again.
 pub const MAX_EXPAND_ROUNDS: usize = 10;
 /// `expect_status:` of an http metric: the HTTP status range.
+/// Hosts one inventory file may hold (ranges expanded): far past any fleet one console drives.
+pub const MAX_INVENTORY_HOSTS: usize = 100_000;
+/// An inventory file's size: a static inventory of the host limit fits well within it.
+pub const MAX_INVENTORY_BYTES: u64 = 64 << 20;
 pub const STATUS_RANGE: std::ops::RangeInclusive<u16> = 100..=599;
 
 /// Query parameter names that carry credentials (compared lowercased, `-` read as `_`).

@@ -5,6 +5,7 @@
 
 pub mod duration;
 mod faults;
+pub mod inventory;
 pub mod limits;
 mod notify;
 pub mod plan;
@@ -154,6 +155,10 @@ pub struct HostAddr {
     /// Not part of the identity. Absent in older journals.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The login user an inventory gives this host (`ansible_user`); the target's `user` wins.
+    /// Not part of the identity. Absent in older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl HostAddr {
@@ -163,6 +168,7 @@ impl HostAddr {
             port,
             name: None,
             tags: BTreeMap::new(),
+            user: None,
         }
     }
 
@@ -1089,11 +1095,15 @@ impl Validator {
         let at = &t.referenced;
         let spec = &t.value;
         if spec.local {
-            if !spec.hosts.is_empty() || spec.user.is_some() || spec.identity.is_some() {
+            if !spec.hosts.is_empty()
+                || spec.user.is_some()
+                || spec.identity.is_some()
+                || spec.inventory.is_some()
+            {
                 self.err(
                     at,
                     format!(
-                        "target `{name}`: `local: true` cannot also have hosts, user or identity"
+                        "target `{name}`: `local: true` cannot also have hosts, inventory, user or identity"
                     ),
                 );
                 return None;
@@ -1103,14 +1113,16 @@ impl Validator {
                 transport: Transport::Local,
             });
         }
-        if spec.hosts.is_empty() {
+        let mut hosts = Vec::new();
+        if spec.inventory.is_some() || spec.group.is_some() {
+            hosts = self.inventory_hosts(name, spec, at)?;
+        } else if spec.hosts.is_empty() {
             self.err(
                 at,
-                format!("target `{name}` needs `hosts: [...]` or `local: true`"),
+                format!("target `{name}` needs `hosts: [...]`, `inventory:` with `group:`, or `local: true`"),
             );
             return None;
         }
-        let mut hosts = Vec::new();
         for h in &spec.hosts {
             match parse_host(&h.value) {
                 Ok(addr) if hosts.contains(&addr) => self.err(

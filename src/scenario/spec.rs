@@ -88,6 +88,11 @@ pub struct TargetSpec {
     pub local: bool,
     #[serde(default)]
     pub hosts: Vec<Spanned<String>>,
+    /// A static Ansible inventory file (relative to the scenario) and the group to take.
+    #[serde(default)]
+    pub inventory: Option<Spanned<String>>,
+    #[serde(default)]
+    pub group: Option<Spanned<String>>,
     #[serde(default)]
     pub user: Option<String>,
     #[serde(default)]

@@ -57,6 +57,9 @@ pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
 }
 
+/// The system-wide file OpenSSH reads beside the user's; gameday reads it too, never writes it.
+pub const GLOBAL_PATH: &str = "/etc/ssh/ssh_known_hosts";
+
 /// The default file: `~/.ssh/known_hosts`.
 pub fn default_path() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".ssh").join("known_hosts"))
@@ -143,6 +146,50 @@ pub fn check(
     }
 }
 
+/// Checks `key` against the user's file and the system-wide one together, as OpenSSH does: a key
+/// `@revoked` in either is refused; a key recorded in either is known; else lines naming the host
+/// with other keys mean changed. Also returns the file that decided (for the message).
+pub fn check_all(
+    user: &Path,
+    global: Option<&Path>,
+    host: &str,
+    port: u16,
+    key: &PublicKey,
+) -> Result<(HostKeyStatus, PathBuf), KnownHostsError> {
+    let mut found = vec![(check(user, host, port, key)?, user)];
+    if let Some(g) = global {
+        found.push((check(g, host, port, key)?, g));
+    }
+    let rank = |s: &HostKeyStatus| match s {
+        HostKeyStatus::Revoked { .. } => 0,
+        HostKeyStatus::Known => 1,
+        HostKeyStatus::Changed { .. } => 2,
+        HostKeyStatus::Unknown => 3,
+    };
+    found.sort_by_key(|(s, _)| rank(s));
+    let (status, file) = found.swap_remove(0);
+    Ok((status, file.to_path_buf()))
+}
+
+/// [`recorded_algorithms`] of the user's file, then the system-wide one.
+pub fn recorded_algorithms_all(
+    user: &Path,
+    global: Option<&Path>,
+    host: &str,
+    port: u16,
+) -> Vec<Algorithm> {
+    let mut algs = recorded_algorithms(user, host, port);
+    for a in global
+        .map(|g| recorded_algorithms(g, host, port))
+        .unwrap_or_default()
+    {
+        if !algs.contains(&a) {
+            algs.push(a);
+        }
+    }
+    algs
+}
+
 /// The key algorithms recorded for a host, so that negotiation asks for a key we can check
 /// (as OpenSSH orders HostKeyAlgorithms) instead of tripping over a key of another type.
 pub fn recorded_algorithms(path: &Path, host: &str, port: u16) -> Vec<Algorithm> {
@@ -159,6 +206,45 @@ pub fn recorded_algorithms(path: &Path, host: &str, port: u16) -> Vec<Algorithm>
 
 /// Appends `host`:`port` with `key`, creating the file (and `~/.ssh`) when needed.
 pub fn append(path: &Path, host: &str, port: u16, key: &PublicKey) -> Result<(), KnownHostsError> {
+    append_as(path, &host_pattern(host, port), key)
+}
+
+/// [`append`] with the host name hashed (`|1|salt|HMAC-SHA1(salt, name)`, a fresh 20-byte salt),
+/// as OpenSSH writes entries under `HashKnownHosts yes`: the file does not list the hosts.
+pub fn append_hashed(
+    path: &Path,
+    host: &str,
+    port: u16,
+    key: &PublicKey,
+) -> Result<(), KnownHostsError> {
+    let mut salt = [0u8; 20];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(|source| KnownHostsError::Read {
+            path: PathBuf::from("/dev/urandom"),
+            source,
+        })?,
+        &mut salt,
+    )
+    .map_err(|source| KnownHostsError::Read {
+        path: PathBuf::from("/dev/urandom"),
+        source,
+    })?;
+    append_as(path, &hashed_name(&host_pattern(host, port), &salt)?, key)
+}
+
+/// `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`.
+fn hashed_name(name: &str, salt: &[u8]) -> Result<String, KnownHostsError> {
+    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(salt)
+        .map_err(|e| KnownHostsError::Encode(e.to_string()))?;
+    mac.update(name.as_bytes());
+    Ok(format!(
+        "|1|{}|{}",
+        BASE64.encode(salt),
+        BASE64.encode(&mac.finalize().into_bytes())
+    ))
+}
+
+fn append_as(path: &Path, name: &str, key: &PublicKey) -> Result<(), KnownHostsError> {
     let write_err = |source| KnownHostsError::Write {
         path: path.to_path_buf(),
         source,
@@ -187,7 +273,7 @@ pub fn append(path: &Path, host: &str, port: u16, key: &PublicKey) -> Result<(),
     };
     // One write of the whole line on an O_APPEND file: concurrent `--accept-new` connects
     // cannot interleave their lines.
-    let line = format!("{sep}{} {kind} {b64}\n", host_pattern(host, port));
+    let line = format!("{sep}{name} {kind} {b64}\n");
     f.write_all(line.as_bytes()).map_err(write_err)?;
     f.sync_all().map_err(write_err)
 }
@@ -345,6 +431,87 @@ mod tests {
         assert_eq!(
             check_text(&text, "db-1.prod", 22, &key(KEY_B)),
             HostKeyStatus::Revoked { line: 2 }
+        );
+    }
+
+    #[test]
+    fn hashed_append_hides_the_name_and_checks_as_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        append_hashed(&path, "db-1.prod", 22, &key(KEY_A)).unwrap();
+        append_hashed(&path, "db-1.prod", 2222, &key(KEY_B)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("db-1"), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        for l in &lines {
+            let name = l.split_whitespace().next().unwrap();
+            // |1|salt|hash with a 20-byte salt and a 20-byte HMAC-SHA1, as OpenSSH writes.
+            let parts: Vec<&str> = name.split('|').collect();
+            assert_eq!(parts[..2], ["", "1"], "{l}");
+            assert_eq!(BASE64.decode(parts[2].as_bytes()).unwrap().len(), 20);
+            assert_eq!(BASE64.decode(parts[3].as_bytes()).unwrap().len(), 20);
+        }
+        assert_ne!(
+            lines[0].split('|').nth(2),
+            lines[1].split('|').nth(2),
+            "fresh salts"
+        );
+        assert_eq!(
+            check(&path, "db-1.prod", 22, &key(KEY_A)).unwrap(),
+            HostKeyStatus::Known
+        );
+        assert_eq!(
+            check(&path, "db-1.prod", 2222, &key(KEY_B)).unwrap(),
+            HostKeyStatus::Known
+        );
+        assert_eq!(
+            check(&path, "db-1.prod", 22, &key(KEY_B)).unwrap(),
+            HostKeyStatus::Changed { lines: vec![1] }
+        );
+        assert_eq!(
+            check(&path, "db-2.prod", 22, &key(KEY_A)).unwrap(),
+            HostKeyStatus::Unknown
+        );
+        // The same name hashed with a known salt is the value ssh-keygen -H computes.
+        assert_eq!(
+            hashed_name("db-1.prod", b"salt").unwrap(),
+            hashed("db-1.prod", b"salt")
+        );
+    }
+
+    #[test]
+    fn the_system_wide_file_is_read_beside_the_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let (user, global) = (dir.path().join("user"), dir.path().join("ssh_known_hosts"));
+        let none = dir.path().join("missing");
+        std::fs::write(&global, format!("h {KEY_A}\n")).unwrap();
+        // Known through the system-wide file alone; a missing file knows nothing.
+        let (s, _) = check_all(&user, Some(&global), "h", 22, &key(KEY_A)).unwrap();
+        assert_eq!(s, HostKeyStatus::Known);
+        let (s, _) = check_all(&user, Some(&none), "h", 22, &key(KEY_A)).unwrap();
+        assert_eq!(s, HostKeyStatus::Unknown);
+        // Another key there is a changed key, and the message names that file.
+        let (s, file) = check_all(&user, Some(&global), "h", 22, &key(KEY_B)).unwrap();
+        assert_eq!(
+            (s, file),
+            (HostKeyStatus::Changed { lines: vec![1] }, global.clone())
+        );
+        // Recorded in either file is known (OpenSSH merges both).
+        std::fs::write(&user, format!("h {KEY_B}\n")).unwrap();
+        let (s, _) = check_all(&user, Some(&global), "h", 22, &key(KEY_B)).unwrap();
+        assert_eq!(s, HostKeyStatus::Known);
+        // Revoked in the system-wide file wins over the user's record.
+        std::fs::write(&global, format!("@revoked * {KEY_B}\n")).unwrap();
+        let (s, file) = check_all(&user, Some(&global), "h", 22, &key(KEY_B)).unwrap();
+        assert_eq!(
+            (s, file),
+            (HostKeyStatus::Revoked { line: 1 }, global.clone())
+        );
+        assert_eq!(
+            recorded_algorithms_all(&user, Some(&global), "h", 22).len(),
+            1,
+            "revoked keys are not asked for"
         );
     }
 

@@ -1,10 +1,12 @@
 //! Transports: where commands run. Every host is an `Arc<dyn Host>` opened once at run start and
 //! kept for the whole run, so rollback never waits on a new connection.
 
+pub mod jump;
 pub mod known_hosts;
 pub mod local;
 pub mod outcome;
 pub mod ssh;
+pub mod ssh_config;
 pub mod test_server;
 pub mod trust;
 
@@ -51,6 +53,12 @@ pub trait Host: Send + Sync {
 
     /// How long opening this host took (TCP + key exchange + authentication), for preflight.
     fn connect_ms(&self) -> Option<u64> {
+        None
+    }
+
+    /// Where the host is really dialled when the ssh config rewrote it (`10.0.0.5:2222 via
+    /// ops@bastion`), journaled with the preflight check beside the address as written.
+    fn route(&self) -> Option<String> {
         None
     }
 
@@ -111,6 +119,8 @@ pub type HostMap = BTreeMap<String, Vec<Arc<dyn Host>>>;
 pub enum TargetError {
     #[error("{} host(s) could not be opened; nothing was run:\n  {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
     Ssh(Vec<ssh::SshError>),
+    #[error("ssh config: {0}; nothing was run")]
+    Config(#[from] ssh_config::SshConfigError),
 }
 
 /// How targets are opened.
@@ -187,7 +197,8 @@ impl std::fmt::Debug for OnConnect {
     }
 }
 
-/// The SSH hosts of a target, resolved from the scenario (user defaults to `$USER`).
+/// The SSH hosts of a target, resolved from the scenario (user: the target's, else the host's
+/// inventory `ansible_user`, else `$USER`).
 pub fn ssh_targets(transport: &Transport) -> Vec<ssh::SshTarget> {
     match transport {
         Transport::Local => Vec::new(),
@@ -197,17 +208,19 @@ pub fn ssh_targets(transport: &Transport) -> Vec<ssh::SshTarget> {
             sudo,
             identity,
         } => {
-            let user = user
-                .clone()
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "root".into());
+            let default_user = std::env::var("USER").unwrap_or_else(|_| "root".into());
             hosts
                 .iter()
                 .map(|addr| ssh::SshTarget {
                     addr: addr.clone(),
-                    user: user.clone(),
+                    // The target's `user`, else the inventory's `ansible_user` for this host.
+                    user: user
+                        .clone()
+                        .or_else(|| addr.user.clone())
+                        .unwrap_or_else(|| default_user.clone()),
                     sudo: *sudo,
                     identity: identity.clone(),
+                    route: None,
                 })
                 .collect()
         }
@@ -219,18 +232,24 @@ pub fn ssh_targets(transport: &Transport) -> Vec<ssh::SshTarget> {
 /// with every failure named, before a single fault command is sent anywhere.
 pub async fn open(scenario: &Scenario, options: &OpenOptions) -> Result<HostMap, TargetError> {
     let mut wanted: BTreeMap<ssh::SshTarget, Vec<String>> = BTreeMap::new();
+    let mut of_target = BTreeMap::new();
     for (name, target) in &scenario.targets {
-        for t in ssh_targets(&target.transport) {
-            wanted.entry(t).or_default().push(name.clone());
+        let targets =
+            ssh_config::configured_targets(&target.transport, options.ssh.config.as_deref())?;
+        for t in &targets {
+            wanted.entry(t.clone()).or_default().push(name.clone());
         }
+        of_target.insert(name, targets);
     }
     let opened = connect_all(wanted.keys().cloned().collect(), options).await?;
     let mut map = HostMap::new();
     for (name, target) in &scenario.targets {
         let hosts: Vec<Arc<dyn Host>> = match &target.transport {
             Transport::Local => vec![Arc::new(local::LocalHost::new())],
-            Transport::Ssh { .. } => ssh_targets(&target.transport)
-                .iter()
+            Transport::Ssh { .. } => of_target
+                .get(name)
+                .into_iter()
+                .flatten()
                 .filter_map(|t| opened.get(t).cloned())
                 .collect(),
         };
@@ -253,7 +272,8 @@ pub async fn open_each(
         progress: OnConnect::default(),
         ..options.clone()
     };
-    open_each_with(scenario, wanted, move |t| {
+    let config = options.ssh.config.clone();
+    open_each_with(scenario, wanted, config.as_deref(), move |t| {
         let options = options.clone();
         Box::pin(async move {
             connect_all(vec![t.clone()], &options)
@@ -269,13 +289,24 @@ pub async fn open_each(
 async fn open_each_with(
     scenario: &Scenario,
     wanted: &[(String, String)],
+    config: Option<&ssh_config::SshConfig>,
     connect: impl Fn(ssh::SshTarget) -> BoxFuture<'static, Result<Arc<dyn Host>, String>>,
 ) -> BTreeMap<(String, String), Arc<dyn Host>> {
     let ssh_of = |target: &str, host: &str| {
         scenario.targets.get(target).and_then(|t| {
-            ssh_targets(&t.transport)
+            let plain = ssh_targets(&t.transport)
                 .into_iter()
-                .find(|s| s.addr.to_string() == host)
+                .find(|s| s.addr.to_string() == host)?;
+            // A config that cannot be applied costs only this host, which then says why.
+            let Some(c) = config else {
+                return Some((plain, None));
+            };
+            Some(
+                match ssh_config::configure(&t.transport, plain.clone(), c) {
+                    Ok(configured) => (configured, None),
+                    Err(e) => (plain, Some(format!("ssh config: {e}"))),
+                },
+            )
         })
     };
     let mut out: BTreeMap<(String, String), Arc<dyn Host>> = BTreeMap::new();
@@ -285,10 +316,11 @@ async fn open_each_with(
         let opened: Arc<dyn Host> = match scenario.targets.get(target).map(|t| &t.transport) {
             Some(Transport::Local) => Arc::new(local::LocalHost::new()),
             Some(Transport::Ssh { .. }) => match ssh_of(target, host) {
-                Some(t) => {
+                Some((t, None)) => {
                     dial.push((key, t));
                     continue;
                 }
+                Some((t, Some(why))) => Arc::new(Unreachable::new(host, why, Some(t))),
                 None => Arc::new(Unreachable::new(
                     host,
                     format!("host {host} is not in target `{target}` of the journal's scenario"),
@@ -544,6 +576,7 @@ mod tests {
                 user: "u".into(),
                 sudo: false,
                 identity: None,
+                route: None,
             })
             .collect();
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -659,7 +692,7 @@ steps:
             ("here".to_string(), "local".to_string()),
             ("gone".to_string(), "x".to_string()),
         ];
-        let opened = open_each_with(&scenario, &wanted, |t| {
+        let opened = open_each_with(&scenario, &wanted, None, |t| {
             Box::pin(async move {
                 if t.addr.port == 2222 {
                     panic!("injected: connect task dies");

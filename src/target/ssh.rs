@@ -33,12 +33,18 @@ const LOCAL_GRACE: Duration = Duration::from_secs(KILL_AFTER_S + 5);
 pub struct SshOptions {
     /// The known_hosts file checked (and written by `--accept-new` / `gameday trust`).
     pub known_hosts: PathBuf,
+    /// The system-wide known_hosts, read beside `known_hosts`, never written
+    /// (default `/etc/ssh/ssh_known_hosts`; a missing file knows no host).
+    pub global_known_hosts: Option<PathBuf>,
     /// Trust and record the key of a host that has no entry yet (OpenSSH `accept-new`).
     /// A changed key is refused all the same.
     pub accept_new: bool,
     pub connect_timeout: Duration,
     pub keepalive_interval: Duration,
     pub keepalive_max: usize,
+    /// The user's ssh client config (`~/.ssh/config` or `--ssh-config`), applied when hosts are
+    /// opened. `None` (the default, and every test that does not set one): the scenario alone.
+    pub config: Option<Arc<super::ssh_config::SshConfig>>,
 }
 
 impl Default for SshOptions {
@@ -46,10 +52,12 @@ impl Default for SshOptions {
         SshOptions {
             known_hosts: known_hosts::default_path()
                 .unwrap_or_else(|| PathBuf::from(".ssh/known_hosts")),
+            global_known_hosts: Some(PathBuf::from(known_hosts::GLOBAL_PATH)),
             accept_new: false,
             connect_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(5),
             keepalive_max: 3,
+            config: None,
         }
     }
 }
@@ -61,6 +69,9 @@ pub struct SshTarget {
     pub user: String,
     pub sudo: bool,
     pub identity: Option<PathBuf>,
+    /// Where the ssh config says this host is dialled (and through which bastion), when that
+    /// differs from `addr`; `addr` stays the host's identity.
+    pub route: Option<super::ssh_config::Route>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +135,8 @@ pub enum SshError {
 struct KeyCheck {
     refused: Option<Refusal>,
     key: Option<PublicKey>,
+    /// The known_hosts file whose lines decided a refusal.
+    file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,10 +152,15 @@ enum Refusal {
 pub struct KeyChecker {
     addr: HostAddr,
     known_hosts: PathBuf,
+    global_known_hosts: Option<PathBuf>,
+    /// Write accepted keys hashed (the ssh config's `HashKnownHosts yes`).
+    hash: bool,
     accept_new: bool,
     /// Only record, never refuse: used by `gameday trust` to show a key before asking.
     probe_only: bool,
     seen: Arc<Mutex<KeyCheck>>,
+    /// The bastion a `ProxyJump` connection rides on, kept alive exactly as long as this session.
+    _bastion: Option<Arc<Handle<KeyChecker>>>,
 }
 
 impl client::Handler for KeyChecker {
@@ -160,11 +178,28 @@ impl client::Handler for KeyChecker {
             self.record(Some(key.clone()), Some(Refusal::Unknown));
             return Ok(false);
         }
-        let status = known_hosts::check(&self.known_hosts, &self.addr.host, self.addr.port, key);
+        let status = known_hosts::check_all(
+            &self.known_hosts,
+            self.global_known_hosts.as_deref(),
+            &self.addr.host,
+            self.addr.port,
+            key,
+        )
+        .map(|(status, file)| {
+            if let Ok(mut s) = self.seen.lock() {
+                s.file = Some(file);
+            }
+            status
+        });
+        let append = if self.hash {
+            known_hosts::append_hashed
+        } else {
+            known_hosts::append
+        };
         let refusal = match status {
             Ok(HostKeyStatus::Known) => None,
             Ok(HostKeyStatus::Unknown) if self.accept_new => {
-                match known_hosts::append(&self.known_hosts, &self.addr.host, self.addr.port, key) {
+                match append(&self.known_hosts, &self.addr.host, self.addr.port, key) {
                     Ok(()) => {
                         tracing::warn!(host = %self.addr, fingerprint = %known_hosts::fingerprint(key), "accept-new: recorded a new host key");
                         None
@@ -240,35 +275,78 @@ fn client_config(opts: &SshOptions, known_algs: Vec<Algorithm>) -> client::Confi
 }
 
 /// Opens the TCP socket ourselves (TCP_NODELAY) and runs the SSH handshake with the key check.
-async fn handshake(addr: &HostAddr, opts: &SshOptions) -> Result<Handle<KeyChecker>, SshError> {
-    handshake_with(addr, opts, false, Arc::new(Mutex::new(KeyCheck::default()))).await
+pub(super) async fn handshake(
+    target: &SshTarget,
+    opts: &SshOptions,
+) -> Result<Handle<KeyChecker>, SshError> {
+    let seen = Arc::new(Mutex::new(KeyCheck::default()));
+    handshake_with(&target.addr, target.route.as_ref(), opts, false, seen).await
 }
 
 async fn handshake_with(
     addr: &HostAddr,
+    route: Option<&super::ssh_config::Route>,
     opts: &SshOptions,
     probe_only: bool,
     seen: Arc<Mutex<KeyCheck>>,
 ) -> Result<Handle<KeyChecker>, SshError> {
     let host = addr.to_string();
-    let stream = tokio::net::TcpStream::connect((addr.host.as_str(), addr.port))
-        .await
-        .map_err(|e| SshError::Connect {
-            host: host.clone(),
-            why: e.to_string(),
-        })?;
-    // Without it each round trip waits on the delayed-ACK timer (~40 ms here).
-    let _ = stream.set_nodelay(true);
-    let checker = KeyChecker {
-        addr: addr.clone(),
+    // The key is checked for the address dialled (OpenSSH checks the `HostName`).
+    let dial = route.map_or_else(|| addr.clone(), |r| HostAddr::new(r.host.clone(), r.port));
+    let mut checker = KeyChecker {
+        addr: dial.clone(),
         known_hosts: opts.known_hosts.clone(),
+        global_known_hosts: opts.global_known_hosts.clone(),
+        hash: opts
+            .config
+            .as_ref()
+            .is_some_and(|c| c.hash_known_hosts(&addr.host)),
         accept_new: opts.accept_new,
         probe_only,
         seen: seen.clone(),
+        _bastion: None,
     };
-    let algs = known_hosts::recorded_algorithms(&opts.known_hosts, &addr.host, addr.port);
+    let algs = known_hosts::recorded_algorithms_all(
+        &opts.known_hosts,
+        opts.global_known_hosts.as_deref(),
+        &dial.host,
+        dial.port,
+    );
     let config = Arc::new(client_config(opts, algs));
-    match client::connect_stream(config, stream, checker).await {
+    let connected = match route.and_then(|r| r.jump.as_ref()) {
+        Some(jump) => {
+            // Boxed: the bastion's own handshake comes back here (without a route).
+            let (bastion, stream) = Box::pin(super::jump::through(jump, &dial, opts))
+                .await
+                .map_err(|e| match e {
+                    super::jump::JumpError::Bastion(e) => e,
+                    super::jump::JumpError::Channel(why) => SshError::Connect {
+                        host: host.clone(),
+                        why,
+                    },
+                })?;
+            checker._bastion = Some(bastion);
+            client::connect_stream(config, stream, checker).await
+        }
+        None => {
+            let stream = tokio::net::TcpStream::connect((dial.host.as_str(), dial.port))
+                .await
+                .map_err(|e| SshError::Connect {
+                    host: host.clone(),
+                    why: e.to_string(),
+                })?;
+            // Without it each round trip waits on the delayed-ACK timer (~40 ms here).
+            let _ = stream.set_nodelay(true);
+            client::connect_stream(config, stream, checker).await
+        }
+    };
+    // Key refusals name what `gameday trust` takes: the address whose key was checked, or for a
+    // host behind a bastion its name as written (trust dials it through the bastion).
+    let host = match route.and_then(|r| r.jump.as_ref()) {
+        Some(_) => addr.to_string(),
+        None => dial.to_string(),
+    };
+    match connected {
         Ok(h) => Ok(h),
         Err(e) => {
             let check = seen.lock().map(|s| s.clone()).unwrap_or_default();
@@ -277,7 +355,10 @@ async fn handshake_with(
                 .as_ref()
                 .map(known_hosts::fingerprint)
                 .unwrap_or_else(|| "(none)".into());
-            let known_hosts = opts.known_hosts.clone();
+            let known_hosts = check
+                .file
+                .clone()
+                .unwrap_or_else(|| opts.known_hosts.clone());
             Err(match check.refused {
                 Some(Refusal::Unknown) => SshError::UnknownHostKey {
                     host,
@@ -310,11 +391,16 @@ async fn handshake_with(
     }
 }
 
-/// Fetches the host key of `addr` without logging in, for `gameday trust`.
-pub async fn probe_host_key(addr: &HostAddr, opts: &SshOptions) -> Result<PublicKey, SshError> {
+/// Fetches the host key of `addr` (dialled by `route` when the ssh config gives one, through its
+/// bastion, whose own key is checked strictly) without logging in, for `gameday trust`.
+pub async fn probe_host_key(
+    addr: &HostAddr,
+    route: Option<&super::ssh_config::Route>,
+    opts: &SshOptions,
+) -> Result<PublicKey, SshError> {
     let host = addr.to_string();
     let seen = Arc::new(Mutex::new(KeyCheck::default()));
-    let run = handshake_with(addr, opts, true, seen.clone());
+    let run = handshake_with(addr, route, opts, true, seen.clone());
     let result = tokio::time::timeout(opts.connect_timeout, run).await;
     let key = seen.lock().ok().and_then(|s| s.key.clone());
     match (key, result) {
@@ -349,7 +435,7 @@ impl SshHost {
         let host = target.addr.to_string();
         let started = Instant::now();
         let work = async {
-            let mut handle = handshake(&target.addr, opts).await?;
+            let mut handle = handshake(target, opts).await?;
             authenticate(&mut handle, target).await?;
             Ok::<_, SshError>(handle)
         };
@@ -396,7 +482,7 @@ impl SshHost {
         }
         tracing::warn!(host = %self.name, "ssh connection lost; reconnecting");
         let work = async {
-            let mut handle = handshake(&self.target.addr, &self.opts).await?;
+            let mut handle = handshake(&self.target, &self.opts).await?;
             authenticate(&mut handle, &self.target).await?;
             Ok::<_, SshError>(handle)
         };
@@ -521,7 +607,12 @@ impl Host for SshHost {
     }
 
     fn management_port(&self) -> Option<u16> {
-        Some(self.target.addr.port)
+        Some(
+            self.target
+                .route
+                .as_ref()
+                .map_or(self.target.addr.port, |r| r.port),
+        )
     }
 
     fn leases(&self) -> bool {
@@ -530,6 +621,10 @@ impl Host for SshHost {
 
     fn connect_ms(&self) -> Option<u64> {
         Some(self.connect_ms)
+    }
+
+    fn route(&self) -> Option<String> {
+        self.target.route.as_ref().map(ToString::to_string)
     }
 }
 
@@ -555,19 +650,26 @@ pub fn manual_command(target: &SshTarget, command: &str) -> String {
     } else {
         command.to_string()
     };
-    let host = if target.addr.host.contains(':') {
-        format!("[{}]", target.addr.host)
+    // Where the ssh config sent it, written out: the line works without that config.
+    let (dial, port) = target
+        .route
+        .as_ref()
+        .map_or((&target.addr.host, target.addr.port), |r| (&r.host, r.port));
+    let host = if dial.contains(':') {
+        format!("[{dial}]")
     } else {
-        target.addr.host.clone()
+        dial.clone()
     };
-    let identity = target
+    let mut identity = target
         .identity
         .as_ref()
         .map(|p| format!(" -i {}", quote(&p.display().to_string())))
         .unwrap_or_default();
+    if let Some(j) = target.route.as_ref().and_then(|r| r.jump.as_ref()) {
+        identity.push_str(&format!(" -J {}@{}", j.user, j.addr));
+    }
     format!(
-        "ssh -p {}{identity} {}@{host} {}",
-        target.addr.port,
+        "ssh -p {port}{identity} {}@{host} {}",
         target.user,
         quote(&remote)
     )
@@ -582,7 +684,10 @@ fn quote(s: &str) -> String {
     }
 }
 
-async fn authenticate(handle: &mut Handle<KeyChecker>, target: &SshTarget) -> Result<(), SshError> {
+pub(super) async fn authenticate(
+    handle: &mut Handle<KeyChecker>,
+    target: &SshTarget,
+) -> Result<(), SshError> {
     let host = target.addr.to_string();
     let fail = |why: String| SshError::Auth {
         host: host.clone(),
@@ -693,6 +798,7 @@ mod tests {
             user: "ops".into(),
             sudo,
             identity: None,
+            route: None,
         }
     }
 

@@ -1,13 +1,24 @@
 //! `gameday trust HOST[:PORT]`: show a host's key fingerprint, ask, and add it to known_hosts.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::ssh_config::SshConfig;
+use crate::scenario::HostAddr;
 
 use crate::exit;
 
-/// `gameday trust HOST[:PORT]`: shows the key's fingerprint, asks, appends to known_hosts.
-pub async fn trust(host: &str, known_hosts: Option<PathBuf>, yes: bool) -> u8 {
+/// `gameday trust HOST[:PORT]`: shows the key's fingerprint, asks, appends to known_hosts. An
+/// ssh config alias is dialled where the config says (through its bastion); the entry is written
+/// for the address dialled, hashed when the config says `HashKnownHosts yes`.
+pub async fn trust(
+    host: &str,
+    known_hosts: Option<PathBuf>,
+    ssh_config: Option<Arc<SshConfig>>,
+    yes: bool,
+) -> u8 {
     use super::{known_hosts as kh, ssh};
-    let addr = match crate::scenario::parse_host(host) {
+    let written = match crate::scenario::parse_host(host) {
         Ok(a) => a,
         Err(e) => {
             crate::errln!("gameday: {e}");
@@ -18,7 +29,29 @@ pub async fn trust(host: &str, known_hosts: Option<PathBuf>, yes: bool) -> u8 {
     if let Some(k) = known_hosts {
         opts.known_hosts = k;
     }
-    let key = match ssh::probe_host_key(&addr, &opts).await {
+    let hash = ssh_config
+        .as_ref()
+        .is_some_and(|c| c.hash_known_hosts(&written.host));
+    let transport = crate::scenario::Transport::Ssh {
+        hosts: vec![written.clone()],
+        user: None,
+        sudo: false,
+        identity: None,
+    };
+    let route = match super::ssh_config::configured_targets(&transport, ssh_config.as_deref()) {
+        Ok(mut t) => t.pop().and_then(|t| t.route),
+        Err(e) => {
+            crate::errln!("gameday: ssh config: {e}");
+            return exit::INVALID;
+        }
+    };
+    opts.config = ssh_config;
+    // The key is the one of the address dialled; that is what known_hosts records.
+    let addr = route.as_ref().map_or_else(
+        || written.clone(),
+        |r| HostAddr::new(r.host.clone(), r.port),
+    );
+    let key = match ssh::probe_host_key(&written, route.as_ref(), &opts).await {
         Ok(k) => k,
         Err(e) => {
             crate::errln!("gameday: {e}");
@@ -26,7 +59,14 @@ pub async fn trust(host: &str, known_hosts: Option<PathBuf>, yes: bool) -> u8 {
         }
     };
     let fp = kh::fingerprint(&key);
-    match kh::check(&opts.known_hosts, &addr.host, addr.port, &key) {
+    let checked = kh::check_all(
+        &opts.known_hosts,
+        opts.global_known_hosts.as_deref(),
+        &addr.host,
+        addr.port,
+        &key,
+    );
+    match checked.map(|(status, _)| status) {
         Ok(kh::HostKeyStatus::Known) => {
             crate::outln!("{addr} is already trusted with {fp}");
             return exit::HELD;
@@ -67,9 +107,15 @@ pub async fn trust(host: &str, known_hosts: Option<PathBuf>, yes: bool) -> u8 {
             return exit::ABORTED;
         }
     }
-    match kh::append(&opts.known_hosts, &addr.host, addr.port, &key) {
+    let append = if hash { kh::append_hashed } else { kh::append };
+    match append(&opts.known_hosts, &addr.host, addr.port, &key) {
         Ok(()) => {
-            crate::outln!("added {addr} to {}", opts.known_hosts.display());
+            let hashed = if hash {
+                " (hashed: HashKnownHosts yes)"
+            } else {
+                ""
+            };
+            crate::outln!("added {addr} to {}{hashed}", opts.known_hosts.display());
             exit::HELD
         }
         Err(e) => {

@@ -49,6 +49,7 @@ fn target(f: &Fixture) -> SshTarget {
         user: "tester".into(),
         sudo: false,
         identity: Some(f.identity.clone()),
+        route: None,
     }
 }
 

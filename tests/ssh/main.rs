@@ -4,5 +4,6 @@ mod inprocess;
 mod lease_engine;
 mod metachar;
 mod select_lab;
+mod ssh_config;
 mod sshd;
 mod sshd_support;

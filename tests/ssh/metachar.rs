@@ -109,6 +109,7 @@ async fn metacharacters_in_paths_stay_data_over_ssh() {
             user: "t".into(),
             sudo: false,
             identity: Some(identity),
+            route: None,
         },
         &SshOptions {
             known_hosts: kh,
