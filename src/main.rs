@@ -156,6 +156,15 @@ struct SshArgs {
 }
 
 impl SshArgs {
+    /// The run options these flags give, with `fanout`; `None` as for [`SshArgs::open_options`].
+    fn options(&self, fanout: usize) -> Option<Options> {
+        Some(Options {
+            fanout,
+            open: self.open_options(fanout)?,
+            ..Options::default()
+        })
+    }
+
     /// Errors (an unreadable or malformed ssh config) are printed; the caller exits 2.
     fn open_options(&self, fanout: usize) -> Option<target::OpenOptions> {
         let mut ssh = target::ssh::SshOptions::default();
@@ -256,13 +265,8 @@ fn main() -> ExitCode {
                         return exit::INVALID;
                     }
                 };
-                let Some(open) = ssh.open_options(fanout) else {
+                let Some(options) = ssh.options(fanout) else {
                     return exit::INVALID;
-                };
-                let options = Options {
-                    fanout,
-                    open,
-                    ..Options::default()
                 };
                 if dry_run {
                     return session::dry_run(&scenario, &options.open).await;
@@ -342,13 +346,8 @@ fn main() -> ExitCode {
                     return exit::INVALID;
                 }
                 let dir = dir.unwrap_or_else(|| gameday::day::default_dir(&plan));
-                let Some(open) = ssh.open_options(fanout) else {
+                let Some(options) = ssh.options(fanout) else {
                     return exit::INVALID;
-                };
-                let options = Options {
-                    fanout,
-                    open,
-                    ..Options::default()
                 };
                 gameday::day::run_headless(&plan, &dir, options).await
             }

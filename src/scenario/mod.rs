@@ -509,18 +509,7 @@ impl Scenario {
 
     /// Parses and validates scenario text; `path` names it in diagnostics and anchors runbook links.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, Invalid> {
-        let spec: ScenarioSpec = serde_saphyr::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line().max(1), l.column().max(1)))
-                .unwrap_or((1, 1));
-            Invalid(vec![Diagnostic {
-                file: path.to_path_buf(),
-                line,
-                column,
-                message: plain_parse_message(&e.without_snippet().to_string()),
-            }])
-        })?;
+        let spec: ScenarioSpec = serde_saphyr::from_str(text).map_err(|e| yaml_error(path, &e))?;
         let mut v = Validator {
             file: path.to_path_buf(),
             diags: Vec::new(),
@@ -635,6 +624,20 @@ fn sum_durations(ds: impl Iterator<Item = Duration>) -> Duration {
 }
 
 /// serde-saphyr appends " at line L, column C"; the location is printed in front instead.
+/// A YAML file that does not parse into its form: one diagnostic at the parser's place.
+fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> Invalid {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line().max(1), l.column().max(1)))
+        .unwrap_or((1, 1));
+    Invalid(vec![Diagnostic {
+        file: path.to_path_buf(),
+        line,
+        column,
+        message: plain_parse_message(&e.without_snippet().to_string()),
+    }])
+}
+
 fn plain_parse_message(msg: &str) -> String {
     match msg.rfind(" at line ") {
         Some(i) if msg[i..].contains(", column ") => msg[..i].to_string(),

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
 
 use super::duration::HumanDuration;
-use super::{Diagnostic, Invalid, Scenario, plain_parse_message};
+use super::{Diagnostic, Invalid, Scenario, yaml_error};
 
 /// Most agenda items in a plan.
 pub const MAX_ITEMS: usize = 32;
@@ -138,18 +138,7 @@ impl Plan {
 
     /// Parses and validates plan text; `demos` are the names `demo:` may give.
     pub fn parse(path: &Path, text: &str, demos: &[&str]) -> Result<Plan, Invalid> {
-        let spec: PlanSpec = serde_saphyr::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line().max(1), l.column().max(1)))
-                .unwrap_or((1, 1));
-            Invalid(vec![Diagnostic {
-                file: path.to_path_buf(),
-                line,
-                column,
-                message: plain_parse_message(&e.without_snippet().to_string()),
-            }])
-        })?;
+        let spec: PlanSpec = serde_saphyr::from_str(text).map_err(|e| yaml_error(path, &e))?;
         let mut diags = Vec::new();
         let mut err = |at: &Location, m: String| diags.push(diag(path, at, m));
         if spec.title.value.trim().is_empty() {

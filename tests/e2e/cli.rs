@@ -589,6 +589,20 @@ fn a_run_announces_itself_and_a_dead_endpoint_changes_nothing() {
     }
 }
 
+/// `gameday day PLAN --headless --dir DAY` in `dir`.
+fn run_day(dir: &Path, plan: &Path, day: &Path) -> Output {
+    run_in(
+        dir,
+        &[
+            "day",
+            plan.to_str().unwrap(),
+            "--headless",
+            "--dir",
+            day.to_str().unwrap(),
+        ],
+    )
+}
+
 /// `gameday day PLAN --headless`: the agenda back to back (the break not waited for, and said
 /// so), each scenario with its own journal and debrief under the day directory, the day journal,
 /// and the day debrief, which `gameday report DIR` rebuilds from the journals alone. A scenario
@@ -633,16 +647,7 @@ fn a_day_runs_its_agenda_headless_to_a_day_debrief() {
         false,
     );
     let day = dir.path().join("day1");
-    let out = run_in(
-        dir.path(),
-        &[
-            "day",
-            p.to_str().unwrap(),
-            "--headless",
-            "--dir",
-            day.to_str().unwrap(),
-        ],
-    );
+    let out = run_day(dir.path(), &p, &day);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let journal = std::fs::read_to_string(day.join("day.jsonl")).unwrap();
     let types: Vec<String> = journal
@@ -694,16 +699,7 @@ fn a_day_runs_its_agenda_headless_to_a_day_debrief() {
         false,
     );
     let day2 = dir.path().join("day2");
-    let out = run_in(
-        dir.path(),
-        &[
-            "day",
-            p.to_str().unwrap(),
-            "--headless",
-            "--dir",
-            day2.to_str().unwrap(),
-        ],
-    );
+    let out = run_day(dir.path(), &p, &day2);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let journal = std::fs::read_to_string(day2.join("day.jsonl")).unwrap();
     assert!(journal.contains("\"item_skipped\""), "{journal}");
@@ -714,16 +710,7 @@ fn a_day_runs_its_agenda_headless_to_a_day_debrief() {
         true,
     );
     let day3 = dir.path().join("day3");
-    let out = run_in(
-        dir.path(),
-        &[
-            "day",
-            p.to_str().unwrap(),
-            "--headless",
-            "--dir",
-            day3.to_str().unwrap(),
-        ],
-    );
+    let out = run_day(dir.path(), &p, &day3);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(day3.join("02-second-one/journal.jsonl").is_file());
     let debrief = std::fs::read_to_string(day3.join("day-debrief.md")).unwrap();
