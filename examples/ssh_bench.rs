@@ -1,17 +1,21 @@
 //! Measures the SSH path on loopback against real OpenSSH sshd processes (not a test):
 //!
 //! ```text
-//! cargo run --release --example ssh_bench            # N = 1, 10, 50
+//! cargo run --release --example ssh_bench            # N = 50
 //! cargo run --release --example ssh_bench -- 1 10    # chosen N
 //! ```
 //!
 //! Reports (1) connect + authenticate time per host, cold, one at a time and N at once, and
 //! (2) for N fault targets on warm connections, halt → last verified rollback as the engine
-//! journals it (`rollback_finished.since_halt_ms`; each rollback is undo + verify + lease cancel).
-//! Needs /usr/sbin/sshd; each target is its own loopback address (127.0.0.1..N).
+//! journals it (`rollback_finished.since_halt_ms`; each rollback is undo + verify + lease cancel),
+//! side by side, in the same rounds, with (3) the OpenSSH anchor: one ControlMaster per host
+//! (`ssh -o ControlMaster=yes -o ControlPersist=…`, warmed first), then `xargs -P N` running the
+//! same three commands per host (undo, verify, lease cancel, each wrapped in `timeout` as gameday
+//! wraps them) as three `ssh` multiplexed clients, and one command (`true`) per host.
+//! Needs /usr/sbin/sshd and /usr/bin/ssh; each target is its own loopback address (127.0.0.1..N).
 //!
-//! Measured 2026-11-23 on the 2-core dev machine shared with three other builds (load 2–4.5),
-//! OpenSSH 9.2p1, release build, medians of 5 rounds:
+//! Measured 2026-11-23 (before the control channel) on the 2-core dev machine shared with three
+//! other builds (load 2–4.5), OpenSSH 9.2p1, release build, medians of 5 rounds:
 //!
 //! | | N=1 | N=10 | N=50 |
 //! |---|---|---|---|
@@ -21,7 +25,7 @@
 //! One host cold, one at a time: 31–48 ms connect+auth (TCP_NODELAY + curve25519; stock `ssh`
 //! here is ~200 ms). A warm channel running `true` under `timeout`: 4.5–6.5 ms. Both halt and
 //! open scale linearly at ~10 ms/host: the two cores are saturated by sshd forking a session
-//! shell, `timeout` and `sh` per command, not by waiting.
+//! shell, `timeout` and `sh` per command, not by waiting. Current figures: README, Benchmarks.
 
 #[path = "../tests/ssh/sshd_support.rs"]
 mod support;
@@ -49,7 +53,7 @@ async fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let ns = if ns.is_empty() { vec![1, 10, 50] } else { ns };
+    let ns = if ns.is_empty() { vec![50] } else { ns };
     let max = ns.iter().copied().max().unwrap_or(1);
     let Some(sshd) = support::Sshd::start_many(max) else {
         eprintln!("ssh_bench: /usr/sbin/sshd is not installed");
@@ -109,7 +113,9 @@ async fn main() {
             sshd.identity.display()
         );
         let scenario = Scenario::parse(&dir.path().join("bench.yaml"), &text).expect("scenario");
+        let anchor = Anchor::start(&sshd, n, dir.path());
         let (mut opens, mut halts) = (Vec::new(), Vec::new());
+        let (mut three, mut single) = (Vec::new(), Vec::new());
         for round in 0..ROUNDS {
             let open = OpenOptions {
                 ssh: opts.clone(),
@@ -163,6 +169,10 @@ async fn main() {
             }
             let _ = run.await;
             halts.push(since_halt.expect("no since_halt_ms") as f64);
+            if let Some(a) = &anchor {
+                three.push(a.run(&a.three));
+                single.push(a.run(&a.single));
+            }
         }
         println!(
             "N={n:>3}: open (connect+auth, {n} hosts at once): median {:.0} ms = {:.1} ms/host; halt -> last verified rollback: median {:.0} ms (min {:.0}, max {:.0}; {ROUNDS} rounds)",
@@ -172,5 +182,149 @@ async fn main() {
             halts.iter().copied().fold(f64::MAX, f64::min),
             halts.iter().copied().fold(0.0, f64::max),
         );
+        if anchor.is_some() {
+            let gd = median(halts);
+            let (m3, m1) = (median(three.clone()), median(single.clone()));
+            println!(
+                "N={n:>3}: side by side (medians, {ROUNDS} rounds): gameday halt -> all verified {gd:.0} ms | ControlMaster xargs -P {n}, 3 commands/host {m3:.0} ms (min {:.0}) | 1 command/host {m1:.0} ms (min {:.0}) | gameday / ControlMaster-1 = {:.2}",
+                three.iter().copied().fold(f64::MAX, f64::min),
+                single.iter().copied().fold(f64::MAX, f64::min),
+                gd / m1,
+            );
+        } else {
+            println!("N={n:>3}: no /usr/bin/ssh: the OpenSSH anchor was not measured");
+        }
+    }
+}
+
+/// The OpenSSH anchor: one ControlMaster per host, warm, driven by `xargs -P N`.
+struct Anchor {
+    hosts: std::path::PathBuf,
+    /// Runs the three commands on the host named by `$1` (undo, verify, lease cancel).
+    three: std::path::PathBuf,
+    /// Runs `true` on the host named by `$1`.
+    single: std::path::PathBuf,
+    ssh: Vec<String>,
+    n: usize,
+}
+
+impl Anchor {
+    fn start(sshd: &support::Sshd, n: usize, dir: &std::path::Path) -> Option<Anchor> {
+        if !std::path::Path::new("/usr/bin/ssh").exists() {
+            return None;
+        }
+        let d = dir.join(format!("cm{n}"));
+        std::fs::create_dir_all(&d).ok()?;
+        let ssh: Vec<String> = [
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .chain([
+            "-o".into(),
+            format!("UserKnownHostsFile={}", sshd.known_hosts.display()),
+            "-i".into(),
+            sshd.identity.display().to_string(),
+            "-p".into(),
+            sshd.port.to_string(),
+            "-l".into(),
+            sshd.user.clone(),
+            "-o".into(),
+            format!("ControlPath={}/%h", d.display()),
+        ])
+        .collect();
+        for i in 1..=n {
+            let ok = std::process::Command::new(&ssh[0])
+                .args(&ssh[1..])
+                .args([
+                    "-o",
+                    "ControlMaster=yes",
+                    "-o",
+                    "ControlPersist=600",
+                    "-f",
+                    "-N",
+                ])
+                .arg(format!("127.0.0.{i}"))
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if !ok {
+                eprintln!("ssh_bench: ControlMaster to 127.0.0.{i} failed; anchor skipped");
+                return None;
+            }
+        }
+        let f = "/tmp/gameday-bench-$(echo $SSH_CONNECTION | cut -d' ' -f3)";
+        let t = Duration::from_secs(30);
+        let lease = gameday::fault::lease::plan("gameday-bench-anchor", "true", t, t);
+        let wrapped = |c: &str| gameday::target::ssh::wrap_command(c, t, false);
+        let base: String = ssh
+            .iter()
+            .map(|a| shlex::try_quote(a).unwrap().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let line = |c: &str| format!("{base} \"$1\" {}\n", shlex::try_quote(&wrapped(c)).unwrap());
+        let three = d.join("three.sh");
+        std::fs::write(
+            &three,
+            format!(
+                "{}{}{}",
+                line(&format!("rm -f {f}")),
+                line(&format!("test ! -e {f}")),
+                line(&lease.cancel)
+            ),
+        )
+        .ok()?;
+        let single = d.join("single.sh");
+        std::fs::write(&single, line("true")).ok()?;
+        let hosts = d.join("hosts");
+        let list: String = (1..=n).map(|i| format!("127.0.0.{i}\n")).collect();
+        std::fs::write(&hosts, list).ok()?;
+        let a = Anchor {
+            hosts,
+            three,
+            single,
+            ssh,
+            n,
+        };
+        // Warm: every master has run a command before anything is timed.
+        a.run(&a.single);
+        a.run(&a.three);
+        Some(a)
+    }
+
+    /// Wall time of `xargs -P N -n 1 sh SCRIPT` over every host, in ms.
+    fn run(&self, script: &std::path::Path) -> f64 {
+        let t = Instant::now();
+        let ok = std::process::Command::new("xargs")
+            .args(["-P", &self.n.to_string(), "-n", "1", "sh"])
+            .arg(script)
+            .stdin(std::fs::File::open(&self.hosts).expect("hosts file"))
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        assert!(ok, "the ControlMaster anchor failed ({})", script.display());
+        ms
+    }
+}
+
+impl Drop for Anchor {
+    fn drop(&mut self) {
+        for i in 1..=self.n {
+            let _ = std::process::Command::new(&self.ssh[0])
+                .args(&self.ssh[1..])
+                .args(["-O", "exit"])
+                .arg(format!("127.0.0.{i}"))
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
