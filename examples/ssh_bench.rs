@@ -114,87 +114,125 @@ async fn main() {
         );
         let scenario = Scenario::parse(&dir.path().join("bench.yaml"), &text).expect("scenario");
         let anchor = Anchor::start(&sshd, n, dir.path());
-        let (mut opens, mut halts) = (Vec::new(), Vec::new());
+        // Per round, side by side: gameday on exec channels (as before the control shell),
+        // gameday on control shells (the default), then the OpenSSH anchor.
+        let (mut opens, mut exec_halts, mut halts) = (Vec::new(), Vec::new(), Vec::new());
         let (mut three, mut single) = (Vec::new(), Vec::new());
         for round in 0..ROUNDS {
-            let open = OpenOptions {
-                ssh: opts.clone(),
-                fanout: 64,
-                ..OpenOptions::default()
-            };
-            let t = Instant::now();
-            let map = target::open(&scenario, &open).await.expect("open");
-            opens.push(t.elapsed().as_secs_f64() * 1e3);
-            let path = dir.path().join(format!("n{n}-r{round}/journal.jsonl"));
-            let session::Running {
-                handle,
-                mut events,
-                engine: run,
-                ..
-            } = session::start_on(
-                Arc::new(scenario.clone()),
-                map,
-                Some(path),
-                Options::default(),
-            )
-            .expect("start");
-            let mut injected = 0;
-            let mut since_halt = None;
-            while let Ok(env) = events.recv().await {
-                match &env.event {
-                    Event::FaultInjected { ok, .. } => {
-                        assert!(ok, "inject failed: {env:?}");
-                        injected += 1;
-                        if injected == n {
-                            let _ = handle
-                                .commands
-                                .send(Command::Halt {
-                                    by: "bench".into(),
-                                    reason: "measure".into(),
-                                })
-                                .await;
-                        }
-                    }
-                    Event::RollbackFinished {
-                        all_verified,
-                        since_halt_ms,
-                        ..
-                    } => {
-                        assert!(all_verified, "not all verified");
-                        since_halt = *since_halt_ms;
-                    }
-                    Event::RunEnded => break,
-                    _ => {}
-                }
-            }
-            let _ = run.await;
-            halts.push(since_halt.expect("no since_halt_ms") as f64);
+            let mut plain = opts.clone();
+            plain.control_shell = false;
+            let dir = dir.path().join(format!("n{n}-r{round}"));
+            let (_, halt) = gameday_round(&scenario, &plain, &dir.join("exec"), n).await;
+            exec_halts.push(halt);
+            let (open, halt) = gameday_round(&scenario, &opts, &dir.join("shell"), n).await;
+            opens.push(open);
+            halts.push(halt);
             if let Some(a) = &anchor {
                 three.push(a.run(&a.three));
                 single.push(a.run(&a.single));
             }
         }
+        let range = |v: &[f64]| {
+            format!(
+                "median {:.0} ms (min {:.0}, max {:.0})",
+                median(v.to_vec()),
+                v.iter().copied().fold(f64::MAX, f64::min),
+                v.iter().copied().fold(0.0, f64::max)
+            )
+        };
         println!(
-            "N={n:>3}: open (connect+auth, {n} hosts at once): median {:.0} ms = {:.1} ms/host; halt -> last verified rollback: median {:.0} ms (min {:.0}, max {:.0}; {ROUNDS} rounds)",
-            median(opens.clone()),
-            median(opens) / n as f64,
-            median(halts.clone()),
-            halts.iter().copied().fold(f64::MAX, f64::min),
-            halts.iter().copied().fold(0.0, f64::max),
+            "N={n:>3}: open (connect+auth+control shell, {n} hosts at once): {} = {:.1} ms/host",
+            range(&opens),
+            median(opens.clone()) / n as f64,
+        );
+        println!(
+            "N={n:>3}: halt -> all verified, gameday, control shell:  {}",
+            range(&halts)
+        );
+        println!(
+            "N={n:>3}: halt -> all verified, gameday, exec channels:  {}",
+            range(&exec_halts)
         );
         if anchor.is_some() {
-            let gd = median(halts);
-            let (m3, m1) = (median(three.clone()), median(single.clone()));
             println!(
-                "N={n:>3}: side by side (medians, {ROUNDS} rounds): gameday halt -> all verified {gd:.0} ms | ControlMaster xargs -P {n}, 3 commands/host {m3:.0} ms (min {:.0}) | 1 command/host {m1:.0} ms (min {:.0}) | gameday / ControlMaster-1 = {:.2}",
-                three.iter().copied().fold(f64::MAX, f64::min),
-                single.iter().copied().fold(f64::MAX, f64::min),
-                gd / m1,
+                "N={n:>3}: ControlMaster, xargs -P {n}, 3 commands/host:  {}",
+                range(&three)
+            );
+            println!(
+                "N={n:>3}: ControlMaster, xargs -P {n}, 1 command/host:   {}",
+                range(&single)
+            );
+            println!(
+                "N={n:>3}: ratios of medians ({ROUNDS} rounds, same run): gameday shell / ControlMaster-3 = {:.2}, / ControlMaster-1 = {:.2}; gameday exec / ControlMaster-3 = {:.2}",
+                median(halts.clone()) / median(three.clone()),
+                median(halts.clone()) / median(single.clone()),
+                median(exec_halts.clone()) / median(three.clone()),
             );
         } else {
             println!("N={n:>3}: no /usr/bin/ssh: the OpenSSH anchor was not measured");
         }
     }
+}
+
+/// One gameday run on N hosts: open (ms), then halt once every inject is in, halt -> last
+/// verified rollback as journaled (`rollback_finished.since_halt_ms`).
+async fn gameday_round(
+    scenario: &Scenario,
+    opts: &SshOptions,
+    dir: &std::path::Path,
+    n: usize,
+) -> (f64, f64) {
+    let open = OpenOptions {
+        ssh: opts.clone(),
+        fanout: 64,
+        ..OpenOptions::default()
+    };
+    let t = Instant::now();
+    let map = target::open(scenario, &open).await.expect("open");
+    let open_ms = t.elapsed().as_secs_f64() * 1e3;
+    let session::Running {
+        handle,
+        mut events,
+        engine: run,
+        ..
+    } = session::start_on(
+        Arc::new(scenario.clone()),
+        map,
+        Some(dir.join("journal.jsonl")),
+        Options::default(),
+    )
+    .expect("start");
+    let mut injected = 0;
+    let mut since_halt = None;
+    while let Ok(env) = events.recv().await {
+        match &env.event {
+            Event::FaultInjected { ok, .. } => {
+                assert!(ok, "inject failed: {env:?}");
+                injected += 1;
+                if injected == n {
+                    let _ = handle
+                        .commands
+                        .send(Command::Halt {
+                            by: "bench".into(),
+                            reason: "measure".into(),
+                        })
+                        .await;
+                }
+            }
+            Event::RollbackFinished {
+                all_verified,
+                since_halt_ms,
+                ..
+            } => {
+                assert!(all_verified, "not all verified");
+                since_halt = *since_halt_ms;
+            }
+            Event::RunEnded => break,
+            _ => {}
+        }
+    }
+    let _ = run.await;
+    (open_ms, since_halt.expect("no since_halt_ms") as f64)
 }
 
 /// The OpenSSH anchor: one ControlMaster per host, warm, driven by `xargs -P N`.

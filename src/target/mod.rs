@@ -1,6 +1,7 @@
 //! Transports: where commands run. Every host is an `Arc<dyn Host>` opened once at run start and
 //! kept for the whole run, so rollback never waits on a new connection.
 
+pub mod control;
 pub mod known_hosts;
 pub mod local;
 pub mod outcome;

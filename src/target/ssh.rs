@@ -17,6 +17,7 @@ use russh::keys::{Algorithm, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertif
 use russh::{ChannelMsg, Preferred, kex};
 use tokio::time::Instant;
 
+use super::control::{self, FrameStream};
 use super::known_hosts::{self, HostKeyStatus};
 use super::outcome::CommandOutcome;
 use super::{BoxFuture, CappedOutput, Host};
@@ -39,6 +40,9 @@ pub struct SshOptions {
     pub connect_timeout: Duration,
     pub keepalive_interval: Duration,
     pub keepalive_max: usize,
+    /// Run commands on a control shell per host (the default); false: an exec channel per command
+    /// (the bench's before/after comparison, and hosts whose `sh` must not stay running).
+    pub control_shell: bool,
 }
 
 impl Default for SshOptions {
@@ -50,6 +54,7 @@ impl Default for SshOptions {
             connect_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(5),
             keepalive_max: 3,
+            control_shell: true,
         }
     }
 }
@@ -339,8 +344,179 @@ pub struct SshHost {
     /// checked again) instead of ending UNKNOWN. Held across a reconnect so callers queue.
     handle: tokio::sync::Mutex<Arc<Handle<KeyChecker>>>,
     opts: SshOptions,
+    /// The control shell. Held for one command at a time; a command that finds it busy takes an
+    /// exec channel instead, so nothing (a halt least of all) queues behind a long inject.
+    control: tokio::sync::Mutex<Control>,
     /// Connect + authenticate, for the preflight report and the bench.
     pub connect_ms: u64,
+}
+
+/// Why a shell is dropped when its connection is gone (not counted as a death).
+const LINK_LOST: &str = "connection lost";
+
+/// Shell deaths (or failed starts) after which a host uses exec channels for good.
+pub const MAX_SHELL_DEATHS: u32 = 3;
+
+/// The control shell of one host, or why there is none.
+#[derive(Default)]
+struct Control {
+    shell: Option<Shell>,
+    deaths: u32,
+    /// Exec channels for good: the shell died or failed to start [`MAX_SHELL_DEATHS`] times.
+    given_up: bool,
+}
+
+impl Control {
+    /// The shell is gone (`why`): the next command starts a new one, or after too many deaths
+    /// the host falls back to exec channels for good.
+    async fn died(&mut self, host: &str, why: &str) {
+        if let Some(shell) = self.shell.take() {
+            // Closing its stdin ends the shell once the command in hand (under `timeout`) ends.
+            let _ = shell.channel.close().await;
+        }
+        if why == LINK_LOST {
+            // Not the shell's fault: the reconnect starts a new one, and it does not count.
+            tracing::info!(
+                host,
+                "control shell gone with the connection; a new one starts with the next command"
+            );
+            return;
+        }
+        self.deaths = self.deaths.saturating_add(1);
+        if self.deaths >= MAX_SHELL_DEATHS {
+            self.given_up = true;
+            tracing::warn!(
+                host,
+                why,
+                deaths = self.deaths,
+                "control shell: falling back to exec channels for good"
+            );
+        } else {
+            tracing::warn!(
+                host,
+                why,
+                deaths = self.deaths,
+                "control shell lost; a new one starts with the next command"
+            );
+        }
+    }
+}
+
+/// A message after which the control shell reads and writes nothing more.
+fn ends_shell(msg: &Option<ChannelMsg>) -> bool {
+    matches!(
+        msg,
+        None | Some(
+            ChannelMsg::Eof
+                | ChannelMsg::Close
+                | ChannelMsg::ExitStatus { .. }
+                | ChannelMsg::ExitSignal { .. }
+                | ChannelMsg::Failure
+        )
+    )
+}
+
+/// One running control shell.
+struct Shell {
+    channel: russh::Channel<client::Msg>,
+    marker: String,
+    seq: u64,
+}
+
+/// What running a command on the control shell came to.
+enum ShellRun {
+    /// The frame came back whole.
+    Done(CommandOutcome),
+    /// The shell had ended before the frame was written: nothing was sent.
+    NotSent(String),
+    /// The shell ended before the command started (its start line never came on a live
+    /// connection): the command did not run and may go over an exec channel.
+    NotStarted(String),
+    /// The command may have run, but its end was not seen: the outcome says so (no exit status).
+    Lost(CommandOutcome, String),
+}
+
+impl Shell {
+    async fn run(&mut self, line: &str, limit: Duration) -> (ShellRun, bool) {
+        self.seq = self.seq.wrapping_add(1);
+        let started = Instant::now();
+        let mut out = FrameStream::new(&self.marker, self.seq);
+        let mut err = FrameStream::new(&self.marker, self.seq);
+        let bytes = control::frame(&self.marker, self.seq, line);
+        let channel = &mut self.channel;
+        // What the shell sent since the last frame: late output (dropped) or its end, in which
+        // case nothing is written and the command may go elsewhere.
+        while let Ok(msg) = tokio::time::timeout(Duration::ZERO, channel.wait()).await {
+            if ends_shell(&msg) {
+                return (
+                    ShellRun::NotSent("the control shell had ended".into()),
+                    false,
+                );
+            }
+        }
+        let work = async {
+            channel
+                .data(&bytes[..])
+                .await
+                .map_err(|e| format!("cannot write to the control shell: {e}"))?;
+            loop {
+                match channel.wait().await {
+                    Some(ChannelMsg::Data { data }) => out.push(&data).map_err(|g| g.0)?,
+                    Some(ChannelMsg::ExtendedData { data, .. }) => {
+                        err.push(&data).map_err(|g| g.0)?
+                    }
+                    Some(ChannelMsg::Failure) => {
+                        return Err("the host refused to start `sh`".to_string());
+                    }
+                    Some(
+                        ChannelMsg::Eof
+                        | ChannelMsg::Close
+                        | ChannelMsg::ExitStatus { .. }
+                        | ChannelMsg::ExitSignal { .. },
+                    )
+                    | None => return Err("the control shell ended".to_string()),
+                    Some(_) => {}
+                }
+                if out.ended().is_some() && err.ended().is_some() {
+                    return Ok::<_, String>(());
+                }
+            }
+        };
+        let done = tokio::time::timeout(limit, work).await;
+        let started_cmd = out.started();
+        let status = out.ended().map(control::exit_status);
+        let (stdout, stderr) = (out.out.into_text(), err.out.into_text());
+        let ms = ms(started.elapsed());
+        let lost = |error: String| CommandOutcome {
+            exit: None,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+            ms,
+            error: Some(error),
+        };
+        let run = match (done, status) {
+            (Ok(Ok(())), Some(Ok(code))) => ShellRun::Done(CommandOutcome {
+                exit: Some(code),
+                stdout,
+                stderr,
+                ms,
+                error: None,
+            }),
+            (Ok(Ok(())), _) => {
+                let why = "the control shell sent an end marker without an exit status";
+                ShellRun::Lost(lost(why.into()), why.into())
+            }
+            (Ok(Err(why)), _) if !started_cmd => ShellRun::NotStarted(why),
+            (Ok(Err(why)), _) => {
+                ShellRun::Lost(lost(format!("no exit status ({why} mid-command)")), why)
+            }
+            (Err(_), _) => {
+                let why = format!("timed out after {}", fmt::duration(limit));
+                ShellRun::Lost(lost(why.clone()), why)
+            }
+        };
+        (run, started_cmd)
+    }
 }
 
 impl SshHost {
@@ -364,6 +540,7 @@ impl SshHost {
             target: target.clone(),
             handle: tokio::sync::Mutex::new(Arc::new(handle)),
             opts: opts.clone(),
+            control: tokio::sync::Mutex::new(Control::default()),
             connect_ms: ms(started.elapsed()),
         };
         if target.sudo {
@@ -376,7 +553,111 @@ impl SshHost {
                 });
             }
         }
+        // The control shell starts now, so the first fault command (and a halt) finds it warm.
+        // A host where it cannot start still works, over exec channels.
+        if !opts.control_shell {
+            h.control.lock().await.given_up = true;
+        } else {
+            let mut control = h.control.lock().await;
+            match h.start_shell().await {
+                Ok(shell) => control.shell = Some(shell),
+                Err(why) => control.died(&h.name, &why).await,
+            }
+        }
         Ok(h)
+    }
+
+    /// Whether the next command that finds it free runs on the control shell (tests, the bench).
+    pub async fn control_shell_up(&self) -> bool {
+        self.control.lock().await.shell.is_some()
+    }
+
+    /// Whether this host uses exec channels for good, its control shell having died or failed to
+    /// start [`MAX_SHELL_DEATHS`] times.
+    pub async fn control_shell_given_up(&self) -> bool {
+        self.control.lock().await.given_up
+    }
+
+    /// Starts `sh` on a session channel and proves it frames (`true` round trip).
+    async fn start_shell(&self) -> Result<Shell, String> {
+        let marker = control::new_marker()?;
+        let channel = self.channel().await?;
+        channel
+            .exec(true, "sh")
+            .await
+            .map_err(|e| format!("cannot start the control shell: {e}"))?;
+        let mut shell = Shell {
+            channel,
+            marker,
+            seq: 0,
+        };
+        match shell.run("true", self.opts.connect_timeout).await.0 {
+            ShellRun::Done(o) if o.success() => Ok(shell),
+            ShellRun::Done(o) => Err(format!(
+                "the control shell's first command: {}",
+                o.summary()
+            )),
+            ShellRun::NotSent(why) | ShellRun::NotStarted(why) | ShellRun::Lost(_, why) => {
+                Err(format!("the control shell did not start: {why}"))
+            }
+        }
+    }
+
+    /// Runs `line` on the control shell when it is free and up; `None`: it did not run there
+    /// (busy, given up, or the shell ended before it started) and goes over an exec channel.
+    async fn on_shell(&self, line: &str, limit: Duration) -> Option<CommandOutcome> {
+        let mut control = self.control.try_lock().ok()?;
+        if control.given_up {
+            return None;
+        }
+        if control.shell.is_some() && self.handle.lock().await.is_closed() {
+            // The link went down between commands: nothing was sent; reconnect, new shell.
+            control.died(&self.name, LINK_LOST).await;
+        }
+        if control.shell.is_none() {
+            match self.start_shell().await {
+                Ok(shell) => control.shell = Some(shell),
+                Err(why) => {
+                    control.died(&self.name, &why).await;
+                    return None;
+                }
+            }
+        }
+        let shell = control.shell.as_mut()?;
+        let (run, _) = shell.run(line, limit).await;
+        match run {
+            ShellRun::Done(outcome) => Some(outcome),
+            ShellRun::NotSent(why) => {
+                let why = if self.handle.lock().await.is_closed() {
+                    LINK_LOST.to_string()
+                } else {
+                    why
+                };
+                control.died(&self.name, &why).await;
+                None
+            }
+            ShellRun::NotStarted(why) => {
+                // Its start line never came: on a live link the command did not run. On a lost
+                // link it may have, and is not sent again (an inject must not go in twice).
+                let link_lost = self.handle.lock().await.is_closed();
+                control.died(&self.name, &why).await;
+                if link_lost {
+                    Some(CommandOutcome {
+                        error: Some(format!(
+                            "no exit status ({why}; connection lost) (on {})",
+                            self.name
+                        )),
+                        ..Default::default()
+                    })
+                } else {
+                    None
+                }
+            }
+            ShellRun::Lost(outcome, why) => {
+                control.died(&self.name, &why).await;
+                Some(outcome)
+            }
+        }
     }
 
     pub fn target(&self) -> &SshTarget {
@@ -451,6 +732,9 @@ impl SshHost {
                 .exec(true, line)
                 .await
                 .map_err(|e| format!("cannot start the command: {e}"))?;
+            // Nothing is ever written to a command: its stdin ends at once, as on the control
+            // shell (</dev/null), so a command that reads it does not wait for its timeout.
+            let _ = channel.eof().await;
             let mut exit = None;
             let mut signal = None;
             // Every message is consumed (the window stays open, the remote command runs to its
@@ -511,8 +795,11 @@ impl Host for SshHost {
     fn exec<'a>(&'a self, command: &'a str, timeout: Duration) -> BoxFuture<'a, CommandOutcome> {
         Box::pin(async move {
             let line = self.wrap(command, timeout);
-            self.exec_raw(&line, timeout.saturating_add(LOCAL_GRACE))
-                .await
+            let limit = timeout.saturating_add(LOCAL_GRACE);
+            match self.on_shell(&line, limit).await {
+                Some(outcome) => outcome,
+                None => self.exec_raw(&line, limit).await,
+            }
         })
     }
 
