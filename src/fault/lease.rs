@@ -31,8 +31,8 @@ pub struct LeasePlan {
     /// Proves the watcher still runs, then pushes the deadline forward; fails when the lease
     /// fired, was cancelled, or its watcher died.
     pub renew: String,
-    /// Leaves the tombstone (the watcher exits without undoing, renewals refuse), then waits up to
-    /// about 3 s for the watcher to exit. Exit 0 once the tombstone is in place.
+    /// Leaves the tombstone (the watcher exits without undoing, renewals refuse), ends the watcher
+    /// (TERM), then waits up to about 3 s for it to exit. Exit 0 once the tombstone is in place.
     pub cancel: String,
 }
 
@@ -108,10 +108,13 @@ if gd_watcher; then echo \"lease armed: $how, watcher pid $w\"; else : > \"$c\";
         renew: format!(
             "{files}; {helpers}; [ ! -e \"$c\" ] || {{ echo 'lease was cancelled: not renewing' >&2; exit 3; }}; gd_watcher || {{ echo 'lease watcher is gone (fired or killed): the host may have reverted the fault' >&2; exit 3; }}; {write}; [ ! -e \"$c\" ] && gd_watcher || {{ echo 'lease watcher stopped while renewing: the host may have reverted the fault' >&2; exit 3; }}"
         ),
-        // The tombstone alone stops the watcher; waiting (bounded) for it to exit lets cancel
-        // report a lease that is really gone, and clear the files of a watcher that died.
+        // The tombstone alone stops the watcher (within its one-second poll); the TERM sent to
+        // the watcher once the tombstone is down ends it at once (an undo it had already started
+        // runs on as its own process), so a rollback's exchange does not wait on the poll. Waiting
+        // (bounded) for it to exit lets cancel report a lease that is really gone, and clear the
+        // files of a watcher that died.
         cancel: format!(
-            "{files}; {helpers}; : > \"$c\" || exit 3; i=0; while gd_watcher && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; if gd_watcher; then echo \"lease watcher $w has not exited yet; the tombstone stops it\" >&2; else rm -f \"$f\" \"$p\" \"$c\"; fi"
+            "{files}; {helpers}; : > \"$c\" || exit 3; if gd_watcher; then kill \"$w\" 2>/dev/null; fi; i=0; while gd_watcher && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; if gd_watcher; then echo \"lease watcher $w has not exited yet; the tombstone stops it\" >&2; else rm -f \"$f\" \"$p\" \"$c\"; fi"
         ),
     }
 }

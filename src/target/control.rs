@@ -54,6 +54,8 @@ enum Phase {
     Body,
     /// The end line was read; its suffix (`<status>` on stdout, empty on stderr).
     Ended(String),
+    /// The exchange's last line came instead of a start: no more steps.
+    Done,
 }
 
 /// One stream of one frame, parsed as it arrives.
@@ -61,6 +63,10 @@ enum Phase {
 pub struct FrameStream {
     start: Vec<u8>,
     end: Vec<u8>,
+    /// An exchange's last line, which may come instead of this step's start.
+    done: Option<Vec<u8>>,
+    /// Bytes after the end line: the next step's (exchanges), or no frame's.
+    rest: Vec<u8>,
     phase: Phase,
     /// Bytes not yet judged: they may be the start of a marker line. Bounded by the marker's length.
     pending: Vec<u8>,
@@ -74,13 +80,31 @@ pub struct Garbled(pub String);
 
 impl FrameStream {
     pub fn new(marker: &str, seq: u64) -> FrameStream {
+        FrameStream::tagged(&format!("{marker} {seq}"), None)
+    }
+
+    /// The stream of the frame tagged `tag` (`M S`, or `M S K` for step K of an exchange);
+    /// `done`: the tag of the exchange's last line, which may come instead of the start.
+    pub fn tagged(tag: &str, done: Option<&str>) -> FrameStream {
         FrameStream {
-            start: format!("{marker} {seq}\n").into_bytes(),
-            end: format!("\n{marker} {seq}=").into_bytes(),
+            start: format!("{tag}\n").into_bytes(),
+            end: format!("\n{tag}=").into_bytes(),
+            done: done.map(|d| format!("{d}\n").into_bytes()),
+            rest: Vec::new(),
             phase: Phase::BeforeStart,
             pending: Vec::new(),
             out: CappedOutput::new(),
         }
+    }
+
+    /// The exchange's last line came: no step follows.
+    pub fn done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// What came after this frame's end line (the next step's bytes), taken once.
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.rest)
     }
 
     pub fn started(&self) -> bool {
@@ -99,17 +123,30 @@ impl FrameStream {
     pub fn push(&mut self, mut chunk: &[u8]) -> Result<(), Garbled> {
         loop {
             match self.phase {
-                Phase::Ended(_) => return Ok(()),
+                Phase::Ended(_) => {
+                    self.rest.extend_from_slice(chunk);
+                    return Ok(());
+                }
+                Phase::Done => return Ok(()),
                 Phase::BeforeStart => {
                     self.pending.extend_from_slice(chunk);
                     chunk = &[];
+                    if let Some(done) = &self.done
+                        && let Some(at) = find(&self.pending, done)
+                        && find(&self.pending, &self.start).is_none_or(|s| s > at)
+                    {
+                        self.pending = Vec::new();
+                        self.phase = Phase::Done;
+                        return Ok(());
+                    }
                     match find(&self.pending, &self.start) {
                         Some(at) => {
                             self.pending.drain(..at + self.start.len());
                             self.phase = Phase::Body;
                         }
                         None => {
-                            keep_tail(&mut self.pending, self.start.len() - 1);
+                            let longest = self.done.as_ref().map_or(0, Vec::len);
+                            keep_tail(&mut self.pending, self.start.len().max(longest) - 1);
                             return Ok(());
                         }
                     }
@@ -141,6 +178,7 @@ impl FrameStream {
                         return Ok(());
                     };
                     let suffix = String::from_utf8_lossy(&rest[..nl]).into_owned();
+                    self.rest = rest[nl + 1..].to_vec();
                     self.out.push(&self.pending[..at]);
                     self.pending = Vec::new();
                     self.phase = Phase::Ended(suffix);
@@ -225,6 +263,44 @@ mod tests {
         assert_eq!(s.ended(), Some("0"));
         assert_eq!(s.out.kept(), OUTPUT_CAP);
         assert_eq!(s.out.dropped(), 10_000_000 - OUTPUT_CAP as u64);
+    }
+
+    #[test]
+    fn an_exchange_is_read_step_by_step_until_its_last_line() {
+        let wire = format!(
+            "{M} 4 1\nundo out\n{M} 4 1=1 undo\n{M} 4 2\n\n{M} 4 2=0 undo\n{M} 4 3\nok\n{M} 4 3=0 verify\n{M} 4/end\n"
+        );
+        for step in [1, 7, 4096] {
+            let mut got = Vec::new();
+            let mut k = 1;
+            let mut s = FrameStream::tagged(&format!("{M} 4 {k}"), Some(&format!("{M} 4/end")));
+            for c in wire.as_bytes().chunks(step) {
+                s.push(c).unwrap();
+                while let Some(suffix) = s.ended().map(str::to_string) {
+                    let rest = s.take_rest();
+                    let done = std::mem::replace(
+                        &mut s,
+                        FrameStream::tagged(
+                            &format!("{M} 4 {}", k + 1),
+                            Some(&format!("{M} 4/end")),
+                        ),
+                    );
+                    got.push((suffix, done.out.into_text()));
+                    k += 1;
+                    s.push(&rest).unwrap();
+                }
+            }
+            assert!(s.done(), "step {step}");
+            assert_eq!(
+                got,
+                [
+                    ("1 undo".to_string(), "undo out".to_string()),
+                    ("0 undo".into(), "".into()),
+                    ("0 verify".into(), "ok".into())
+                ],
+                "step {step}"
+            );
+        }
     }
 
     #[test]

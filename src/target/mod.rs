@@ -60,7 +60,35 @@ pub trait Host: Send + Sync {
     fn unreachable(&self) -> Option<&str> {
         None
     }
+
+    /// Runs `exchange` as one round trip where the transport can (the SSH control shell, when it
+    /// is up and free): each step as [`Host::exec`] would run it, the flow between them on the
+    /// host. `None`: not run at all (the caller runs the steps one by one); `Some(Err)`: it broke
+    /// part way (a step may have run; the caller decides).
+    fn exchange<'a>(&'a self, exchange: &'a Exchange) -> BoxFuture<'a, ExchangeResult> {
+        let _ = exchange;
+        Box::pin(async { None })
+    }
 }
+
+/// Several commands sent to a host as one round trip, with sh control flow between them on the
+/// host (the rollback's undo retries, verify retries, then the lease cancel only when verified).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// `(name, command)`: `name` is `[a-z_]+`; the flow runs the step with `gd_step name`, which
+    /// returns the step's exit status.
+    pub steps: Vec<(&'static str, String)>,
+    /// Plain sh text calling `gd_step NAME`; it must not read stdin or print anything itself.
+    pub flow: String,
+    /// Each step's timeout (as [`Host::exec`]'s).
+    pub timeout: Duration,
+    /// The most steps the flow can run, and its pauses in total: bound the wait for the whole.
+    pub max_runs: u32,
+    pub pauses: Duration,
+}
+
+/// Each step run, in order, by name; see [`Host::exchange`].
+pub type ExchangeResult = Option<Result<Vec<(String, CommandOutcome)>, String>>;
 
 /// A host that could not be opened (refused key, no route, not in the scenario any more). It runs
 /// nothing; its [`Host::manual`] lines are what a person would run there once it is reachable.

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use super::control::{self, FrameStream};
 use super::known_hosts::{self, HostKeyStatus};
 use super::outcome::CommandOutcome;
-use super::{BoxFuture, CappedOutput, Host};
+use super::{BoxFuture, CappedOutput, Exchange, ExchangeResult, Host};
 use crate::fmt;
 use crate::scenario::HostAddr;
 
@@ -402,6 +402,68 @@ impl Control {
     }
 }
 
+/// Shell text of an exchange: its steps as functions, `gd_step` (a framed sub-command per run,
+/// tagged `M S K`), the flow, then the last line `M S/end` on both streams.
+fn exchange_text(marker: &str, seq: u64, ex: &Exchange, sudo: bool) -> String {
+    let tag = format!("{marker} {seq}");
+    let mut s = String::from("gd_k=0; ");
+    for (name, command) in &ex.steps {
+        s.push_str(&format!(
+            "gd_do_{name}() {{ {}\n}}; ",
+            wrap_command(command, ex.timeout, sudo)
+        ));
+    }
+    s.push_str(&format!(
+        "gd_step() {{ gd_k=$((gd_k+1)); printf '%s %s\\n' '{tag}' \"$gd_k\"; printf '%s %s\\n' '{tag}' \"$gd_k\" >&2; \"gd_do_$1\" </dev/null; gd_s=$?; printf '\\n%s %s=%s %s\\n' '{tag}' \"$gd_k\" \"$gd_s\" \"$1\"; printf '\\n%s %s=\\n' '{tag}' \"$gd_k\" >&2; return $gd_s; }}\n"
+    ));
+    s.push_str(&ex.flow);
+    s.push_str(&format!(
+        "\nprintf '%s\\n' '{tag}/end'; printf '%s\\n' '{tag}/end' >&2\n"
+    ));
+    s
+}
+
+/// One stream of an exchange, step after step until its last line.
+struct StepStreams {
+    tag: String,
+    k: u64,
+    cur: FrameStream,
+    /// (end-line suffix, output, when it ended) per step, in order.
+    finished: Vec<(String, String, Instant)>,
+}
+
+impl StepStreams {
+    fn new(tag: &str) -> StepStreams {
+        StepStreams {
+            tag: tag.to_string(),
+            k: 1,
+            cur: Self::frame(tag, 1),
+            finished: Vec::new(),
+        }
+    }
+
+    fn frame(tag: &str, k: u64) -> FrameStream {
+        FrameStream::tagged(&format!("{tag} {k}"), Some(&format!("{tag}/end")))
+    }
+
+    fn push(&mut self, data: &[u8]) -> Result<(), String> {
+        self.cur.push(data).map_err(|g| g.0)?;
+        while let Some(suffix) = self.cur.ended().map(str::to_string) {
+            let rest = self.cur.take_rest();
+            self.k = self.k.saturating_add(1);
+            let ended = std::mem::replace(&mut self.cur, Self::frame(&self.tag, self.k));
+            self.finished
+                .push((suffix, ended.out.into_text(), Instant::now()));
+            self.cur.push(&rest).map_err(|g| g.0)?;
+        }
+        Ok(())
+    }
+
+    fn done(&self) -> bool {
+        self.cur.done()
+    }
+}
+
 /// A message after which the control shell reads and writes nothing more.
 fn ends_shell(msg: &Option<ChannelMsg>) -> bool {
     matches!(
@@ -437,6 +499,73 @@ enum ShellRun {
 }
 
 impl Shell {
+    /// Runs an exchange's text (see [`exchange_text`]) as one write and one read.
+    async fn exchange(
+        &mut self,
+        ex: &Exchange,
+        sudo: bool,
+        limit: Duration,
+    ) -> Result<Vec<(String, CommandOutcome)>, (String, bool)> {
+        self.seq = self.seq.wrapping_add(1);
+        let started = Instant::now();
+        let tag = format!("{} {}", self.marker, self.seq);
+        let text = exchange_text(&self.marker, self.seq, ex, sudo);
+        let channel = &mut self.channel;
+        while let Ok(msg) = tokio::time::timeout(Duration::ZERO, channel.wait()).await {
+            if ends_shell(&msg) {
+                return Err(("the control shell had ended".into(), false));
+            }
+        }
+        let mut out = StepStreams::new(&tag);
+        let mut err = StepStreams::new(&tag);
+        let work = async {
+            channel
+                .data(text.as_bytes())
+                .await
+                .map_err(|e| format!("cannot write to the control shell: {e}"))?;
+            loop {
+                let msg = channel.wait().await;
+                match msg {
+                    Some(ChannelMsg::Data { data }) => out.push(&data)?,
+                    Some(ChannelMsg::ExtendedData { data, .. }) => err.push(&data)?,
+                    ref m if ends_shell(m) => return Err("the control shell ended".to_string()),
+                    _ => {}
+                }
+                if out.done() && err.done() {
+                    return Ok::<_, String>(());
+                }
+            }
+        };
+        let done = tokio::time::timeout(limit, work).await;
+        let sent = !out.finished.is_empty() || out.cur.started();
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => return Err((why, sent)),
+            Err(_) => return Err((format!("timed out after {}", fmt::duration(limit)), sent)),
+        }
+        if out.finished.len() != err.finished.len() {
+            return Err(("the exchange's streams disagree on its steps".into(), true));
+        }
+        let mut steps = Vec::new();
+        let mut since = started;
+        for ((suffix, stdout, at), (_, stderr, _)) in out.finished.into_iter().zip(err.finished) {
+            let (status, name) = suffix.split_once(' ').unwrap_or((suffix.as_str(), ""));
+            let exit = control::exit_status(status).map_err(|g| (g.0, true))?;
+            steps.push((
+                name.to_string(),
+                CommandOutcome {
+                    exit: Some(exit),
+                    stdout,
+                    stderr,
+                    ms: ms(at.saturating_duration_since(since)),
+                    error: None,
+                },
+            ));
+            since = at;
+        }
+        Ok(steps)
+    }
+
     async fn run(&mut self, line: &str, limit: Duration) -> (ShellRun, bool) {
         self.seq = self.seq.wrapping_add(1);
         let started = Instant::now();
@@ -805,6 +934,48 @@ impl Host for SshHost {
 
     fn manual(&self, command: &str) -> String {
         manual_command(&self.target, command)
+    }
+
+    fn exchange<'a>(&'a self, ex: &'a Exchange) -> BoxFuture<'a, ExchangeResult> {
+        Box::pin(async move {
+            let mut control = self.control.try_lock().ok()?;
+            if control.given_up {
+                return None;
+            }
+            if control.shell.is_some() && self.handle.lock().await.is_closed() {
+                control.died(&self.name, LINK_LOST).await;
+            }
+            if control.shell.is_none() {
+                match self.start_shell().await {
+                    Ok(shell) => control.shell = Some(shell),
+                    Err(why) => {
+                        control.died(&self.name, &why).await;
+                        return None;
+                    }
+                }
+            }
+            let per_run = ex.timeout.saturating_add(LOCAL_GRACE);
+            let limit = per_run
+                .saturating_mul(ex.max_runs.max(1))
+                .saturating_add(ex.pauses);
+            let shell = control.shell.as_mut()?;
+            match shell.exchange(ex, self.target.sudo, limit).await {
+                Ok(steps) => Some(Ok(steps)),
+                Err((why, sent)) => {
+                    let why = if !sent && self.handle.lock().await.is_closed() {
+                        LINK_LOST.to_string()
+                    } else {
+                        why
+                    };
+                    control.died(&self.name, &why).await;
+                    if sent {
+                        Some(Err(format!("{why} (on {})", self.name)))
+                    } else {
+                        None
+                    }
+                }
+            }
+        })
     }
 
     fn management_port(&self) -> Option<u16> {

@@ -263,3 +263,182 @@ async fn a_busy_shell_never_queues() {
         "the shell stays up for the next command"
     );
 }
+
+/// Undo, verify and the lease cancel as one exchange on the control shell: the report is what
+/// the step-by-step rollback over exec channels decides (status, how, attempts, each outcome),
+/// the cancel runs only after a VERIFIED rollback, and the whole takes one write to the shell.
+async fn rollback_exchange_equals_step_by_step(place: &Place, dir: &std::path::Path) {
+    use gameday::fault::{FaultPlan, RollbackStatus, roll_back, roll_back_and_cancel};
+    let shell = place.connect(true).await;
+    let exec = place.connect(false).await;
+    let t = Duration::from_secs(5);
+    // (undo, verify, expected status, expected undo attempts)
+    let cases: Vec<(String, Option<String>, RollbackStatus, u32)> = vec![
+        ("echo undone".into(), Some("echo fine; true".into()), RollbackStatus::Verified, 1),
+        // The undo succeeds on its second attempt (a counter file per host and case).
+        (
+            "n=$(cat \"$C\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$C\"; echo try $n >&2; [ $n -ge 2 ]".into(),
+            Some("test -e \"$C\"".into()),
+            RollbackStatus::Verified,
+            2,
+        ),
+        ("true".into(), Some("echo still there >&2; exit 1".into()), RollbackStatus::Failed, 1),
+        ("exit 4".into(), None, RollbackStatus::Failed, 3),
+        ("echo ok".into(), None, RollbackStatus::Verified, 1),
+    ];
+    for (i, (undo, verify, status, attempts)) in cases.into_iter().enumerate() {
+        let mut reports = Vec::new();
+        for (who, host) in [("shell", &shell), ("exec", &exec)] {
+            let c = dir.join(format!("count-{who}-{i}"));
+            let cancelled = dir.join(format!("cancelled-{who}-{i}"));
+            let set = |s: &str| format!("C={}; {s}", c.display());
+            let plan = FaultPlan {
+                inject: "true".into(),
+                undo: Some(set(&undo)),
+                verify: verify.as_deref().map(set),
+                refusable: false,
+            };
+            let cancel = format!("touch {}", cancelled.display());
+            let mut r = if who == "shell" {
+                roll_back_and_cancel(host, &plan, t, Some(&cancel)).await
+            } else {
+                roll_back(host, &plan, t).await
+            };
+            assert_eq!(r.status, status, "case {i} on {who}: {r:?}");
+            assert_eq!(r.attempts, attempts, "case {i} on {who}: {r:?}");
+            if who == "shell" {
+                let verified = status == RollbackStatus::Verified;
+                assert_eq!(
+                    r.lease_cancel.as_ref().map(|o| o.exit),
+                    verified.then_some(Some(0))
+                );
+                assert_eq!(
+                    cancelled.exists(),
+                    verified,
+                    "the cancel runs only after VERIFIED"
+                );
+            }
+            r.lease_cancel = None;
+            r.undo.ms = 0;
+            if let Some(v) = r.verify.as_mut() {
+                v.ms = 0;
+            }
+            // The counter file's path differs per host: compare the rest.
+            reports.push(format!("{r:?}").replace(&format!("count-{who}-"), "count-"));
+        }
+        assert_eq!(reports[0], reports[1], "case {i}");
+    }
+}
+
+#[tokio::test]
+async fn in_process_rollback_exchange_equals_step_by_step() {
+    let place = in_process().await;
+    let dir = tempfile::tempdir().unwrap();
+    rollback_exchange_equals_step_by_step(&place, dir.path()).await;
+    // The shell host opened one session and wrote one exchange per rollback (plus its probe).
+    let written = place._server.as_ref().unwrap().written();
+    let exchanges = written.iter().filter(|w| w.contains("gd_step()")).count();
+    assert_eq!(exchanges, 5, "{written:?}");
+    let ran = place.executed();
+    assert_eq!(
+        ran.iter().filter(|c| *c == "sh").count(),
+        1,
+        "no shell died: {ran:?}"
+    );
+}
+
+#[tokio::test]
+async fn sshd_rollback_exchange_equals_step_by_step() {
+    let Some(place) = real_sshd() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    rollback_exchange_equals_step_by_step(&place, dir.path()).await;
+}
+
+/// A halt never waits behind an inject that hangs on the same host: the fault already in is
+/// rolled back and verified (over an exec channel while the hung inject holds the shell, or
+/// on the shell) before the hung inject returns; that one is rolled back the moment it does.
+#[tokio::test]
+async fn a_halt_does_not_wait_behind_a_hanging_inject() {
+    use gameday::engine::{Command, Options};
+    use gameday::event::{Event, RollbackStatus};
+    use gameday::scenario::Scenario;
+    use gameday::target::OpenOptions;
+    let place = in_process().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let hung = dir.path().join("hung");
+    let yaml = format!(
+        "title: t\nhypothesis: h\nmax_duration: 5m\ntargets:\n  box: {{ hosts: [\"127.0.0.1:{port}\"], user: tester, identity: \"{id}\" }}\n\
+         steps:\n  - name: s\n    duration: 1m\n    faults:\n\
+         \x20     - {{ kind: command, id: quick, target: box, inject: \"touch {a}\", rollback: \"rm -f {a}\", verify: \"test ! -e {a}\" }}\n\
+         \x20     - {{ kind: command, id: hangs, target: box, inject: \"touch {h}; sleep 4\", rollback: \"rm -f {h}\", verify: \"test ! -e {h}\" }}\n",
+        port = place.target.addr.port,
+        id = place.target.identity.as_ref().unwrap().display(),
+        a = a.display(),
+        h = hung.display(),
+    );
+    let scenario = Scenario::parse(&dir.path().join("t.yaml"), &yaml).unwrap();
+    let open = OpenOptions {
+        ssh: SshOptions {
+            known_hosts: place.known_hosts.clone(),
+            ..SshOptions::default()
+        },
+        ..OpenOptions::default()
+    };
+    let map = gameday::target::open(&scenario, &open).await.unwrap();
+    let running = gameday::session::start_on(
+        std::sync::Arc::new(scenario),
+        map,
+        Some(dir.path().join("journal.jsonl")),
+        Options::default(),
+    )
+    .unwrap();
+    let mut events = running.events;
+    let mut order = Vec::new();
+    let mut halted = false;
+    while let Ok(env) = events.recv().await {
+        match &env.event {
+            Event::FaultInjected { fault, ok, .. } => {
+                assert!(ok, "{env:?}");
+                order.push(format!("injected {fault}"));
+            }
+            Event::RollbackResult { fault, status, .. } => {
+                assert_eq!(*status, RollbackStatus::Verified, "{env:?}");
+                order.push(format!("verified {fault}"));
+            }
+            Event::RunEnded => break,
+            _ => {}
+        }
+        if !halted && order.iter().any(|o| o == "injected quick") {
+            // The hung inject writes its file first; wait for it without a timer.
+            while !hung.exists() {
+                tokio::task::yield_now().await;
+            }
+        }
+        // Halt once the quick fault is in and the hanging inject has started on the host.
+        if !halted && order.iter().any(|o| o == "injected quick") && hung.exists() {
+            halted = true;
+            running
+                .handle
+                .commands
+                .send(Command::Halt {
+                    by: "test".into(),
+                    reason: "halt while an inject hangs".into(),
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let _ = running.engine.await;
+    assert_eq!(
+        order,
+        [
+            "injected quick",
+            "verified quick",
+            "injected hangs",
+            "verified hangs"
+        ],
+        "the quick fault came back while the other inject still hung"
+    );
+    assert!(!a.exists() && !hung.exists());
+}
