@@ -1429,11 +1429,14 @@ impl Engine {
                     self.emit(job.result(report));
                     // Only a verified rollback stands the lease down; otherwise it stays as the
                     // backstop. On the control shell the cancel went in the rollback's own
-                    // exchange (after the verify passed on the host) and is journaled right after
-                    // the result; otherwise it runs now, after the result, off the halt's path.
-                    if let Some(outcome) = cancelled {
-                        let event = job.lease_cancelled(&outcome);
-                        self.emit(event);
+                    // exchange (started by the host once its verify passed) and is journaled when
+                    // it ends; otherwise it runs now, after the result. Off the halt's path either way.
+                    if let Some(pending) = cancelled {
+                        let slot = self.misc();
+                        self.spawn(TaskKey::Other, slot, async move {
+                            let outcome = pending.wait().await;
+                            Done::LeaseCancelled(Some(job.lease_cancelled(&outcome)))
+                        });
                     } else if verified && job.lease_cancel.is_some() {
                         let slot = self.misc();
                         self.spawn(TaskKey::Other, slot, async move {

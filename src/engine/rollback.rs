@@ -157,7 +157,7 @@ pub async fn run_batch(
             let mut report = mine.run().await;
             let cancel = match report.lease_cancel.take() {
                 // Sent in the rollback's own exchange, after the VERIFIED result on the host.
-                Some(sent) => Some(mine.lease_cancelled(&sent)),
+                Some(sent) => Some(mine.lease_cancelled(&sent.wait().await)),
                 None if report.status == RollbackStatus::Verified => mine.cancel_lease().await,
                 None => None,
             };

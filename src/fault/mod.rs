@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::scenario::Fault;
-use crate::target::{CommandOutcome, Exchange, Host};
+use crate::target::{CommandOutcome, Exchange, ExchangeDone, Host, Pending};
 
 pub use kinds::{PlanContext, REFUSED_EXIT};
 pub use lease::LeasePlan;
@@ -68,9 +68,10 @@ pub struct RollbackReport {
     pub attempts: u32,
     pub undo: CommandOutcome,
     pub verify: Option<CommandOutcome>,
-    /// The lease cancel, when it went to the host in the same exchange (only ever after a
-    /// VERIFIED rollback); `None`: not sent yet, the caller sends it once the result is journaled.
-    pub lease_cancel: Option<CommandOutcome>,
+    /// The lease cancel, when it went to the host in the same exchange (started by the host only
+    /// after a VERIFIED rollback; its outcome comes later, the result need not wait for it);
+    /// `None`: not sent, the caller sends it once the result is journaled.
+    pub lease_cancel: Option<Pending>,
 }
 
 /// Runs the undo (retrying while it does not exit 0), then the verify command.
@@ -182,8 +183,8 @@ pub async fn roll_back_and_cancel(
 ) -> RollbackReport {
     if let Some(exchange) = rollback_exchange(plan, timeout, cancel) {
         match host.exchange(&exchange).await {
-            Some(Ok(steps)) => {
-                if let Some(report) = from_steps(plan, steps) {
+            Some(Ok(done)) => {
+                if let Some(report) = from_steps(plan, done) {
                     return report;
                 }
                 tracing::warn!(
@@ -235,7 +236,7 @@ fn rollback_exchange(
     }
     if let Some(c) = cancel {
         steps.push(("cancel", c.to_string()));
-        flow.push_str("if [ \"$gd_ok\" = 0 ]; then gd_step cancel; fi");
+        flow.push_str("if [ \"$gd_ok\" = 0 ]; then gd_step cancel d; fi");
     }
     let max_runs = UNDO_ATTEMPTS * if plan.verify.is_some() { 2 } else { 1 } + 1;
     let pauses: Duration = RETRY_PAUSES.iter().sum::<Duration>() * 2;
@@ -245,25 +246,25 @@ fn rollback_exchange(
         timeout,
         max_runs,
         pauses,
+        detached: cancel.map(|_| "cancel"),
     })
 }
 
-/// The report of an exchange's steps (undo attempts, verify attempts, cancel), decided as
-/// [`roll_back`] decides; `None` when the steps are not what the flow can produce.
-fn from_steps(plan: &FaultPlan, steps: Vec<(String, CommandOutcome)>) -> Option<RollbackReport> {
-    let (mut undo, mut verify, mut cancel) = (None, None, None);
+/// The report of an exchange's steps (undo attempts, verify attempts; the cancel detached),
+/// decided as [`roll_back`] decides; `None` when the steps are not what the flow can produce.
+fn from_steps(plan: &FaultPlan, done: ExchangeDone) -> Option<RollbackReport> {
+    let (mut undo, mut verify) = (None, None);
     let (mut attempts, mut checks) = (0u32, 0u32);
-    for (name, outcome) in steps {
+    for (name, outcome) in done.steps {
         match name.as_str() {
-            "undo" if verify.is_none() && cancel.is_none() => {
+            "undo" if verify.is_none() => {
                 attempts += 1;
                 undo = Some(outcome);
             }
-            "verify" if plan.verify.is_some() && undo.is_some() && cancel.is_none() => {
+            "verify" if plan.verify.is_some() && undo.is_some() => {
                 checks += 1;
                 verify = Some(outcome);
             }
-            "cancel" if cancel.is_none() => cancel = Some(outcome),
             _ => return None,
         }
     }
@@ -275,10 +276,10 @@ fn from_steps(plan: &FaultPlan, steps: Vec<(String, CommandOutcome)>) -> Option<
         return None;
     }
     let mut report = decide(attempts, undo, verify);
-    if cancel.is_some() && report.status != RollbackStatus::Verified {
-        return None;
+    if done.detached.is_some() && report.status != RollbackStatus::Verified {
+        tracing::warn!(status = ?report.status, "the host cancelled the lease of a rollback it did not verify");
     }
-    report.lease_cancel = cancel;
+    report.lease_cancel = done.detached;
     Some(report)
 }
 

@@ -54,8 +54,9 @@ enum Phase {
     Body,
     /// The end line was read; its suffix (`<status>` on stdout, empty on stderr).
     Ended(String),
-    /// The exchange's last line came instead of a start: no more steps.
-    Done,
+    /// One of the exchange's other lines came instead of a start (its index in `done`): no
+    /// more numbered steps.
+    Done(usize),
 }
 
 /// One stream of one frame, parsed as it arrives.
@@ -63,8 +64,9 @@ enum Phase {
 pub struct FrameStream {
     start: Vec<u8>,
     end: Vec<u8>,
-    /// An exchange's last line, which may come instead of this step's start.
-    done: Option<Vec<u8>>,
+    /// An exchange's other lines (its last line, the detached step's start), which may come
+    /// instead of this step's start.
+    done: Vec<Vec<u8>>,
     /// Bytes after the end line: the next step's (exchanges), or no frame's.
     rest: Vec<u8>,
     phase: Phase,
@@ -80,16 +82,23 @@ pub struct Garbled(pub String);
 
 impl FrameStream {
     pub fn new(marker: &str, seq: u64) -> FrameStream {
-        FrameStream::tagged(&format!("{marker} {seq}"), None)
+        FrameStream::tagged(&format!("{marker} {seq}"), &[])
+    }
+
+    /// The frame tagged `tag` whose start line was already read (a detached step).
+    pub fn in_body(tag: &str) -> FrameStream {
+        let mut f = FrameStream::tagged(tag, &[]);
+        f.phase = Phase::Body;
+        f
     }
 
     /// The stream of the frame tagged `tag` (`M S`, or `M S K` for step K of an exchange);
-    /// `done`: the tag of the exchange's last line, which may come instead of the start.
-    pub fn tagged(tag: &str, done: Option<&str>) -> FrameStream {
+    /// `done`: the exchange's other lines, any of which may come instead of the start.
+    pub fn tagged(tag: &str, done: &[String]) -> FrameStream {
         FrameStream {
             start: format!("{tag}\n").into_bytes(),
             end: format!("\n{tag}=").into_bytes(),
-            done: done.map(|d| format!("{d}\n").into_bytes()),
+            done: done.iter().map(|d| format!("{d}\n").into_bytes()).collect(),
             rest: Vec::new(),
             phase: Phase::BeforeStart,
             pending: Vec::new(),
@@ -97,9 +106,12 @@ impl FrameStream {
         }
     }
 
-    /// The exchange's last line came: no step follows.
-    pub fn done(&self) -> bool {
-        self.phase == Phase::Done
+    /// Which of the exchange's other lines came instead of a start (index in `done`).
+    pub fn done(&self) -> Option<usize> {
+        match self.phase {
+            Phase::Done(i) => Some(i),
+            _ => None,
+        }
     }
 
     /// What came after this frame's end line (the next step's bytes), taken once.
@@ -127,16 +139,26 @@ impl FrameStream {
                     self.rest.extend_from_slice(chunk);
                     return Ok(());
                 }
-                Phase::Done => return Ok(()),
+                Phase::Done(_) => {
+                    self.rest.extend_from_slice(chunk);
+                    return Ok(());
+                }
                 Phase::BeforeStart => {
                     self.pending.extend_from_slice(chunk);
                     chunk = &[];
-                    if let Some(done) = &self.done
-                        && let Some(at) = find(&self.pending, done)
-                        && find(&self.pending, &self.start).is_none_or(|s| s > at)
+                    let start = find(&self.pending, &self.start);
+                    let other = self
+                        .done
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, d)| find(&self.pending, d).map(|at| (at, i, d.len())))
+                        .min();
+                    if let Some((at, i, len)) = other
+                        && start.is_none_or(|s| s > at)
                     {
+                        self.rest = self.pending[at + len..].to_vec();
                         self.pending = Vec::new();
-                        self.phase = Phase::Done;
+                        self.phase = Phase::Done(i);
                         return Ok(());
                     }
                     match find(&self.pending, &self.start) {
@@ -145,7 +167,7 @@ impl FrameStream {
                             self.phase = Phase::Body;
                         }
                         None => {
-                            let longest = self.done.as_ref().map_or(0, Vec::len);
+                            let longest = self.done.iter().map(Vec::len).max().unwrap_or(0);
                             keep_tail(&mut self.pending, self.start.len().max(longest) - 1);
                             return Ok(());
                         }
@@ -273,24 +295,22 @@ mod tests {
         for step in [1, 7, 4096] {
             let mut got = Vec::new();
             let mut k = 1;
-            let mut s = FrameStream::tagged(&format!("{M} 4 {k}"), Some(&format!("{M} 4/end")));
+            let end = [format!("{M} 4/end")];
+            let mut s = FrameStream::tagged(&format!("{M} 4 {k}"), &end);
             for c in wire.as_bytes().chunks(step) {
                 s.push(c).unwrap();
                 while let Some(suffix) = s.ended().map(str::to_string) {
                     let rest = s.take_rest();
                     let done = std::mem::replace(
                         &mut s,
-                        FrameStream::tagged(
-                            &format!("{M} 4 {}", k + 1),
-                            Some(&format!("{M} 4/end")),
-                        ),
+                        FrameStream::tagged(&format!("{M} 4 {}", k + 1), &end),
                     );
                     got.push((suffix, done.out.into_text()));
                     k += 1;
                     s.push(&rest).unwrap();
                 }
             }
-            assert!(s.done(), "step {step}");
+            assert_eq!(s.done(), Some(0), "step {step}");
             assert_eq!(
                 got,
                 [

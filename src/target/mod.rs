@@ -85,10 +85,60 @@ pub struct Exchange {
     /// The most steps the flow can run, and its pauses in total: bound the wait for the whole.
     pub max_runs: u32,
     pub pauses: Duration,
+    /// A step the flow may run last with `gd_step NAME d` whose outcome the caller does not wait
+    /// for: the exchange answers once it starts (the lease cancel after a VERIFIED rollback, so
+    /// the result is journaled without waiting on it) and [`Pending`] brings its outcome later.
+    pub detached: Option<&'static str>,
 }
 
-/// Each step run, in order, by name; see [`Host::exchange`].
-pub type ExchangeResult = Option<Result<Vec<(String, CommandOutcome)>, String>>;
+/// What an exchange did: each step run before the detached one, in order, by name; the
+/// detached step's outcome to come, when the flow started it.
+#[derive(Debug)]
+pub struct ExchangeDone {
+    pub steps: Vec<(String, CommandOutcome)>,
+    pub detached: Option<Pending>,
+}
+
+/// See [`Host::exchange`].
+pub type ExchangeResult = Option<Result<ExchangeDone, String>>;
+
+/// The outcome of a command still running on a host, read by the task that holds its shell.
+#[derive(Clone)]
+pub struct Pending(Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<CommandOutcome>>>>);
+
+impl Pending {
+    pub fn new(rx: tokio::sync::oneshot::Receiver<CommandOutcome>) -> Pending {
+        Pending(Arc::new(std::sync::Mutex::new(Some(rx))))
+    }
+
+    /// The outcome once it is known; no exit status when its reader ended without it (or when
+    /// it was already taken).
+    pub async fn wait(&self) -> CommandOutcome {
+        let rx = self.0.lock().ok().and_then(|mut r| r.take());
+        let lost = |why: &str| CommandOutcome {
+            error: Some(why.to_string()),
+            ..Default::default()
+        };
+        match rx {
+            Some(rx) => rx
+                .await
+                .unwrap_or_else(|_| lost("no exit status (the control shell ended)")),
+            None => lost("no exit status (already taken)"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending(..)")
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Pending) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 /// A host that could not be opened (refused key, no route, not in the scenario any more). It runs
 /// nothing; its [`Host::manual`] lines are what a person would run there once it is reachable.

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use super::control::{self, FrameStream};
 use super::known_hosts::{self, HostKeyStatus};
 use super::outcome::CommandOutcome;
-use super::{BoxFuture, CappedOutput, Exchange, ExchangeResult, Host};
+use super::{BoxFuture, CappedOutput, Exchange, ExchangeDone, ExchangeResult, Host, Pending};
 use crate::fmt;
 use crate::scenario::HostAddr;
 
@@ -346,7 +346,7 @@ pub struct SshHost {
     opts: SshOptions,
     /// The control shell. Held for one command at a time; a command that finds it busy takes an
     /// exec channel instead, so nothing (a halt least of all) queues behind a long inject.
-    control: tokio::sync::Mutex<Control>,
+    control: Arc<tokio::sync::Mutex<Control>>,
     /// Connect + authenticate, for the preflight report and the bench.
     pub connect_ms: u64,
 }
@@ -403,7 +403,8 @@ impl Control {
 }
 
 /// Shell text of an exchange: its steps as functions, `gd_step` (a framed sub-command per run,
-/// tagged `M S K`), the flow, then the last line `M S/end` on both streams.
+/// tagged `M S K`, or `M S d` for the detached step), the flow, then the last line `M S/end` on
+/// both streams.
 fn exchange_text(marker: &str, seq: u64, ex: &Exchange, sudo: bool) -> String {
     let tag = format!("{marker} {seq}");
     let mut s = String::from("gd_k=0; ");
@@ -414,7 +415,7 @@ fn exchange_text(marker: &str, seq: u64, ex: &Exchange, sudo: bool) -> String {
         ));
     }
     s.push_str(&format!(
-        "gd_step() {{ gd_k=$((gd_k+1)); printf '%s %s\\n' '{tag}' \"$gd_k\"; printf '%s %s\\n' '{tag}' \"$gd_k\" >&2; \"gd_do_$1\" </dev/null; gd_s=$?; printf '\\n%s %s=%s %s\\n' '{tag}' \"$gd_k\" \"$gd_s\" \"$1\"; printf '\\n%s %s=\\n' '{tag}' \"$gd_k\" >&2; return $gd_s; }}\n"
+        "gd_step() {{ if [ -n \"$2\" ]; then gd_t=$2; else gd_k=$((gd_k+1)); gd_t=$gd_k; fi; printf '%s %s\\n' '{tag}' \"$gd_t\"; printf '%s %s\\n' '{tag}' \"$gd_t\" >&2; \"gd_do_$1\" </dev/null; gd_s=$?; printf '\\n%s %s=%s %s\\n' '{tag}' \"$gd_t\" \"$gd_s\" \"$1\"; printf '\\n%s %s=\\n' '{tag}' \"$gd_t\" >&2; return $gd_s; }}\n"
     ));
     s.push_str(&ex.flow);
     s.push_str(&format!(
@@ -442,8 +443,12 @@ impl StepStreams {
         }
     }
 
+    /// Step `k`, or (instead) the exchange's last line (0) or the detached step's start (1).
     fn frame(tag: &str, k: u64) -> FrameStream {
-        FrameStream::tagged(&format!("{tag} {k}"), Some(&format!("{tag}/end")))
+        FrameStream::tagged(
+            &format!("{tag} {k}"),
+            &[format!("{tag}/end"), format!("{tag} d")],
+        )
     }
 
     fn push(&mut self, data: &[u8]) -> Result<(), String> {
@@ -459,9 +464,51 @@ impl StepStreams {
         Ok(())
     }
 
-    fn done(&self) -> bool {
+    fn done(&self) -> Option<usize> {
         self.cur.done()
     }
+}
+
+/// Reads the detached step of an exchange to its end: `rest` what already came of each stream.
+async fn read_detached(
+    shell: &mut Shell,
+    tag: &str,
+    rest: (Vec<u8>, Vec<u8>),
+    limit: Duration,
+) -> Result<CommandOutcome, String> {
+    let started = Instant::now();
+    let mut out = FrameStream::in_body(&format!("{tag} d"));
+    let mut err = FrameStream::in_body(&format!("{tag} d"));
+    let channel = &mut shell.channel;
+    let work = async {
+        out.push(&rest.0).map_err(|g| g.0)?;
+        err.push(&rest.1).map_err(|g| g.0)?;
+        while out.ended().is_none() || err.ended().is_none() {
+            let msg = channel.wait().await;
+            match msg {
+                Some(ChannelMsg::Data { data }) => out.push(&data).map_err(|g| g.0)?,
+                Some(ChannelMsg::ExtendedData { data, .. }) => err.push(&data).map_err(|g| g.0)?,
+                ref m if ends_shell(m) => return Err("the control shell ended".to_string()),
+                _ => {}
+            }
+        }
+        Ok::<_, String>(())
+    };
+    match tokio::time::timeout(limit, work).await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => return Err(why),
+        Err(_) => return Err(format!("timed out after {}", fmt::duration(limit))),
+    }
+    let suffix = out.ended().unwrap_or_default().to_string();
+    let status = suffix.split_once(' ').map_or(suffix.as_str(), |(s, _)| s);
+    let exit = control::exit_status(status).map_err(|g| g.0)?;
+    Ok(CommandOutcome {
+        exit: Some(exit),
+        stdout: out.out.into_text(),
+        stderr: err.out.into_text(),
+        ms: ms(started.elapsed()),
+        error: None,
+    })
 }
 
 /// A message after which the control shell reads and writes nothing more.
@@ -476,6 +523,14 @@ fn ends_shell(msg: &Option<ChannelMsg>) -> bool {
                 | ChannelMsg::Failure
         )
     )
+}
+
+/// An exchange read up to its end or its detached step.
+struct ExchangeRead {
+    steps: Vec<(String, CommandOutcome)>,
+    tag: String,
+    /// The detached step started: what already came of it on stdout and stderr.
+    detached: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// One running control shell.
@@ -505,7 +560,7 @@ impl Shell {
         ex: &Exchange,
         sudo: bool,
         limit: Duration,
-    ) -> Result<Vec<(String, CommandOutcome)>, (String, bool)> {
+    ) -> Result<ExchangeRead, (String, bool)> {
         self.seq = self.seq.wrapping_add(1);
         let started = Instant::now();
         let tag = format!("{} {}", self.marker, self.seq);
@@ -531,7 +586,7 @@ impl Shell {
                     ref m if ends_shell(m) => return Err("the control shell ended".to_string()),
                     _ => {}
                 }
-                if out.done() && err.done() {
+                if out.done().is_some() && err.done().is_some() {
                     return Ok::<_, String>(());
                 }
             }
@@ -543,9 +598,10 @@ impl Shell {
             Ok(Err(why)) => return Err((why, sent)),
             Err(_) => return Err((format!("timed out after {}", fmt::duration(limit)), sent)),
         }
-        if out.finished.len() != err.finished.len() {
+        if out.finished.len() != err.finished.len() || out.done() != err.done() {
             return Err(("the exchange's streams disagree on its steps".into(), true));
         }
+        let detached = (out.done() == Some(1)).then(|| (out.cur.take_rest(), err.cur.take_rest()));
         let mut steps = Vec::new();
         let mut since = started;
         for ((suffix, stdout, at), (_, stderr, _)) in out.finished.into_iter().zip(err.finished) {
@@ -563,7 +619,11 @@ impl Shell {
             ));
             since = at;
         }
-        Ok(steps)
+        Ok(ExchangeRead {
+            steps,
+            tag,
+            detached,
+        })
     }
 
     async fn run(&mut self, line: &str, limit: Duration) -> (ShellRun, bool) {
@@ -669,7 +729,7 @@ impl SshHost {
             target: target.clone(),
             handle: tokio::sync::Mutex::new(Arc::new(handle)),
             opts: opts.clone(),
-            control: tokio::sync::Mutex::new(Control::default()),
+            control: Arc::new(tokio::sync::Mutex::new(Control::default())),
             connect_ms: ms(started.elapsed()),
         };
         if target.sudo {
@@ -938,7 +998,7 @@ impl Host for SshHost {
 
     fn exchange<'a>(&'a self, ex: &'a Exchange) -> BoxFuture<'a, ExchangeResult> {
         Box::pin(async move {
-            let mut control = self.control.try_lock().ok()?;
+            let mut control = self.control.clone().try_lock_owned().ok()?;
             if control.given_up {
                 return None;
             }
@@ -960,7 +1020,43 @@ impl Host for SshHost {
                 .saturating_add(ex.pauses);
             let shell = control.shell.as_mut()?;
             match shell.exchange(ex, self.target.sudo, limit).await {
-                Ok(steps) => Some(Ok(steps)),
+                Ok(ExchangeRead {
+                    steps,
+                    tag,
+                    detached,
+                }) => {
+                    let Some(rest) = detached else {
+                        return Some(Ok(ExchangeDone {
+                            steps,
+                            detached: None,
+                        }));
+                    };
+                    // The detached step runs on: a task that holds the shell reads it to its end,
+                    // so the caller has its steps now and the shell takes no command meanwhile.
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    let name = self.name.clone();
+                    tokio::spawn(async move {
+                        let Some(shell) = control.shell.as_mut() else {
+                            return;
+                        };
+                        match read_detached(shell, &tag, rest, per_run).await {
+                            Ok(outcome) => {
+                                let _ = tx.send(outcome);
+                            }
+                            Err(why) => {
+                                let _ = tx.send(CommandOutcome {
+                                    error: Some(format!("no exit status ({why}) (on {name})")),
+                                    ..Default::default()
+                                });
+                                control.died(&name, &why).await;
+                            }
+                        }
+                    });
+                    Some(Ok(ExchangeDone {
+                        steps,
+                        detached: Some(Pending::new(rx)),
+                    }))
+                }
                 Err((why, sent)) => {
                     let why = if !sent && self.handle.lock().await.is_closed() {
                         LINK_LOST.to_string()

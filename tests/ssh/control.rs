@@ -308,10 +308,11 @@ async fn rollback_exchange_equals_step_by_step(place: &Place, dir: &std::path::P
             assert_eq!(r.attempts, attempts, "case {i} on {who}: {r:?}");
             if who == "shell" {
                 let verified = status == RollbackStatus::Verified;
-                assert_eq!(
-                    r.lease_cancel.as_ref().map(|o| o.exit),
-                    verified.then_some(Some(0))
-                );
+                let cancel = match r.lease_cancel.take() {
+                    Some(p) => Some(p.wait().await.exit),
+                    None => None,
+                };
+                assert_eq!(cancel, verified.then_some(Some(0)), "case {i}");
                 assert_eq!(
                     cancelled.exists(),
                     verified,

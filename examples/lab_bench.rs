@@ -1,0 +1,138 @@
+//! A fan-out fault on N in-process lab hosts, then a halt (not a test):
+//!
+//! ```text
+//! cargo run --release --example lab_bench            # N = 1000
+//! cargo run --release --example lab_bench -- 200     # chosen N
+//! ```
+//!
+//! Starts a lab of N hosts (`lab::Lab`: an in-process SSH server and a shop per host, on
+//! 127.0.0.1), opens every host through the production path (`target::open`: TCP_NODELAY,
+//! curve25519, strict known_hosts, key auth, then the control shell), runs one `command` fault on
+//! all of them (with its dead-man lease), halts once every inject is in, and prints:
+//! open time (connect + auth + control shell, N hosts, `--fanout` 64), halt → all verified
+//! (`rollback_finished.since_halt_ms`), the process's peak RSS (VmHWM: client AND the lab's
+//! servers, since both live in this process) and the memory per host that opening took (RSS
+//! after open − before, ÷ N: client and server side of each connection together, so an upper
+//! bound on the client's per-host state). The lab's `sh` processes (one control shell per host,
+//! the lease watchers) are separate processes and not counted.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use gameday::engine::{Command, Options};
+use gameday::event::Event;
+use gameday::lab::{self, Lab};
+use gameday::scenario::Scenario;
+use gameday::session;
+use gameday::target::ssh::SshOptions;
+use gameday::target::{self, OpenOptions};
+
+/// A field of /proc/self/status in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(field: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(lab::MAX_LAB_HOSTS);
+    assert!(
+        (1..=lab::MAX_LAB_HOSTS).contains(&n),
+        "N must be 1 to {}",
+        lab::MAX_LAB_HOSTS
+    );
+    let limit = lab::raise_open_files(lab::open_files_needed(n)).expect("open files");
+    let dir = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let lab = Lab::start(&dir.path().join("lab"), n).await.expect("lab");
+    println!(
+        "lab: {n} hosts started in {:.0} ms (open-files limit {limit})",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let hosts: Vec<String> = (1..=n).map(|i| format!("shop-{i}")).collect();
+    let text = format!(
+        "title: lab bench\nhypothesis: h\nmax_duration: 30m\ntargets:\n  fleet: {{ hosts: [{}], user: bench }}\n\
+         steps:\n  - name: s\n    duration: 20m\n    faults:\n      - {{ kind: command, id: f, target: fleet, inject: \"touch injected\", rollback: \"rm -f injected\", verify: \"test ! -e injected\" }}\n",
+        hosts.join(", ")
+    );
+    let mut scenario = Scenario::parse(&dir.path().join("bench.yaml"), &text).expect("scenario");
+    lab.localize(&mut scenario);
+    let open = OpenOptions {
+        ssh: SshOptions {
+            known_hosts: lab.known_hosts.clone(),
+            ..SshOptions::default()
+        },
+        fanout: 64,
+        ..OpenOptions::default()
+    };
+    let before = status_kib("VmRSS");
+    let t = Instant::now();
+    let map = target::open(&scenario, &open).await.expect("open");
+    let open_ms = t.elapsed().as_secs_f64() * 1e3;
+    let after = status_kib("VmRSS");
+    let running = session::start_on(
+        Arc::new(scenario),
+        map,
+        Some(dir.path().join("run/journal.jsonl")),
+        Options::default(),
+    )
+    .expect("start");
+    let mut events = running.events;
+    let (mut injected, mut since_halt, mut verified) = (0, None, false);
+    let t = Instant::now();
+    let mut inject_ms = 0.0;
+    while let Ok(env) = events.recv().await {
+        match &env.event {
+            Event::FaultInjected { ok, .. } => {
+                assert!(ok, "inject failed: {env:?}");
+                injected += 1;
+                if injected == n {
+                    inject_ms = t.elapsed().as_secs_f64() * 1e3;
+                    let _ = running
+                        .handle
+                        .commands
+                        .send(Command::Halt {
+                            by: "bench".into(),
+                            reason: "measure".into(),
+                        })
+                        .await;
+                }
+            }
+            Event::RollbackFinished {
+                all_verified,
+                since_halt_ms,
+                ..
+            } => {
+                verified = *all_verified;
+                since_halt = *since_halt_ms;
+            }
+            Event::RunEnded => break,
+            _ => {}
+        }
+    }
+    let _ = running.engine.await;
+    assert!(verified, "not every rollback was verified");
+    println!("N={n}: open (connect+auth+control shell, fanout 64): {open_ms:.0} ms");
+    println!(
+        "N={n}: from the step's start to every inject in (lease armed first): {inject_ms:.0} ms"
+    );
+    println!(
+        "N={n}: halt -> all verified: {} ms",
+        since_halt.expect("no since_halt_ms")
+    );
+    println!(
+        "N={n}: peak RSS (client + lab servers, one process): {:.1} MiB",
+        status_kib("VmHWM") as f64 / 1024.0
+    );
+    println!(
+        "N={n}: memory per opened host (RSS after open - before, / N; client and server side): {:.1} KiB",
+        after.saturating_sub(before) as f64 / n as f64
+    );
+    drop(lab);
+}
