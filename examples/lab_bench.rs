@@ -85,6 +85,7 @@ async fn main() {
     .expect("start");
     let mut events = running.events;
     let (mut injected, mut since_halt, mut verified) = (0, None, false);
+    let mut halted_by = None;
     let t = Instant::now();
     let mut inject_ms = 0.0;
     while let Ok(env) = events.recv().await {
@@ -104,6 +105,9 @@ async fn main() {
                         .await;
                 }
             }
+            Event::HaltRequested { by, reason } => {
+                halted_by = Some(format!("{by}: {reason}"));
+            }
             Event::RollbackFinished {
                 all_verified,
                 since_halt_ms,
@@ -118,6 +122,12 @@ async fn main() {
     }
     let _ = running.engine.await;
     assert!(verified, "not every rollback was verified");
+    let halted_by = halted_by.unwrap_or_default();
+    if injected < n || halted_by != "bench: measure" {
+        println!(
+            "N={n}: NOTE: halted by `{halted_by}` with {injected}/{n} injects in: the figures below include injects still in flight"
+        );
+    }
     println!("N={n}: open (connect+auth+control shell, fanout 64): {open_ms:.0} ms");
     println!(
         "N={n}: from the step's start to every inject in (lease armed first): {inject_ms:.0} ms"
