@@ -3,7 +3,11 @@
 //! ```text
 //! cargo run --release --example lab_bench            # N = 1000
 //! cargo run --release --example lab_bench -- 200     # chosen N
+//! cargo build --release && cargo run --release --example lab_bench -- 1000 --lab target/release/gameday
 //! ```
+//!
+//! With `--lab GAMEDAY`, the lab runs in its own process (`GAMEDAY lab --hosts N`) and this one
+//! holds only the client: its peak RSS and memory per host are then the client's alone.
 //!
 //! Starts a lab of N hosts (`lab::Lab`: an in-process SSH server and a shop per host, on
 //! 127.0.0.1), opens every host through the production path (`target::open`: TCP_NODELAY,
@@ -48,24 +52,53 @@ async fn main() {
         lab::MAX_LAB_HOSTS
     );
     let limit = lab::raise_open_files(lab::open_files_needed(n)).expect("open files");
+    let args: Vec<String> = std::env::args().collect();
+    let separate = args
+        .iter()
+        .position(|a| a == "--lab")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
-    let lab = Lab::start(&dir.path().join("lab"), n).await.expect("lab");
+    let fault = "{ kind: command, id: f, target: fleet, inject: \"touch injected\", rollback: \"rm -f injected\", verify: \"test ! -e injected\" }";
+    let (scenario, known_hosts, _lab, _child) = match &separate {
+        None => {
+            let lab = Lab::start(&dir.path().join("lab"), n).await.expect("lab");
+            let hosts: Vec<String> = (1..=n).map(|i| format!("shop-{i}")).collect();
+            let text = format!(
+                "title: lab bench\nhypothesis: h\nmax_duration: 30m\ntargets:\n  fleet: {{ hosts: [{}], user: bench }}\nsteps:\n  - name: s\n    duration: 20m\n    faults:\n      - {fault}\n",
+                hosts.join(", ")
+            );
+            let mut scenario =
+                Scenario::parse(&dir.path().join("bench.yaml"), &text).expect("scenario");
+            lab.localize(&mut scenario);
+            let known = lab.known_hosts.clone();
+            (scenario, known, Some(lab), None)
+        }
+        Some(bin) => {
+            let (child, known, key, ports) = separate_lab(bin, n);
+            let hosts: Vec<String> = ports.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
+            let text = format!(
+                "title: lab bench\nhypothesis: h\nmax_duration: 30m\ntargets:\n  fleet: {{ hosts: [{}], user: bench, identity: \"{key}\" }}\nsteps:\n  - name: s\n    duration: 20m\n    faults:\n      - {fault}\n",
+                hosts.join(", ")
+            );
+            let scenario =
+                Scenario::parse(&dir.path().join("bench.yaml"), &text).expect("scenario");
+            (scenario, known.into(), None, Some(LabProcess(child)))
+        }
+    };
     println!(
-        "lab: {n} hosts started in {:.0} ms (open-files limit {limit})",
-        t.elapsed().as_secs_f64() * 1e3
+        "lab: {n} hosts started in {:.0} ms ({}; open-files limit {limit})",
+        t.elapsed().as_secs_f64() * 1e3,
+        if separate.is_some() {
+            "its own process: the figures below are the client's alone"
+        } else {
+            "in this process"
+        }
     );
-    let hosts: Vec<String> = (1..=n).map(|i| format!("shop-{i}")).collect();
-    let text = format!(
-        "title: lab bench\nhypothesis: h\nmax_duration: 30m\ntargets:\n  fleet: {{ hosts: [{}], user: bench }}\n\
-         steps:\n  - name: s\n    duration: 20m\n    faults:\n      - {{ kind: command, id: f, target: fleet, inject: \"touch injected\", rollback: \"rm -f injected\", verify: \"test ! -e injected\" }}\n",
-        hosts.join(", ")
-    );
-    let mut scenario = Scenario::parse(&dir.path().join("bench.yaml"), &text).expect("scenario");
-    lab.localize(&mut scenario);
     let open = OpenOptions {
         ssh: SshOptions {
-            known_hosts: lab.known_hosts.clone(),
+            known_hosts,
             ..SshOptions::default()
         },
         fanout: 64,
@@ -144,5 +177,49 @@ async fn main() {
         "N={n}: memory per opened host (RSS after open - before, / N; client and server side): {:.1} KiB",
         after.saturating_sub(before) as f64 / n as f64
     );
-    drop(lab);
+}
+
+/// The lab in its own process, stopped (SIGTERM: it removes its directory) when dropped.
+struct LabProcess(std::process::Child);
+
+impl Drop for LabProcess {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `GAMEDAY lab --hosts N` and reads what it prints: known_hosts, client key, SSH ports.
+fn separate_lab(bin: &str, n: usize) -> (std::process::Child, String, String, Vec<u16>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(bin)
+        .args(["lab", "--hosts", &n.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the lab");
+    let out = child.stdout.take().expect("lab stdout");
+    let (mut known, mut key, mut ports) = (String::new(), String::new(), Vec::new());
+    let mut lines = std::io::BufReader::new(out).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("lab output");
+        let l = line.trim();
+        if let Some(k) = l.strip_prefix("known_hosts:") {
+            known = k.trim().to_string();
+        } else if let Some(k) = l.strip_prefix("client key:") {
+            key = k.trim().to_string();
+        } else if l.starts_with("shop-")
+            && let Some(p) = l.split("ssh 127.0.0.1:").nth(1)
+        {
+            ports.push(p.split(' ').next().unwrap_or("").parse().expect("port"));
+        }
+        if ports.len() == n {
+            break;
+        }
+    }
+    // The rest of what it prints is drained, so the lab never writes to a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, known, key, ports)
 }
