@@ -170,11 +170,11 @@ async fn main() {
         since_halt.expect("no since_halt_ms")
     );
     println!(
-        "N={n}: peak RSS (client + lab servers, one process): {:.1} MiB",
+        "N={n}: peak RSS of this process (the client; and the lab's servers unless --lab): {:.1} MiB",
         status_kib("VmHWM") as f64 / 1024.0
     );
     println!(
-        "N={n}: memory per opened host (RSS after open - before, / N; client and server side): {:.1} KiB",
+        "N={n}: memory per opened host (RSS after open - before, / N; with the server side unless --lab): {:.1} KiB",
         after.saturating_sub(before) as f64 / n as f64
     );
 }

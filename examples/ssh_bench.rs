@@ -25,7 +25,11 @@
 //! One host cold, one at a time: 31–48 ms connect+auth (TCP_NODELAY + curve25519; stock `ssh`
 //! here is ~200 ms). A warm channel running `true` under `timeout`: 4.5–6.5 ms. Both halt and
 //! open scale linearly at ~10 ms/host: the two cores are saturated by sshd forking a session
-//! shell, `timeout` and `sh` per command, not by waiting. Current figures: README, Benchmarks.
+//! shell, `timeout` and `sh` per command, not by waiting.
+//!
+//! 2026-12-02, same machine (load 5–10), N = 50, one run: halt → all verified, gameday on control
+//! shells 404 ms, on exec channels 518 ms, ControlMaster 3 commands/host 911 ms, 1 command/host
+//! 255 ms. Current figures: README, Benchmarks.
 
 #[path = "../tests/ssh/sshd_support.rs"]
 mod support;
