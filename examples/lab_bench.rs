@@ -6,6 +6,7 @@
 //! cargo build --release && cargo run --release --example lab_bench -- 1000 --lab target/release/gameday
 //! ```
 //!
+//! `--exec-channels` runs without control shells (an exec channel per command), to compare.
 //! With `--lab GAMEDAY`, the lab runs in its own process (`GAMEDAY lab --hosts N`) and this one
 //! holds only the client: its peak RSS and memory per host are then the client's alone.
 //!
@@ -99,6 +100,8 @@ async fn main() {
     let open = OpenOptions {
         ssh: SshOptions {
             known_hosts,
+            // `--exec-channels`: no control shell (an exec channel per command), to compare.
+            control_shell: !args.iter().any(|a| a == "--exec-channels"),
             ..SshOptions::default()
         },
         fanout: 64,
