@@ -62,7 +62,7 @@ enum Cmd {
     },
     /// Start only the embedded lab and print its hosts, ports, known_hosts and key paths.
     Lab {
-        /// How many lab hosts (shop-1 … shop-N).
+        /// How many lab hosts (shop-1 … shop-N), 1 to 1,000; load goes to the first 16 shops.
         #[arg(long, default_value_t = 2)]
         hosts: usize,
     },

@@ -1684,17 +1684,26 @@ impl Engine {
             Done::RolledBack {
                 fault,
                 host,
-                report,
+                mut report,
             } => {
                 self.ledger
                     .set(&fault, &host, FaultState::Done(report.status));
                 self.last_rollback = Some(Instant::now());
                 if let Some(job) = self.rollback_job(&fault, &host) {
                     let verified = report.status == RollbackStatus::Verified;
+                    let cancelled = report.lease_cancel.take();
                     self.emit(job.result(report));
                     // Only a verified rollback stands the lease down; otherwise it stays as the
-                    // backstop. The cancel runs after the result is journaled, off the halt's path.
-                    if verified && job.lease_cancel.is_some() {
+                    // backstop. On the control shell the cancel went in the rollback's own
+                    // exchange (started by the host once its verify passed) and is journaled when
+                    // it ends; otherwise it runs now, after the result. Off the halt's path either way.
+                    if let Some(pending) = cancelled {
+                        let slot = self.misc();
+                        self.spawn(TaskKey::Other, slot, async move {
+                            let outcome = pending.wait().await;
+                            Done::LeaseCancelled(Some(job.lease_cancelled(&outcome)))
+                        });
+                    } else if verified && job.lease_cancel.is_some() {
                         let slot = self.misc();
                         self.spawn(TaskKey::Other, slot, async move {
                             Done::LeaseCancelled(job.cancel_lease().await)

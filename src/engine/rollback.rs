@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::event::{CommandOutcome, Event, RollbackStatus};
-use crate::fault::{FaultPlan, RollbackReport, roll_back};
+use crate::fault::{FaultPlan, RollbackReport, roll_back_and_cancel};
 use crate::target::Host;
 
 /// One fault on one host to take out.
@@ -32,7 +32,10 @@ impl RollbackJob {
         self.host.name()
     }
 
-    /// Undo (with retries), then verify. Never assumes: see [`roll_back`].
+    /// Undo (with retries), then verify, and on the SSH control shell the lease cancel after a
+    /// VERIFIED result, all in one exchange (`report.lease_cancel`: record it with
+    /// [`RollbackJob::lease_cancelled`] after the result). Never assumes: see
+    /// [`crate::fault::roll_back`].
     pub async fn run(&self) -> RollbackReport {
         if let Some(why) = self.host.unreachable() {
             return RollbackReport {
@@ -41,9 +44,16 @@ impl RollbackJob {
                 attempts: 0,
                 undo: CommandOutcome::default(),
                 verify: None,
+                lease_cancel: None,
             };
         }
-        roll_back(self.host.as_ref(), &self.plan, self.timeout).await
+        roll_back_and_cancel(
+            self.host.as_ref(),
+            &self.plan,
+            self.timeout,
+            self.lease_cancel.as_deref(),
+        )
+        .await
     }
 
     /// What a person runs on the host when the rollback was not verified: the undo, then the check.
@@ -68,16 +78,21 @@ impl RollbackJob {
         }
     }
 
-    /// Stands the lease down; `None` when the fault has none. Call only after a VERIFIED result:
-    /// otherwise the lease stays armed as the backstop.
+    /// Stands the lease down; `None` when the fault has none. Call only after a VERIFIED result
+    /// whose exchange did not already cancel it: otherwise the lease stays armed as the backstop.
     pub async fn cancel_lease(&self) -> Option<Event> {
         let cancel = self.lease_cancel.as_ref()?;
         let outcome = self.host.exec(cancel, self.timeout).await;
-        Some(Event::LeaseCancelled {
+        Some(self.lease_cancelled(&outcome))
+    }
+
+    /// The journal record of a lease cancel that ran (in the rollback's exchange, or alone).
+    pub fn lease_cancelled(&self, outcome: &CommandOutcome) -> Event {
+        Event::LeaseCancelled {
             fault: self.fault.clone(),
             host: self.host_name().to_string(),
             ok: outcome.success(),
-        })
+        }
     }
 }
 
@@ -93,6 +108,7 @@ pub fn lost(why: &str) -> RollbackReport {
             ..Default::default()
         },
         verify: None,
+        lease_cancel: None,
     }
 }
 
@@ -138,11 +154,12 @@ pub async fn run_batch(
         let mine = job.clone();
         let handle = tasks.spawn(async move {
             let _slot = permits.acquire_owned().await.ok();
-            let report = mine.run().await;
-            let cancel = if report.status == RollbackStatus::Verified {
-                mine.cancel_lease().await
-            } else {
-                None
+            let mut report = mine.run().await;
+            let cancel = match report.lease_cancel.take() {
+                // Sent in the rollback's own exchange, after the VERIFIED result on the host.
+                Some(sent) => Some(mine.lease_cancelled(&sent.wait().await)),
+                None if report.status == RollbackStatus::Verified => mine.cancel_lease().await,
+                None => None,
             };
             (report, cancel)
         });

@@ -54,7 +54,7 @@ fn only_if_changed(tag: &str, undo: &str) -> String {
 
 /// Defines `gd_alive PID`: true when PID is a running process, not a zombie (`Z`) or dead (`X`).
 /// The state is the field after the LAST `)` of /proc/PID/stat (the name itself may hold `)`).
-pub const ALIVE_FN: &str = "gd_alive() { case \"$1\" in ''|0|*[!0-9]*) return 1;; esac; s=$(cat /proc/\"$1\"/stat 2>/dev/null) || return 1; s=${s##*')'}; set -- $s; case \"$1\" in ''|Z|X) return 1;; esac; }";
+pub const ALIVE_FN: &str = "gd_alive() { case \"$1\" in ''|0|*[!0-9]*) return 1;; esac; s=; read -r s 2>/dev/null < /proc/\"$1\"/stat || return 1; s=${s##*')'}; set -- $s; case \"$1\" in ''|Z|X) return 1;; esac; }";
 
 /// What a plan needs to know besides the fault.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::scenario::Fault;
-use crate::target::{CommandOutcome, Host};
+use crate::target::{CommandOutcome, Exchange, ExchangeDone, Host, Pending};
 
 pub use kinds::{PlanContext, REFUSED_EXIT};
 pub use lease::LeasePlan;
@@ -68,6 +68,10 @@ pub struct RollbackReport {
     pub attempts: u32,
     pub undo: CommandOutcome,
     pub verify: Option<CommandOutcome>,
+    /// The lease cancel, when it went to the host in the same exchange (started by the host only
+    /// after a VERIFIED rollback; its outcome comes later, the result need not wait for it);
+    /// `None`: not sent, the caller sends it once the result is journaled.
+    pub lease_cancel: Option<Pending>,
 }
 
 /// Runs the undo (retrying while it does not exit 0), then the verify command.
@@ -81,6 +85,7 @@ pub async fn roll_back(host: &dyn Host, plan: &FaultPlan, timeout: Duration) -> 
             attempts: 0,
             undo: CommandOutcome::default(),
             verify: None,
+            lease_cancel: None,
         };
     };
     let mut attempts = 0;
@@ -95,6 +100,31 @@ pub async fn roll_back(host: &dyn Host, plan: &FaultPlan, timeout: Duration) -> 
         tokio::time::sleep(pause).await;
     }
     let Some(verify) = &plan.verify else {
+        return decide(attempts, outcome, None);
+    };
+    // The effect of an undo may take a moment to show (a service restarting): verify a few times.
+    let mut checked;
+    let mut verify_attempts = 0;
+    loop {
+        verify_attempts += 1;
+        checked = host.exec(verify, timeout).await;
+        if checked.success() || verify_attempts >= UNDO_ATTEMPTS {
+            break;
+        }
+        let pause = RETRY_PAUSES[(verify_attempts as usize - 1).min(RETRY_PAUSES.len() - 1)];
+        tokio::time::sleep(pause).await;
+    }
+    decide(attempts, outcome, Some(checked))
+}
+
+/// The status of a rollback from its last undo and last verify: VERIFIED needs a passing verify,
+/// or, without one, the undo's exit 0; no exit status is UNKNOWN.
+fn decide(
+    attempts: u32,
+    outcome: CommandOutcome,
+    checked: Option<CommandOutcome>,
+) -> RollbackReport {
+    let Some(checked) = checked else {
         let (status, how) = match outcome.exit {
             Some(0) => (
                 RollbackStatus::Verified,
@@ -115,20 +145,9 @@ pub async fn roll_back(host: &dyn Host, plan: &FaultPlan, timeout: Duration) -> 
             attempts,
             undo: outcome,
             verify: None,
+            lease_cancel: None,
         };
     };
-    // The effect of an undo may take a moment to show (a service restarting): verify a few times.
-    let mut checked;
-    let mut verify_attempts = 0;
-    loop {
-        verify_attempts += 1;
-        checked = host.exec(verify, timeout).await;
-        if checked.success() || verify_attempts >= UNDO_ATTEMPTS {
-            break;
-        }
-        let pause = RETRY_PAUSES[(verify_attempts as usize - 1).min(RETRY_PAUSES.len() - 1)];
-        tokio::time::sleep(pause).await;
-    }
     let (status, how) = match checked.exit {
         Some(0) => (RollbackStatus::Verified, "verify passed".to_string()),
         Some(_) => (
@@ -146,7 +165,122 @@ pub async fn roll_back(host: &dyn Host, plan: &FaultPlan, timeout: Duration) -> 
         attempts,
         undo: outcome,
         verify: Some(checked),
+        lease_cancel: None,
     }
+}
+
+/// [`roll_back`] as one exchange with the host where its transport can (the SSH control shell):
+/// the same undo retries, verify retries and pauses, run by sh on the host, then `cancel` (the
+/// lease) in the same round trip only when the rollback is VERIFIED there; the report is decided
+/// from the outcomes sent back exactly as [`roll_back`] decides it. Where the host cannot take it
+/// (busy shell, exec channels, local host), or the exchange broke part way (undo is idempotent),
+/// the steps run one by one through [`roll_back`] and the cancel is left to the caller.
+pub async fn roll_back_and_cancel(
+    host: &dyn Host,
+    plan: &FaultPlan,
+    timeout: Duration,
+    cancel: Option<&str>,
+) -> RollbackReport {
+    if let Some(exchange) = rollback_exchange(plan, timeout, cancel) {
+        match host.exchange(&exchange).await {
+            Some(Ok(done)) => {
+                if let Some(report) = from_steps(plan, done) {
+                    return report;
+                }
+                tracing::warn!(
+                    host = host.name(),
+                    "rollback exchange came back malformed; rolling back step by step"
+                );
+            }
+            Some(Err(why)) => {
+                tracing::warn!(
+                    host = host.name(),
+                    why,
+                    "rollback exchange broke; rolling back step by step"
+                );
+            }
+            None => {}
+        }
+    }
+    roll_back(host, plan, timeout).await
+}
+
+/// The pauses of the retry policy as sh `sleep` arguments.
+fn sleep_arg(d: Duration) -> String {
+    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+}
+
+/// The rollback's flow as sh, run on the host: see [`roll_back_and_cancel`].
+fn rollback_exchange(
+    plan: &FaultPlan,
+    timeout: Duration,
+    cancel: Option<&str>,
+) -> Option<Exchange> {
+    let undo = plan.undo.as_ref()?;
+    let retry = |step: &str, ok: &str| {
+        format!(
+            "gd_a=0; while :; do gd_a=$((gd_a+1)); if gd_step {step}; then {ok}; break; fi; [ \"$gd_a\" -ge {UNDO_ATTEMPTS} ] && break; if [ \"$gd_a\" = 1 ]; then sleep {} 2>/dev/null || sleep 1; else sleep {} 2>/dev/null || sleep 1; fi; done; ",
+            sleep_arg(RETRY_PAUSES[0]),
+            sleep_arg(RETRY_PAUSES[1])
+        )
+    };
+    let mut steps = vec![("undo", undo.clone())];
+    let mut flow = String::from("gd_ok=1; ");
+    match &plan.verify {
+        Some(v) => {
+            steps.push(("verify", v.clone()));
+            flow.push_str(&retry("undo", ":"));
+            flow.push_str(&retry("verify", "gd_ok=0"));
+        }
+        None => flow.push_str(&retry("undo", "gd_ok=0")),
+    }
+    if let Some(c) = cancel {
+        steps.push(("cancel", c.to_string()));
+        flow.push_str("if [ \"$gd_ok\" = 0 ]; then gd_step cancel d; fi");
+    }
+    let max_runs = UNDO_ATTEMPTS * if plan.verify.is_some() { 2 } else { 1 } + 1;
+    let pauses: Duration = RETRY_PAUSES.iter().sum::<Duration>() * 2;
+    Some(Exchange {
+        steps,
+        flow,
+        timeout,
+        max_runs,
+        pauses,
+        detached: cancel.map(|_| "cancel"),
+    })
+}
+
+/// The report of an exchange's steps (undo attempts, verify attempts; the cancel detached),
+/// decided as [`roll_back`] decides; `None` when the steps are not what the flow can produce.
+fn from_steps(plan: &FaultPlan, done: ExchangeDone) -> Option<RollbackReport> {
+    let (mut undo, mut verify) = (None, None);
+    let (mut attempts, mut checks) = (0u32, 0u32);
+    for (name, outcome) in done.steps {
+        match name.as_str() {
+            "undo" if verify.is_none() => {
+                attempts += 1;
+                undo = Some(outcome);
+            }
+            "verify" if plan.verify.is_some() && undo.is_some() => {
+                checks += 1;
+                verify = Some(outcome);
+            }
+            _ => return None,
+        }
+    }
+    let undo = undo?;
+    if attempts > UNDO_ATTEMPTS
+        || checks > UNDO_ATTEMPTS
+        || (plan.verify.is_some() && verify.is_none())
+    {
+        return None;
+    }
+    let mut report = decide(attempts, undo, verify);
+    if done.detached.is_some() && report.status != RollbackStatus::Verified {
+        tracing::warn!(status = ?report.status, "the host cancelled the lease of a rollback it did not verify");
+    }
+    report.lease_cancel = done.detached;
+    Some(report)
 }
 
 /// Where one fault on one host stands.

@@ -23,6 +23,66 @@ use shop::Shop;
 /// Checkouts per second the load generator sends to each shop.
 pub const LOAD_PER_SECOND: u32 = 20;
 
+/// Shops that get load (`shop-1` … `shop-16`): a bigger lab is for fan-out, and 2 cores cannot
+/// serve 20 checkouts a second to each of 1,000 shops beside the fan-out being measured.
+pub const LOAD_HOSTS: usize = 16;
+
+/// Most lab hosts (`gameday lab --hosts N`): each is an SSH server and a shop on 127.0.0.1 with
+/// about 10 open files once a run holds its connection and control shell (see
+/// [`raise_open_files`]); 1,000 is the fleet size the fan-out bench measures.
+pub const MAX_LAB_HOSTS: usize = 1000;
+
+/// Open files a lab of `n` hosts and one run against it need: per host the SSH and shop
+/// listeners, both ends of the client's connection, the control shell's three pipes and a
+/// command's in flight; plus the process's own.
+pub fn open_files_needed(n: usize) -> u64 {
+    256 + 10 * n as u64
+}
+
+/// Raises the soft limit on open files to the hard limit when `needed` is above it (a shell's
+/// default soft limit is often 1,024). Returns the limit in force; an error says what to run
+/// when even the hard limit is too low.
+pub fn raise_open_files(needed: u64) -> Result<u64, String> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(format!(
+            "cannot read the open-files limit: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if lim.rlim_cur >= needed {
+        return Ok(lim.rlim_cur);
+    }
+    if lim.rlim_max < needed {
+        return Err(format!(
+            "needs {needed} open files but the hard limit is {}; raise it (ulimit -Hn, or LimitNOFILE) or use fewer hosts",
+            lim.rlim_max
+        ));
+    }
+    let raised = libc::rlimit {
+        rlim_cur: lim.rlim_max,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return Err(format!(
+            "cannot raise the open-files limit to {}: {}",
+            lim.rlim_max,
+            std::io::Error::last_os_error()
+        ));
+    }
+    tracing::info!(
+        from = lim.rlim_cur,
+        to = lim.rlim_max,
+        "raised the open-files limit"
+    );
+    Ok(lim.rlim_max)
+}
+
 /// One lab host: its SSH server and its shop share the sandbox directory.
 pub struct LabHost {
     pub name: String,
@@ -41,6 +101,14 @@ pub struct Lab {
 
 /// `gameday lab`: only the lab, until Ctrl-C, so you can point your own scenarios at it.
 pub async fn serve(hosts: usize) -> u8 {
+    if !(1..=MAX_LAB_HOSTS).contains(&hosts) {
+        crate::errln!("gameday lab: --hosts must be 1 to {MAX_LAB_HOSTS}, not {hosts}");
+        return crate::exit::INVALID;
+    }
+    if let Err(e) = raise_open_files(open_files_needed(hosts)) {
+        crate::errln!("gameday lab: {hosts} hosts: {e}");
+        return crate::exit::INVALID;
+    }
     let dir = match demo::ScratchDir::create() {
         Ok(d) => d,
         Err(e) => {
@@ -48,7 +116,7 @@ pub async fn serve(hosts: usize) -> u8 {
             return crate::exit::INVALID;
         }
     };
-    let lab = match Lab::start(dir.path(), hosts.clamp(1, 16)).await {
+    let lab = match Lab::start(dir.path(), hosts).await {
         Ok(l) => l,
         Err(e) => {
             crate::errln!("gameday: cannot start the lab: {e}");
@@ -88,7 +156,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 impl Lab {
     /// Starts `n` lab hosts under `dir`, writes `known_hosts` and the client key there, and starts
-    /// the load.
+    /// the load (on the first [`LOAD_HOSTS`] shops).
     pub async fn start(dir: &Path, n: usize) -> std::io::Result<Lab> {
         std::fs::create_dir_all(dir)?;
         let client = random_key()?;
@@ -123,7 +191,7 @@ impl Lab {
         }
         let known_hosts = dir.join("known_hosts");
         std::fs::write(&known_hosts, known)?;
-        let ports: Vec<u16> = hosts.iter().map(|h| h.shop.port).collect();
+        let ports: Vec<u16> = hosts.iter().take(LOAD_HOSTS).map(|h| h.shop.port).collect();
         let load = load::start(&ports, LOAD_PER_SECOND, 64);
         Ok(Lab {
             dir: dir.to_path_buf(),

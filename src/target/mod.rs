@@ -1,6 +1,7 @@
 //! Transports: where commands run. Every host is an `Arc<dyn Host>` opened once at run start and
 //! kept for the whole run, so rollback never waits on a new connection.
 
+pub mod control;
 pub mod jump;
 pub mod known_hosts;
 pub mod local;
@@ -66,6 +67,84 @@ pub trait Host: Send + Sync {
     /// ([`Unreachable`]): nothing is sent to it, and what it was meant to run is reported by hand.
     fn unreachable(&self) -> Option<&str> {
         None
+    }
+
+    /// Runs `exchange` as one round trip where the transport can (the SSH control shell, when it
+    /// is up and free): each step as [`Host::exec`] would run it, the flow between them on the
+    /// host. `None`: not run at all (the caller runs the steps one by one); `Some(Err)`: it broke
+    /// part way (a step may have run; the caller decides).
+    fn exchange<'a>(&'a self, exchange: &'a Exchange) -> BoxFuture<'a, ExchangeResult> {
+        let _ = exchange;
+        Box::pin(async { None })
+    }
+}
+
+/// Several commands sent to a host as one round trip, with sh control flow between them on the
+/// host (the rollback's undo retries, verify retries, then the lease cancel only when verified).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// `(name, command)`: `name` is `[a-z_]+`; the flow runs the step with `gd_step name`, which
+    /// returns the step's exit status.
+    pub steps: Vec<(&'static str, String)>,
+    /// Plain sh text calling `gd_step NAME`; it must not read stdin or print anything itself.
+    pub flow: String,
+    /// Each step's timeout (as [`Host::exec`]'s).
+    pub timeout: Duration,
+    /// The most steps the flow can run, and its pauses in total: bound the wait for the whole.
+    pub max_runs: u32,
+    pub pauses: Duration,
+    /// A step the flow may run last with `gd_step NAME d` whose outcome the caller does not wait
+    /// for: the exchange answers once it starts (the lease cancel after a VERIFIED rollback, so
+    /// the result is journaled without waiting on it) and [`Pending`] brings its outcome later.
+    pub detached: Option<&'static str>,
+}
+
+/// What an exchange did: each step run before the detached one, in order, by name; the
+/// detached step's outcome to come, when the flow started it.
+#[derive(Debug)]
+pub struct ExchangeDone {
+    pub steps: Vec<(String, CommandOutcome)>,
+    pub detached: Option<Pending>,
+}
+
+/// See [`Host::exchange`].
+pub type ExchangeResult = Option<Result<ExchangeDone, String>>;
+
+/// The outcome of a command still running on a host, read by the task that holds its shell.
+#[derive(Clone)]
+pub struct Pending(Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<CommandOutcome>>>>);
+
+impl Pending {
+    pub fn new(rx: tokio::sync::oneshot::Receiver<CommandOutcome>) -> Pending {
+        Pending(Arc::new(std::sync::Mutex::new(Some(rx))))
+    }
+
+    /// The outcome once it is known; no exit status when its reader ended without it (or when
+    /// it was already taken).
+    pub async fn wait(&self) -> CommandOutcome {
+        let rx = self.0.lock().ok().and_then(|mut r| r.take());
+        let lost = |why: &str| CommandOutcome {
+            error: Some(why.to_string()),
+            ..Default::default()
+        };
+        match rx {
+            Some(rx) => rx
+                .await
+                .unwrap_or_else(|_| lost("no exit status (the control shell ended)")),
+            None => lost("no exit status (already taken)"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending(..)")
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Pending) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

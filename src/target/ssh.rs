@@ -17,9 +17,10 @@ use russh::keys::{Algorithm, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertif
 use russh::{ChannelMsg, Preferred, kex};
 use tokio::time::Instant;
 
+use super::control::{self, FrameStream};
 use super::known_hosts::{self, HostKeyStatus};
 use super::outcome::CommandOutcome;
-use super::{BoxFuture, CappedOutput, Host};
+use super::{BoxFuture, CappedOutput, Exchange, ExchangeDone, ExchangeResult, Host, Pending};
 use crate::fmt;
 use crate::scenario::HostAddr;
 
@@ -45,6 +46,9 @@ pub struct SshOptions {
     /// The user's ssh client config (`~/.ssh/config` or `--ssh-config`), applied when hosts are
     /// opened. `None` (the default, and every test that does not set one): the scenario alone.
     pub config: Option<Arc<super::ssh_config::SshConfig>>,
+    /// Run commands on a control shell per host (the default); false: an exec channel per command
+    /// (the bench's before/after comparison, and hosts whose `sh` must not stay running).
+    pub control_shell: bool,
 }
 
 impl Default for SshOptions {
@@ -58,6 +62,7 @@ impl Default for SshOptions {
             keepalive_interval: Duration::from_secs(5),
             keepalive_max: 3,
             config: None,
+            control_shell: true,
         }
     }
 }
@@ -425,8 +430,368 @@ pub struct SshHost {
     /// checked again) instead of ending UNKNOWN. Held across a reconnect so callers queue.
     handle: tokio::sync::Mutex<Arc<Handle<KeyChecker>>>,
     opts: SshOptions,
+    /// The control shell. Held for one command at a time; a command that finds it busy takes an
+    /// exec channel instead, so nothing (a halt least of all) queues behind a long inject.
+    control: Arc<tokio::sync::Mutex<Control>>,
     /// Connect + authenticate, for the preflight report and the bench.
     pub connect_ms: u64,
+}
+
+/// Why a shell is dropped when its connection is gone (not counted as a death).
+const LINK_LOST: &str = "connection lost";
+
+/// Shell deaths (or failed starts) after which a host uses exec channels for good.
+pub const MAX_SHELL_DEATHS: u32 = 3;
+
+/// The control shell of one host, or why there is none.
+#[derive(Default)]
+struct Control {
+    shell: Option<Shell>,
+    deaths: u32,
+    /// Exec channels for good: the shell died or failed to start [`MAX_SHELL_DEATHS`] times.
+    given_up: bool,
+}
+
+impl Control {
+    /// The shell is gone (`why`): the next command starts a new one, or after too many deaths
+    /// the host falls back to exec channels for good.
+    async fn died(&mut self, host: &str, why: &str) {
+        if let Some(shell) = self.shell.take() {
+            // Closing its stdin ends the shell once the command in hand (under `timeout`) ends.
+            let _ = shell.channel.close().await;
+        }
+        if why == LINK_LOST {
+            // Not the shell's fault: the reconnect starts a new one, and it does not count.
+            tracing::info!(
+                host,
+                "control shell gone with the connection; a new one starts with the next command"
+            );
+            return;
+        }
+        self.deaths = self.deaths.saturating_add(1);
+        if self.deaths >= MAX_SHELL_DEATHS {
+            self.given_up = true;
+            tracing::warn!(
+                host,
+                why,
+                deaths = self.deaths,
+                "control shell: falling back to exec channels for good"
+            );
+        } else {
+            tracing::warn!(
+                host,
+                why,
+                deaths = self.deaths,
+                "control shell lost; a new one starts with the next command"
+            );
+        }
+    }
+}
+
+/// Shell text of an exchange: its steps as functions, `gd_step` (a framed sub-command per run,
+/// tagged `M S K`, or `M S d` for the detached step), the flow, then the last line `M S/end` on
+/// both streams.
+fn exchange_text(marker: &str, seq: u64, ex: &Exchange, sudo: bool) -> String {
+    let tag = format!("{marker} {seq}");
+    let mut s = String::from("gd_k=0; ");
+    for (name, command) in &ex.steps {
+        s.push_str(&format!(
+            "gd_do_{name}() {{ {}\n}}; ",
+            wrap_command(command, ex.timeout, sudo)
+        ));
+    }
+    s.push_str(&format!(
+        "gd_step() {{ if [ -n \"$2\" ]; then gd_t=$2; else gd_k=$((gd_k+1)); gd_t=$gd_k; fi; printf '%s %s\\n' '{tag}' \"$gd_t\"; printf '%s %s\\n' '{tag}' \"$gd_t\" >&2; \"gd_do_$1\" </dev/null; gd_s=$?; printf '\\n%s %s=%s %s\\n' '{tag}' \"$gd_t\" \"$gd_s\" \"$1\"; printf '\\n%s %s=\\n' '{tag}' \"$gd_t\" >&2; return $gd_s; }}\n"
+    ));
+    s.push_str(&ex.flow);
+    s.push_str(&format!(
+        "\nprintf '%s\\n' '{tag}/end'; printf '%s\\n' '{tag}/end' >&2\n"
+    ));
+    s
+}
+
+/// One stream of an exchange, step after step until its last line.
+struct StepStreams {
+    tag: String,
+    k: u64,
+    cur: FrameStream,
+    /// (end-line suffix, output, when it ended) per step, in order.
+    finished: Vec<(String, String, Instant)>,
+}
+
+impl StepStreams {
+    fn new(tag: &str) -> StepStreams {
+        StepStreams {
+            tag: tag.to_string(),
+            k: 1,
+            cur: Self::frame(tag, 1),
+            finished: Vec::new(),
+        }
+    }
+
+    /// Step `k`, or (instead) the exchange's last line (0) or the detached step's start (1).
+    fn frame(tag: &str, k: u64) -> FrameStream {
+        FrameStream::tagged(
+            &format!("{tag} {k}"),
+            &[format!("{tag}/end"), format!("{tag} d")],
+        )
+    }
+
+    fn push(&mut self, data: &[u8]) -> Result<(), String> {
+        self.cur.push(data).map_err(|g| g.0)?;
+        while let Some(suffix) = self.cur.ended().map(str::to_string) {
+            let rest = self.cur.take_rest();
+            self.k = self.k.saturating_add(1);
+            let ended = std::mem::replace(&mut self.cur, Self::frame(&self.tag, self.k));
+            self.finished
+                .push((suffix, ended.out.into_text(), Instant::now()));
+            self.cur.push(&rest).map_err(|g| g.0)?;
+        }
+        Ok(())
+    }
+
+    fn done(&self) -> Option<usize> {
+        self.cur.done()
+    }
+}
+
+/// Reads the detached step of an exchange to its end: `rest` what already came of each stream.
+async fn read_detached(
+    shell: &mut Shell,
+    tag: &str,
+    rest: (Vec<u8>, Vec<u8>),
+    limit: Duration,
+) -> Result<CommandOutcome, String> {
+    let started = Instant::now();
+    let mut out = FrameStream::in_body(&format!("{tag} d"));
+    let mut err = FrameStream::in_body(&format!("{tag} d"));
+    let channel = &mut shell.channel;
+    let work = async {
+        out.push(&rest.0).map_err(|g| g.0)?;
+        err.push(&rest.1).map_err(|g| g.0)?;
+        while out.ended().is_none() || err.ended().is_none() {
+            let msg = channel.wait().await;
+            match msg {
+                Some(ChannelMsg::Data { data }) => out.push(&data).map_err(|g| g.0)?,
+                Some(ChannelMsg::ExtendedData { data, .. }) => err.push(&data).map_err(|g| g.0)?,
+                ref m if ends_shell(m) => return Err("the control shell ended".to_string()),
+                _ => {}
+            }
+        }
+        Ok::<_, String>(())
+    };
+    match tokio::time::timeout(limit, work).await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => return Err(why),
+        Err(_) => return Err(format!("timed out after {}", fmt::duration(limit))),
+    }
+    let suffix = out.ended().unwrap_or_default().to_string();
+    let status = suffix.split_once(' ').map_or(suffix.as_str(), |(s, _)| s);
+    let exit = control::exit_status(status).map_err(|g| g.0)?;
+    Ok(CommandOutcome {
+        exit: Some(exit),
+        stdout: out.out.into_text(),
+        stderr: err.out.into_text(),
+        ms: ms(started.elapsed()),
+        error: None,
+    })
+}
+
+/// A message after which the control shell reads and writes nothing more.
+fn ends_shell(msg: &Option<ChannelMsg>) -> bool {
+    matches!(
+        msg,
+        None | Some(
+            ChannelMsg::Eof
+                | ChannelMsg::Close
+                | ChannelMsg::ExitStatus { .. }
+                | ChannelMsg::ExitSignal { .. }
+                | ChannelMsg::Failure
+        )
+    )
+}
+
+/// An exchange read up to its end or its detached step.
+struct ExchangeRead {
+    steps: Vec<(String, CommandOutcome)>,
+    tag: String,
+    /// The detached step started: what already came of it on stdout and stderr.
+    detached: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// One running control shell.
+struct Shell {
+    channel: russh::Channel<client::Msg>,
+    marker: String,
+    seq: u64,
+}
+
+/// What running a command on the control shell came to.
+enum ShellRun {
+    /// The frame came back whole.
+    Done(CommandOutcome),
+    /// The shell had ended before the frame was written: nothing was sent.
+    NotSent(String),
+    /// The shell ended before the command started (its start line never came on a live
+    /// connection): the command did not run and may go over an exec channel.
+    NotStarted(String),
+    /// The command may have run, but its end was not seen: the outcome says so (no exit status).
+    Lost(CommandOutcome, String),
+}
+
+impl Shell {
+    /// Runs an exchange's text (see [`exchange_text`]) as one write and one read.
+    async fn exchange(
+        &mut self,
+        ex: &Exchange,
+        sudo: bool,
+        limit: Duration,
+    ) -> Result<ExchangeRead, (String, bool)> {
+        self.seq = self.seq.wrapping_add(1);
+        let started = Instant::now();
+        let tag = format!("{} {}", self.marker, self.seq);
+        let text = exchange_text(&self.marker, self.seq, ex, sudo);
+        let channel = &mut self.channel;
+        while let Ok(msg) = tokio::time::timeout(Duration::ZERO, channel.wait()).await {
+            if ends_shell(&msg) {
+                return Err(("the control shell had ended".into(), false));
+            }
+        }
+        let mut out = StepStreams::new(&tag);
+        let mut err = StepStreams::new(&tag);
+        let work = async {
+            channel
+                .data(text.as_bytes())
+                .await
+                .map_err(|e| format!("cannot write to the control shell: {e}"))?;
+            loop {
+                let msg = channel.wait().await;
+                match msg {
+                    Some(ChannelMsg::Data { data }) => out.push(&data)?,
+                    Some(ChannelMsg::ExtendedData { data, .. }) => err.push(&data)?,
+                    ref m if ends_shell(m) => return Err("the control shell ended".to_string()),
+                    _ => {}
+                }
+                if out.done().is_some() && err.done().is_some() {
+                    return Ok::<_, String>(());
+                }
+            }
+        };
+        let done = tokio::time::timeout(limit, work).await;
+        let sent = !out.finished.is_empty() || out.cur.started();
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => return Err((why, sent)),
+            Err(_) => return Err((format!("timed out after {}", fmt::duration(limit)), sent)),
+        }
+        if out.finished.len() != err.finished.len() || out.done() != err.done() {
+            return Err(("the exchange's streams disagree on its steps".into(), true));
+        }
+        let detached = (out.done() == Some(1)).then(|| (out.cur.take_rest(), err.cur.take_rest()));
+        let mut steps = Vec::new();
+        let mut since = started;
+        for ((suffix, stdout, at), (_, stderr, _)) in out.finished.into_iter().zip(err.finished) {
+            let (status, name) = suffix.split_once(' ').unwrap_or((suffix.as_str(), ""));
+            let exit = control::exit_status(status).map_err(|g| (g.0, true))?;
+            steps.push((
+                name.to_string(),
+                CommandOutcome {
+                    exit: Some(exit),
+                    stdout,
+                    stderr,
+                    ms: ms(at.saturating_duration_since(since)),
+                    error: None,
+                },
+            ));
+            since = at;
+        }
+        Ok(ExchangeRead {
+            steps,
+            tag,
+            detached,
+        })
+    }
+
+    async fn run(&mut self, line: &str, limit: Duration) -> (ShellRun, bool) {
+        self.seq = self.seq.wrapping_add(1);
+        let started = Instant::now();
+        let mut out = FrameStream::new(&self.marker, self.seq);
+        let mut err = FrameStream::new(&self.marker, self.seq);
+        let bytes = control::frame(&self.marker, self.seq, line);
+        let channel = &mut self.channel;
+        // What the shell sent since the last frame: late output (dropped) or its end, in which
+        // case nothing is written and the command may go elsewhere.
+        while let Ok(msg) = tokio::time::timeout(Duration::ZERO, channel.wait()).await {
+            if ends_shell(&msg) {
+                return (
+                    ShellRun::NotSent("the control shell had ended".into()),
+                    false,
+                );
+            }
+        }
+        let work = async {
+            channel
+                .data(&bytes[..])
+                .await
+                .map_err(|e| format!("cannot write to the control shell: {e}"))?;
+            loop {
+                match channel.wait().await {
+                    Some(ChannelMsg::Data { data }) => out.push(&data).map_err(|g| g.0)?,
+                    Some(ChannelMsg::ExtendedData { data, .. }) => {
+                        err.push(&data).map_err(|g| g.0)?
+                    }
+                    Some(ChannelMsg::Failure) => {
+                        return Err("the host refused to start `sh`".to_string());
+                    }
+                    Some(
+                        ChannelMsg::Eof
+                        | ChannelMsg::Close
+                        | ChannelMsg::ExitStatus { .. }
+                        | ChannelMsg::ExitSignal { .. },
+                    )
+                    | None => return Err("the control shell ended".to_string()),
+                    Some(_) => {}
+                }
+                if out.ended().is_some() && err.ended().is_some() {
+                    return Ok::<_, String>(());
+                }
+            }
+        };
+        let done = tokio::time::timeout(limit, work).await;
+        let started_cmd = out.started();
+        let status = out.ended().map(control::exit_status);
+        let (stdout, stderr) = (out.out.into_text(), err.out.into_text());
+        let ms = ms(started.elapsed());
+        let lost = |error: String| CommandOutcome {
+            exit: None,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+            ms,
+            error: Some(error),
+        };
+        let run = match (done, status) {
+            (Ok(Ok(())), Some(Ok(code))) => ShellRun::Done(CommandOutcome {
+                exit: Some(code),
+                stdout,
+                stderr,
+                ms,
+                error: None,
+            }),
+            (Ok(Ok(())), _) => {
+                let why = "the control shell sent an end marker without an exit status";
+                ShellRun::Lost(lost(why.into()), why.into())
+            }
+            (Ok(Err(why)), _) if !started_cmd => ShellRun::NotStarted(why),
+            (Ok(Err(why)), _) => {
+                ShellRun::Lost(lost(format!("no exit status ({why} mid-command)")), why)
+            }
+            (Err(_), _) => {
+                let why = format!("timed out after {}", fmt::duration(limit));
+                ShellRun::Lost(lost(why.clone()), why)
+            }
+        };
+        (run, started_cmd)
+    }
 }
 
 impl SshHost {
@@ -450,6 +815,7 @@ impl SshHost {
             target: target.clone(),
             handle: tokio::sync::Mutex::new(Arc::new(handle)),
             opts: opts.clone(),
+            control: Arc::new(tokio::sync::Mutex::new(Control::default())),
             connect_ms: ms(started.elapsed()),
         };
         if target.sudo {
@@ -462,7 +828,111 @@ impl SshHost {
                 });
             }
         }
+        // The control shell starts now, so the first fault command (and a halt) finds it warm.
+        // A host where it cannot start still works, over exec channels.
+        if !opts.control_shell {
+            h.control.lock().await.given_up = true;
+        } else {
+            let mut control = h.control.lock().await;
+            match h.start_shell().await {
+                Ok(shell) => control.shell = Some(shell),
+                Err(why) => control.died(&h.name, &why).await,
+            }
+        }
         Ok(h)
+    }
+
+    /// Whether the next command that finds it free runs on the control shell (tests, the bench).
+    pub async fn control_shell_up(&self) -> bool {
+        self.control.lock().await.shell.is_some()
+    }
+
+    /// Whether this host uses exec channels for good, its control shell having died or failed to
+    /// start [`MAX_SHELL_DEATHS`] times.
+    pub async fn control_shell_given_up(&self) -> bool {
+        self.control.lock().await.given_up
+    }
+
+    /// Starts `sh` on a session channel and proves it frames (`true` round trip).
+    async fn start_shell(&self) -> Result<Shell, String> {
+        let marker = control::new_marker()?;
+        let channel = self.channel().await?;
+        channel
+            .exec(true, "sh")
+            .await
+            .map_err(|e| format!("cannot start the control shell: {e}"))?;
+        let mut shell = Shell {
+            channel,
+            marker,
+            seq: 0,
+        };
+        match shell.run("true", self.opts.connect_timeout).await.0 {
+            ShellRun::Done(o) if o.success() => Ok(shell),
+            ShellRun::Done(o) => Err(format!(
+                "the control shell's first command: {}",
+                o.summary()
+            )),
+            ShellRun::NotSent(why) | ShellRun::NotStarted(why) | ShellRun::Lost(_, why) => {
+                Err(format!("the control shell did not start: {why}"))
+            }
+        }
+    }
+
+    /// Runs `line` on the control shell when it is free and up; `None`: it did not run there
+    /// (busy, given up, or the shell ended before it started) and goes over an exec channel.
+    async fn on_shell(&self, line: &str, limit: Duration) -> Option<CommandOutcome> {
+        let mut control = self.control.try_lock().ok()?;
+        if control.given_up {
+            return None;
+        }
+        if control.shell.is_some() && self.handle.lock().await.is_closed() {
+            // The link went down between commands: nothing was sent; reconnect, new shell.
+            control.died(&self.name, LINK_LOST).await;
+        }
+        if control.shell.is_none() {
+            match self.start_shell().await {
+                Ok(shell) => control.shell = Some(shell),
+                Err(why) => {
+                    control.died(&self.name, &why).await;
+                    return None;
+                }
+            }
+        }
+        let shell = control.shell.as_mut()?;
+        let (run, _) = shell.run(line, limit).await;
+        match run {
+            ShellRun::Done(outcome) => Some(outcome),
+            ShellRun::NotSent(why) => {
+                let why = if self.handle.lock().await.is_closed() {
+                    LINK_LOST.to_string()
+                } else {
+                    why
+                };
+                control.died(&self.name, &why).await;
+                None
+            }
+            ShellRun::NotStarted(why) => {
+                // Its start line never came: on a live link the command did not run. On a lost
+                // link it may have, and is not sent again (an inject must not go in twice).
+                let link_lost = self.handle.lock().await.is_closed();
+                control.died(&self.name, &why).await;
+                if link_lost {
+                    Some(CommandOutcome {
+                        error: Some(format!(
+                            "no exit status ({why}; connection lost) (on {})",
+                            self.name
+                        )),
+                        ..Default::default()
+                    })
+                } else {
+                    None
+                }
+            }
+            ShellRun::Lost(outcome, why) => {
+                control.died(&self.name, &why).await;
+                Some(outcome)
+            }
+        }
     }
 
     pub fn target(&self) -> &SshTarget {
@@ -537,6 +1007,9 @@ impl SshHost {
                 .exec(true, line)
                 .await
                 .map_err(|e| format!("cannot start the command: {e}"))?;
+            // Nothing is ever written to a command: its stdin ends at once, as on the control
+            // shell (</dev/null), so a command that reads it does not wait for its timeout.
+            let _ = channel.eof().await;
             let mut exit = None;
             let mut signal = None;
             // Every message is consumed (the window stays open, the remote command runs to its
@@ -597,13 +1070,94 @@ impl Host for SshHost {
     fn exec<'a>(&'a self, command: &'a str, timeout: Duration) -> BoxFuture<'a, CommandOutcome> {
         Box::pin(async move {
             let line = self.wrap(command, timeout);
-            self.exec_raw(&line, timeout.saturating_add(LOCAL_GRACE))
-                .await
+            let limit = timeout.saturating_add(LOCAL_GRACE);
+            match self.on_shell(&line, limit).await {
+                Some(outcome) => outcome,
+                None => self.exec_raw(&line, limit).await,
+            }
         })
     }
 
     fn manual(&self, command: &str) -> String {
         manual_command(&self.target, command)
+    }
+
+    fn exchange<'a>(&'a self, ex: &'a Exchange) -> BoxFuture<'a, ExchangeResult> {
+        Box::pin(async move {
+            let mut control = self.control.clone().try_lock_owned().ok()?;
+            if control.given_up {
+                return None;
+            }
+            if control.shell.is_some() && self.handle.lock().await.is_closed() {
+                control.died(&self.name, LINK_LOST).await;
+            }
+            if control.shell.is_none() {
+                match self.start_shell().await {
+                    Ok(shell) => control.shell = Some(shell),
+                    Err(why) => {
+                        control.died(&self.name, &why).await;
+                        return None;
+                    }
+                }
+            }
+            let per_run = ex.timeout.saturating_add(LOCAL_GRACE);
+            let limit = per_run
+                .saturating_mul(ex.max_runs.max(1))
+                .saturating_add(ex.pauses);
+            let shell = control.shell.as_mut()?;
+            match shell.exchange(ex, self.target.sudo, limit).await {
+                Ok(ExchangeRead {
+                    steps,
+                    tag,
+                    detached,
+                }) => {
+                    let Some(rest) = detached else {
+                        return Some(Ok(ExchangeDone {
+                            steps,
+                            detached: None,
+                        }));
+                    };
+                    // The detached step runs on: a task that holds the shell reads it to its end,
+                    // so the caller has its steps now and the shell takes no command meanwhile.
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    let name = self.name.clone();
+                    tokio::spawn(async move {
+                        let Some(shell) = control.shell.as_mut() else {
+                            return;
+                        };
+                        match read_detached(shell, &tag, rest, per_run).await {
+                            Ok(outcome) => {
+                                let _ = tx.send(outcome);
+                            }
+                            Err(why) => {
+                                let _ = tx.send(CommandOutcome {
+                                    error: Some(format!("no exit status ({why}) (on {name})")),
+                                    ..Default::default()
+                                });
+                                control.died(&name, &why).await;
+                            }
+                        }
+                    });
+                    Some(Ok(ExchangeDone {
+                        steps,
+                        detached: Some(Pending::new(rx)),
+                    }))
+                }
+                Err((why, sent)) => {
+                    let why = if !sent && self.handle.lock().await.is_closed() {
+                        LINK_LOST.to_string()
+                    } else {
+                        why
+                    };
+                    control.died(&self.name, &why).await;
+                    if sent {
+                        Some(Err(format!("{why} (on {})", self.name)))
+                    } else {
+                        None
+                    }
+                }
+            }
+        })
     }
 
     fn management_port(&self) -> Option<u16> {

@@ -2,8 +2,10 @@
 //! integration tests of the SSH transport without sshd, and the base of the embedded demo lab.
 //!
 //! Public-key authentication only, against the keys it was given; every command it ran is
-//! recorded so a test can assert that a refused host ran nothing.
+//! recorded so a test can assert that a refused host ran nothing. A command's stdin is the
+//! channel's data (what the client writes to a control shell), closed at the channel's EOF.
 
+use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
@@ -11,8 +13,9 @@ use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::keys::{PrivateKey, PublicKey};
 use russh::server::{self, Auth, Msg, Server as _, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 /// An Ed25519 key from a 32-byte seed: deterministic keys for tests, no RNG needed.
 pub fn key_from_seed(seed: [u8; 32]) -> PrivateKey {
@@ -24,6 +27,7 @@ pub struct TestServer {
     pub port: u16,
     pub host_key: PublicKey,
     executed: Arc<Mutex<Vec<String>>>,
+    written: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -50,10 +54,13 @@ impl TestServer {
             ..Default::default()
         });
         let executed = Arc::new(Mutex::new(Vec::new()));
+        let written = Arc::new(Mutex::new(Vec::new()));
         let mut server = ShServer {
             authorized: Arc::new(authorized),
             executed: executed.clone(),
+            written: written.clone(),
             cwd: cwd.map(Arc::new),
+            stdin: Arc::default(),
         };
         let task = tokio::spawn(async move {
             let _ = server.run_on_socket(config, &listener).await;
@@ -62,6 +69,7 @@ impl TestServer {
             port,
             host_key: public,
             executed,
+            written,
             task,
         })
     }
@@ -69,6 +77,11 @@ impl TestServer {
     /// Every exec request received, in order.
     pub fn executed(&self) -> Vec<String> {
         self.executed.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// Every chunk written to a running command's stdin (a control shell's frames), in order.
+    pub fn written(&self) -> Vec<String> {
+        self.written.lock().map(|e| e.clone()).unwrap_or_default()
     }
 }
 
@@ -82,13 +95,19 @@ impl Drop for TestServer {
 struct ShServer {
     authorized: Arc<Vec<PublicKey>>,
     executed: Arc<Mutex<Vec<String>>>,
+    written: Arc<Mutex<Vec<String>>>,
     cwd: Option<Arc<std::path::PathBuf>>,
+    /// The stdin of each running command, by channel (channel ids are per connection).
+    stdin: Arc<Mutex<HashMap<ChannelId, mpsc::UnboundedSender<Vec<u8>>>>>,
 }
 
 impl server::Server for ShServer {
     type Handler = ShServer;
     fn new_client(&mut self, _: Option<std::net::SocketAddr>) -> ShServer {
-        self.clone()
+        ShServer {
+            stdin: Arc::default(),
+            ..self.clone()
+        }
     }
 }
 
@@ -143,6 +162,11 @@ impl server::Handler for ShServer {
         session.channel_success(channel)?;
         let handle = session.handle();
         let cwd = self.cwd.clone();
+        let (feed, mut input) = mpsc::unbounded_channel::<Vec<u8>>();
+        if let Ok(mut m) = self.stdin.lock() {
+            m.insert(channel, feed);
+        }
+        let stdins = self.stdin.clone();
         tokio::spawn(async move {
             let mut sh = tokio::process::Command::new("sh");
             if let Some(dir) = cwd.as_deref() {
@@ -151,12 +175,22 @@ impl server::Handler for ShServer {
             let child = sh
                 .arg("-c")
                 .arg(&command)
-                .stdin(Stdio::null())
+                .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn();
             let status = match child {
                 Ok(mut child) => {
+                    // The channel's data, in order, until its EOF (the sender is dropped).
+                    if let Some(mut pipe) = child.stdin.take() {
+                        tokio::spawn(async move {
+                            while let Some(chunk) = input.recv().await {
+                                if pipe.write_all(&chunk).await.is_err() {
+                                    return;
+                                }
+                            }
+                        });
+                    }
                     // Streamed as it comes, like sshd: a command printing without end is
                     // forwarded chunk by chunk, never held whole in memory.
                     tokio::join!(
@@ -171,9 +205,51 @@ impl server::Handler for ShServer {
             if let Some(code) = status.and_then(|c| u32::try_from(c).ok()) {
                 let _ = handle.exit_status_request(channel, code).await;
             }
+            if let Ok(mut m) = stdins.lock() {
+                m.remove(&channel);
+            }
             let _ = handle.eof(channel).await;
             let _ = handle.close(channel).await;
         });
+        Ok(())
+    }
+
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if let Ok(mut w) = self.written.lock() {
+            w.push(String::from_utf8_lossy(data).into_owned());
+        }
+        if let Ok(m) = self.stdin.lock()
+            && let Some(feed) = m.get(&channel)
+        {
+            let _ = feed.send(data.to_vec());
+        }
+        Ok(())
+    }
+
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if let Ok(mut m) = self.stdin.lock() {
+            m.remove(&channel);
+        }
+        Ok(())
+    }
+
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if let Ok(mut m) = self.stdin.lock() {
+            m.remove(&channel);
+        }
         Ok(())
     }
 }

@@ -274,7 +274,13 @@ fn a_full_disk_mid_run_halts_rolls_back_and_exits_3() {
         "; head -c 10000000 /dev/zero > {} 2>/dev/null; true",
         filler.display()
     );
-    let s = scenario(dir.path(), "2m", &marker_fault("m", &marker, &fill));
+    // The undo prints 6 KB (journaled with the result): more than the slack a full tmpfs leaves in
+    // the journal's last page, so the result cannot fit whatever the journal's length.
+    let m = marker.display();
+    let fault = format!(
+        "      - {{ kind: command, id: m, target: here, inject: \"touch {m}{fill}\", rollback: \"rm -f {m}; head -c 6000 /dev/zero | tr '\\\\0' x\", verify: \"test ! -e {m}\", timeout: 20s }}\n"
+    );
+    let s = scenario(dir.path(), "2m", &fault);
     let j = fs.0.join("journal.jsonl");
     let out = headless(dir.path(), &s, &j)
         .env("TMPDIR", dir.path())
@@ -542,7 +548,13 @@ fn recover_rolls_back_even_when_the_journal_cannot_take_the_results() {
         return;
     };
     let marker = dir.path().join("marker");
-    let s = scenario(dir.path(), "2m", &marker_fault("m", &marker, ""));
+    // The undo prints 6 KB (journaled with the result): more than the slack a full tmpfs leaves in
+    // the journal's last page, so the result cannot fit whatever the journal's length.
+    let m = marker.display();
+    let fault = format!(
+        "      - {{ kind: command, id: m, target: here, inject: \"touch {m}\", rollback: \"rm -f {m}; head -c 6000 /dev/zero | tr '\\\\0' x\", verify: \"test ! -e {m}\", timeout: 20s }}\n"
+    );
+    let s = scenario(dir.path(), "2m", &fault);
     let j = fs.0.join("journal.jsonl");
     let mut child = headless(dir.path(), &s, &j)
         .stdout(Stdio::null())

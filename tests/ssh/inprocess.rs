@@ -75,8 +75,15 @@ async fn runs_commands_over_a_warm_connection() {
     for _ in 0..5 {
         assert!(host.exec("true", Duration::from_secs(5)).await.success());
     }
-    let ran = f.server.executed();
-    assert!(ran[0].starts_with("timeout -k 5 10 sh -c "), "{ran:?}");
+    // One session for the control shell; each command framed over its stdin, wrapped as before.
+    assert_eq!(f.server.executed(), ["sh"]);
+    let written = f.server.written();
+    assert!(
+        written
+            .iter()
+            .any(|w| w.contains("{ timeout -k 5 10 sh -c 'echo out; echo err >&2; exit 3'\n}")),
+        "{written:?}"
+    );
 }
 
 #[tokio::test]

@@ -279,6 +279,99 @@ pub fn halting() -> Vec<Envelope> {
     r.events
 }
 
+/// A halt on a fleet: besides slow-pay, `fleet-lat` on 1,000 hosts; 812 verified, 3 unknown,
+/// the rest still rolling back.
+pub fn halting_fleet() -> Vec<Envelope> {
+    let mut r = Recorder {
+        events: breaching(),
+    };
+    let host = |i: usize| format!("web-{i:04}:22");
+    for i in 1..=1000 {
+        r.push(
+            11_500,
+            Event::FaultIntent {
+                fault: "fleet-lat".into(),
+                kind: "latency".into(),
+                step: 1,
+                target: "fleet".into(),
+                host: host(i),
+                inject: "tc qdisc add …".into(),
+                undo: Some("tc qdisc del …".into()),
+                verify: None,
+                irreversible: false,
+                timeout_ms: 30_000,
+            },
+        );
+        r.push(
+            11_600,
+            Event::FaultInjected {
+                fault: "fleet-lat".into(),
+                host: host(i),
+                ok: true,
+                outcome: CommandOutcome {
+                    exit: Some(0),
+                    ms: 5,
+                    ..Default::default()
+                },
+            },
+        );
+    }
+    r.push(
+        27_000,
+        Event::HaltRequested {
+            by: "IC".into(),
+            reason: "big red button".into(),
+        },
+    );
+    r.push(
+        27_001,
+        Event::PhaseStarted {
+            phase: Phase::Rollback,
+        },
+    );
+    r.push(
+        27_002,
+        Event::RollbackStarted {
+            fault: "slow-pay".into(),
+            host: "local".into(),
+        },
+    );
+    for i in 1..=1000 {
+        r.push(
+            27_003,
+            Event::RollbackStarted {
+                fault: "fleet-lat".into(),
+                host: host(i),
+            },
+        );
+    }
+    for i in 1..=815 {
+        let status = if i > 812 {
+            RollbackStatus::Unknown
+        } else {
+            RollbackStatus::Verified
+        };
+        r.push(
+            27_400,
+            Event::RollbackResult {
+                fault: "fleet-lat".into(),
+                host: host(i),
+                status,
+                how: "verify passed".into(),
+                attempts: 1,
+                undo: CommandOutcome {
+                    exit: (status == RollbackStatus::Verified).then_some(0),
+                    ms: 4,
+                    ..Default::default()
+                },
+                verify: None,
+                manual: None,
+            },
+        );
+    }
+    r.events
+}
+
 /// The whole run: rollback verified 1.8 s after the halt, verdict, an action item.
 pub fn finished() -> Vec<Envelope> {
     let mut r = Recorder { events: halting() };

@@ -89,6 +89,14 @@ fn run_with_halt_in_progress() {
     snap("run_halting", &app);
 }
 
+/// A halt on 1,000 hosts: one count per fault (verified 812/1000, failed 0, unknown 3) and the
+/// hosts not verified, worst first, as far as the line goes.
+#[test]
+fn run_with_a_fleet_rolling_back() {
+    let app = live(&fixture::halting_fleet(), 28_000);
+    snap("run_halting_fleet", &app);
+}
+
 /// Hosts go by the name the scenario wrote, not the loopback address the lab gave them: in the
 /// fault table (sized to its names; a long one shortened in the middle, never cut), the halt
 /// panel and the timeline. The address is still what every event and rollback goes by.

@@ -12,6 +12,70 @@ use crate::fmt::{self, clock};
 use crate::fold::FaultState;
 use crate::tui::app::App;
 
+/// Fault rows (fault × host) up to which the panel names each one, as far as the line goes.
+const FLEET: usize = 8;
+
+/// `fault: verified 812/1000, failed 0, unknown 3` per fault (most hosts first), then `not verified:` and the hosts
+/// whose rollback failed, is unknown or still runs, as many as the line holds.
+fn fleet_progress<'a>(
+    run: &'a crate::fold::RunState,
+    width: usize,
+    theme: &Theme,
+) -> Vec<Span<'a>> {
+    use crate::event::RollbackStatus;
+    let mut spans = Vec::new();
+    let mut counts = crate::fold::RollbackCount::per_fault(&run.faults);
+    counts.sort_by_key(|(_, c)| std::cmp::Reverse(c.total));
+    for (fault, c) in counts {
+        let style = if c.failed + c.unknown > 0 {
+            theme.bad()
+        } else if c.verified == c.total {
+            theme.ok()
+        } else {
+            theme.warn()
+        };
+        spans.push(Span::styled(
+            format!(
+                " {fault}: verified {}/{}, failed {}, unknown {} ",
+                c.verified, c.total, c.failed, c.unknown
+            ),
+            style,
+        ));
+    }
+    let rank = |s: FaultState| match s {
+        FaultState::Done(RollbackStatus::Failed) => 0,
+        FaultState::Done(RollbackStatus::Unknown) => 1,
+        _ => 2,
+    };
+    let mut open: Vec<&crate::fold::FaultRow> = run
+        .faults
+        .iter()
+        .filter(|f| matches!(f.state, FaultState::RollingBack | FaultState::Done(_)))
+        .filter(|f| f.state != FaultState::Done(RollbackStatus::Verified))
+        .collect();
+    open.sort_by_key(|f| rank(f.state));
+    if !open.is_empty() {
+        let mut used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+        let head = format!("· not verified ({}):", open.len());
+        used += head.chars().count();
+        spans.push(Span::raw(head));
+        for f in open {
+            let item = format!(" {} {}", f.host_label(), f.state.label());
+            used += item.chars().count();
+            if used > width {
+                break;
+            }
+            let style = if rank(f.state) < 2 {
+                theme.bad()
+            } else {
+                theme.warn()
+            };
+            spans.push(Span::styled(item, style));
+        }
+    }
+    spans
+}
+
 /// The verdict, once the run has one: green HELD, red otherwise; a symbol and the words carry it
 /// without colour too.
 fn verdict_banner(frame: &mut Frame, area: Rect, v: &crate::fold::VerdictView, theme: &Theme) {
@@ -114,6 +178,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ]
         })
         .collect();
+    // One span per fault and host while they fit on the line; a fleet gets one count per fault,
+    // then the hosts not verified (worst first) as far as the line goes.
+    let width: usize = progress.iter().map(|s| s.content.chars().count()).sum();
+    let progress = if width <= area.width as usize || run.faults.len() <= FLEET {
+        progress
+    } else {
+        fleet_progress(run, area.width as usize, theme)
+    };
     let status_style = match h.finished {
         Some((true, _, _)) => theme.ok(),
         Some((false, _, _)) => theme.bad(),
