@@ -51,6 +51,10 @@ pub enum Action {
     CheckPassed,
     /// `f` in the checks list: the selected check failed (asks for a reason).
     CheckFailed,
+    /// `v`: the fault rows whose rollback is not verified (failed, unknown, still running).
+    OpenUnverified,
+    /// `Enter` in that list: the selected row's details.
+    UnverifiedDetail,
     /// `E` on the Review screen: the list of the run's notes, to edit one.
     OpenNotesList,
     /// `Enter` / `e` in the notes list: edit the selected note.

@@ -19,6 +19,8 @@ pub enum Ctx {
     Checks,
     /// The notes list over the Review screen.
     Notes,
+    /// The list of fault rows not verified rolled back (`v`).
+    Unverified,
     /// A text field is open: only these bindings, everything else edits the text.
     Typing,
     /// "Quit?" confirmation.
@@ -149,6 +151,7 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Run, C('u'), NONE, Action::Undo, Notes, "u", "undo the last note or milestone (asks first)"),
     b(Ctx::Run, C('o'), NONE, Action::CycleRole, Notes, "o", "switch role IC / scribe / observer"),
     b(Ctx::Run, C('E'), SHIFT, Action::OpenNotesList, Notes, "E", "edit a note (the original stays in the journal)"),
+    b(Ctx::Run, C('v'), NONE, Action::OpenUnverified, Views, "v", "the hosts whose rollback is not verified (failed, unknown, running), worst first"),
     b(Ctx::Run, C('r'), NONE, Action::ToggleRunbook, Views, "r", "show the runbook"),
     b(Ctx::Run, KeyCode::Tab, NONE, Action::FocusNext, Nav, "Tab", "focus the next pane (timeline, faults, metrics) for ↑↓"),
     b(Ctx::Run, KeyCode::Enter, NONE, Action::Select, Views, "Enter", "details of the selected event or fault (a panel: zoom)"),
@@ -183,6 +186,7 @@ pub static BINDINGS: &[Binding] = &[
     b(Ctx::Checks, C('f'), NONE, Action::CheckFailed, Notes, "f", "the selected check failed (type why)"),
     b(Ctx::Notes, KeyCode::Enter, NONE, Action::EditNote, Notes, "Enter / e", "edit the selected note (Tab in the box: its kind)"),
     b(Ctx::Notes, C('e'), NONE, Action::EditNote, Notes, "", ""),
+    b(Ctx::Unverified, KeyCode::Enter, NONE, Action::UnverifiedDetail, Views, "Enter", "the selected host's rollback: commands, output, the manual command"),
 ];
 
 impl Ctx {
@@ -197,6 +201,7 @@ impl Ctx {
             Ctx::Review => "review",
             Ctx::Checks => "checks list",
             Ctx::Notes => "notes list",
+            Ctx::Unverified => "not-verified list",
             Ctx::Typing => "text box",
             Ctx::Confirm => "confirmation",
         }
@@ -266,6 +271,7 @@ mod tests {
             Ctx::Review,
             Ctx::Checks,
             Ctx::Notes,
+            Ctx::Unverified,
             Ctx::Confirm,
         ] {
             assert_eq!(

@@ -167,6 +167,11 @@ impl App {
             self.note_selected = step(self.note_selected, a, len, 5);
             return;
         }
+        if self.overlay == Overlay::Unverified {
+            let len = self.unverified_list().len();
+            self.unverified_selected = step(self.unverified_selected, a, len, 10);
+            return;
+        }
         match self.screen {
             Screen::Picker => {
                 let len = self.picker.entries.len();

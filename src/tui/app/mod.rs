@@ -60,6 +60,8 @@ pub enum Overlay {
     Checks,
     /// The run's notes (`E` on the Review screen): Enter edits the selected one.
     Notes,
+    /// The fault rows not verified rolled back (`v`): Enter shows the selected one's details.
+    Unverified,
 }
 
 /// A command waiting for the IC's `y`.
@@ -181,6 +183,8 @@ pub struct App {
     pub check_selected: usize,
     /// The selected note in the notes list (`E`).
     pub note_selected: usize,
+    /// The selected row of the not-verified list (`v`).
+    pub unverified_selected: usize,
     /// The run's journal, shown in the header so a second seat (`gameday follow`) can find it.
     pub journal_path: Option<std::path::PathBuf>,
     /// Human checks sent to the engine, (step, index), not yet seen decided.
@@ -222,6 +226,7 @@ impl App {
             after_notes: Vec::new(),
             check_selected: 0,
             note_selected: 0,
+            unverified_selected: 0,
             journal_path: None,
             checks_sent: Vec::new(),
         }
@@ -273,6 +278,9 @@ impl App {
         }
         if self.overlay == Overlay::Notes {
             return Ctx::Notes;
+        }
+        if self.overlay == Overlay::Unverified {
+            return Ctx::Unverified;
         }
         match self.screen {
             Screen::Picker => Ctx::Picker,
@@ -468,6 +476,14 @@ impl App {
             }
             A::OpenChecks => {
                 self.open_checks();
+                vec![]
+            }
+            A::OpenUnverified => {
+                self.open_unverified();
+                vec![]
+            }
+            A::UnverifiedDetail => {
+                self.unverified_detail();
                 vec![]
             }
             A::OpenNotesList => {

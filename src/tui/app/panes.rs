@@ -228,3 +228,65 @@ impl App {
         }
     }
 }
+
+impl App {
+    /// The fault rows whose rollback is not verified: failed first, then unknown, then still
+    /// rolling back (a fault not yet being rolled back is not listed); by fault and host within.
+    pub fn unverified_list(&self) -> Vec<usize> {
+        use crate::event::RollbackStatus;
+        use crate::fold::FaultState;
+        let rank = |s: FaultState| match s {
+            FaultState::Done(RollbackStatus::Failed) => Some(0),
+            FaultState::Done(RollbackStatus::Unknown) => Some(1),
+            FaultState::RollingBack => Some(2),
+            _ => None,
+        };
+        let mut rows: Vec<(u8, usize)> = self
+            .run
+            .faults
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| rank(f.state).map(|r| (r, i)))
+            .collect();
+        rows.sort_by(|a, b| {
+            let (fa, fb) = (&self.run.faults[a.1], &self.run.faults[b.1]);
+            (a.0, &fa.fault, fa.host_label()).cmp(&(b.0, &fb.fault, fb.host_label()))
+        });
+        rows.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// `v`: the list, or why there is none.
+    pub(super) fn open_unverified(&mut self) {
+        let n = self.unverified_list().len();
+        if n == 0 {
+            let any = self.run.faults.iter().any(|f| {
+                matches!(
+                    f.state,
+                    crate::fold::FaultState::RollingBack | crate::fold::FaultState::Done(_)
+                )
+            });
+            self.status = Some(
+                if any {
+                    "every rollback so far is verified"
+                } else {
+                    "no rollback has started: nothing to list"
+                }
+                .into(),
+            );
+            return;
+        }
+        self.unverified_selected = self.unverified_selected.min(n - 1);
+        self.overlay = Overlay::Unverified;
+    }
+
+    /// Enter in the list: the selected row's detail (commands, output, the manual command); Esc
+    /// goes back to the run.
+    pub(super) fn unverified_detail(&mut self) {
+        let list = self.unverified_list();
+        if let Some(&index) = list.get(self.unverified_selected.min(list.len().saturating_sub(1))) {
+            self.fault_selected = index;
+            self.overlay = Overlay::Detail(Detail::Fault { index });
+            self.scroll = 0;
+        }
+    }
+}

@@ -93,8 +93,11 @@ fn run_with_halt_in_progress() {
 /// hosts not verified, worst first, as far as the line goes.
 #[test]
 fn run_with_a_fleet_rolling_back() {
-    let app = live(&fixture::halting_fleet(), 28_000);
+    let mut app = live(&fixture::halting_fleet(), 28_000);
     snap("run_halting_fleet", &app);
+    // `v`: every host not verified, worst first (the 3 unknown, then those still rolling back).
+    app.update(Action::OpenUnverified);
+    snap("run_halting_fleet_unverified", &app);
 }
 
 /// Hosts go by the name the scenario wrote, not the loopback address the lab gave them: in the

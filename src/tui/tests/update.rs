@@ -1643,3 +1643,40 @@ fn each_note_kind_has_its_key() {
         );
     }
 }
+
+/// `v` during a fleet's rollback: the rows not verified, worst first (unknown before still rolling
+/// back), ↑↓ through them, Enter opens the selected one's detail; nothing to list says why.
+#[test]
+fn the_hosts_not_verified_are_listed_worst_first_with_their_detail() {
+    let mut app = live(&fixture::halting_fleet(), 28_000);
+    app.update(Action::OpenUnverified);
+    assert_eq!(app.overlay, Overlay::Unverified);
+    assert_eq!(app.ctx(), crate::tui::keys::Ctx::Unverified);
+    let list = app.unverified_list();
+    // 3 unknown + 185 fleet hosts + slow-pay on local still rolling back.
+    assert_eq!(list.len(), 3 + 185 + 1, "{}", list.len());
+    let states: Vec<&str> = list
+        .iter()
+        .take(4)
+        .map(|i| app.run.faults[*i].state.label())
+        .collect();
+    assert_eq!(states, ["UNKNOWN", "UNKNOWN", "UNKNOWN", "rolling back"]);
+    app.update(Action::Down);
+    app.update(Action::UnverifiedDetail);
+    assert_eq!(
+        app.overlay,
+        Overlay::Detail(crate::tui::app::Detail::Fault { index: list[1] })
+    );
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    assert_eq!(
+        crate::tui::keys::action_for(
+            crate::tui::keys::Ctx::Run,
+            KeyEvent::new(KeyCode::Char('v'), KeyModifiers::NONE)
+        ),
+        Some(Action::OpenUnverified)
+    );
+    let mut calm = live(&fixture::breaching(), 26_000);
+    calm.update(Action::OpenUnverified);
+    assert_eq!(calm.overlay, Overlay::None);
+    assert!(calm.status.as_deref().unwrap_or("").contains("no rollback"));
+}

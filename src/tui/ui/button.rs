@@ -56,7 +56,7 @@ fn fleet_progress<'a>(
     open.sort_by_key(|f| rank(f.state));
     if !open.is_empty() {
         let mut used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-        let head = format!("· not verified ({}):", open.len());
+        let head = format!("· not verified ({}, v lists them):", open.len());
         used += head.chars().count();
         spans.push(Span::raw(head));
         for f in open {

@@ -27,6 +27,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Overlay::Detail(d) => super::detail::render(frame, area, app, theme, d),
         Overlay::Checks => checks(frame, area, app, theme),
         Overlay::Notes => notes(frame, area, app, theme),
+        Overlay::Unverified => unverified(frame, area, app, theme),
         Overlay::ConfirmQuit => {
             let live = app.run.live_faults();
             let first = match live {
@@ -174,6 +175,62 @@ fn checks(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Block::bordered()
                 .title(" Human checks (↑↓ · p passed · f failed · Esc close) ")
                 .border_style(theme.warn()),
+        ),
+        r,
+    );
+}
+
+/// The fault rows not verified rolled back, worst first, the selected one marked; the rows
+/// around the selection that fit.
+fn unverified(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    use crate::event::RollbackStatus;
+    use crate::fold::FaultState;
+    let list = app.unverified_list();
+    let total = app
+        .run
+        .faults
+        .iter()
+        .filter(|f| matches!(f.state, FaultState::RollingBack | FaultState::Done(_)))
+        .count();
+    let selected = app.unverified_selected.min(list.len().saturating_sub(1));
+    let rows = area.height.saturating_sub(6).max(1) as usize;
+    let first = selected.saturating_sub(rows.saturating_sub(1));
+    let mut lines = vec![Line::styled(
+        format!(
+            "{} of {total} not verified · Enter: its commands and manual command",
+            list.len()
+        ),
+        theme.dim(),
+    )];
+    for (i, &index) in list.iter().enumerate().skip(first).take(rows) {
+        let Some(f) = app.run.faults.get(index) else {
+            continue;
+        };
+        let style = match f.state {
+            FaultState::Done(RollbackStatus::Failed | RollbackStatus::Unknown) => theme.bad(),
+            _ => theme.warn(),
+        };
+        lines.push(Line::from(vec![
+            Span::raw(if i == selected { "▶ " } else { "  " }),
+            Span::styled(format!("{:<12} ", f.state.label()), style),
+            Span::styled(
+                format!("{} on {}", f.fault, f.host_label()),
+                if i == selected {
+                    theme.selected()
+                } else {
+                    theme.text()
+                },
+            ),
+        ]));
+    }
+    let width = area.width.saturating_sub(8).clamp(20, 100);
+    let r = centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(" Not verified (↑↓ · Enter details · Esc close) ")
+                .border_style(theme.bad()),
         ),
         r,
     );
