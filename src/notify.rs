@@ -88,6 +88,14 @@ pub fn moment(e: &Event) -> Option<NotifyOn> {
     })
 }
 
+/// Text as Slack shows it: `&`, `<`, `>` escaped, so a note or a name can never become a link or
+/// a mention (`<!channel>`, `<@U123>`) in the team's channel.
+pub fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The record's `type` as journaled.
 fn type_of(e: &Event) -> String {
     serde_json::to_value(e)
@@ -361,7 +369,9 @@ impl Sender {
             NotifyTo::Webhook {
                 format: WebhookFormat::Slack,
                 ..
-            } => json!({ "text": format!("gameday · {}: {src}: {text}", self.title) }),
+            } => {
+                json!({ "text": slack_escape(&format!("gameday · {}: {src}: {text}", self.title)) })
+            }
             NotifyTo::Webhook { .. } => json!({
                 "run": env.run,
                 "scenario": self.title,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::history::{self, JOURNAL};
+use super::history;
 use super::summary::Summary;
 use crate::fmt;
 use crate::fold::RunState;
@@ -324,12 +324,4 @@ pub fn write_day_debrief(dir: &Path) -> std::io::Result<PathBuf> {
     let path = dir.join(DAY_DEBRIEF);
     crate::write_atomic(&path, text.as_bytes())?;
     Ok(path)
-}
-
-/// Whether `dir` looks like a day directory (a day journal, or run journals under it).
-pub fn is_day_dir(dir: &Path) -> bool {
-    dir.is_dir()
-        && (dir.join(DAY_JOURNAL).is_file()
-            || history::journals(dir).is_ok_and(|(j, _)| !j.is_empty())
-                && !dir.join(JOURNAL).is_file())
 }

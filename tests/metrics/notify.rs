@@ -48,7 +48,7 @@ fn verdict() -> Event {
     Event::Verdict {
         verdict: Verdict::Held,
         exit_code: 0,
-        reason: "steady state held".into(),
+        reason: "steady state held <!channel>".into(),
     }
 }
 
@@ -114,10 +114,18 @@ async fn webhooks_get_the_moments_they_ask_for() {
     let slack_bodies = slack.bodies();
     assert_eq!(slack_bodies.len(), 1, "{slack_bodies:?}");
     let text: serde_json::Value = serde_json::from_str(&slack_bodies[0]).expect("JSON body");
+    assert_eq!(
+        gameday::notify::slack_escape("<!channel> a<b & c"),
+        "&lt;!channel&gt; a&lt;b &amp; c",
+        "hostile text never pings a channel"
+    );
     assert!(
         text["text"]
             .as_str()
-            .is_some_and(|t| t.contains("Notify test") && t.contains("HYPOTHESIS HELD")),
+            .is_some_and(|t| t.contains("Notify test")
+                && t.contains("HYPOTHESIS HELD")
+                && t.contains("&lt;!channel&gt;")
+                && !t.contains("<!channel>")),
         "{text}"
     );
 }
