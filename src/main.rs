@@ -125,6 +125,11 @@ enum Cmd {
         #[command(flatten)]
         ssh: SshArgs,
     },
+    /// Print a shell completion script: `gameday completions bash > /etc/bash_completion.d/gameday`
+    /// (zsh: into a directory of $fpath as `_gameday`; fish: ~/.config/fish/completions/gameday.fish).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff): `gameday man | man -l -`, or save it as gameday.1.
+    Man,
     /// Past runs under a directory (default runs/): verdicts, time to detect / mitigate / recover,
     /// and the trend per scenario (first run → last).
     History {
@@ -350,6 +355,26 @@ fn main() -> ExitCode {
                     return exit::INVALID;
                 };
                 gameday::day::run_headless(&plan, &dir, options).await
+            }
+            Cmd::Completions { shell } => {
+                // Into a buffer first: the generator panics on a failed write, a print must not.
+                let mut buf = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "gameday", &mut buf);
+                gameday::outln!("{}", String::from_utf8_lossy(&buf).trim_end());
+                exit::HELD
+            }
+            Cmd::Man => {
+                let mut buf = Vec::new();
+                match clap_mangen::Man::new(Cli::command()).render(&mut buf) {
+                    Ok(()) => {
+                        gameday::outln!("{}", String::from_utf8_lossy(&buf).trim_end());
+                        exit::HELD
+                    }
+                    Err(e) => {
+                        gameday::errln!("gameday: man page: {e}");
+                        exit::INVALID
+                    }
+                }
             }
             Cmd::History { dir, json } => {
                 let dir = dir.unwrap_or_else(|| PathBuf::from("runs"));

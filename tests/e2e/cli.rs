@@ -726,3 +726,33 @@ fn a_day_runs_its_agenda_headless_to_a_day_debrief() {
     assert!(text(&out).contains("plan.yaml:5:"), "{}", text(&out));
     assert!(!dir.path().join("days").exists());
 }
+
+/// Shell completions for bash, zsh and fish and the man page generate, name the commands, and
+/// exit 0; a shell clap does not know is exit 2.
+#[test]
+fn completions_and_the_man_page_generate() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, needle) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef gameday"),
+        ("fish", "complete -c gameday"),
+    ] {
+        let out = run_in(dir.path(), &["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", text(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(needle), "{shell}: {script}");
+        for cmd in ["run", "recover", "history", "day"] {
+            assert!(script.contains(cmd), "{shell} lacks {cmd}");
+        }
+    }
+    let man = run_in(dir.path(), &["man"]);
+    assert_eq!(man.status.code(), Some(0), "{}", text(&man));
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH gameday"),
+        "{page}"
+    );
+    assert!(page.contains("recover"), "{page}");
+    let bad = run_in(dir.path(), &["completions", "tcsh"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
