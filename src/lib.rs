@@ -45,13 +45,37 @@ pub mod target;
 pub mod tui;
 
 /// `println!` that never panics: a closed or full stdout (`| head`, `>/dev/full`) is ignored.
-/// Every line printed on an exit path goes through this or [`errln!`].
+/// Every line printed on an exit path goes through this or [`errln!`]. When stdout is reserved
+/// for machine output ([`reserve_stdout`]: `--output json`), these lines go to stderr.
 #[macro_export]
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use ::std::io::Write as _;
-        let _ = ::std::writeln!(::std::io::stdout(), $($arg)*);
+        if $crate::stdout_reserved() {
+            let _ = ::std::writeln!(::std::io::stderr(), $($arg)*);
+        } else {
+            let _ = ::std::writeln!(::std::io::stdout(), $($arg)*);
+        }
     }};
+}
+
+static STDOUT_RESERVED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on stdout carries only [`machine_out`]; every human line goes to stderr.
+pub fn reserve_stdout() {
+    STDOUT_RESERVED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether [`reserve_stdout`] was called.
+pub fn stdout_reserved() -> bool {
+    STDOUT_RESERVED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Machine output (`--output json`) on stdout; false when it could not be written.
+pub fn machine_out(text: &str) -> bool {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|()| out.flush()).is_ok()
 }
 
 /// `eprintln!` that never panics: a closed terminal or `2>/dev/full` must not stop a halt.

@@ -50,6 +50,10 @@ enum Cmd {
         /// Connect, check host keys and sudo, print every command that would run; run no fault.
         #[arg(long)]
         dry_run: bool,
+        /// `json`: with --headless, stdout carries only one JSON summary at the end (the run's
+        /// summary.json, with the process's exit_code and the journal's path); event lines go to stderr.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
     },
     /// Run a demo game day on the embedded lab (SSH hosts, shops, load); needs no infrastructure.
     Demo {
@@ -139,6 +143,12 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Output {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -261,12 +271,33 @@ fn main() -> ExitCode {
                 fanout,
                 ssh,
                 dry_run,
+                output,
             } => {
+                let json = output == Output::Json;
+                if json {
+                    if !headless || dry_run {
+                        gameday::errln!(
+                            "gameday: --output json goes with --headless (and not --dry-run): nothing was run"
+                        );
+                        return exit::INVALID;
+                    }
+                    gameday::reserve_stdout();
+                }
                 let scenario = match Scenario::load(&file) {
                     Ok(s) => s,
                     Err(invalid) => {
                         gameday::errln!("{invalid}");
                         gameday::errln!("gameday: {} is invalid; nothing was run", file.display());
+                        if json {
+                            let problems: Vec<String> =
+                                invalid.0.iter().map(|d| d.to_string()).collect();
+                            let v = serde_json::json!({
+                                "exit_code": exit::INVALID,
+                                "error": "invalid scenario; nothing was run",
+                                "problems": problems,
+                            });
+                            gameday::machine_out(&v.to_string());
+                        }
                         return exit::INVALID;
                     }
                 };

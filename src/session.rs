@@ -169,6 +169,10 @@ pub async fn run_headless(scenario: Scenario, journal: Option<PathBuf>, options:
         Ok(r) => r,
         Err(why) => {
             crate::errln!("gameday: {why}");
+            if crate::stdout_reserved() {
+                let v = serde_json::json!({ "exit_code": exit::INVALID, "error": why });
+                crate::machine_out(&v.to_string());
+            }
             return exit::INVALID;
         }
     };
@@ -184,7 +188,13 @@ pub async fn run_headless(scenario: Scenario, journal: Option<PathBuf>, options:
         engine,
         journal,
     } = running;
-    let printer = tokio::spawn(headless::print_events(events, std::io::stdout()));
+    // Event lines on stdout, or on stderr when stdout is reserved for the JSON summary.
+    let out: Box<dyn std::io::Write + Send> = if crate::stdout_reserved() {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let printer = tokio::spawn(headless::print_events(events, out));
     let signals = tokio::spawn(forward_signals(handle.commands.clone()));
     let ended = Ended::of(engine.await);
     signals.abort();
@@ -192,7 +202,27 @@ pub async fn run_headless(scenario: Scenario, journal: Option<PathBuf>, options:
     // the engine died before RunEnded; it gets a moment to drain, never a hang.
     drop(handle);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), printer).await;
-    conclude(&journal, ended, &open).await
+    let code = conclude(&journal, ended, &open).await;
+    if crate::stdout_reserved() {
+        crate::machine_out(&json_summary(&journal, code));
+    }
+    code
+}
+
+/// `--output json`: the run's summary (the same object as `summary.json`, docs/summary-json.md),
+/// with `exit_code` the process's own and `journal` its path; one line.
+pub fn json_summary(journal: &Path, code: u8) -> String {
+    let mut v = match crate::fold::RunState::from_journal(journal) {
+        Ok((run, _)) => {
+            serde_json::to_value(crate::report::summary::Summary::of(&run)).unwrap_or_default()
+        }
+        Err(e) => serde_json::json!({ "error": e.to_string() }),
+    };
+    if let Some(o) = v.as_object_mut() {
+        o.insert("exit_code".into(), code.into());
+        o.insert("journal".into(), journal.display().to_string().into());
+    }
+    v.to_string()
 }
 
 /// Logs go to `gameday.log` in `dir`, never to the terminal. Keep the guard for the process's

@@ -756,3 +756,72 @@ fn completions_and_the_man_page_generate() {
     let bad = run_in(dir.path(), &["completions", "tcsh"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// `run --headless --output json`: stdout is one JSON object (the summary, the process's exit code,
+/// the journal's path) and nothing else; the event lines go to stderr. An invalid scenario is one
+/// JSON object too, with its problems; without --headless it is refused.
+#[test]
+fn output_json_is_one_summary_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "300ms",
+    );
+    let j = journal_of(dir.path());
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--output",
+            "json",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(v["verdict"], "held");
+    assert_eq!(v["exit_code"], 0);
+    assert_eq!(v["journal"], j.display().to_string());
+    assert_eq!(v["faults_injected"], 1);
+    assert_eq!(v["faults_verified"], 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("injected marker on local"), "{stderr}");
+    assert!(stderr.contains("debrief written"), "{stderr}");
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "title: x\n").unwrap();
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            bad.to_str().unwrap(),
+            "--headless",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["exit_code"], 2);
+    assert!(
+        v["problems"][0]
+            .as_str()
+            .is_some_and(|p| p.contains("bad.yaml:")),
+        "{v}"
+    );
+
+    let out = run_in(
+        dir.path(),
+        &["run", s.to_str().unwrap(), "--output", "json"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
