@@ -878,15 +878,14 @@ impl SshHost {
         }
     }
 
-    /// Runs `line` on the control shell when it is free and up; `None`: it did not run there
-    /// (busy, given up, or the shell ended before it started) and goes over an exec channel.
-    async fn on_shell(&self, line: &str, limit: Duration) -> Option<CommandOutcome> {
-        let mut control = self.control.try_lock().ok()?;
+    /// Makes sure `control` has a shell that is up (a link that went down between commands, or a
+    /// shell that ended, gets a new one; nothing was sent on the old); `false` when this host has
+    /// given up on its shell or one cannot start now.
+    async fn shell_ready(&self, control: &mut Control) -> bool {
         if control.given_up {
-            return None;
+            return false;
         }
         if control.shell.is_some() && self.handle.lock().await.is_closed() {
-            // The link went down between commands: nothing was sent; reconnect, new shell.
             control.died(&self.name, LINK_LOST).await;
         }
         if control.shell.is_none() {
@@ -894,9 +893,19 @@ impl SshHost {
                 Ok(shell) => control.shell = Some(shell),
                 Err(why) => {
                     control.died(&self.name, &why).await;
-                    return None;
+                    return false;
                 }
             }
+        }
+        true
+    }
+
+    /// Runs `line` on the control shell when it is free and up; `None`: it did not run there
+    /// (busy, given up, or the shell ended before it started) and goes over an exec channel.
+    async fn on_shell(&self, line: &str, limit: Duration) -> Option<CommandOutcome> {
+        let mut control = self.control.try_lock().ok()?;
+        if !self.shell_ready(&mut control).await {
+            return None;
         }
         let shell = control.shell.as_mut()?;
         let (run, _) = shell.run(line, limit).await;
@@ -1085,20 +1094,8 @@ impl Host for SshHost {
     fn exchange<'a>(&'a self, ex: &'a Exchange) -> BoxFuture<'a, ExchangeResult> {
         Box::pin(async move {
             let mut control = self.control.clone().try_lock_owned().ok()?;
-            if control.given_up {
+            if !self.shell_ready(&mut control).await {
                 return None;
-            }
-            if control.shell.is_some() && self.handle.lock().await.is_closed() {
-                control.died(&self.name, LINK_LOST).await;
-            }
-            if control.shell.is_none() {
-                match self.start_shell().await {
-                    Ok(shell) => control.shell = Some(shell),
-                    Err(why) => {
-                        control.died(&self.name, &why).await;
-                        return None;
-                    }
-                }
             }
             let per_run = ex.timeout.saturating_add(LOCAL_GRACE);
             let limit = per_run
