@@ -190,7 +190,7 @@ pub fn credential_values(
     if let Some(pair) = basic.and_then(&lookup) {
         let pair = pair.trim_end_matches('\n');
         out.push(pair.to_string());
-        out.push(base64_lite::encode(pair));
+        out.push(basic_b64::encode(pair));
         if let Some((_, password)) = pair.split_once(':') {
             out.push(password.to_string());
         }
@@ -255,7 +255,7 @@ impl Auth {
                     field,
                 });
             }
-            use base64_lite::encode;
+            use basic_b64::encode;
             return Ok(Some(Auth {
                 var: var.into(),
                 header: sensitive(
@@ -288,29 +288,11 @@ fn sensitive(value: &str, var: &str, field: &'static str) -> Result<HeaderValue,
     Ok(h)
 }
 
-/// Standard base64 of a short string, for the Basic auth header (avoids a dependency for 20 lines).
-mod base64_lite {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/// Standard base64 (RFC 4648, padded) of a short string, for the Basic auth header: the
+/// `data-encoding` crate russh already brings.
+mod basic_b64 {
     pub fn encode(s: &str) -> String {
-        let bytes = s.as_bytes();
-        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                chunk.get(1).copied().unwrap_or(0),
-                chunk.get(2).copied().unwrap_or(0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
+        data_encoding::BASE64.encode(s.as_bytes())
     }
 }
 
@@ -401,7 +383,7 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648() {
-        use base64_lite::encode;
+        use basic_b64::encode;
         assert_eq!(encode(""), "");
         assert_eq!(encode("f"), "Zg==");
         assert_eq!(encode("fo"), "Zm8=");

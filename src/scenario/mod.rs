@@ -663,10 +663,7 @@ impl Validator {
     }
 
     fn scenario(&mut self, spec: ScenarioSpec, text: &str) -> Scenario {
-        let sha256: String = Sha256::digest(text.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = data_encoding::HEXLOWER.encode(&Sha256::digest(text.as_bytes()));
         if spec.title.value.trim().is_empty() {
             self.err(&spec.title.referenced, "title must not be empty");
         }
