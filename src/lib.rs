@@ -170,9 +170,12 @@ pub fn signals() -> tokio::sync::mpsc::Receiver<&'static str> {
     rx
 }
 
-/// Writes `contents` to `path` atomically: a temporary file beside it, synced, then renamed.
+/// Writes `contents` to `path` atomically and durably: a temporary file beside it (unique per
+/// process and call), synced, renamed over `path`, then the directory synced so the rename itself
+/// survives a crash. On any error the temporary file is removed and `path` is untouched.
 pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -181,10 +184,58 @@ pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // The rename is in the directory: without this it may not outlive a power cut.
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomic;
+
+    fn leftovers(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp-"))
+            .collect()
+    }
+
+    /// Written whole, replaced whole, nothing left beside it; a rename that fails (the path is a
+    /// directory) leaves no temporary file and the path as it was.
+    #[test]
+    fn write_atomic_replaces_whole_and_cleans_up_on_failure() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("debrief.md");
+        write_atomic(&p, b"first").expect("write");
+        write_atomic(&p, b"second, longer").expect("rewrite");
+        assert_eq!(std::fs::read(&p).expect("read"), b"second, longer");
+        assert!(leftovers(dir.path()).is_empty());
+        let blocked = dir.path().join("taken");
+        std::fs::create_dir(&blocked).expect("dir");
+        std::fs::write(blocked.join("inside"), b"x").expect("file");
+        assert!(write_atomic(&blocked, b"never").is_err());
+        assert!(blocked.is_dir(), "the path is untouched");
+        assert!(
+            leftovers(dir.path()).is_empty(),
+            "{:?}",
+            leftovers(dir.path())
+        );
+    }
 }
