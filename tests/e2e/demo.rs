@@ -13,6 +13,8 @@ fn demo(name: &str, expected_exit: i32) {
     let journal = dir.path().join("journal.jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
         .current_dir(dir.path())
+        // The SSH library's own `log` records reach gameday.log (bridged into tracing).
+        .env("GAMEDAY_LOG", "info,russh=debug")
         .args([
             "demo",
             name,
@@ -67,6 +69,8 @@ fn demo(name: &str, expected_exit: i32) {
         );
     }
 
+    let log = std::fs::read_to_string(dir.path().join("gameday.log")).expect("gameday.log");
+    assert!(log.contains("russh"), "russh's log records are not in gameday.log:\n{log}");
     let debrief = std::fs::read_to_string(dir.path().join("debrief.md")).unwrap();
     for section in [
         "## Summary and key times",
