@@ -70,7 +70,10 @@ fn demo(name: &str, expected_exit: i32) {
     }
 
     let log = std::fs::read_to_string(dir.path().join("gameday.log")).expect("gameday.log");
-    assert!(log.contains("russh"), "russh's log records are not in gameday.log:\n{log}");
+    assert!(
+        log.contains("russh"),
+        "russh's log records are not in gameday.log:\n{log}"
+    );
     let debrief = std::fs::read_to_string(dir.path().join("debrief.md")).unwrap();
     for section in [
         "## Summary and key times",
