@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use gameday::scenario::HostAddr;
 use gameday::target::ssh::{MAX_SHELL_DEATHS, SshHost, SshOptions, SshTarget};
-use gameday::target::test_server::{TestServer, key_from_seed};
+use gameday::target::test_server::TestServer;
 use gameday::target::{CommandOutcome, Host, OUTPUT_CAP, known_hosts};
-use russh::keys::ssh_key::LineEnding;
 
 use crate::sshd_support::Sshd;
 
@@ -44,16 +43,7 @@ impl Place {
 
 async fn in_process() -> Place {
     let dir = tempfile::tempdir().unwrap();
-    let client = key_from_seed([9; 32]);
-    let identity = dir.path().join("id_ed25519");
-    std::fs::write(
-        &identity,
-        client.to_openssh(LineEnding::LF).unwrap().as_bytes(),
-    )
-    .unwrap();
-    let server = TestServer::start(key_from_seed([2; 32]), vec![client.public_key().clone()])
-        .await
-        .unwrap();
+    let (server, identity) = crate::keyed_server(&dir.path().join("id_ed25519"), 9, 2).await;
     let known = dir.path().join("known_hosts");
     known_hosts::append(&known, "127.0.0.1", server.port, &server.host_key).unwrap();
     Place {

@@ -20,16 +20,7 @@ struct Fixture {
 
 async fn fixture(trust: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let client = key_from_seed([7; 32]);
-    let identity = dir.path().join("id_ed25519");
-    std::fs::write(
-        &identity,
-        client.to_openssh(LineEnding::LF).unwrap().as_bytes(),
-    )
-    .unwrap();
-    let server = TestServer::start(key_from_seed([1; 32]), vec![client.public_key().clone()])
-        .await
-        .unwrap();
+    let (server, identity) = crate::keyed_server(&dir.path().join("id_ed25519"), 7, 1).await;
     let known_hosts = dir.path().join("known_hosts");
     if trust {
         known_hosts::append(&known_hosts, "127.0.0.1", server.port, &server.host_key).unwrap();

@@ -9,8 +9,6 @@ use gameday::scenario::Scenario;
 use gameday::target::Host;
 use gameday::target::known_hosts;
 use gameday::target::ssh::{SshHost, SshOptions, SshTarget};
-use gameday::target::test_server::{TestServer, key_from_seed};
-use russh::keys::ssh_key::LineEnding;
 
 /// Each tries to create `marker` if it ever reaches a shell unquoted.
 fn evil(marker: &Path) -> Vec<String> {
@@ -91,16 +89,7 @@ fn metacharacters_in_names_are_rejected_by_validation() {
 async fn metacharacters_in_paths_stay_data_over_ssh() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("pwned");
-    let client = key_from_seed([5; 32]);
-    let identity = dir.path().join("id");
-    std::fs::write(
-        &identity,
-        client.to_openssh(LineEnding::LF).unwrap().as_bytes(),
-    )
-    .unwrap();
-    let server = TestServer::start(key_from_seed([6; 32]), vec![client.public_key().clone()])
-        .await
-        .unwrap();
+    let (server, identity) = crate::keyed_server(&dir.path().join("id"), 5, 6).await;
     let kh = dir.path().join("known_hosts");
     known_hosts::append(&kh, "127.0.0.1", server.port, &server.host_key).unwrap();
     let host = SshHost::connect(

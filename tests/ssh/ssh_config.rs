@@ -9,9 +9,8 @@ use std::time::Duration;
 use gameday::scenario::Scenario;
 use gameday::target::ssh::SshOptions;
 use gameday::target::ssh_config::SshConfig;
-use gameday::target::test_server::{TestServer, key_from_seed};
+use gameday::target::test_server::TestServer;
 use gameday::target::{OpenOptions, known_hosts};
-use russh::keys::ssh_key::LineEnding;
 
 use crate::sshd_support::Sshd;
 
@@ -32,16 +31,7 @@ fn scenario(dir: &std::path::Path, target: &str, faults: &str) -> std::path::Pat
 async fn an_alias_is_dialled_at_its_hostname_port_as_its_user_with_its_key() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let client = key_from_seed([9; 32]);
-    let identity = d.join("alias_key");
-    std::fs::write(
-        &identity,
-        client.to_openssh(LineEnding::LF).unwrap().as_bytes(),
-    )
-    .unwrap();
-    let server = TestServer::start(key_from_seed([2; 32]), vec![client.public_key().clone()])
-        .await
-        .unwrap();
+    let (server, identity) = crate::keyed_server(&d.join("alias_key"), 9, 2).await;
     let kh = d.join("known_hosts");
     known_hosts::append(&kh, "127.0.0.1", server.port, &server.host_key).unwrap();
     let config = d.join("config");
@@ -263,16 +253,7 @@ async fn untrusted() -> (
     gameday::target::ssh::SshTarget,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let client = key_from_seed([4; 32]);
-    let identity = dir.path().join("id");
-    std::fs::write(
-        &identity,
-        client.to_openssh(LineEnding::LF).unwrap().as_bytes(),
-    )
-    .unwrap();
-    let server = TestServer::start(key_from_seed([5; 32]), vec![client.public_key().clone()])
-        .await
-        .unwrap();
+    let (server, identity) = crate::keyed_server(&dir.path().join("id"), 4, 5).await;
     let target = gameday::target::ssh::SshTarget {
         addr: gameday::scenario::HostAddr::new("127.0.0.1", server.port),
         user: "t".into(),
