@@ -29,15 +29,7 @@ pub fn default_dir(plan: &Plan) -> PathBuf {
         .date
         .clone()
         .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
-    let mut slug = String::new();
-    for c in plan.title.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    let slug: String = slug.trim_end_matches('-').chars().take(48).collect();
+    let slug = crate::scenario::slug(&plan.title);
     PathBuf::from("days").join(format!("{date}-{slug}"))
 }
 

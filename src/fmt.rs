@@ -67,6 +67,11 @@ pub fn elapsed_ms(ms: u64) -> String {
     elapsed(Duration::from_millis(ms))
 }
 
+/// A measured time, or `—` when there is none (not marked, not measured).
+pub fn elapsed_ms_or_dash(ms: Option<u64>) -> String {
+    ms.map(elapsed_ms).unwrap_or_else(|| "—".into())
+}
+
 /// A short duration for people, with a space before the unit: `850 ms`, `12.3 s`.
 pub fn millis(ms: u64) -> String {
     if ms < 1000 {

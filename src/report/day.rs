@@ -205,7 +205,7 @@ pub fn day_debrief(dir: &Path) -> std::io::Result<String> {
         out,
         "| # | Scenario | Started (UTC) | Verdict | Detect | Detect (auto) | Mitigate | Recover | Faults | Debrief |\n|---|---|---|---|---|---|---|---|---|---|"
     );
-    let span = |ms: Option<u64>| ms.map(fmt::elapsed_ms).unwrap_or_else(|| "—".into());
+    let span = fmt::elapsed_ms_or_dash;
     for (i, (r, s)) in ran.iter().zip(&summaries).enumerate() {
         let link = r
             .journal

@@ -210,10 +210,6 @@ fn trends(rows: &[Row]) -> Vec<Trend> {
     out
 }
 
-fn span(ms: Option<u64>) -> String {
-    ms.map(fmt::elapsed_ms).unwrap_or_else(|| "—".into())
-}
-
 fn verdict(r: &Row) -> &'static str {
     r.verdict.map(|v| v.label()).unwrap_or("NO VERDICT")
 }
@@ -249,10 +245,10 @@ pub fn render(h: &History) -> String {
                 started,
                 fmt::middle(r.scenario.as_deref().unwrap_or("(unknown)"), 32),
                 verdict(r),
-                span(r.time_to_detect_ms),
-                span(r.time_to_detect_automated_ms),
-                span(r.time_to_mitigate_ms),
-                span(r.time_to_recover_ms),
+                fmt::elapsed_ms_or_dash(r.time_to_detect_ms),
+                fmt::elapsed_ms_or_dash(r.time_to_detect_automated_ms),
+                fmt::elapsed_ms_or_dash(r.time_to_mitigate_ms),
+                fmt::elapsed_ms_or_dash(r.time_to_recover_ms),
             );
         }
     }

@@ -654,7 +654,7 @@ pub fn summary_lines(run: &RunState, md: bool) -> Vec<String> {
                 .unwrap_or_default()
         ));
     }
-    let span = |ms: Option<u64>| ms.map(fmt::elapsed_ms).unwrap_or_else(|| "—".into());
+    let span = fmt::elapsed_ms_or_dash;
     lines.push(format!(
         "Time to detect: {} (human) / {} (automated) · to mitigate: {} · to recover: {}.",
         span(k.time_to_detect_ms),

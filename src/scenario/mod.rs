@@ -602,20 +602,26 @@ impl Scenario {
             .flat_map(|(i, s)| s.faults.iter().map(move |f| (i, f)))
     }
 
-    /// The scenario's file name without extension, lowercased, safe for a directory name.
+    /// The title, lowercased, safe for a directory name ([`slug`]).
     pub fn slug(&self) -> String {
-        let mut out = String::new();
-        for c in self.title.chars() {
-            if c.is_ascii_alphanumeric() {
-                out.push(c.to_ascii_lowercase());
-            } else if !out.ends_with('-') && !out.is_empty() {
-                out.push('-');
-            }
-        }
-        let out = out.trim_end_matches('-');
-        let out: String = out.chars().take(48).collect();
-        if out.is_empty() { "run".into() } else { out }
+        slug(&self.title)
     }
+}
+
+/// A title lowercased, runs of other characters as one `-`, at most 48 characters, safe for a
+/// directory name (`run` when nothing is left): run and day directories.
+pub fn slug(title: &str) -> String {
+    let mut out = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-');
+    let out: String = out.chars().take(48).collect();
+    if out.is_empty() { "run".into() } else { out }
 }
 
 /// A sum that stops at `Duration::MAX`: `Iterator::sum` panics on overflow.

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
 
 use super::duration::HumanDuration;
-use super::{Diagnostic, Invalid, Scenario, yaml_error};
+use super::{Diagnostic, Invalid, Scenario, Validator, yaml_error};
 
 /// Most agenda items in a plan.
 pub const MAX_ITEMS: usize = 32;
@@ -37,7 +37,7 @@ struct PlanSpec {
     #[serde(default)]
     date: Option<Spanned<String>>,
     #[serde(default)]
-    roles: BTreeMap<String, super::spec::PeopleSpec>,
+    roles: BTreeMap<String, Spanned<super::spec::PeopleSpec>>,
     #[serde(default)]
     continue_on_failure: bool,
     agenda: Spanned<Vec<Spanned<ItemSpec>>>,
@@ -298,21 +298,18 @@ impl Plan {
                 what,
             });
         }
+        // Roles as a scenario reads them (the same bounds and messages).
+        let mut v = Validator {
+            file: path.to_path_buf(),
+            diags: Vec::new(),
+            at_once: Vec::new(),
+        };
+        let roles = v.roles(&spec.roles);
+        diags.extend(v.diags);
         diags.extend(nested);
         if !diags.is_empty() {
             return Err(Invalid(diags));
         }
-        let roles = spec
-            .roles
-            .into_iter()
-            .map(|(role, people)| {
-                let names = match people {
-                    super::spec::PeopleSpec::One(n) => vec![n],
-                    super::spec::PeopleSpec::Many(v) => v,
-                };
-                (role, names)
-            })
-            .collect();
         Ok(Plan {
             file: path.to_path_buf(),
             title: spec.title.value,
@@ -446,6 +443,10 @@ mod tests {
             pos(text, "\"10:30\""),
             "before the previous",
         );
+        // Roles are read as a scenario reads them.
+        let text = "title: Day\nroles: { scribe: \"\" }\nagenda:\n  - { demo: demo-latency }\n";
+        let r = parse(d.path(), text);
+        has(&r, "plan.yaml", pos(text, "\"\""), "must not be empty");
         // Unknown keys: the parser says where.
         let text = "title: Day\nagenda:\n  - { demo: demo-latency, when: now }\n";
         let r = parse(d.path(), text);

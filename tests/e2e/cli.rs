@@ -719,6 +719,29 @@ fn a_day_runs_its_agenda_headless_to_a_day_debrief() {
         "{debrief}"
     );
 
+    // A run that needs a person (its rollback is not verified: exit 3) stops the day even with
+    // continue_on_failure: no more faults until someone has looked.
+    std::fs::write(
+        dir.path().join("stuck.yaml"),
+        good.replace("title: Local marker game day", "title: Stuck")
+            .replace(
+                &format!("rollback: \"rm -f {}\"", marker.display()),
+                "rollback: \"true\"",
+            ),
+    )
+    .unwrap();
+    let p = plan(
+        "  - { scenario: stuck.yaml }\n  - { scenario: b.yaml }\n",
+        true,
+    );
+    let day4 = dir.path().join("day4");
+    let out = run_day(dir.path(), &p, &day4);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let journal = std::fs::read_to_string(day4.join("day.jsonl")).unwrap();
+    assert!(journal.contains("needs a person to look"), "{journal}");
+    assert!(!day4.join("02-second-one").exists());
+    let _ = std::fs::remove_file(&marker);
+
     // An invalid plan: exit 2, at its line and column, nothing run.
     let p = plan("  - { scenario: nowhere.yaml }\n", false);
     let out = run_in(dir.path(), &["day", p.to_str().unwrap(), "--headless"]);
