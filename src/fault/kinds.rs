@@ -27,11 +27,21 @@ pub const REFUSED_EXIT: i32 = 86;
 /// Sets `$gd` to gameday's private directory on the host, `/tmp/gameday-<uid>`, creating it
 /// mode 700, and exits `on_fail` unless it is a real directory owned by the running user: lease
 /// deadlines and pid files live there, so a planted symlink cannot redirect a root-run write.
+///
+/// Builtins only when it can: the effective uid is read from `/proc/self/status` (`id -u` only
+/// where that cannot be read) and `mkdir` runs only when the directory is missing. Every lease
+/// command and every rollback's lease cancel starts with this, so on a fleet's halt (or on the
+/// 1,000-host lab, where every host is this machine) each exec saved is one per host.
 pub fn private_dir(on_fail: i32) -> String {
     format!(
-        "gd=/tmp/gameday-$(id -u); mkdir -p -m 700 \"$gd\" 2>/dev/null; [ -d \"$gd\" ] && [ ! -L \"$gd\" ] && [ -O \"$gd\" ] || {{ echo \"$gd is not a private directory of this user: refusing\" >&2; exit {on_fail}; }}"
+        "{UID_FN}; gd=/tmp/gameday-$gd_uid; [ -d \"$gd\" ] || mkdir -p -m 700 \"$gd\" 2>/dev/null; [ -d \"$gd\" ] && [ ! -L \"$gd\" ] && [ -O \"$gd\" ] || {{ echo \"$gd is not a private directory of this user: refusing\" >&2; exit {on_fail}; }}"
     )
 }
+
+/// Sets `$gd_uid` to the shell's effective uid: the second field of `Uid:` in
+/// `/proc/self/status` (read by the `read` builtin: `/proc/self` is the shell itself), else
+/// `id -u`.
+const UID_FN: &str = "gd_uid=; while read -r gd_k gd_r gd_e gd_x; do if [ \"$gd_k\" = Uid: ]; then gd_uid=$gd_e; break; fi; done 2>/dev/null < /proc/self/status; case \"$gd_uid\" in ''|*[!0-9]*) gd_uid=$(id -u);; esac";
 
 /// Marks, in the private directory, that this fault is about to change the host: written after the
 /// checks pass and before the change. An undo of a kind whose undo is not naturally harmless

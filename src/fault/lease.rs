@@ -4,7 +4,7 @@
 //! Mechanism, in gameday's private directory `$gd` (`/tmp/gameday-<uid>`), for the lease `<name>`:
 //! - `<name>.lease` holds the deadline in whole seconds of the host's MONOTONIC clock (the integer
 //!   part of /proc/uptime), so a wall-clock step cannot fire or hold the lease;
-//! - a watcher (`sh` loop, one check a second) writes its own pid to `<name>.pid` and runs the undo
+//! - a watcher (`sh` loop, one check a second) writes its own pid and start time to `<name>.pid` and runs the undo
 //!   (limited to the fault's timeout) once the deadline has passed. A missing or corrupt deadline
 //!   counts as expired: when in doubt, revert;
 //! - `<name>.cancelled` is the tombstone: the watcher checks it every loop and exits WITHOUT
@@ -67,6 +67,14 @@ fn whole_secs(d: Duration) -> u64 {
 /// with the `read` builtin (stderr redirected before the input, so a missing file is silent):
 /// a watcher's one-second loop then forks only its `sleep`, which matters on a host carrying
 /// many leases (the 1,000-host lab: 1,000 forks a second instead of 3,000).
+/// Defines `gd_start PID`: sets `$gd_st` to the process's start time (field 22 of
+/// `/proc/PID/stat`, clock ticks since boot), or fails. The watcher writes `PID START` to its pid
+/// file, and `gd_watcher` takes a live process with that pid and that start time as the watcher
+/// (a pid reused by another process has another start time): builtins only, where matching the
+/// lease name in `/proc/PID/cmdline` costs a `tr` and a `grep` per check (still how a pid file
+/// of an older gameday, with the pid alone, is checked).
+const START_FN: &str = "gd_start() { gd_st=; s=; read -r s 2>/dev/null < /proc/\"$1\"/stat || return 1; s=${s##*')'}; set -- $s; gd_st=${20}; case \"$gd_st\" in ''|*[!0-9]*) return 1;; esac; }";
+
 const UPTIME_FN: &str = "gd_up() { u=; read -r u gd_idle 2>/dev/null < /proc/uptime || return 1; u=${u%%.*}; case \"$u\" in ''|*[!0-9]*) return 1;; esac; }";
 
 /// The lease for `undo`, named `tag` (from [`name`], already restricted to safe chars). The
@@ -86,7 +94,7 @@ pub fn plan(tag: &str, undo: &str, duration: Duration, undo_timeout: Duration) -
     // `gd_watcher`: the pid file names a live process whose argv carries the lease name, i.e. our
     // watcher (not a zombie, not a recycled pid). Sets $w to that pid.
     let helpers = format!(
-        "{ALIVE_FN}; {UPTIME_FN}; gd_watcher() {{ w=; read -r w 2>/dev/null < \"$p\" && gd_alive \"$w\" && tr '\\0' '\\n' < /proc/\"$w\"/cmdline 2>/dev/null | grep -qxF -- \"$n\"; }}"
+        "{ALIVE_FN}; {UPTIME_FN}; {START_FN}; gd_watcher() {{ w=; ws=; read -r w ws 2>/dev/null < \"$p\" && gd_alive \"$w\" || return 1; if [ -n \"$ws\" ]; then gd_start \"$w\" && [ \"$gd_st\" = \"$ws\" ]; else tr '\\0' '\\n' < /proc/\"$w\"/cmdline 2>/dev/null | grep -qxF -- \"$n\"; fi; }}"
     );
     let write = format!(
         "gd_up || {{ echo 'cannot read /proc/uptime (the lease clock)' >&2; exit 3; }}; echo $((u + {secs})) > \"$f.tmp\" && mv -f \"$f.tmp\" \"$f\" || exit 3"
@@ -94,7 +102,7 @@ pub fn plan(tag: &str, undo: &str, duration: Duration, undo_timeout: Duration) -
     // The watcher gets the directory and the name as $1 and $2, so nothing is spliced into its
     // own quoted text; the name in its argv is what proves its identity.
     let watcher = format!(
-        "{UPTIME_FN}; f=\"$1/$2.lease\"; p=\"$1/$2.pid\"; c=\"$1/$2.cancelled\"; echo $$ > \"$p.tmp\" && mv -f \"$p.tmp\" \"$p\" || exit 1; while :; do if [ -e \"$c\" ]; then rm -f \"$f\" \"$p\" \"$c\"; exit 0; fi; dl=; read -r dl 2>/dev/null < \"$f\"; case \"$dl\" in ''|*[!0-9]*) break;; esac; gd_up || break; [ \"$u\" -ge \"$dl\" ] && break; sleep 1; done; if [ -e \"$c\" ]; then rm -f \"$f\" \"$p\" \"$c\"; exit 0; fi; rm -f \"$p\"; timeout -k 5 {undo_s} sh -c {}; rm -f \"$f\" \"$c\"",
+        "{UPTIME_FN}; {START_FN}; f=\"$1/$2.lease\"; p=\"$1/$2.pid\"; c=\"$1/$2.cancelled\"; gd_start $$ || exit 1; echo \"$$ $gd_st\" > \"$p.tmp\" && mv -f \"$p.tmp\" \"$p\" || exit 1; while :; do if [ -e \"$c\" ]; then rm -f \"$f\" \"$p\" \"$c\"; exit 0; fi; dl=; read -r dl 2>/dev/null < \"$f\"; case \"$dl\" in ''|*[!0-9]*) break;; esac; gd_up || break; [ \"$u\" -ge \"$dl\" ] && break; sleep 1; done; if [ -e \"$c\" ]; then rm -f \"$f\" \"$p\" \"$c\"; exit 0; fi; rm -f \"$p\"; timeout -k 5 {undo_s} sh -c {}; rm -f \"$f\" \"$c\"",
         q(undo)
     );
     let w = q(&watcher);
@@ -102,7 +110,7 @@ pub fn plan(tag: &str, undo: &str, duration: Duration, undo_timeout: Duration) -
         duration,
         arm: format!(
             "{files}; {helpers}; gd_up || {{ echo 'cannot read /proc/uptime (the lease clock): refusing to arm' >&2; exit 3; }}; if gd_watcher; then echo \"a watcher for lease $n already runs (pid $w)\" >&2; exit 3; fi; rm -f \"$c\" \"$p\"; {write}; \
-if [ \"$(id -u)\" = 0 ] && [ \"$(cat /proc/1/comm 2>/dev/null)\" = systemd ] && command -v systemd-run >/dev/null 2>&1 && systemd-run --quiet --no-ask-password --collect --unit=\"$n\" -- sh -c {w} gameday-lease \"$gd\" \"$n\"; then how=systemd-run; \
+gd_init=; read -r gd_init 2>/dev/null < /proc/1/comm; if [ \"$gd_uid\" = 0 ] && [ \"$gd_init\" = systemd ] && command -v systemd-run >/dev/null 2>&1 && systemd-run --quiet --no-ask-password --collect --unit=\"$n\" -- sh -c {w} gameday-lease \"$gd\" \"$n\"; then how=systemd-run; \
 elif command -v setsid >/dev/null 2>&1; then setsid nohup sh -c {w} gameday-lease \"$gd\" \"$n\" </dev/null >/dev/null 2>&1 & how=setsid; \
 else how='no setsid on PATH'; fi; \
 i=0; until gd_watcher || [ $i -ge 20 ]; do sleep 0.1; i=$((i+1)); done; \
@@ -179,8 +187,13 @@ mod tests {
         })
     }
 
+    /// The watcher's pid from its pid file (`PID START`).
     fn watcher_pid(name: &str) -> String {
-        std::fs::read_to_string(file(name, "pid")).unwrap_or_default()
+        let text = std::fs::read_to_string(file(name, "pid")).unwrap_or_default();
+        text.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
     }
 
     fn touch(p: &Path) -> String {
@@ -320,6 +333,48 @@ mod tests {
             !file(&name, "lease").exists(),
             "cancel clears a dead watcher's files"
         );
+    }
+
+    /// The watcher is known by its pid AND its start time (builtins only): a live process that
+    /// got the watcher's pid, or any other live process named in the pid file, is not the
+    /// watcher; a pid file of an older gameday (the pid alone) is still checked by the lease
+    /// name in the process's argv.
+    #[test]
+    fn the_watcher_is_known_by_its_pid_and_start_time() {
+        let name = lease_name("identity");
+        let l = plan(
+            &name,
+            "true",
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+        );
+        assert_eq!(sh(&l.arm), Some(0));
+        let text = std::fs::read_to_string(file(&name, "pid")).unwrap();
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(fields.len(), 2, "pid and start time: {text:?}");
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", fields[0])).unwrap();
+        let start = stat.rsplit(')').next().unwrap().split_whitespace().nth(19);
+        assert_eq!(start, Some(fields[1]), "field 22 of /proc/PID/stat");
+        assert_eq!(sh(&l.renew), Some(0));
+        // The same pid with another start time (a reused pid): not the watcher.
+        std::fs::write(file(&name, "pid"), format!("{} 1\n", fields[0])).unwrap();
+        let (code, _, err) = run(&l.renew);
+        assert_eq!(code, Some(3), "{err}");
+        assert!(err.contains("watcher is gone"), "{err}");
+        // The old form (pid alone) naming a live process that is not a watcher (this test):
+        // refused by the lease name check on its argv.
+        std::fs::write(file(&name, "pid"), format!("{}\n", std::process::id())).unwrap();
+        let (code, _, err) = run(&l.renew);
+        assert_eq!(code, Some(3), "{err}");
+        // The old form naming the real watcher: its argv carries the lease name.
+        std::fs::write(file(&name, "pid"), format!("{}\n", fields[0])).unwrap();
+        assert_eq!(sh(&l.renew), Some(0), "a pid file of an older gameday");
+        std::fs::write(file(&name, "pid"), &text).unwrap();
+        assert_eq!(sh(&l.cancel), Some(0));
+        assert!(!alive(fields[0]), "cancel ends the watcher");
+        for ext in ["lease", "pid", "cancelled"] {
+            assert!(!file(&name, ext).exists(), "cancel left .{ext} behind");
+        }
     }
 
     /// The deadline is in seconds of uptime (monotonic), lease + 1 s ahead.

@@ -28,6 +28,9 @@ use crate::scenario::HostAddr;
 const KILL_AFTER_S: u64 = 5;
 /// How much longer the console waits than the remote `timeout`, so the remote side answers first.
 const LOCAL_GRACE: Duration = Duration::from_secs(KILL_AFTER_S + 5);
+/// How long past its timeout (and the flow's pauses) a step of an exchange may take to report
+/// before the client ends the exchange: the step has no remote `timeout` of its own.
+const STEP_SLACK: Duration = Duration::from_secs(2);
 
 /// How to reach and trust SSH hosts.
 #[derive(Debug, Clone)]
@@ -488,26 +491,67 @@ impl Control {
     }
 }
 
-/// Shell text of an exchange: its steps as functions, `gd_step` (a framed sub-command per run,
-/// tagged `M S K`, or `M S d` for the detached step), the flow, then the last line `M S/end` on
-/// both streams.
-fn exchange_text(marker: &str, seq: u64, ex: &Exchange, sudo: bool) -> String {
+/// Shell text of an exchange, written to the control shell as one piece.
+///
+/// The whole exchange is ONE process tree on the host: `[sudo -n --] timeout -k 5 T sh -c INNER
+/// NAME`, with `T` the exchange's whole bound (the caller's `limit`), so nothing of it outlives that
+/// bound even if the connection is gone. INNER runs each step as `( eval "$step" )` in a
+/// subshell with stdin `/dev/null` and no positional parameters (a fork, not the `timeout` + `sh`
+/// execs a framed command costs: on a halt of many hosts each exec saved is one per host), framed
+/// by `gd_step` as `M S K` lines (or `M S d` for the detached step); the client bounds each step
+/// by its own timeout (see [`Shell::exchange`]). INNER reads `M S` from its stdin (a here-doc,
+/// the first line) and then reads nothing more: the marker is on no command line and in no
+/// environment, and a step's subshell has it cleared. `NAME` (`gd-x-` and random hex, not the
+/// marker) names the process tree so a step that outlives its timeout can be ended
+/// ([`kill_exchange`]). Then the last line `M S/end` on both streams, from the control shell.
+fn exchange_text(
+    marker: &str,
+    seq: u64,
+    ex: &Exchange,
+    sudo: bool,
+    limit: Duration,
+    name: &str,
+) -> String {
     let tag = format!("{marker} {seq}");
-    let mut s = String::from("gd_k=0; ");
-    for (name, command) in &ex.steps {
-        s.push_str(&format!(
-            "gd_do_{name}() {{ {}\n}}; ",
-            wrap_command(command, ex.timeout, sudo)
-        ));
+    let mut inner = String::from("IFS= read -r gd_tag || exit 125; exec </dev/null; gd_k=0; ");
+    for (step, command) in &ex.steps {
+        inner.push_str(&format!("gd_c_{step}={}; ", quote(command)));
     }
-    s.push_str(&format!(
-        "gd_step() {{ if [ -n \"$2\" ]; then gd_t=$2; else gd_k=$((gd_k+1)); gd_t=$gd_k; fi; printf '%s %s\\n' '{tag}' \"$gd_t\"; printf '%s %s\\n' '{tag}' \"$gd_t\" >&2; \"gd_do_$1\" </dev/null; gd_s=$?; printf '\\n%s %s=%s %s\\n' '{tag}' \"$gd_t\" \"$gd_s\" \"$1\"; printf '\\n%s %s=\\n' '{tag}' \"$gd_t\" >&2; return $gd_s; }}\n"
-    ));
-    s.push_str(&ex.flow);
-    s.push_str(&format!(
-        "\nprintf '%s\\n' '{tag}/end'; printf '%s\\n' '{tag}/end' >&2\n"
-    ));
-    s
+    inner.push_str(
+        "gd_step() { if [ -n \"$2\" ]; then gd_t=$2; else gd_k=$((gd_k+1)); gd_t=$gd_k; fi; printf '%s %s\\n' \"$gd_tag\" \"$gd_t\"; printf '%s %s\\n' \"$gd_tag\" \"$gd_t\" >&2; eval \"gd_c=\\$gd_c_$1\"; ( gd_tag=; set --; eval \"$gd_c\" ) </dev/null; gd_s=$?; printf '\\n%s %s=%s %s\\n' \"$gd_tag\" \"$gd_t\" \"$gd_s\" \"$1\"; printf '\\n%s %s=\\n' \"$gd_tag\" \"$gd_t\" >&2; return $gd_s; }\n",
+    );
+    inner.push_str(&ex.flow);
+    inner.push('\n');
+    let secs = limit
+        .as_secs()
+        .saturating_add(u64::from(limit.subsec_nanos() > 0))
+        .max(1);
+    let run = format!(
+        "timeout -k {KILL_AFTER_S} {secs} sh -c {} {name}",
+        quote(&inner)
+    );
+    let run = if sudo {
+        format!("sudo -n -- {run}")
+    } else {
+        run
+    };
+    format!(
+        "{{ {run} <<'GD_TAG'\n{tag}\nGD_TAG\n}}; printf '%s\\n' '{tag}/end'; printf '%s\\n' '{tag}/end' >&2\n"
+    )
+}
+
+/// The line that ends an exchange's process tree named `name` on the host (its `timeout`,
+/// which passes the signal to everything under it, and its `sh`): best effort, for a step that
+/// outlived its timeout. The pattern's first letter in brackets keeps the line from matching
+/// itself.
+fn kill_exchange(name: &str, sudo: bool) -> String {
+    let pattern = format!("[{}]{}", &name[..1], &name[1..]);
+    let line = format!("pkill -TERM -f -- {}", quote(&pattern));
+    if sudo {
+        format!("sudo -n -- {line}")
+    } else {
+        line
+    }
 }
 
 /// One stream of an exchange, step after step until its last line.
@@ -624,6 +668,8 @@ struct Shell {
     channel: russh::Channel<client::Msg>,
     marker: String,
     seq: u64,
+    /// The process-tree name of the last exchange written (see [`exchange_text`]).
+    exchange: Option<String>,
 }
 
 /// What running a command on the control shell came to.
@@ -650,7 +696,10 @@ impl Shell {
         self.seq = self.seq.wrapping_add(1);
         let started = Instant::now();
         let tag = format!("{} {}", self.marker, self.seq);
-        let text = exchange_text(&self.marker, self.seq, ex, sudo);
+        let name = control::new_marker()
+            .map(|m| format!("gd-x-{}", m.trim_start_matches("gd-")))
+            .map_err(|why| (why, false))?;
+        let text = exchange_text(&self.marker, self.seq, ex, sudo, limit, &name);
         let channel = &mut self.channel;
         while let Ok(msg) = tokio::time::timeout(Duration::ZERO, channel.wait()).await {
             if ends_shell(&msg) {
@@ -659,13 +708,33 @@ impl Shell {
         }
         let mut out = StepStreams::new(&tag);
         let mut err = StepStreams::new(&tag);
+        // Each step is bounded here by its own timeout (the host bounds only the whole): from
+        // its start line (or the previous step's end, with the flow's pauses between) to its end,
+        // plus the slack a framed command's remote `timeout` would take to report.
+        let step_limit = ex
+            .timeout
+            .saturating_add(STEP_SLACK)
+            .saturating_add(ex.pauses);
         let work = async {
             channel
                 .data(text.as_bytes())
                 .await
                 .map_err(|e| format!("cannot write to the control shell: {e}"))?;
+            let mut progress = (out.k, false);
+            let mut since = Instant::now();
             loop {
-                let msg = channel.wait().await;
+                let msg = match since.checked_add(step_limit) {
+                    Some(deadline) => tokio::time::timeout_at(deadline, channel.wait())
+                        .await
+                        .map_err(|_| {
+                            format!(
+                                "step {} did not end within {} (its timeout)",
+                                out.k,
+                                fmt::duration(step_limit)
+                            )
+                        })?,
+                    None => channel.wait().await,
+                };
                 match msg {
                     Some(ChannelMsg::Data { data }) => out.push(&data)?,
                     Some(ChannelMsg::ExtendedData { data, .. }) => err.push(&data)?,
@@ -675,10 +744,16 @@ impl Shell {
                 if out.done().is_some() && err.done().is_some() {
                     return Ok::<_, String>(());
                 }
+                let now = (out.k, out.cur.started());
+                if now != progress {
+                    progress = now;
+                    since = Instant::now();
+                }
             }
         };
         let done = tokio::time::timeout(limit, work).await;
         let sent = !out.finished.is_empty() || out.cur.started();
+        self.exchange = Some(name);
         match done {
             Ok(Ok(())) => {}
             Ok(Err(why)) => return Err((why, sent)),
@@ -865,6 +940,7 @@ impl SshHost {
             channel,
             marker,
             seq: 0,
+            exchange: None,
         };
         match shell.run("true", self.opts.connect_timeout).await.0 {
             ShellRun::Done(o) if o.success() => Ok(shell),
@@ -1141,17 +1217,30 @@ impl Host for SshHost {
                     }))
                 }
                 Err((why, sent)) => {
+                    let tree = shell.exchange.take();
                     let why = if !sent && self.handle.lock().await.is_closed() {
                         LINK_LOST.to_string()
                     } else {
                         why
                     };
                     control.died(&self.name, &why).await;
-                    if sent {
-                        Some(Err(format!("{why} (on {})", self.name)))
-                    } else {
-                        None
+                    if !sent {
+                        return None;
                     }
+                    // What runs of it on the host (a step past its timeout, a shell that died
+                    // under a running step) is ended before the caller runs the steps again one
+                    // by one: never two undos at once. Best effort: the host's own bound on the
+                    // whole exchange ends it anyway.
+                    if let Some(tree) = tree {
+                        let kill = kill_exchange(&tree, self.target.sudo);
+                        let o = self.exec_raw(&kill, self.opts.connect_timeout).await;
+                        tracing::info!(
+                            host = self.name,
+                            outcome = o.summary(),
+                            "ended the broken exchange's processes"
+                        );
+                    }
+                    Some(Err(format!("{why} (on {})", self.name)))
                 }
             }
         })

@@ -435,3 +435,129 @@ async fn a_halt_does_not_wait_behind_a_hanging_inject() {
     );
     assert!(!a.exists() && !hung.exists());
 }
+
+/// Whether `text` holds a control-shell marker (`gd-` and 32 hex digits; the exchange's
+/// process-tree name `gd-x-…` is not one).
+fn holds_a_marker(text: &str) -> bool {
+    text.match_indices("gd-").any(|(i, _)| {
+        let hex = text[i + 3..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .count();
+        hex == 32
+    })
+}
+
+/// An exchange is one process tree on the host (`timeout` + `sh` for the whole; each step a
+/// subshell): a step sees no marker on any command line above it, in its environment or in its
+/// shell's variables, and gets no positional parameters.
+async fn an_exchange_step_sees_no_marker(place: &Place) {
+    use gameday::target::Exchange;
+    let shell = place.connect(true).await;
+    let look = "echo \"args=$# tag=[$gd_tag]\"; p=$$; while [ \"$p\" -gt 1 ]; do tr '\\0' ' ' < /proc/$p/cmdline; echo; read -r _ _ _ p _ < /proc/$p/stat || break; done; env";
+    let ex = Exchange {
+        steps: vec![("look", look.to_string())],
+        flow: "gd_step look".into(),
+        timeout: Duration::from_secs(5),
+        max_runs: 1,
+        pauses: Duration::ZERO,
+        detached: None,
+    };
+    let done = shell.exchange(&ex).await.expect("run").expect("whole");
+    assert_eq!(done.steps.len(), 1);
+    let (name, out) = &done.steps[0];
+    assert_eq!(name, "look");
+    assert_eq!(out.exit, Some(0), "{out:?}");
+    assert!(out.stdout.starts_with("args=0 tag=[]\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("gd-x-"),
+        "the tree's name is on its line: {}",
+        out.stdout
+    );
+    assert!(!holds_a_marker(&out.stdout), "{}", out.stdout);
+}
+
+#[tokio::test]
+async fn in_process_an_exchange_step_sees_no_marker() {
+    an_exchange_step_sees_no_marker(&in_process().await).await;
+}
+
+#[tokio::test]
+async fn sshd_an_exchange_step_sees_no_marker() {
+    let Some(place) = real_sshd() else { return };
+    an_exchange_step_sees_no_marker(&place).await;
+}
+
+/// A step of an exchange has no remote `timeout` of its own: the client bounds it. A hung undo
+/// ends the exchange once its timeout has passed, its processes on the host are ended (never two
+/// undos at once), and the rollback is then decided step by step, as the exec path decides it.
+async fn a_hung_exchange_step_is_ended_then_decided_step_by_step(
+    place: &Place,
+    dir: &std::path::Path,
+) {
+    use gameday::fault::{FaultPlan, RollbackStatus, roll_back, roll_back_and_cancel};
+    let t = Duration::from_secs(1);
+    let mut reports = Vec::new();
+    for (who, control) in [("shell", true), ("exec", false)] {
+        let host = place.connect(control).await;
+        let first = dir.join(format!("first-{who}"));
+        let pids = dir.join(format!("pids-{who}"));
+        // The first attempt hangs (its sleeper's pid recorded); the later ones fail at once.
+        let undo = format!(
+            "if [ ! -e {f} ]; then : > {f}; sh -c 'echo $$ >> {p}; exec sleep 60'; fi; exit 5",
+            f = first.display(),
+            p = pids.display()
+        );
+        let plan = FaultPlan {
+            inject: "true".into(),
+            undo: Some(undo),
+            verify: None,
+            refusable: false,
+        };
+        let mut r = if control {
+            roll_back_and_cancel(&host, &plan, t, Some("true")).await
+        } else {
+            roll_back(&host, &plan, t).await
+        };
+        assert_eq!(r.status, RollbackStatus::Failed, "{who}: {r:?}");
+        assert_eq!(r.attempts, 3, "{who}: {r:?}");
+        assert!(
+            r.lease_cancel.is_none(),
+            "no cancel after a failed rollback"
+        );
+        let pid = std::fs::read_to_string(&pids).unwrap();
+        let pid = pid.trim();
+        let gone = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+        };
+        let start = std::time::Instant::now();
+        while !gone() && start.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            gone(),
+            "{who}: the hung undo ({pid}) still runs on the host"
+        );
+        r.undo.ms = 0;
+        reports.push(format!("{r:?}").replace(&format!("-{who}"), "-WHO"));
+    }
+    assert_eq!(reports[0], reports[1]);
+}
+
+#[tokio::test]
+async fn in_process_a_hung_exchange_step_is_ended_then_decided_step_by_step() {
+    let place = in_process().await;
+    let dir = tempfile::tempdir().unwrap();
+    a_hung_exchange_step_is_ended_then_decided_step_by_step(&place, dir.path()).await;
+}
+
+#[tokio::test]
+async fn sshd_a_hung_exchange_step_is_ended_then_decided_step_by_step() {
+    let Some(place) = real_sshd() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    a_hung_exchange_step_is_ended_then_decided_step_by_step(&place, dir.path()).await;
+}
