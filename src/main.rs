@@ -117,7 +117,8 @@ enum Cmd {
     Day {
         plan: PathBuf,
         /// Run the agenda back to back without a terminal (planned times and breaks are not
-        /// waited for); the only mode for now.
+        /// waited for). Without it, the agenda screen: countdowns to planned times and breaks,
+        /// start now / skip / postpone, each scenario in the console.
         #[arg(long)]
         headless: bool,
         /// The day directory (default days/<date>-<title>/).
@@ -375,17 +376,20 @@ fn main() -> ExitCode {
                         return exit::INVALID;
                     }
                 };
-                if !headless {
-                    gameday::errln!(
-                        "gameday: the agenda screen is not built yet: run the day with --headless (scenarios back to back), or each scenario with gameday run"
-                    );
-                    return exit::INVALID;
-                }
                 let dir = dir.unwrap_or_else(|| gameday::day::default_dir(&plan));
                 let Some(options) = ssh.options(fanout) else {
                     return exit::INVALID;
                 };
-                gameday::day::run_headless(&plan, &dir, options).await
+                if headless {
+                    return gameday::day::run_headless(&plan, &dir, options).await;
+                }
+                if !gameday::tui::terminal_available() {
+                    gameday::errln!(
+                        "gameday: no terminal on stdin/stdout: running the day headless (use --headless to say so)"
+                    );
+                    return gameday::day::run_headless(&plan, &dir, options).await;
+                }
+                gameday::day::run_screen(&plan, &dir, options).await
             }
             Cmd::Completions { shell } => {
                 // Into a buffer first: the generator panics on a failed write, a print must not.
