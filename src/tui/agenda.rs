@@ -345,3 +345,176 @@ pub async fn run_loop<B: Backend>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agenda::Ran;
+    use crate::agenda::tests::{at, plan};
+    use crate::report::day::{DayEvent, read_day};
+    use ratatui::backend::TestBackend;
+
+    fn app(dir: &std::path::Path, now: DateTime<FixedOffset>) -> AgendaApp {
+        let agenda = Agenda::start(plan(false), dir, false, now).expect("start");
+        AgendaApp::new(agenda, now)
+    }
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    fn press(app: &mut AgendaApp, c: KeyCode) -> Option<Leave> {
+        let a = action_for(&app.mode, key(c))?;
+        app.update(a)
+    }
+
+    fn snap(name: &str, app: &AgendaApp) {
+        for (w, h) in [(80, 24), (160, 48)] {
+            let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+            terminal
+                .draw(|f| super::super::ui::agenda::render(f, app))
+                .expect("draw");
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
+        }
+    }
+
+    #[test]
+    fn a_planned_time_that_comes_starts_its_item_and_one_past_waits_for_a_person() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut a = app(dir.path(), at(9, 59, 0));
+        assert_eq!(a.update(Action::Tick(at(9, 59, 59))), None);
+        assert_eq!(a.update(Action::Tick(at(10, 0, 0))), Some(Leave::Start(0)));
+
+        // Opened at 10:10: the 10:00 item is late and waits for s.
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut a = app(dir.path(), at(10, 10, 0));
+        assert_eq!(a.update(Action::Tick(at(10, 10, 1))), None);
+        assert_eq!(press(&mut a, KeyCode::Char('s')), Some(Leave::Start(0)));
+    }
+
+    #[test]
+    fn after_a_run_the_break_counts_down_and_the_next_time_starts_the_next_item() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut a = app(dir.path(), at(9, 59, 0));
+        assert_eq!(a.update(Action::Tick(at(10, 0, 0))), Some(Leave::Start(0)));
+        a.agenda.begin(0, None, at(10, 0, 0));
+        a.agenda.end(0, crate::exit::HELD, at(10, 6, 0));
+        a.resume(at(10, 6, 1));
+        assert_eq!(a.update(Action::Tick(at(10, 6, 2))), None);
+        assert!(matches!(
+            a.agenda.slots[1].status,
+            Status::Running { until: Some(u) } if u == at(10, 16, 2)
+        ));
+        snap("agenda_on_break", &a);
+        assert_eq!(a.update(Action::Tick(at(10, 16, 2))), None);
+        assert_eq!(a.agenda.slots[1].status, Status::Taken);
+        assert_eq!(a.selected, 2);
+        assert_eq!(a.update(Action::Tick(at(10, 29, 59))), None);
+        assert_eq!(a.update(Action::Tick(at(10, 30, 0))), Some(Leave::Start(2)));
+    }
+
+    #[test]
+    fn skip_asks_why_and_journals_who_postpone_moves_the_countdown() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut a = app(dir.path(), at(9, 0, 0));
+        press(&mut a, KeyCode::Down);
+        press(&mut a, KeyCode::Down);
+        assert_eq!(a.selected, 2);
+        press(&mut a, KeyCode::Char('x'));
+        assert_eq!(a.mode, Mode::SkipWhy(String::new()));
+        press(&mut a, KeyCode::Enter);
+        assert!(a.message.as_deref().is_some_and(|m| m.contains("say why")));
+        for c in "no <storage> & \"db\" team".chars() {
+            press(&mut a, KeyCode::Char(c));
+        }
+        snap("agenda_skip_why", &a);
+        press(&mut a, KeyCode::Enter);
+        assert_eq!(a.mode, Mode::Browse);
+        press(&mut a, KeyCode::Up);
+        press(&mut a, KeyCode::Up);
+        press(&mut a, KeyCode::Char('p'));
+        assert_eq!(a.agenda.slots[0].due, Some(at(10, 5, 0)));
+        assert_eq!(a.update(Action::Tick(at(10, 0, 0))), None, "postponed");
+        let records = read_day(dir.path()).expect("day journal");
+        assert!(records.iter().any(|r| r.event
+            == DayEvent::ItemSkipped {
+                index: 2,
+                label: "demo demo-error-storm".into(),
+                why: "no <storage> & \"db\" team".into(),
+                who: Some("Dana (incident commander)".into()),
+            }));
+        assert!(records.iter().any(|r| matches!(
+            &r.event,
+            DayEvent::ItemPostponed { index: 0, who: Some(w), .. } if w == "Dana (incident commander)"
+        )));
+        a.agenda.begin(0, None, at(10, 5, 0));
+        a.agenda.end(0, crate::exit::HELD, at(10, 12, 0));
+        a.resume(at(10, 12, 30));
+        a.agenda.slots[0].status = Status::Ran(Ran {
+            exit_code: 0,
+            verdict: Some("HELD".into()),
+            journal: Some("01-demo-latency/journal.jsonl".into()),
+            time_to_detect_ms: Some(12_000),
+            time_to_mitigate_ms: None,
+            time_to_recover_ms: Some(3_400),
+        });
+        a.selected = 0;
+        snap("agenda_ran_skipped_postponed", &a);
+    }
+
+    #[test]
+    fn quitting_asks_and_ends_the_day_and_a_signal_ends_it_at_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut a = app(dir.path(), at(9, 0, 0));
+        snap("agenda_countdown", &a);
+        assert_eq!(press(&mut a, KeyCode::Char('q')), None);
+        assert_eq!(a.mode, Mode::ConfirmQuit);
+        snap("agenda_confirm_quit", &a);
+        assert_eq!(press(&mut a, KeyCode::Char('n')), None);
+        assert_eq!(a.mode, Mode::Browse);
+        press(&mut a, KeyCode::Char('q'));
+        assert_eq!(press(&mut a, KeyCode::Char('y')), Some(Leave::EndDay));
+        assert_eq!(
+            a.agenda.stop.as_deref(),
+            Some("ended on the agenda screen by Dana (incident commander)")
+        );
+        assert_eq!(a.agenda.next(), None);
+
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut a = app(dir.path(), at(9, 0, 0));
+        assert_eq!(a.update(Action::Signal("SIGTERM")), Some(Leave::EndDay));
+        assert_eq!(
+            a.agenda.stop.as_deref(),
+            Some("SIGTERM received on the agenda screen")
+        );
+    }
+
+    /// The loop under tokio's paused clock: opened 10 s before 10:00, it leaves to start the first
+    /// item when the clock reaches it, having drawn the countdown meanwhile.
+    #[tokio::test(start_paused = true)]
+    async fn the_loop_counts_down_on_tokios_clock_and_leaves_at_the_time() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut a = app(dir.path(), at(9, 59, 50));
+        let clock = Clock::new(at(9, 59, 50));
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+        let (_keys, rx) = mpsc::unbounded_channel::<io::Result<TermEvent>>();
+        let input =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
+            );
+        let (_sig_tx, mut signals) = mpsc::channel(1);
+        let started = tokio::time::Instant::now();
+        let leave = run_loop(&mut terminal, &mut a, input, &clock, &mut signals)
+            .await
+            .expect("loop");
+        assert_eq!(leave, Leave::Start(0));
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(10) && waited < Duration::from_secs(11),
+            "{waited:?}"
+        );
+        let screen = format!("{}", terminal.backend());
+        assert!(screen.contains("next · in 0m 01s"), "{screen}");
+    }
+}

@@ -21,21 +21,58 @@ fn secs_to(now: DateTime<FixedOffset>, t: DateTime<FixedOffset>) -> i64 {
 /// `1h 05m 03s` past an hour, `5m 03s` under.
 fn countdown(secs: i64) -> String {
     if secs >= 3600 {
-        format!("{}h {}", secs / 3600, fmt::min_sec(secs % 3600))
+        let m = secs % 3600;
+        format!("{}h {:02}m {:02}s", secs / 3600, m / 60, m % 60)
     } else {
         fmt::min_sec(secs)
     }
 }
 
-fn ran_text(r: &Ran) -> String {
-    let verdict = r.verdict.as_deref().unwrap_or("NO VERDICT");
+/// A run in the agenda's column: verdict, exit code and when it ran.
+fn ran_short(r: &Ran, slot: &crate::agenda::Slot) -> String {
+    let when = match (slot.started, slot.ended) {
+        (Some(a), Some(b)) => format!(" · {}–{}", a.format("%H:%M"), b.format("%H:%M")),
+        _ => String::new(),
+    };
     format!(
-        "{verdict} · exit {} · detect {} · mitigate {} · recover {}",
-        r.exit_code,
-        fmt::elapsed_ms_or_dash(r.time_to_detect_ms),
-        fmt::elapsed_ms_or_dash(r.time_to_mitigate_ms),
-        fmt::elapsed_ms_or_dash(r.time_to_recover_ms),
+        "{} exit {}{when}",
+        r.verdict.as_deref().unwrap_or("NO VERDICT"),
+        r.exit_code
     )
+}
+
+/// The selected item in full, under the agenda.
+fn detail(app: &AgendaApp) -> String {
+    let i = app.selected;
+    let Some(slot) = app.agenda.slots.get(i) else {
+        return String::new();
+    };
+    let head = format!("{} {}", i + 1, app.agenda.label(i));
+    let postponed = if slot.postponed.is_zero() {
+        String::new()
+    } else {
+        format!(" (postponed {})", fmt::duration(slot.postponed))
+    };
+    match &slot.status {
+        Status::Ran(r) => format!(
+            "{head}: {} · time to detect {} · mitigate {} · recover {}{}",
+            ran_short(r, slot),
+            fmt::elapsed_ms_or_dash(r.time_to_detect_ms),
+            fmt::elapsed_ms_or_dash(r.time_to_mitigate_ms),
+            fmt::elapsed_ms_or_dash(r.time_to_recover_ms),
+            r.journal
+                .as_ref()
+                .map(|j| format!(" · journal {}", j.display()))
+                .unwrap_or_default()
+        ),
+        Status::Skipped { why } => format!("{head}: skipped: {why}"),
+        Status::Taken => format!("{head}: taken"),
+        Status::Running { .. } => format!("{head}: now"),
+        Status::Pending => match slot.due {
+            Some(d) => format!("{head}: due {}{postponed}", d.format("%H:%M:%S")),
+            None => format!("{head}: waits for the one before, then for s{postponed}"),
+        },
+    }
 }
 
 /// What the status column says of item `i`, and how it is styled.
@@ -43,7 +80,7 @@ fn status(app: &AgendaApp, i: usize, theme: &Theme) -> Span<'static> {
     let slot = &app.agenda.slots[i];
     let now = app.now;
     match &slot.status {
-        Status::Ran(r) => Span::styled(ran_text(r), theme.verdict(r.exit_code == 0)),
+        Status::Ran(r) => Span::styled(ran_short(r, slot), theme.verdict(r.exit_code == 0)),
         Status::Taken => Span::styled("break taken", theme.dim()),
         Status::Skipped { why } => Span::styled(format!("skipped: {why}"), theme.dim()),
         Status::Running { until: Some(u) } => Span::styled(
@@ -108,10 +145,11 @@ pub fn render(frame: &mut Frame, app: &AgendaApp) {
     let plan = &app.agenda.plan;
     let area = frame.area();
     let prompt_h = u16::from(app.mode != Mode::Browse);
-    let [head, roles, list, next, message, prompt, keys] = Layout::vertical([
+    let [head, roles, list, detail_area, next, message, prompt, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(3),
+        Constraint::Length(2),
         Constraint::Length(2),
         Constraint::Length(1),
         Constraint::Length(prompt_h),
@@ -120,14 +158,14 @@ pub fn render(frame: &mut Frame, app: &AgendaApp) {
     .areas(area);
 
     let head_text = format!(
-        " Game day: {}{} · times in local time, {} · now {}",
+        " {}{} · now {} local time ({})",
         plan.title,
         plan.date
             .as_deref()
             .map(|d| format!(" · {d}"))
             .unwrap_or_default(),
-        zone_label(app.agenda.offset),
         app.now.format("%H:%M:%S"),
+        zone_label(app.agenda.offset),
     );
     frame.render_widget(Paragraph::new(Line::styled(head_text, theme.title())), head);
     let roles_text = if plan.roles.is_empty() {
@@ -186,7 +224,13 @@ pub fn render(frame: &mut Frame, app: &AgendaApp) {
         list,
     );
     frame.render_widget(
-        Paragraph::new(format!(" {}", next_line(app))).wrap(Wrap { trim: false }),
+        Paragraph::new(Line::styled(format!(" {}", detail(app)), theme.dim()))
+            .wrap(Wrap { trim: false }),
+        detail_area,
+    );
+    frame.render_widget(
+        Paragraph::new(Line::styled(format!(" {}", next_line(app)), theme.title()))
+            .wrap(Wrap { trim: false }),
         next,
     );
     if let Some(m) = &app.message {
