@@ -184,7 +184,15 @@ pub fn day_debrief(dir: &Path) -> std::io::Result<String> {
     let skipped: Vec<(String, String)> = records
         .iter()
         .filter_map(|r| match &r.event {
-            DayEvent::ItemSkipped { label, why, .. } => Some((label.clone(), why.clone())),
+            DayEvent::ItemSkipped {
+                label, why, who, ..
+            } => Some((
+                label.clone(),
+                match who {
+                    Some(w) => format!("{why} (skipped by {w})"),
+                    None => why.clone(),
+                },
+            )),
             _ => None,
         })
         .collect();

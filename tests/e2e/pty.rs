@@ -352,6 +352,10 @@ fn the_agenda_screen_runs_a_scenario_in_the_console_and_comes_back() {
         records[5]["why"],
         "ended on the agenda screen by Dana (incident commander)"
     );
-    assert!(day.join("day-debrief.md").is_file());
+    let debrief = std::fs::read_to_string(day.join("day-debrief.md")).expect("day debrief");
+    assert!(
+        debrief.contains("out of time (skipped by Dana (incident commander))"),
+        "{debrief}"
+    );
     assert!(day.join("01-pty-smoke/debrief.md").is_file());
 }
