@@ -411,6 +411,26 @@ impl Agenda {
         self.follow_on(i, now);
     }
 
+    /// Scenario item `i` was opened in the console but its run never started (closed at
+    /// preflight): journaled as ended with no journal and no verdict, and pending again.
+    pub fn not_started(&mut self, i: usize, exit_code: u8, now: DateTime<FixedOffset>) {
+        let label = self.label(i);
+        self.note(DayEvent::ItemEnded {
+            index: i,
+            label,
+            exit_code,
+            verdict: None,
+            journal: None,
+        });
+        if let Some(s) = self.slots.get_mut(i) {
+            s.status = Status::Pending;
+            s.due = None;
+            s.started = None;
+            s.journal = None;
+            s.ended = Some(now);
+        }
+    }
+
     /// Ends the day: every item not run is journaled as skipped with why the day stopped, then
     /// the day's end and the day debrief. Returns the day's exit code.
     pub fn finish(mut self) -> u8 {
@@ -628,6 +648,11 @@ pub(crate) mod tests {
         );
         a.begin(3, None, now);
         assert!(a.postpone(3, None, now).is_err(), "not once it started");
+        // Closed at preflight: pending again, waiting for a person.
+        a.not_started(3, exit::HELD, now);
+        assert_eq!(a.slots[3].status, Status::Pending);
+        assert_eq!(a.slots[3].due, None);
+        assert!(a.postpone(3, None, now).is_ok());
         let records = read_day(dir.path()).expect("day journal");
         let postponed: Vec<_> = records
             .iter()
@@ -642,7 +667,7 @@ pub(crate) mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(postponed.len(), presses + 1);
+        assert_eq!(postponed.len(), presses + 2);
         assert_eq!(
             postponed[0],
             (

@@ -177,10 +177,20 @@ pub async fn run_screen(plan: &Plan, dir: &Path, options: Options) -> u8 {
             continue;
         };
         app.agenda.begin(i, Some(item.journal.clone()), local_now());
+        let run_journal = dir.join(&item.journal);
         let code =
-            crate::tui::console(item.scenario, Some(dir.join(&item.journal)), item.options).await;
+            crate::tui::console(item.scenario, Some(run_journal.clone()), item.options).await;
         drop(item.lab);
-        app.agenda.end(i, code, local_now());
+        if run_journal.exists() {
+            app.agenda.end(i, code, local_now());
+        } else {
+            // Closed at preflight: nothing ran; the item waits again.
+            app.agenda.not_started(i, code, local_now());
+            app.message = Some(format!(
+                "{} was not started (the console closed before its run); s starts it",
+                app.agenda.label(i)
+            ));
+        }
     }
     if let Some(i) = app.agenda.running() {
         // Only a break can be running here: the day never leaves a scenario.

@@ -240,6 +240,21 @@ fn the_agenda_screen_runs_a_scenario_in_the_console_and_comes_back() {
         screen,
     );
     assert!(screen().contains("local time (UTC"), "{}", screen());
+    // Closed at preflight: nothing ran, and the item waits again.
+    send("s");
+    wait_for(
+        "the preflight screen",
+        limit,
+        || screen().contains("Preflight"),
+        screen,
+    );
+    send("q");
+    wait_for(
+        "the agenda, the item pending again",
+        limit,
+        || screen().contains("was not started"),
+        screen,
+    );
     send("s");
     wait_for(
         "the preflight screen",
@@ -338,6 +353,8 @@ fn the_agenda_screen_runs_a_scenario_in_the_console_and_comes_back() {
             "day_started",
             "item_started",
             "item_ended",
+            "item_started",
+            "item_ended",
             "item_skipped",
             "item_skipped",
             "day_ended"
@@ -345,11 +362,16 @@ fn the_agenda_screen_runs_a_scenario_in_the_console_and_comes_back() {
         "{records:#?}"
     );
     assert_eq!(records[0]["headless"], false);
-    assert_eq!(records[2]["verdict"], "ABORTED");
-    assert_eq!(records[3]["why"], "out of time");
-    assert_eq!(records[3]["who"], "Dana (incident commander)");
     assert_eq!(
-        records[5]["why"],
+        records[2]["journal"],
+        serde_json::Value::Null,
+        "closed at preflight"
+    );
+    assert_eq!(records[4]["verdict"], "ABORTED");
+    assert_eq!(records[5]["why"], "out of time");
+    assert_eq!(records[5]["who"], "Dana (incident commander)");
+    assert_eq!(
+        records[7]["why"],
         "ended on the agenda screen by Dana (incident commander)"
     );
     let debrief = std::fs::read_to_string(day.join("day-debrief.md")).expect("day debrief");
