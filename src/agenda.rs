@@ -432,7 +432,8 @@ impl Agenda {
     }
 
     /// Ends the day: every item not run is journaled as skipped with why the day stopped, then
-    /// the day's end and the day debrief. Returns the day's exit code.
+    /// the day's end and the day debrief. Returns the day's exit code: the worst of its runs',
+    /// and at least 1 when a signal stopped it.
     pub fn finish(mut self) -> u8 {
         let why = self
             .stop
@@ -449,6 +450,10 @@ impl Agenda {
                     who: None,
                 });
             }
+        }
+        if crate::signal_received().is_some() {
+            // Stopped by a signal: never "held", even when nothing had run yet.
+            self.code = worse(self.code, exit::ABORTED);
         }
         let code = self.code;
         self.note(DayEvent::DayEnded {

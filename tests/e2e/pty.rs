@@ -381,3 +381,100 @@ fn the_agenda_screen_runs_a_scenario_in_the_console_and_comes_back() {
     );
     assert!(day.join("01-pty-smoke/debrief.md").is_file());
 }
+
+/// SIGTERM to `gameday day PLAN` on its agenda screen (between scenarios): the day ends at once,
+/// the terminal is restored, every item is journaled as not run with the signal, the day debrief
+/// is written, and the exit code is 1 (stopped by a signal, nothing left behind).
+#[test]
+fn sigterm_on_the_agenda_screen_ends_the_day() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux not installed: skipping the PTY agenda signal test");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("smoke.yaml"), SCENARIO).expect("write scenario");
+    std::fs::write(
+        dir.path().join("plan.yaml"),
+        "title: Signal day\nagenda:\n  - { scenario: smoke.yaml }\n  - { after: previous, break: 1m }\n",
+    )
+    .expect("write plan");
+    let day = dir.path().join("day");
+    let name = format!("gameday-agenda-sig-{}", std::process::id());
+    let cmd = format!(
+        "{} day plan.yaml --dir day; echo GAMEDAY_EXIT=$?; exec sh",
+        env!("CARGO_BIN_EXE_gameday"),
+    );
+    let dir_s = dir.path().display().to_string();
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-c",
+        &dir_s,
+        &cmd,
+    ]);
+    let _session = Session(name.clone());
+    let screen = || tmux(&["capture-pane", "-p", "-t", &name]);
+    let limit = Duration::from_secs(30);
+    wait_for(
+        "the agenda",
+        limit,
+        || screen().contains("Next: PTY smoke: s starts it."),
+        screen,
+    );
+    // The pane's shell runs gameday in the foreground: its one child.
+    let shell = tmux(&["display-message", "-p", "-t", &name, "#{pane_pid}"]);
+    let out = Command::new("pgrep")
+        .args(["-P", shell.trim()])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!pid.is_empty() && !pid.contains('\n'), "one child: {pid:?}");
+    let ok = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok);
+    wait_for(
+        "gameday to exit",
+        limit,
+        || screen().contains("GAMEDAY_EXIT="),
+        screen,
+    );
+    let shown = screen();
+    assert!(shown.contains("GAMEDAY_EXIT=1"), "{shown}");
+    assert_eq!(
+        tmux(&["display-message", "-p", "-t", &name, "#{alternate_on}"]).trim(),
+        "0",
+        "the alternate screen must be left"
+    );
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(day.join("day.jsonl"))
+        .expect("day journal")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let types: Vec<&str> = records
+        .iter()
+        .map(|r| r["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        types,
+        ["day_started", "item_skipped", "item_skipped", "day_ended"],
+        "{records:#?}"
+    );
+    for r in &records[1..] {
+        assert_eq!(
+            r["why"], "SIGTERM received on the agenda screen",
+            "{records:#?}"
+        );
+    }
+    assert_eq!(records[3]["exit_code"], 1);
+    assert!(day.join("day-debrief.md").is_file());
+    assert!(!day.join("01-pty-smoke").exists(), "nothing ran");
+}
