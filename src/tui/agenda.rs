@@ -199,6 +199,9 @@ impl AgendaApp {
                             self.selected = next;
                         }
                     }
+                    // Nothing starts under an open question (a skip reason being typed, "end the
+                    // day?"): a scenario whose time passed meanwhile waits for `s`.
+                    Some(Due::Start(_)) if self.mode != Mode::Browse => {}
                     Some(Due::Start(i)) => {
                         let due = self.agenda.slots[i].due;
                         // A break starts when it is reached; a scenario only at a time that comes
@@ -389,6 +392,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let mut a = app(dir.path(), at(10, 10, 0));
         assert_eq!(a.update(Action::Tick(at(10, 10, 1))), None);
+        assert_eq!(press(&mut a, KeyCode::Char('s')), Some(Leave::Start(0)));
+
+        // Its time comes while a skip reason is typed for it: it does not start; after Esc it
+        // waits for s.
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut a = app(dir.path(), at(9, 59, 58));
+        press(&mut a, KeyCode::Char('x'));
+        press(&mut a, KeyCode::Char('n'));
+        assert_eq!(a.update(Action::Tick(at(10, 0, 0))), None);
+        assert_eq!(a.mode, Mode::SkipWhy("n".into()));
+        press(&mut a, KeyCode::Esc);
+        assert_eq!(a.update(Action::Tick(at(10, 0, 1))), None);
+        assert_eq!(a.agenda.slots[0].status, Status::Pending);
         assert_eq!(press(&mut a, KeyCode::Char('s')), Some(Leave::Start(0)));
     }
 
