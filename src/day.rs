@@ -4,14 +4,20 @@
 //! debrief is written from the journals alone (`report::day`).
 //!
 //! Headless, the agenda runs back to back: planned times (`at:`) and breaks are not waited for (a
-//! CI job has no one to take a break), and the day journal says so. A scenario that does not hold
-//! stops the day unless the plan says `continue_on_failure: true`; a signal stops it always.
+//! CI job has no one to take a break), and the day journal says so. On a terminal the agenda
+//! screen (`tui::agenda`) waits for times and breaks and starts each scenario in the console of
+//! `gameday run`. Both drive one `agenda::Agenda`, which decides what is next and the stop rules:
+//! a scenario that does not hold stops the day unless the plan says `continue_on_failure: true`; a
+//! signal or exit 3 stops it always.
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, FixedOffset};
+
+use crate::agenda::Agenda;
 use crate::engine::Options;
 use crate::exit;
-use crate::report::day::{DayEvent, DayJournal, write_day_debrief};
+use crate::lab::demo::Demo;
 use crate::scenario::Scenario;
 use crate::scenario::plan::{Plan, What};
 
@@ -33,188 +39,162 @@ pub fn default_dir(plan: &Plan) -> PathBuf {
     PathBuf::from("days").join(format!("{date}-{slug}"))
 }
 
-/// The worse of two exit codes: a person must look (3) > did not hold (1) > invalid (2) > held.
-fn worse(a: u8, b: u8) -> u8 {
-    let rank = |c: u8| match c {
-        exit::MANUAL => 3,
-        exit::ABORTED => 2,
-        exit::INVALID => 1,
-        _ => 0,
+/// The machine's clock, as the plan reads it.
+pub fn local_now() -> DateTime<FixedOffset> {
+    chrono::Local::now().fixed_offset()
+}
+
+/// A scenario item ready to run: its scenario, the options that open its hosts, the demo lab it
+/// runs on (kept alive until the run is over) and its journal relative to the day directory.
+pub struct Prepared {
+    pub scenario: Scenario,
+    pub options: Options,
+    pub lab: Option<Demo>,
+    pub journal: PathBuf,
+}
+
+/// Readies scenario item `i` (a file loaded again, a demo's lab started); when it cannot be, the
+/// item is journaled as skipped with why, and the agenda's stop rules apply.
+pub async fn prepare(agenda: &mut Agenda, i: usize, options: &Options) -> Option<Prepared> {
+    let n = i + 1;
+    let (scenario, mut opts, lab) = match agenda.plan.agenda.get(i).map(|x| x.what.clone())? {
+        What::Break { .. } => return None,
+        What::Scenario { path, .. } => match Scenario::load(&path) {
+            Ok(s) => (s, options.clone(), None),
+            Err(invalid) => {
+                // Validated with the plan; changed since.
+                crate::errln!("{invalid}");
+                agenda.refuse(
+                    i,
+                    format!("{} is invalid now; nothing was run", path.display()),
+                    exit::INVALID,
+                    format!("agenda item {n} was invalid"),
+                );
+                return None;
+            }
+        },
+        What::Demo { name } => match Demo::prepare(&name).await {
+            Ok(d) => {
+                // As `gameday demo`: the lab's own known_hosts, no user ssh config.
+                let mut o = Options {
+                    fanout: options.fanout,
+                    ..Options::default()
+                };
+                o.open.ssh.known_hosts = d.lab.known_hosts.clone();
+                (d.scenario.clone(), o, Some(d))
+            }
+            Err(e) => {
+                crate::errln!("gameday: {e}");
+                agenda.refuse(
+                    i,
+                    format!("the demo lab did not start: {e}"),
+                    exit::INVALID,
+                    format!("agenda item {n} could not start"),
+                );
+                return None;
+            }
+        },
     };
-    if rank(b) > rank(a) { b } else { a }
+    opts.fanout = opts.fanout.max(1);
+    let journal = Agenda::journal_of(i, &scenario.slug());
+    Some(Prepared {
+        scenario,
+        options: opts,
+        lab,
+        journal,
+    })
+}
+
+fn cannot_start(dir: &Path, e: &std::io::Error) -> u8 {
+    crate::errln!(
+        "gameday: cannot write the day journal in {}: {e}",
+        dir.display()
+    );
+    exit::INVALID
 }
 
 /// Runs `plan` headless in `dir`; `options` open the scenarios' hosts (a demo brings its own lab).
 pub async fn run_headless(plan: &Plan, dir: &Path, options: Options) -> u8 {
     // Signals between runs too: a Ctrl-C stops the day before the next item, never mid-rollback.
     let _caught = crate::signals();
-    let mut journal = match DayJournal::create(dir) {
-        Ok(j) => j,
-        Err(e) => {
-            crate::errln!(
-                "gameday: cannot write the day journal in {}: {e}",
-                dir.display()
-            );
-            return exit::INVALID;
-        }
+    let mut agenda = match Agenda::start(plan.clone(), dir, true, local_now()) {
+        Ok(a) => a,
+        Err(e) => return cannot_start(dir, &e),
     };
-    let note = |j: &mut DayJournal, e: DayEvent| {
-        if let Err(err) = j.append(e) {
-            tracing::warn!(error = %err, "day journal write failed");
-            crate::errln!("gameday: day journal: {err}");
-        }
-    };
-    note(
-        &mut journal,
-        DayEvent::DayStarted {
-            title: plan.title.clone(),
-            plan: plan.file.clone(),
-            date: plan.date.clone(),
-            items: plan.agenda.iter().map(|i| i.label()).collect(),
-            headless: true,
-        },
-    );
     crate::outln!("gameday: day {} in {}", plan.title, dir.display());
-    let mut code = exit::HELD;
-    let mut stop: Option<String> = None;
-    for (index, item) in plan.agenda.iter().enumerate() {
-        let label = item.label();
-        if stop.is_none()
-            && let Some(sig) = crate::signal_received()
-        {
-            stop = Some(format!("{sig} before agenda item {}", index + 1));
+    while let Some(i) = agenda.next() {
+        if let Some(sig) = crate::signal_received() {
+            agenda.stop_with(format!("{sig} before agenda item {}", i + 1));
+            break;
         }
-        if let Some(why) = &stop {
-            note(
-                &mut journal,
-                DayEvent::ItemSkipped {
-                    index,
-                    label,
-                    why: why.clone(),
-                },
-            );
+        if agenda.is_break(i) {
+            agenda.pass_break(i);
             continue;
         }
-        let (scenario, mut opts, lab) = match &item.what {
-            What::Break { .. } => {
-                note(
-                    &mut journal,
-                    DayEvent::ItemSkipped {
-                        index,
-                        label,
-                        why: "headless: breaks are not waited for".into(),
-                    },
-                );
-                continue;
-            }
-            What::Scenario { path, .. } => match Scenario::load(path) {
-                Ok(s) => (s, options.clone(), None),
-                Err(invalid) => {
-                    // Validated with the plan; changed since.
-                    crate::errln!("{invalid}");
-                    note(
-                        &mut journal,
-                        DayEvent::ItemSkipped {
-                            index,
-                            label,
-                            why: format!("{} is invalid now; nothing was run", path.display()),
-                        },
-                    );
-                    code = worse(code, exit::INVALID);
-                    if !plan.continue_on_failure {
-                        stop = Some(format!("agenda item {} was invalid", index + 1));
-                    }
-                    continue;
-                }
-            },
-            What::Demo { name } => match crate::lab::demo::Demo::prepare(name).await {
-                Ok(d) => {
-                    // As `gameday demo`: the lab's own known_hosts, no user ssh config.
-                    let mut o = Options {
-                        fanout: options.fanout,
-                        ..Options::default()
-                    };
-                    o.open.ssh.known_hosts = d.lab.known_hosts.clone();
-                    (d.scenario.clone(), o, Some(d))
-                }
-                Err(e) => {
-                    crate::errln!("gameday: {e}");
-                    note(
-                        &mut journal,
-                        DayEvent::ItemSkipped {
-                            index,
-                            label,
-                            why: format!("the demo lab did not start: {e}"),
-                        },
-                    );
-                    code = worse(code, exit::INVALID);
-                    if !plan.continue_on_failure {
-                        stop = Some(format!("agenda item {} could not start", index + 1));
-                    }
-                    continue;
-                }
-            },
+        let Some(item) = prepare(&mut agenda, i, &options).await else {
+            continue;
         };
-        opts.fanout = opts.fanout.max(1);
-        let rel =
-            PathBuf::from(format!("{:02}-{}", index + 1, scenario.slug())).join("journal.jsonl");
-        let run_journal = dir.join(&rel);
-        note(
-            &mut journal,
-            DayEvent::ItemStarted {
-                index,
-                label: label.clone(),
-                journal: Some(rel.clone()),
-            },
-        );
-        crate::outln!("gameday: agenda item {}: {label}", index + 1);
-        let item_code =
-            crate::session::run_headless(scenario, Some(run_journal.clone()), opts).await;
-        drop(lab);
-        let verdict = crate::fold::RunState::from_journal(&run_journal)
-            .ok()
-            .and_then(|(r, _)| r.verdict.map(|v| v.verdict.label().to_string()));
-        note(
-            &mut journal,
-            DayEvent::ItemEnded {
-                index,
-                label: label.clone(),
-                exit_code: item_code,
-                verdict,
-                journal: Some(rel),
-            },
-        );
-        code = worse(code, item_code);
-        if let Some(sig) = crate::signal_received() {
-            stop = Some(format!("{sig} during agenda item {}", index + 1));
-        } else if item_code == exit::MANUAL {
-            // A fault may still be out there: no more faults today until a person has looked.
-            stop = Some(format!(
-                "agenda item {} needs a person to look (exit 3)",
-                index + 1
-            ));
-        } else if item_code != exit::HELD && !plan.continue_on_failure {
-            stop = Some(format!(
-                "agenda item {} did not hold (exit {item_code}) and the plan does not say continue_on_failure",
-                index + 1
+        agenda.begin(i, Some(item.journal.clone()), local_now());
+        crate::outln!("gameday: agenda item {}: {}", i + 1, agenda.label(i));
+        let code = crate::session::run_headless(
+            item.scenario,
+            Some(dir.join(&item.journal)),
+            item.options,
+        )
+        .await;
+        drop(item.lab);
+        agenda.end(i, code, local_now());
+    }
+    agenda.finish()
+}
+
+/// Runs `plan` on the agenda screen in `dir`: it waits for `at:` times and breaks, and each
+/// scenario started runs in the console of `gameday run` (its own journal under `dir`, laid out
+/// as headless lays them out); the screen comes back after the console closes. The day stops only
+/// between scenarios; at its end the day debrief is written.
+pub async fn run_screen(plan: &Plan, dir: &Path, options: Options) -> u8 {
+    let mut signals = crate::signals();
+    let agenda = match Agenda::start(plan.clone(), dir, false, local_now()) {
+        Ok(a) => a,
+        Err(e) => return cannot_start(dir, &e),
+    };
+    let mut app = crate::tui::agenda::AgendaApp::new(agenda, local_now());
+    loop {
+        let clock = crate::tui::agenda::Clock::new(local_now());
+        let leave = match crate::tui::agenda::show(&mut app, &clock, &mut signals).await {
+            Ok(l) => l,
+            Err(e) => {
+                crate::errln!("gameday: the agenda screen failed: {e}");
+                app.agenda
+                    .stop_with(format!("the agenda screen failed: {e}"));
+                break;
+            }
+        };
+        let crate::tui::agenda::Leave::Start(i) = leave else {
+            break;
+        };
+        let Some(item) = prepare(&mut app.agenda, i, &options).await else {
+            continue;
+        };
+        app.agenda.begin(i, Some(item.journal.clone()), local_now());
+        let run_journal = dir.join(&item.journal);
+        let code =
+            crate::tui::console(item.scenario, Some(run_journal.clone()), item.options).await;
+        drop(item.lab);
+        if run_journal.exists() {
+            app.agenda.end(i, code, local_now());
+        } else {
+            // Closed at preflight: nothing ran; the item waits again.
+            app.agenda.not_started(i, code, local_now());
+            app.message = Some(format!(
+                "{} was not started (the console closed before its run); s starts it",
+                app.agenda.label(i)
             ));
         }
     }
-    let why = stop.unwrap_or_else(|| "every agenda item was run".into());
-    note(
-        &mut journal,
-        DayEvent::DayEnded {
-            exit_code: code,
-            why: why.clone(),
-        },
-    );
-    match write_day_debrief(dir) {
-        Ok(p) => crate::outln!("gameday: day debrief written to {}", p.display()),
-        Err(e) => crate::errln!(
-            "gameday: cannot write the day debrief in {}: {e}",
-            dir.display()
-        ),
+    if let Some(i) = app.agenda.running() {
+        // Only a break can be running here: the day never leaves a scenario.
+        app.agenda.break_over(i, local_now());
     }
-    crate::outln!("gameday: the day ended ({why}): exit {code}");
-    code
+    app.agenda.finish()
 }

@@ -19,10 +19,13 @@
 //! 8. `report`, `headless`, `notify`: the Markdown debrief and SVG charts; the stdout printer and
 //!    `follow`; webhook and Grafana notifications
 //! 9. `engine`: the run itself (stages, commands in, events out, halt and rollback)
-//! 10. `recover`, `lab`: `gameday recover`; the embedded demo lab
-//! 11. `session`, `tui`, `day`: the one wiring of a run (start, conclude, recover); the console
-//!     (which starts and ends runs through `session`); a game day's agenda, run in order
+//! 10. `recover`, `lab`, `agenda`: `gameday recover`; the embedded demo lab; a game day's agenda
+//!     (what is next and when, stop rules, breaks, skips, postponements, the day journal)
+//! 11. `session`, `tui`: the one wiring of a run (start, conclude, recover); the console (which
+//!     starts and ends runs through `session`) and the agenda screen
+//! 12. `day`: `gameday day`, headless or on the agenda screen (each scenario in the console)
 
+pub mod agenda;
 pub mod day;
 pub mod engine;
 pub mod event;

@@ -54,6 +54,10 @@ enum Cmd {
         /// summary.json, with the process's exit_code and the journal's path); event lines go to stderr.
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
+        /// With --headless: also write JUnit XML (a test case per steady-state check, success
+        /// criterion and fault rollback; schema docs/junit.xsd) to FILE at the end.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Run a demo game day on the embedded lab (SSH hosts, shops, load); needs no infrastructure.
     Demo {
@@ -77,6 +81,9 @@ enum Cmd {
         /// Output file (default: debrief.md beside the journal).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Also write the run's JUnit XML to FILE (schema docs/junit.xsd); one journal only.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Roll back every fault a dead run left without a verified rollback.
     Recover {
@@ -117,7 +124,8 @@ enum Cmd {
     Day {
         plan: PathBuf,
         /// Run the agenda back to back without a terminal (planned times and breaks are not
-        /// waited for); the only mode for now.
+        /// waited for). Without it, the agenda screen: countdowns to planned times and breaks,
+        /// start now / skip / postpone, each scenario in the console.
         #[arg(long)]
         headless: bool,
         /// The day directory (default days/<date>-<title>/).
@@ -272,8 +280,21 @@ fn main() -> ExitCode {
                 ssh,
                 dry_run,
                 output,
+                junit,
             } => {
                 let json = output == Output::Json;
+                if let Some(j) = &junit {
+                    if !headless || dry_run {
+                        gameday::errln!(
+                            "gameday: --junit goes with --headless (and not --dry-run): nothing was run"
+                        );
+                        return exit::INVALID;
+                    }
+                    if let Err(e) = gameday::report::junit::check_target(j) {
+                        gameday::errln!("gameday: {e}");
+                        return exit::INVALID;
+                    }
+                }
                 if json {
                     if !headless || dry_run {
                         gameday::errln!(
@@ -307,6 +328,10 @@ fn main() -> ExitCode {
                 if dry_run {
                     return session::dry_run(&scenario, &options.open).await;
                 }
+                if junit.is_some() {
+                    return session::run_headless_junit(scenario, journal, options, junit.as_deref())
+                        .await;
+                }
                 gameday::tui::front::run_or_console(scenario, journal, options, headless).await
             }
             Cmd::Demo {
@@ -316,9 +341,13 @@ fn main() -> ExitCode {
             } => gameday::tui::front::demo(scenario, journal, headless).await,
             Cmd::Lab { hosts } => gameday::lab::serve(hosts).await,
             Cmd::Replay { journal } => gameday::tui::replay_command(&journal).await,
-            Cmd::Report { journal, output } if journal.is_dir() => {
-                if output.is_some() {
-                    gameday::errln!("gameday: report DIR writes day-debrief.md in DIR; -o is for one journal");
+            Cmd::Report {
+                journal,
+                output,
+                junit,
+            } if journal.is_dir() => {
+                if output.is_some() || junit.is_some() {
+                    gameday::errln!("gameday: report DIR writes day-debrief.md in DIR; -o and --junit are for one journal");
                     return exit::INVALID;
                 }
                 match gameday::report::day::write_day_debrief(&journal) {
@@ -332,11 +361,28 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            Cmd::Report { journal, output } => {
-                match session::debrief(&journal, output.as_deref()) {
-                    Some(_) => exit::HELD,
-                    None => exit::INVALID,
+            Cmd::Report {
+                journal,
+                output,
+                junit,
+            } => {
+                if let Some(j) = &junit
+                    && let Err(e) = gameday::report::junit::check_target(j)
+                {
+                    gameday::errln!("gameday: {e}");
+                    return exit::INVALID;
                 }
+                if session::debrief(&journal, output.as_deref()).is_none() {
+                    return exit::INVALID;
+                }
+                if let Some(j) = &junit {
+                    if let Err(e) = gameday::report::junit::write_junit(&journal, j, None) {
+                        gameday::errln!("gameday: JUnit XML: {e}");
+                        return exit::INVALID;
+                    }
+                    gameday::outln!("gameday: JUnit XML written to {}", j.display());
+                }
+                exit::HELD
             }
             Cmd::Recover { journal, ssh } => {
                 // A rollback half done is worse than one done: signals are answered, not obeyed.
@@ -375,17 +421,20 @@ fn main() -> ExitCode {
                         return exit::INVALID;
                     }
                 };
-                if !headless {
-                    gameday::errln!(
-                        "gameday: the agenda screen is not built yet: run the day with --headless (scenarios back to back), or each scenario with gameday run"
-                    );
-                    return exit::INVALID;
-                }
                 let dir = dir.unwrap_or_else(|| gameday::day::default_dir(&plan));
                 let Some(options) = ssh.options(fanout) else {
                     return exit::INVALID;
                 };
-                gameday::day::run_headless(&plan, &dir, options).await
+                if headless {
+                    return gameday::day::run_headless(&plan, &dir, options).await;
+                }
+                if !gameday::tui::terminal_available() {
+                    gameday::errln!(
+                        "gameday: no terminal on stdin/stdout: running the day headless (use --headless to say so)"
+                    );
+                    return gameday::day::run_headless(&plan, &dir, options).await;
+                }
+                gameday::day::run_screen(&plan, &dir, options).await
             }
             Cmd::Completions { shell } => {
                 // Into a buffer first: the generator panics on a failed write, a print must not.

@@ -162,6 +162,17 @@ pub fn print_connecting() -> target::OnConnect {
 /// A whole headless run: start (saying how far opening the hosts has got), one line per event on
 /// stdout, signals halt, conclude.
 pub async fn run_headless(scenario: Scenario, journal: Option<PathBuf>, options: Options) -> u8 {
+    run_headless_junit(scenario, journal, options, None).await
+}
+
+/// [`run_headless`], then, with `junit`, the run's JUnit XML written there
+/// (`report::junit`; a write that fails is said on stderr, the exit code is the run's).
+pub async fn run_headless_junit(
+    scenario: Scenario,
+    journal: Option<PathBuf>,
+    options: Options,
+    junit: Option<&Path>,
+) -> u8 {
     let open = options.open.clone();
     let mut options = options;
     options.open.progress = print_connecting();
@@ -203,6 +214,12 @@ pub async fn run_headless(scenario: Scenario, journal: Option<PathBuf>, options:
     drop(handle);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), printer).await;
     let code = conclude(&journal, ended, &open).await;
+    if let Some(out) = junit {
+        match crate::report::junit::write_junit(&journal, out, Some(code)) {
+            Ok(()) => crate::outln!("gameday: JUnit XML written to {}", out.display()),
+            Err(e) => crate::errln!("gameday: JUnit XML: {e}"),
+        }
+    }
     if crate::stdout_reserved() {
         crate::machine_out(&json_summary(&journal, code));
     }

@@ -60,6 +60,18 @@ pub enum DayEvent {
         index: usize,
         label: String,
         why: String,
+        /// Who skipped it (the agenda screen's seat), when a person did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        who: Option<String>,
+    },
+    /// The agenda screen moved an item later (bounded: `limits::MAX_POSTPONE` in all).
+    ItemPostponed {
+        index: usize,
+        label: String,
+        by_ms: u64,
+        /// When it is due now, if it has a time.
+        until: Option<DateTime<Utc>>,
+        who: Option<String>,
     },
     DayEnded {
         exit_code: u8,
@@ -172,7 +184,15 @@ pub fn day_debrief(dir: &Path) -> std::io::Result<String> {
     let skipped: Vec<(String, String)> = records
         .iter()
         .filter_map(|r| match &r.event {
-            DayEvent::ItemSkipped { label, why, .. } => Some((label.clone(), why.clone())),
+            DayEvent::ItemSkipped {
+                label, why, who, ..
+            } => Some((
+                label.clone(),
+                match who {
+                    Some(w) => format!("{why} (skipped by {w})"),
+                    None => why.clone(),
+                },
+            )),
             _ => None,
         })
         .collect();

@@ -4,6 +4,7 @@
 pub mod chart;
 pub mod day;
 pub mod history;
+pub mod junit;
 pub mod summary;
 pub mod write;
 

@@ -46,6 +46,10 @@ pub const MAX_STRESS: Duration = Duration::from_secs(24 * 3600);
 /// `recovery_watch:` ceiling (it is also capped at `max_duration`): sampling after a halt shows
 /// whether the system came back; past an hour no one is still watching.
 pub const MAX_RECOVERY_WATCH: Duration = HOUR;
+/// How far one press of postpone moves an agenda item (`gameday day`'s agenda screen).
+pub const POSTPONE_STEP: Duration = Duration::from_secs(5 * 60);
+/// The most one agenda item may be postponed in all.
+pub const MAX_POSTPONE: Duration = Duration::from_secs(4 * 3600);
 /// Success criteria per step.
 pub const MAX_CRITERIA: usize = 32;
 /// Characters of a criterion's `check:`, `name:` or `by:`.

@@ -4,6 +4,7 @@
 //! single `select!` that ties terminal, engine, signals and clock together.
 
 pub mod action;
+pub mod agenda;
 pub mod app;
 pub mod event_loop;
 pub mod front;

@@ -848,3 +848,144 @@ fn output_json_is_one_summary_on_stdout() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+/// `xmllint --schema docs/junit.xsd FILE` passes. xmllint must be there (CI installs
+/// libxml2-utils): a validator that is missing fails the test rather than skipping it.
+fn assert_valid_junit(file: &Path) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/junit.xsd");
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(file)
+        .output()
+        .expect("xmllint is needed to validate JUnit output: apt-get install libxml2-utils");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(file).unwrap_or_default()
+    );
+}
+
+/// `run --headless --junit FILE`: JUnit XML of the run from its journal's fold (steady-state
+/// checks before and after, each success criterion, each fault's rollback), valid against
+/// docs/junit.xsd with hostile names in it; `gameday report JOURNAL --junit` writes the same file;
+/// a --junit in a directory that does not exist is refused before anything runs.
+#[test]
+fn junit_output_validates_against_its_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let s = scenario(
+        dir.path(),
+        &marker,
+        &format!("rm -f {}", marker.display()),
+        "300ms",
+    );
+    let yaml = std::fs::read_to_string(&s)
+        .unwrap()
+        .replace(
+            "title: Local marker game day",
+            "title: 'Hostile <&\"]]> day'",
+        )
+        .replace(
+            "    duration: 300ms\n    faults:",
+            "    duration: 300ms\n    success:\n      - { metric: one, below: 5, throughout: true, name: \"one < 5 & no ]]> <here>\" }\n      - { check: \"Pager \\\"rang\\\" & <ack'd>\", by: IC }\n    faults:",
+        );
+    std::fs::write(&s, yaml).unwrap();
+    let j = dir.path().join("run/journal.jsonl");
+    let x = dir.path().join("out/junit.xml");
+
+    // Refused before anything runs: the directory does not exist.
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+            "--junit",
+            x.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("does not exist"), "{}", text(&out));
+    assert!(!j.exists(), "nothing was run");
+    let out = run_in(
+        dir.path(),
+        &["run", s.to_str().unwrap(), "--junit", "j.xml"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--junit needs --headless: {}",
+        text(&out)
+    );
+
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            s.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            j.to_str().unwrap(),
+            "--junit",
+            x.to_str().unwrap(),
+        ],
+    );
+    // The human check was never ticked: not checked (skipped in JUnit); the hypothesis held.
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("JUnit XML written to"),
+        "{}",
+        text(&out)
+    );
+    assert_valid_junit(&x);
+    let xml = std::fs::read_to_string(&x).unwrap();
+    assert!(
+        xml.contains("<testsuite name=\"Hostile &lt;&amp;&quot;]]&gt; day\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("classname=\"gameday.hostile-day.steady_state_before\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("classname=\"gameday.hostile-day.steady_state_after\""),
+        "{xml}"
+    );
+    assert!(xml.contains("<testcase name=\"one &lt; 5 &amp; no ]]&gt; &lt;here&gt;\" classname=\"gameday.hostile-day.step2\""), "{xml}");
+    assert!(
+        xml.contains("name=\"Pager &quot;rang&quot; &amp; &lt;ack&apos;d&gt;\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<skipped message=\"not checked: no one ticked this human check\"/>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<testcase name=\"marker on "), "{xml}");
+    assert!(
+        xml.contains("classname=\"gameday.hostile-day.rollback\""),
+        "{xml}"
+    );
+    assert!(xml.contains(" errors=\"0\" skipped=\"1\""), "{xml}");
+    assert!(xml.contains("exit code 0"), "{xml}");
+    assert!(!marker.exists());
+
+    // From the journal alone: the same XML.
+    let again = dir.path().join("out/again.xml");
+    let out = run_in(
+        dir.path(),
+        &[
+            "report",
+            j.to_str().unwrap(),
+            "--junit",
+            again.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), xml);
+}

@@ -586,3 +586,95 @@ fn recover_rolls_back_even_when_the_journal_cannot_take_the_results() {
         "the result is on stderr: {err}"
     );
 }
+
+/// `gameday day PLAN --headless` sent `sig` while its first scenario has a fault live: that
+/// scenario halts and rolls back, no later item starts, the day journal says why, the day debrief
+/// is written, and the exit code is the halted scenario's (1: aborted, all rolled back).
+fn a_signal_stops_the_day(sig: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let first = scenario(dir.path(), "2m", &marker_fault("m", &marker, ""));
+    std::fs::rename(&first, dir.path().join("first.yaml")).unwrap();
+    let later = dir.path().join("later-marker");
+    let second = scenario(dir.path(), "300ms", &marker_fault("l", &later, ""));
+    let text = std::fs::read_to_string(&second)
+        .unwrap()
+        .replace("title: Process faults", "title: Never started");
+    std::fs::write(dir.path().join("second.yaml"), text).unwrap();
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "title: Signal day\ndate: 2026-12-04\ncontinue_on_failure: true\nagenda:\n  - { scenario: first.yaml }\n  - { after: previous, break: 5m }\n  - { scenario: second.yaml }\n",
+    )
+    .unwrap();
+    let day = dir.path().join("day");
+    let mut child = gameday()
+        .current_dir(dir.path())
+        .args(["day", "plan.yaml", "--headless", "--dir", "day"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let j = day.join("01-process-faults/journal.jsonl");
+    wait_for(&j, "\"fault_injected\"");
+    assert!(marker.exists());
+    signal(&child, sig);
+    let status = wait_bounded(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "halted, all rolled back: {status}");
+    assert!(
+        !marker.exists(),
+        "SIG{sig} rolled the first scenario's fault back"
+    );
+    let journal = std::fs::read_to_string(&j).unwrap();
+    assert!(journal.contains(&format!("SIG{sig} received")), "{journal}");
+    assert!(!later.exists(), "the later scenario never injected");
+    assert!(
+        !day.join("03-never-started").exists(),
+        "no later item started"
+    );
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(day.join("day.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = records
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "day_started",
+            "item_started",
+            "item_ended",
+            "item_skipped",
+            "item_skipped",
+            "day_ended"
+        ],
+        "{records:#?}"
+    );
+    let why = format!("SIG{sig} during agenda item 1");
+    assert_eq!(records[3]["why"], why.as_str());
+    assert_eq!(records[4]["why"], why.as_str());
+    assert_eq!(records[5]["why"], why.as_str());
+    assert_eq!(records[5]["exit_code"], 1);
+    let debrief = std::fs::read_to_string(day.join("day-debrief.md")).unwrap();
+    assert!(
+        debrief.contains(&format!("The day ended: {why}")),
+        "{debrief}"
+    );
+    assert!(
+        debrief.contains("1 scenario run(s): 0 held, 1 did not"),
+        "{debrief}"
+    );
+}
+
+#[test]
+fn sigint_during_the_first_scenario_stops_the_day() {
+    a_signal_stops_the_day("INT");
+}
+
+#[test]
+fn sigterm_during_the_first_scenario_stops_the_day() {
+    a_signal_stops_the_day("TERM");
+}

@@ -1,6 +1,7 @@
 //! Rendering: free functions of `&App`, one file per screen region. Nothing here reads a clock or
 //! a file: time is `app.now`, so a frame is a pure function of the state.
 
+pub mod agenda;
 mod alert;
 mod button;
 mod debrief;
