@@ -46,6 +46,14 @@ use gameday::target::{self, OpenOptions};
 
 const ROUNDS: usize = 5;
 
+/// Sets `$s` to the first three fields of `$SSH_CONNECTION` (the server address last), with
+/// builtins. Until 2026-12-02 the bench took it with `$(echo $SSH_CONNECTION | cut -d' ' -f3)`: a
+/// fork and an exec of `cut` per command on both sides, which on this one machine serving every
+/// host was a third of what the fault itself cost and measured nothing of gameday or OpenSSH.
+const BENCH_HOST: &str = "s=${SSH_CONNECTION% *};";
+/// The fault's file per host (after [`BENCH_HOST`]).
+const BENCH_FILE: &str = "/tmp/gameday-bench-${s##* }";
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -108,11 +116,12 @@ async fn main() {
         let hosts: Vec<String> = (1..=n)
             .map(|i| format!("\"127.0.0.{i}:{}\"", sshd.port))
             .collect();
-        // Each host's file is its own (all hosts are this machine): keyed by the server address.
-        let f = "/tmp/gameday-bench-$(echo $SSH_CONNECTION | cut -d' ' -f3)";
+        // Each host's file is its own (all hosts are this machine): keyed by the server address,
+        // the third field of $SSH_CONNECTION, taken with builtins (see BENCH_FILE).
+        let f = BENCH_FILE;
         let text = format!(
             "title: bench\nhypothesis: h\nmax_duration: 30m\ntargets:\n  fleet: {{ hosts: [{}], user: {}, identity: \"{}\" }}\n\
-             steps:\n  - name: s\n    duration: 20m\n    faults:\n      - {{ kind: command, id: f, target: fleet, inject: \"touch {f}\", rollback: \"rm -f {f}\", verify: \"test ! -e {f}\" }}\n",
+             steps:\n  - name: s\n    duration: 20m\n    faults:\n      - {{ kind: command, id: f, target: fleet, inject: \"{BENCH_HOST} touch {f}\", rollback: \"{BENCH_HOST} rm -f {f}\", verify: \"{BENCH_HOST} test ! -e {f}\" }}\n",
             hosts.join(", "),
             sshd.user,
             sshd.identity.display()
@@ -304,7 +313,7 @@ impl Anchor {
                 return None;
             }
         }
-        let f = "/tmp/gameday-bench-$(echo $SSH_CONNECTION | cut -d' ' -f3)";
+        let f = BENCH_FILE;
         let t = Duration::from_secs(30);
         let lease = gameday::fault::lease::plan("gameday-bench-anchor", "true", t, t);
         let wrapped = |c: &str| gameday::target::ssh::wrap_command(c, t, false);
@@ -319,8 +328,8 @@ impl Anchor {
             &three,
             format!(
                 "{}{}{}",
-                line(&format!("rm -f {f}")),
-                line(&format!("test ! -e {f}")),
+                line(&format!("{BENCH_HOST} rm -f {f}")),
+                line(&format!("{BENCH_HOST} test ! -e {f}")),
                 line(&lease.cancel)
             ),
         )

@@ -494,6 +494,17 @@ impl Verdict {
 
 impl Event {
     /// Events that must be on disk before the run goes on: a crash after them must not lose them.
+    /// A safety record that may share one fsync with others finished in the same turn of the
+    /// engine (group commit, [`crate::journal::JournalWriter::group_sync`]): nothing is sent to a
+    /// host on the strength of it being on disk. A crash before its sync loses at most results:
+    /// `recover` then rolls those faults back again (undo is idempotent, and verified).
+    pub fn shares_sync(&self) -> bool {
+        matches!(
+            self,
+            Event::RollbackResult { .. } | Event::CriterionResult { .. } | Event::StepResult { .. }
+        )
+    }
+
     pub fn is_safety_record(&self) -> bool {
         matches!(
             self,

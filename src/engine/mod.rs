@@ -489,6 +489,7 @@ impl Engine {
         )?;
         let started = Arc::new(started);
         let _ = self.events.send(started.clone());
+        self.journal.group_sync(true);
         let (notifier, failed) = crate::notify::Notifier::start(
             &self.scenario,
             |v| std::env::var(v).ok(),
@@ -520,9 +521,18 @@ impl Engine {
                 },
                 Some(done) = self.ops.join_next_with_id(), if !self.ops.is_empty() => {
                     self.on_done(done);
+                    // Every other task already finished too, in this turn: their results share
+                    // one fsync (group commit, below).
+                    while let Some(done) = self.ops.try_join_next_with_id() {
+                        self.on_done(done);
+                    }
                 }
                 Some(sample) = self.samples_rx.recv() => self.on_sample(sample),
                 _ = tokio::time::sleep_until(deadline) => self.on_time(),
+            }
+            if let Err(e) = self.journal.sync_pending() {
+                tracing::error!(error = %e, "journal sync failed");
+                self.journal_error.get_or_insert(e.to_string());
             }
             if self.journal_error.is_some() && self.halt.is_none() {
                 self.halt(
@@ -531,6 +541,10 @@ impl Engine {
                 );
             }
             self.journal_deliveries();
+        }
+        if let Err(e) = self.journal.sync_pending() {
+            tracing::error!(error = %e, "journal sync failed");
+            self.journal_error.get_or_insert(e.to_string());
         }
         // Notifications in flight (the verdict's) get a bounded moment; then what they did is
         // journaled after run_ended, like notes written after the run.

@@ -4,7 +4,8 @@
 //! Mechanism, in gameday's private directory `$gd` (`/tmp/gameday-<uid>`), for the lease `<name>`:
 //! - `<name>.lease` holds the deadline in whole seconds of the host's MONOTONIC clock (the integer
 //!   part of /proc/uptime), so a wall-clock step cannot fire or hold the lease;
-//! - a watcher (`sh` loop, one check a second) writes its own pid and start time to `<name>.pid` and runs the undo
+//! - a watcher (`sh` loop that sleeps until its deadline, at most [`WATCH_MAX_S`] at a time, then
+//!   looks again) writes its own pid and start time to `<name>.pid` and runs the undo
 //!   (limited to the fault's timeout) once the deadline has passed. A missing or corrupt deadline
 //!   counts as expired: when in doubt, revert;
 //! - `<name>.cancelled` is the tombstone: the watcher checks it every loop and exits WITHOUT
@@ -67,6 +68,14 @@ fn whole_secs(d: Duration) -> u64 {
 /// with the `read` builtin (stderr redirected before the input, so a missing file is silent):
 /// a watcher's one-second loop then forks only its `sleep`, which matters on a host carrying
 /// many leases (the 1,000-host lab: 1,000 forks a second instead of 3,000).
+/// The longest a lease watcher sleeps before it looks at its deadline and tombstone again. It
+/// sleeps until its deadline when that is nearer (a renewal only moves the deadline later, so
+/// waking at the old one is never late), so a lease costs one `sleep` every 5 s on its host, not
+/// one a second: on the 1,000-host lab (every host this machine) that was 1,000 execs a second.
+/// Bounds how late a watcher notices a tombstone left without the TERM that `cancel` sends, and
+/// how late it fires on a host whose monotonic clock stood still (a paused VM).
+pub const WATCH_MAX_S: u64 = 5;
+
 /// Defines `gd_start PID`: sets `$gd_st` to the process's start time (field 22 of
 /// `/proc/PID/stat`, clock ticks since boot), or fails. The watcher writes `PID START` to its pid
 /// file, and `gd_watcher` takes a live process with that pid and that start time as the watcher
@@ -81,7 +90,7 @@ const UPTIME_FN: &str = "gd_up() { u=; read -r u gd_idle 2>/dev/null < /proc/upt
 /// watcher gives the undo `undo_timeout` (the fault's own command timeout) before killing it.
 pub fn plan(tag: &str, undo: &str, duration: Duration, undo_timeout: Duration) -> LeasePlan {
     // The uptime's whole seconds lag by up to one: one more keeps the lease from firing early
-    // (never late by more than that second plus the watcher's one-second poll).
+    // (never late by more than that second plus the rounding of the watcher's sleep).
     let secs = duration.as_secs().max(1).saturating_add(1);
     let undo_s = whole_secs(undo_timeout);
     let n = q(tag);
@@ -102,7 +111,7 @@ pub fn plan(tag: &str, undo: &str, duration: Duration, undo_timeout: Duration) -
     // The watcher gets the directory and the name as $1 and $2, so nothing is spliced into its
     // own quoted text; the name in its argv is what proves its identity.
     let watcher = format!(
-        "{UPTIME_FN}; {START_FN}; f=\"$1/$2.lease\"; p=\"$1/$2.pid\"; c=\"$1/$2.cancelled\"; gd_start $$ || exit 1; echo \"$$ $gd_st\" > \"$p.tmp\" && mv -f \"$p.tmp\" \"$p\" || exit 1; while :; do if [ -e \"$c\" ]; then rm -f \"$f\" \"$p\" \"$c\"; exit 0; fi; dl=; read -r dl 2>/dev/null < \"$f\"; case \"$dl\" in ''|*[!0-9]*) break;; esac; gd_up || break; [ \"$u\" -ge \"$dl\" ] && break; sleep 1; done; if [ -e \"$c\" ]; then rm -f \"$f\" \"$p\" \"$c\"; exit 0; fi; rm -f \"$p\"; timeout -k 5 {undo_s} sh -c {}; rm -f \"$f\" \"$c\"",
+        "{UPTIME_FN}; {START_FN}; f=\"$1/$2.lease\"; p=\"$1/$2.pid\"; c=\"$1/$2.cancelled\"; gd_start $$ || exit 1; echo \"$$ $gd_st\" > \"$p.tmp\" && mv -f \"$p.tmp\" \"$p\" || exit 1; while :; do if [ -e \"$c\" ]; then rm -f \"$f\" \"$p\" \"$c\"; exit 0; fi; dl=; read -r dl 2>/dev/null < \"$f\"; case \"$dl\" in ''|*[!0-9]*) break;; esac; gd_up || break; [ \"$u\" -ge \"$dl\" ] && break; gd_n=$((dl - u)); [ \"$gd_n\" -le {WATCH_MAX_S} ] || gd_n={WATCH_MAX_S}; sleep \"$gd_n\"; done; if [ -e \"$c\" ]; then rm -f \"$f\" \"$p\" \"$c\"; exit 0; fi; rm -f \"$p\"; timeout -k 5 {undo_s} sh -c {}; rm -f \"$f\" \"$c\"",
         q(undo)
     );
     let w = q(&watcher);
@@ -119,7 +128,7 @@ if gd_watcher; then echo \"lease armed: $how, watcher pid $w\"; else : > \"$c\";
         renew: format!(
             "{files}; {helpers}; [ ! -e \"$c\" ] || {{ echo 'lease was cancelled: not renewing' >&2; exit 3; }}; gd_watcher || {{ echo 'lease watcher is gone (fired or killed): the host may have reverted the fault' >&2; exit 3; }}; {write}; [ ! -e \"$c\" ] && gd_watcher || {{ echo 'lease watcher stopped while renewing: the host may have reverted the fault' >&2; exit 3; }}"
         ),
-        // The tombstone alone stops the watcher (within its one-second poll); the TERM sent to
+        // The tombstone alone stops the watcher (at its next look, within WATCH_MAX_S); the TERM sent to
         // the watcher once the tombstone is down ends it at once (an undo it had already started
         // runs on as its own process), so a rollback's exchange does not wait on the poll. Waiting
         // (bounded) for it to exit lets cancel report a lease that is really gone, and clear the
