@@ -19,7 +19,8 @@
 //! 8. `report`, `headless`, `notify`: the Markdown debrief and SVG charts; the stdout printer and
 //!    `follow`; webhook and Grafana notifications
 //! 9. `engine`: the run itself (stages, commands in, events out, halt and rollback)
-//! 10. `recover`, `lab`: `gameday recover`; the embedded demo lab
+//! 10. `recover`, `lab`, `seat`: `gameday recover`; the embedded demo lab; the run's seat socket
+//!     (`gameday join`)
 //! 11. `session`, `tui`, `day`: the one wiring of a run (start, conclude, recover); the console
 //!     (which starts and ends runs through `session`); a game day's agenda, run in order
 
@@ -40,6 +41,7 @@ pub mod notify;
 pub mod recover;
 pub mod report;
 pub mod scenario;
+pub mod seat;
 pub mod session;
 pub mod target;
 pub mod tui;

@@ -590,7 +590,10 @@ impl Source {
             Event::Note { .. }
             | Event::NoteEdited { .. }
             | Event::Milestone { .. }
-            | Event::Retracted { .. } => (Source::Notes, None),
+            | Event::Retracted { .. }
+            | Event::SeatJoined { .. }
+            | Event::SeatLeft { .. }
+            | Event::SeatRefused { .. } => (Source::Notes, None),
             Event::FaultIntent { fault, host, .. }
             | Event::FaultInjected { fault, host, .. }
             | Event::FaultNotInjected { fault, host, .. }
@@ -1156,6 +1159,8 @@ impl RunState {
                     counts,
                 });
             }
+            // Who joined is in the timeline (describe); the notes carry the seat's tag.
+            Event::SeatJoined { .. } | Event::SeatLeft { .. } | Event::SeatRefused { .. } => {}
             Event::Notified { to, ok, error, .. } => {
                 let s = self.notifications.entry(to.clone()).or_default();
                 if *ok {

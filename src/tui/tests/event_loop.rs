@@ -147,6 +147,7 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
         launcher: Some(&mut launcher),
         signals: mpsc::channel(1).1,
         journal: None,
+        seat: None,
     };
     let driver = async {
         let send = |e| keys.send(e).expect("loop is listening");
@@ -202,6 +203,7 @@ async fn a_note_typed_across_a_halt_and_the_end_reaches_the_journal() {
         launcher: Some(&mut launcher),
         signals: mpsc::channel(1).1,
         journal: None,
+        seat: None,
     };
     let enter = || {
         Ok(TermEvent::Key(KeyEvent::new(
@@ -351,6 +353,7 @@ async fn a_halt_pressed_while_the_hosts_open_reaches_the_run() {
         launcher: Some(&mut slow),
         signals: mpsc::channel(1).1,
         journal: None,
+        seat: None,
     };
     let driver = async {
         let send = |e| keys.send(e).expect("loop is listening");
@@ -405,6 +408,7 @@ async fn an_engine_that_dies_without_a_verdict_ends_the_console() {
         launcher: Some(&mut launcher),
         signals: mpsc::channel(1).1,
         journal: None,
+        seat: None,
     };
     let send = |e| keys.send(e).expect("loop is listening");
     start_with_reason(&send, "go");

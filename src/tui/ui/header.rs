@@ -45,6 +45,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if app.replay.is_some() {
         right.push(Span::styled("REPLAY ", theme.warn()));
     }
+    if let Some(seat) = &app.seat {
+        let mode = if seat.may.is_empty() {
+            " read-only"
+        } else {
+            ""
+        };
+        right.push(Span::styled(
+            format!("JOINED as {}{mode} ", seat.tag),
+            theme.warn(),
+        ));
+    }
     let mut optional: Vec<String> = Vec::new();
     if let Some(start) = run.start {
         // A finished run's clock stops at its last event.
