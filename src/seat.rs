@@ -846,3 +846,277 @@ pub fn request_of(cmd: Command) -> Result<Request, &'static str> {
         Command::Seat(_) => Err("not a seat's request"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Envelope;
+    use tokio::sync::broadcast;
+
+    const SCENARIO: &str = r#"
+title: Seat test
+hypothesis: Seats write.
+roles: { incident_commander: Dana, scribe: Lee, observers: [Ana] }
+max_duration: 2m
+targets:
+  here: { local: true }
+metrics:
+  up: { command: "echo 1", target: here, every: 1s, timeout: 2s }
+steady_state:
+  - { metric: up, below: 5 }
+steps:
+  - { name: Wait, duration: 10s }
+"#;
+
+    /// A seat socket over a journal in `dir`, an engine queue of `capacity` the test reads (or
+    /// not), and the events channel the socket watches for the run's end.
+    struct Server {
+        socket: PathBuf,
+        journal: PathBuf,
+        commands: mpsc::Receiver<Command>,
+        events: broadcast::Sender<Arc<Envelope>>,
+        task: JoinHandle<()>,
+        _keep: mpsc::Sender<Command>,
+    }
+
+    fn server(dir: &Path, capacity: usize, allow_remote_halt: bool) -> Server {
+        let file = dir.join("s.yaml");
+        std::fs::write(&file, SCENARIO).expect("write scenario");
+        let scenario = Arc::new(Scenario::load(&file).expect("valid"));
+        let journal = dir.join("journal.jsonl");
+        let (tx, commands) = mpsc::channel(capacity);
+        let (events, _) = broadcast::channel(16);
+        let handle = Handle {
+            commands: tx.clone(),
+            events: events.clone(),
+        };
+        let (socket, task) =
+            listen(&journal, scenario, &handle, allow_remote_halt).expect("listening");
+        Server {
+            socket,
+            journal,
+            commands,
+            events,
+            task,
+            _keep: tx,
+        }
+    }
+
+    fn end_of_run(s: &Server) {
+        let env = Envelope {
+            seq: 0,
+            ts: chrono::Utc::now(),
+            run: "r".into(),
+            event: Event::RunEnded,
+        };
+        s.events.send(Arc::new(env)).expect("the socket listens");
+    }
+
+    fn note(text: &str) -> Request {
+        Request::Note {
+            text: text.into(),
+            kind: NoteKind::Observation,
+            owner: None,
+            due: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stale_socket_is_replaced_a_symlink_never_followed_a_live_one_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let precious = dir.path().join("precious");
+        std::fs::write(&precious, "keep me").expect("write");
+        std::os::unix::fs::symlink(&precious, dir.path().join(SOCKET)).expect("symlink");
+        let s = server(dir.path(), 8, false);
+        assert_eq!(
+            std::fs::read_to_string(&precious).expect("still there"),
+            "keep me"
+        );
+        let m = std::fs::symlink_metadata(&s.socket).expect("socket");
+        assert!(m.file_type().is_socket());
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+        // A live run's socket at the same place is left alone.
+        let (tx, _rx) = mpsc::channel(1);
+        let (events, _) = broadcast::channel(1);
+        let other = Handle {
+            commands: tx,
+            events,
+        };
+        let file = dir.path().join("s.yaml");
+        let scenario = Arc::new(Scenario::load(&file).expect("valid"));
+        let err = listen(&s.journal, scenario, &other, false).expect_err("refused");
+        assert!(err.contains("another live run"), "{err}");
+        // The run's end removes it.
+        end_of_run(&s);
+        tokio::time::timeout(std::time::Duration::from_secs(10), s.task)
+            .await
+            .expect("ends")
+            .expect("no panic");
+        assert!(!s.socket.exists());
+        assert!(precious.exists());
+    }
+
+    /// The engine's queue full is a refusal the seat hears at once, never a wait.
+    #[tokio::test]
+    async fn a_full_engine_queue_is_a_refusal_never_a_wait() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = server(dir.path(), 3, false);
+        let mut c = SeatClient::join(&s.socket, "scribe", Some("Lee"), false)
+            .await
+            .expect("joined");
+        assert_eq!(c.may, ["note", "milestone", "retract", "edit"]);
+        // seat_joined took one place; two notes fit, the rest are refused.
+        let mut answers = vec![];
+        for i in 0..5 {
+            answers.push(c.send(&note(&format!("n{i}"))).await.expect("answered"));
+        }
+        let sent = answers
+            .iter()
+            .filter(|a| matches!(a, Reply::Sent { .. }))
+            .count();
+        assert_eq!(sent, 2, "{answers:?}");
+        assert!(
+            matches!(&answers[4], Reply::Refused { why } if why.contains("busy")),
+            "{answers:?}"
+        );
+        assert!(matches!(s.commands.recv().await, Some(Command::Seat(_))));
+        match s.commands.recv().await {
+            Some(Command::NoteOf { role, text, .. }) => {
+                assert_eq!(
+                    (role.as_str(), text.as_str()),
+                    ("scribe Lee (seat 1)", "n0")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_seat_changes_only_its_own_records_and_an_observer_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = server(dir.path(), 64, true);
+        let mut c = SeatClient::join(&s.socket, "scribe", Some("Lee"), true)
+            .await
+            .expect("joined");
+        assert!(c.may("halt"), "granted by the run and asked by the seat");
+        let tag = c.tag.clone();
+        let mut w = crate::journal::JournalWriter::create(&s.journal, "r").expect("journal");
+        let mut append = |role: &str| {
+            w.append(
+                chrono::Utc::now(),
+                Event::Note {
+                    role: role.into(),
+                    text: "x".into(),
+                    action: false,
+                    kind: None,
+                    owner: None,
+                    due: None,
+                    metrics: Default::default(),
+                    faults: vec![],
+                },
+            )
+            .expect("append")
+            .seq
+        };
+        let theirs = append("IC");
+        let mine = append(&tag);
+        let refused = |r: Reply| match r {
+            Reply::Refused { why } => why,
+            other => panic!("not refused: {other:?}"),
+        };
+        let why = refused(
+            c.send(&Request::Retract { seq: theirs })
+                .await
+                .expect("answer"),
+        );
+        assert!(why.contains("not this seat's"), "{why}");
+        let edit = |seq| Request::Edit {
+            seq,
+            text: "y".into(),
+            kind: NoteKind::Question,
+            owner: None,
+            due: None,
+        };
+        let why = refused(c.send(&edit(theirs)).await.expect("answer"));
+        assert!(why.contains("not this seat's"), "{why}");
+        let why = refused(
+            c.send(&Request::Retract { seq: 999 })
+                .await
+                .expect("answer"),
+        );
+        assert!(why.contains("no record #999"), "{why}");
+        assert!(matches!(
+            c.send(&edit(mine)).await.expect("answer"),
+            Reply::Sent { .. }
+        ));
+        assert!(matches!(
+            c.send(&Request::Retract { seq: mine })
+                .await
+                .expect("answer"),
+            Reply::Sent { .. }
+        ));
+        let why = refused(
+            c.send(&note(&"z".repeat(limits::MAX_SEAT_TEXT + 1)))
+                .await
+                .expect("answer"),
+        );
+        assert!(why.contains("longer than"), "{why}");
+        assert!(matches!(
+            c.send(&Request::Halt {
+                reason: "enough".into()
+            })
+            .await
+            .expect("answer"),
+            Reply::Sent { .. }
+        ));
+        // Ana is listed under observers: read-only, whatever role she gives.
+        let mut ana = SeatClient::join(&s.socket, "guest", Some("Ana"), true)
+            .await
+            .expect("joined");
+        assert!(ana.may.is_empty());
+        let why = refused(ana.send(&note("hello")).await.expect("answer"));
+        assert!(why.contains("read-only"), "{why}");
+        let why = refused(
+            ana.send(&Request::Halt { reason: "x".into() })
+                .await
+                .expect("answer"),
+        );
+        assert!(why.contains("read-only"), "{why}");
+        // What reached the engine, in order: no refused request among it.
+        let mut got = vec![];
+        while let Ok(cmd) = s.commands.try_recv() {
+            got.push(cmd);
+        }
+        let kinds: Vec<&str> = got
+            .iter()
+            .map(|c| match c {
+                Command::Seat(e) => match **e {
+                    Event::SeatJoined { .. } => "joined",
+                    _ => "other seat record",
+                },
+                Command::EditNote { edits, .. } if *edits == mine => "edit",
+                Command::Retract { seq, .. } if *seq == mine => "retract",
+                Command::Halt { by, .. } if *by == tag => "halt",
+                _ => "unexpected",
+            })
+            .collect();
+        assert_eq!(kinds, ["joined", "edit", "retract", "halt", "joined"]);
+    }
+
+    #[test]
+    fn console_commands_map_to_requests_and_the_ic_only_ones_say_why() {
+        let r = request_of(Command::Milestone {
+            kind: MilestoneKind::Detected,
+            role: "IC".into(),
+        });
+        assert_eq!(
+            r,
+            Ok(Request::Milestone {
+                kind: MilestoneKind::Detected
+            })
+        );
+        assert!(request_of(Command::Advance).is_err_and(|w| w.contains("ask the IC")));
+        assert_eq!(note_kind("action-item"), Ok(NoteKind::ActionItem));
+        assert!(note_kind("nope").is_err());
+    }
+}

@@ -219,4 +219,3 @@ mod unit {
         assert!(!found.contains("hunter2") && !found.contains("s3cr3t"));
     }
 }
-
