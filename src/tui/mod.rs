@@ -339,7 +339,15 @@ async fn joined_console(
     let client =
         crate::seat::SeatClient::join(&crate::seat::socket_of(run), role, name, can_halt).await?;
     let (app, lp) = joined(client)?;
-    on_terminal(app, lp).await.map_err(|e| e.to_string())?;
+    let done = on_terminal(app, lp).await.map_err(|e| e.to_string())?;
+    // A note still being typed when the seat left (Ctrl-C, a signal) was not sent: say so.
+    for n in &done.late_notes {
+        crate::errln!(
+            "gameday: join: not sent (the seat left while it was being typed): [{}] {}",
+            n.kind.label(),
+            n.text
+        );
+    }
     Ok(())
 }
 
