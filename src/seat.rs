@@ -664,14 +664,16 @@ impl SeatClient {
     pub async fn send(&mut self, req: &Request) -> Result<Reply, String> {
         let mut line = serde_json::to_string(req).map_err(|e| e.to_string())?;
         line.push('\n');
-        self.write
-            .write_all(line.as_bytes())
-            .await
-            .map_err(|e| format!("the run closed the seat socket: {e}"))?;
+        // The run may have answered and closed before reading (a refused stranger): a failed
+        // write still reads what is waiting, so the refusal is told in the run's words.
+        let written = self.write.write_all(line.as_bytes()).await;
         let answer = tokio::time::timeout(limits::SEAT_WRITE_TIMEOUT, read_line(&mut self.read))
             .await
             .map_err(|_| "the run did not answer in time".to_string())?
-            .map_err(|e| format!("the run {e}"))?;
+            .map_err(|e| match &written {
+                Err(w) => format!("the run closed the seat socket: {w}"),
+                Ok(()) => format!("the run {e}"),
+            })?;
         serde_json::from_str(&answer).map_err(|e| format!("the run's answer is unreadable: {e}"))
     }
 

@@ -294,3 +294,87 @@ fn is_root() -> bool {
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false)
 }
+
+/// The joined console in a real terminal (tmux): the header says which seat it is, X without the
+/// grant is refused in the status line, a note typed there reaches the run's journal with the seat,
+/// `q` leaves at once, and the run goes on to end HELD.
+#[test]
+fn the_joined_console_in_a_terminal_writes_a_note_and_leaves_without_a_halt() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("skipped: tmux is not installed, no terminal to join from");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let marker = d.join("marker");
+    let s = scenario(d, &marker, "10s");
+    let mut run = spawn_run(d, &s, &[]);
+    wait_for(d, "\"fault_injected\"");
+    let name = format!("gameday-join-{}", std::process::id());
+    let cmd = format!(
+        "{} join {} --role scribe --name Lee; echo GAMEDAY_EXIT=$?; exec sh",
+        env!("CARGO_BIN_EXE_gameday"),
+        d.display()
+    );
+    let tmux = |args: &[&str]| {
+        let out = Command::new("tmux").args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let d_s = d.display().to_string();
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "160",
+        "-y",
+        "40",
+        "-c",
+        &d_s,
+        &cmd,
+    ]);
+    struct Session(String);
+    impl Drop for Session {
+        fn drop(&mut self) {
+            let _ = Command::new("tmux")
+                .args(["kill-session", "-t", &self.0])
+                .output();
+        }
+    }
+    let _session = Session(name.clone());
+    let screen = || tmux(&["capture-pane", "-p", "-t", &name]);
+    let until = |what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ok() {
+            assert!(
+                Instant::now() < deadline,
+                "no {what}; screen:\n{}",
+                screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    until("seat header", &|| {
+        screen().contains("JOINED as scribe Lee (seat 1)")
+    });
+    tmux(&["send-keys", "-t", &name, "X"]);
+    until("refusal", &|| screen().contains("this seat cannot halt"));
+    tmux(&["send-keys", "-t", &name, "n"]);
+    tmux(&["send-keys", "-t", &name, "-l", "seen from seat two"]);
+    tmux(&["send-keys", "-t", &name, "Enter"]);
+    wait_for(
+        d,
+        "\"role\":\"scribe Lee (seat 1)\",\"text\":\"seen from seat two\"",
+    );
+    until("the note in the seat's own timeline", &|| {
+        screen().contains("seen from seat two")
+    });
+    tmux(&["send-keys", "-t", &name, "q"]);
+    until("exit", &|| screen().contains("GAMEDAY_EXIT="));
+    assert!(screen().contains("GAMEDAY_EXIT=0"), "{}", screen());
+    wait_for(d, "\"seat_left\"");
+    assert!(marker.exists(), "the seat leaving changed nothing");
+    assert_eq!(wait_exit(&mut run), 0, "{}", journal(d));
+    assert!(!journal(d).contains("\"halt_requested\""));
+}

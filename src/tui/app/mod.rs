@@ -283,6 +283,29 @@ impl App {
                 "a joined seat cannot tick checks: ask the IC"
             }
             Action::CycleRole => "this seat's role is fixed: join again with another --role",
+            // After the end the engine takes nothing more, and a seat never writes the journal.
+            Action::OpenNote
+            | Action::OpenActionItem
+            | Action::OpenNoteOf(_)
+            | Action::Undo
+            | Action::OpenNotesList
+            | Action::EditNote
+                if self.run.ended =>
+            {
+                "the run has ended: a seat writes only while it is live; the IC's console takes the hot wash"
+            }
+            Action::Select
+                if self.run.ended
+                    && matches!(
+                        self.field,
+                        Some(TextField {
+                            field: Field::Note { .. } | Field::EditNote { .. },
+                            ..
+                        })
+                    ) =>
+            {
+                "not sent: the run has ended (Ctrl-C leaves and prints the note)"
+            }
             Action::OpenNote
             | Action::OpenActionItem
             | Action::OpenNoteOf(_)
