@@ -237,6 +237,22 @@ async fn serve(
     drop(file);
 }
 
+/// Journals a seat record: waits (bounded) for room in the engine's queue, in this seat's own
+/// task, so the record is not lost to a busy moment and the engine never waits for it.
+async fn record(seats: &Seats, event: Event) {
+    let Some(tx) = seats.commands.upgrade() else {
+        return;
+    };
+    let sent = tokio::time::timeout(
+        limits::SEAT_WRITE_TIMEOUT,
+        tx.send(Command::Seat(Box::new(event))),
+    )
+    .await;
+    if !matches!(sent, Ok(Ok(()))) {
+        tracing::warn!("a seat record could not be journaled: the run is busy or has ended");
+    }
+}
+
 /// Sends `cmd` to the engine without ever waiting for it.
 fn forward(seats: &Seats, cmd: Command) -> Result<(), String> {
     let Some(tx) = seats.commands.upgrade() else {
@@ -263,13 +279,13 @@ async fn connection(stream: UnixStream, seats: Arc<Seats>) {
             "this run belongs to uid {}; a seat must run as the same user",
             seats.uid
         );
-        refuse(&seats, uid, pid, &why);
+        refuse(&seats, uid, pid, &why).await;
         let _ = reply(&mut write, &Reply::Refused { why }).await;
         return;
     }
     let Ok(_slot) = seats.slots.clone().try_acquire_owned() else {
         let why = format!("{} seats are connected already", limits::MAX_SEATS);
-        refuse(&seats, uid, pid, &why);
+        refuse(&seats, uid, pid, &why).await;
         let _ = reply(&mut write, &Reply::Refused { why }).await;
         return;
     };
@@ -287,7 +303,7 @@ async fn connection(stream: UnixStream, seats: Arc<Seats>) {
                 Ok(Err(e)) => e,
                 Ok(Ok(_)) => "the first request must be a hello".to_string(),
             };
-            refuse(&seats, uid, pid, &why);
+            refuse(&seats, uid, pid, &why).await;
             let _ = reply(&mut write, &Reply::Refused { why }).await;
             return;
         }
@@ -295,7 +311,7 @@ async fn connection(stream: UnixStream, seats: Arc<Seats>) {
     if let Err(why) = check_name("role", &role)
         .and_then(|()| name.as_deref().map_or(Ok(()), |n| check_name("name", n)))
     {
-        refuse(&seats, uid, pid, &why);
+        refuse(&seats, uid, pid, &why).await;
         let _ = reply(&mut write, &Reply::Refused { why }).await;
         return;
     }
@@ -315,9 +331,9 @@ async fn connection(stream: UnixStream, seats: Arc<Seats>) {
         may.into_iter().map(String::from).collect()
     };
     tracing::info!(seat, %tag, uid, ?pid, "a seat joined");
-    let _ = forward(
+    record(
         &seats,
-        Command::Seat(Box::new(Event::SeatJoined {
+        Event::SeatJoined {
             seat,
             tag: tag.clone(),
             role: role.clone(),
@@ -325,8 +341,9 @@ async fn connection(stream: UnixStream, seats: Arc<Seats>) {
             uid,
             pid,
             may: may.clone(),
-        })),
-    );
+        },
+    )
+    .await;
     let welcome = Reply::Welcome {
         seat,
         tag: tag.clone(),
@@ -350,13 +367,14 @@ async fn connection(stream: UnixStream, seats: Arc<Seats>) {
         },
     };
     tracing::info!(seat, %tag, why = %why_left, "a seat left");
-    let _ = forward(
+    record(
         &seats,
-        Command::Seat(Box::new(Event::SeatLeft {
+        Event::SeatLeft {
             seat,
             reason: why_left,
-        })),
-    );
+        },
+    )
+    .await;
 }
 
 /// The role `observer`, or a person the scenario lists under observers.
@@ -394,17 +412,18 @@ fn check_text(what: &str, s: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn refuse(seats: &Seats, uid: u32, pid: Option<i32>, why: &str) {
+async fn refuse(seats: &Seats, uid: u32, pid: Option<i32>, why: &str) {
     tracing::warn!(uid, ?pid, why, "seat socket: connection refused");
     if seats.refusals.fetch_add(1, Ordering::Relaxed) < limits::MAX_SEAT_REFUSALS_JOURNALED {
-        let _ = forward(
+        record(
             seats,
-            Command::Seat(Box::new(Event::SeatRefused {
+            Event::SeatRefused {
                 uid,
                 pid,
                 reason: why.to_string(),
-            })),
-        );
+            },
+        )
+        .await;
     }
 }
 
@@ -991,6 +1010,54 @@ steps:
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A seat that sends and never reads its replies is dropped once a reply has waited
+    /// `SEAT_WRITE_TIMEOUT`; the engine's queue saw only what fitted, and never waited.
+    #[tokio::test(start_paused = true)]
+    async fn a_seat_that_reads_no_replies_is_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = server(dir.path(), 8, false);
+        let stream = UnixStream::connect(&s.socket).await.expect("connect");
+        let (mut read, mut write) = stream.into_split();
+        write
+            .write_all(b"{\"hello\":{\"role\":\"scribe\"}}\n")
+            .await
+            .expect("hello");
+        let mut welcome = String::new();
+        let mut r = BufReader::new(&mut read);
+        r.read_line(&mut welcome).await.expect("welcome");
+        assert!(welcome.contains("welcome"), "{welcome}");
+        // Requests until the socket is full both ways (the run blocked on a reply no one reads).
+        let line = b"{\"milestone\":{\"kind\":\"detected\"}}\n";
+        let flood = async {
+            loop {
+                if write.write_all(line).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let left = async {
+            loop {
+                match s.commands.recv().await {
+                    Some(Command::Seat(e)) => {
+                        if let Event::SeatLeft { reason, .. } = *e {
+                            return reason;
+                        }
+                    }
+                    Some(_) => {}
+                    None => panic!("queue closed"),
+                }
+            }
+        };
+        // Biased: the seat's record is queued before its socket closes, so `left` is ready
+        // whenever the flood's write fails.
+        let reason = tokio::select! {
+            biased;
+            r = left => r,
+            () = flood => panic!("the run read for ever"),
+        };
+        assert!(reason.contains("did not read its replies"), "{reason}");
     }
 
     #[tokio::test]
