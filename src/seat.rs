@@ -647,6 +647,17 @@ impl SeatClient {
                 socket.display()
             )
         })?;
+        // Both ends check: a seat tells its notes only to a run of its own user.
+        let me = std::fs::metadata("/proc/self").map(|m| m.uid());
+        let peer = stream.peer_cred().map(|c| c.uid());
+        if let (Ok(me), Ok(peer)) = (me, peer)
+            && me != peer
+        {
+            return Err(format!(
+                "{} is served by uid {peer}, not by you (uid {me}): not joining",
+                socket.display()
+            ));
+        }
         let (read, write) = stream.into_split();
         let mut c = SeatClient {
             read: BufReader::new(read),

@@ -236,7 +236,8 @@ fn a_granted_seat_halts_the_run_tagged_with_the_seat() {
 }
 
 /// Another user's connection is refused twice over: by the socket's mode, and — were the mode
-/// loosened — by the peer's uid (SO_PEERCRED), journaled as `seat_refused`.
+/// loosened — by the peer's uid (SO_PEERCRED), journaled as `seat_refused`; the stranger's own
+/// client also declines a run of another user.
 #[test]
 fn a_stranger_uid_is_refused_at_the_seat_socket() {
     let Ok(setpriv) = which("setpriv") else {
@@ -270,13 +271,20 @@ fn a_stranger_uid_is_refused_at_the_seat_socket() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("Permission denied"), "{}", text(&out));
     std::fs::set_permissions(d.join("seat.sock"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    // Both ends check: the stranger's client will not talk to another user's run, and the run
+    // refuses the stranger on its own (journaled, before reading a byte from it).
     let out = stranger();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("belongs to uid 0"), "{}", text(&out));
+    assert!(
+        text(&out).contains("served by uid 0, not by you (uid 65534)"),
+        "{}",
+        text(&out)
+    );
     wait_for(d, "\"seat_refused\"");
     assert_eq!(wait_exit(&mut run), 0, "{}", journal(d));
     let j = journal(d);
     assert!(j.contains("\"uid\":65534"), "{j}");
+    assert!(j.contains("a seat must run as the same user"), "{j}");
     assert!(!j.contains("let me in"), "{j}");
 }
 
