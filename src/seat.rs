@@ -297,6 +297,16 @@ async fn connection(stream: UnixStream, seats: Arc<Seats>) {
             name,
             can_halt,
         })) => (role, name, can_halt),
+        // Connected and closed without a byte: another run checking whether this socket is
+        // live, or a probe. Not a seat; not journaled.
+        Ok(Err(e)) if e == CLOSED => {
+            tracing::info!(
+                uid,
+                ?pid,
+                "seat socket: a connection closed before its hello"
+            );
+            return;
+        }
         other => {
             let why = match other {
                 Err(_) => "no hello within the time allowed".to_string(),
@@ -574,6 +584,9 @@ async fn own_record(seats: &Seats, seq: u64, tag: &str, milestones: bool) -> Res
     }
 }
 
+/// Why a read ended: the peer closed between lines.
+const CLOSED: &str = "closed the connection";
+
 /// One line, at most [`limits::MAX_SEAT_LINE`] bytes; the end of the stream is an error.
 async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<String, String> {
     let mut line = Vec::new();
@@ -584,7 +597,7 @@ async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<String, String>
             .map_err(|e| format!("read failed: {e}"))?;
         if buf.is_empty() {
             return Err(if line.is_empty() {
-                "closed the connection".into()
+                CLOSED.into()
             } else {
                 "closed the connection in the middle of a line".into()
             });
@@ -978,6 +991,16 @@ steps:
         let scenario = Arc::new(Scenario::load(&file).expect("valid"));
         let err = listen(&s.journal, scenario, &other, false).expect_err("refused");
         assert!(err.contains("another live run"), "{err}");
+        // Its probe (connect, close) is not a seat and not journaled: only a real hello is.
+        let mut c = SeatClient::join(&s.socket, "scribe", None, false)
+            .await
+            .expect("joined");
+        assert_eq!(c.seat, 1);
+        assert!(matches!(
+            c.send(&note("n")).await.expect("answer"),
+            Reply::Sent { .. }
+        ));
+        let mut s = s;
         // The run's end removes it.
         end_of_run(&s);
         tokio::time::timeout(std::time::Duration::from_secs(10), s.task)
@@ -986,6 +1009,17 @@ steps:
             .expect("no panic");
         assert!(!s.socket.exists());
         assert!(precious.exists());
+        let mut got = vec![];
+        while let Ok(cmd) = s.commands.try_recv() {
+            got.push(cmd);
+        }
+        assert!(
+            got.iter().all(
+                |c| !matches!(c, Command::Seat(e) if matches!(**e, Event::SeatRefused { .. }))
+            ),
+            "the probe was journaled: {got:?}"
+        );
+        assert!(matches!(&got[0], Command::Seat(e) if matches!(**e, Event::SeatJoined { .. })));
     }
 
     /// The engine's queue full is a refusal the seat hears at once, never a wait.
