@@ -367,7 +367,7 @@ fn the_joined_console_in_a_terminal_writes_a_note_and_leaves_without_a_halt() {
         screen().contains("JOINED as scribe Lee (seat 1)")
     });
     tmux(&["send-keys", "-t", &name, "X"]);
-    until("refusal", &|| screen().contains("this seat cannot halt"));
+    until("refusal", &|| screen().contains("join with --can-halt"));
     tmux(&["send-keys", "-t", &name, "n"]);
     tmux(&["send-keys", "-t", &name, "-l", "seen from seat two"]);
     tmux(&["send-keys", "-t", &name, "Enter"]);
