@@ -136,6 +136,12 @@ enum Cmd {
         /// runbook-gap.
         #[arg(long, requires = "note")]
         kind: Option<String>,
+        /// Who owns the action item (with --note).
+        #[arg(long, requires = "note")]
+        owner: Option<String>,
+        /// When the action item is due, YYYY-MM-DD (with --note).
+        #[arg(long, requires = "note")]
+        due: Option<String>,
         /// Mark a milestone (detected or mitigated) and exit.
         #[arg(long, conflicts_with = "halt")]
         milestone: Option<String>,
@@ -357,6 +363,8 @@ fn main() -> ExitCode {
                 can_halt,
                 note,
                 kind,
+                owner,
+                due,
                 milestone,
                 halt,
             } => {
@@ -372,8 +380,8 @@ fn main() -> ExitCode {
                     Some(Request::Note {
                         text,
                         kind,
-                        owner: None,
-                        due: None,
+                        owner,
+                        due,
                     })
                 } else if let Some(m) = milestone {
                     let kind = match m.as_str() {

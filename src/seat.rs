@@ -546,8 +546,10 @@ fn check_extra(owner: &Option<String>, due: &Option<String>) -> Result<(), Strin
     if let Some(o) = owner {
         check_name("owner", o)?;
     }
-    if let Some(d) = due {
-        check_name("due date", d)?;
+    if let Some(d) = due
+        && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+    {
+        return Err(format!("due date `{}` is not YYYY-MM-DD", d.escape_debug()));
     }
     Ok(())
 }
@@ -1175,6 +1177,14 @@ steps:
                 .expect("answer"),
         );
         assert!(why.contains("longer than"), "{why}");
+        let late = Request::Note {
+            text: "fix it".into(),
+            kind: NoteKind::ActionItem,
+            owner: Some("bo".into()),
+            due: Some("next week".into()),
+        };
+        let why = refused(c.send(&late).await.expect("answer"));
+        assert!(why.contains("not YYYY-MM-DD"), "{why}");
         assert!(matches!(
             c.send(&Request::Halt {
                 reason: "enough".into()

@@ -140,6 +140,10 @@ fn a_scribe_seat_writes_and_observers_and_ungranted_halts_are_refused() {
             "scribe",
             "--kind",
             "action-item",
+            "--owner",
+            "bo",
+            "--due",
+            "2026-12-31",
             "--note",
             "alert on lag",
         ],
@@ -197,7 +201,10 @@ fn a_scribe_seat_writes_and_observers_and_ungranted_halts_are_refused() {
         "{j}"
     );
     assert!(j.contains("\"seat_joined\""), "{j}");
-    assert!(j.contains("\"kind\":\"action_item\""), "{j}");
+    assert!(
+        j.contains("\"kind\":\"action_item\",\"owner\":\"bo\",\"due\":\"2026-12-31\""),
+        "{j}"
+    );
     assert!(!j.contains("\"halt_requested\""), "no seat halted: {j}");
     assert!(!socket.exists(), "the socket goes with the run");
 }
