@@ -312,7 +312,8 @@ fn is_root() -> bool {
 
 /// The joined console in a real terminal (tmux): the header says which seat it is, X without the
 /// grant is refused in the status line, a note typed there reaches the run's journal with the seat,
-/// `q` leaves at once, and the run goes on to end HELD.
+/// `q` leaves at once; a second joined console killed with SIGKILL is only a `seat_left`; the run
+/// goes on to end HELD.
 #[test]
 fn the_joined_console_in_a_terminal_writes_a_note_and_leaves_without_a_halt() {
     if Command::new("tmux").arg("-V").output().is_err() {
@@ -322,7 +323,7 @@ fn the_joined_console_in_a_terminal_writes_a_note_and_leaves_without_a_halt() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let marker = d.join("marker");
-    let s = scenario(d, &marker, "10s");
+    let s = scenario(d, &marker, "15s");
     let mut run = spawn_run(d, &s, &[]);
     wait_for(d, "\"fault_injected\"");
     let name = format!("gameday-join-{}", std::process::id());
@@ -390,6 +391,48 @@ fn the_joined_console_in_a_terminal_writes_a_note_and_leaves_without_a_halt() {
     assert!(screen().contains("GAMEDAY_EXIT=0"), "{}", screen());
     wait_for(d, "\"seat_left\"");
     assert!(marker.exists(), "the seat leaving changed nothing");
+
+    // A second seat killed outright (SIGKILL, no goodbye): only its `seat_left`.
+    let name2 = format!("{name}-2");
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name2,
+        "-x",
+        "160",
+        "-y",
+        "40",
+        "-c",
+        &d_s,
+        &cmd,
+    ]);
+    let _session2 = Session(name2.clone());
+    wait_for(d, "\"tag\":\"scribe Lee (seat 2)\"");
+    let records = || -> Vec<serde_json::Value> {
+        journal(d)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let pid = records()
+        .iter()
+        .find(|r| r["type"] == "seat_joined" && r["seat"] == 2)
+        .and_then(|r| r["pid"].as_i64())
+        .expect("the seat's pid is journaled");
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !records()
+        .iter()
+        .any(|r| r["type"] == "seat_left" && r["seat"] == 2)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no seat_left for the killed seat"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(marker.exists(), "the killed seat changed nothing");
     assert_eq!(wait_exit(&mut run), 0, "{}", journal(d));
     assert!(!journal(d).contains("\"halt_requested\""));
 }
