@@ -96,14 +96,20 @@ pub enum Reply {
 }
 
 /// The seat socket of the run whose directory or journal is `run`.
-pub fn socket_of(run: &Path) -> PathBuf {
+pub fn socket_of(run: &Path) -> Result<PathBuf, String> {
     if run.is_dir() {
-        run.join(SOCKET)
-    } else {
-        run.parent()
+        Ok(run.join(SOCKET))
+    } else if run.is_file() {
+        Ok(run
+            .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
-            .join(SOCKET)
+            .join(SOCKET))
+    } else {
+        Err(
+            "no such run: give the run's directory or its journal (the console's header shows it)"
+                .into(),
+        )
     }
 }
 
@@ -738,8 +744,11 @@ pub async fn send_once(
     can_halt: bool,
     req: Request,
 ) -> u8 {
-    let socket = socket_of(run);
-    let mut client = match SeatClient::join(&socket, role, name, can_halt).await {
+    let joined = match socket_of(run) {
+        Ok(socket) => SeatClient::join(&socket, role, name, can_halt).await,
+        Err(e) => Err(e),
+    };
+    let mut client = match joined {
         Ok(c) => c,
         Err(e) => {
             crate::errln!("gameday: join {}: {e}", run.display());
@@ -1225,6 +1234,18 @@ steps:
             })
             .collect();
         assert_eq!(kinds, ["joined", "edit", "retract", "halt", "joined"]);
+    }
+
+    #[test]
+    fn a_run_is_named_by_its_directory_or_its_journal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let j = dir.path().join("journal.jsonl");
+        std::fs::write(&j, "").expect("write");
+        let sock = dir.path().join(SOCKET);
+        assert_eq!(socket_of(dir.path()), Ok(sock.clone()));
+        assert_eq!(socket_of(&j), Ok(sock));
+        let e = socket_of(&dir.path().join("nope")).expect_err("no run");
+        assert!(e.contains("no such run"), "{e}");
     }
 
     #[test]

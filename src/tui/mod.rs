@@ -337,7 +337,7 @@ async fn joined_console(
     can_halt: bool,
 ) -> Result<(), String> {
     let client =
-        crate::seat::SeatClient::join(&crate::seat::socket_of(run), role, name, can_halt).await?;
+        crate::seat::SeatClient::join(&crate::seat::socket_of(run)?, role, name, can_halt).await?;
     let (app, lp) = joined(client)?;
     let done = on_terminal(app, lp).await.map_err(|e| e.to_string())?;
     // A note still being typed when the seat left (Ctrl-C, a signal) was not sent: say so.
