@@ -411,9 +411,9 @@ async fn seat_next(link: Option<&mut crate::seat::SeatLink>) -> Option<SeatMsg> 
     let Some(l) = link else {
         return std::future::pending().await;
     };
-    // A channel that has closed (the journal's reader stops after `run_ended`) is never polled again.
-    let mut events_open = !l.events.is_closed() || !l.events.is_empty();
-    let mut answers_open = !l.answers.is_closed() || !l.answers.is_empty();
+    // A channel that has closed (the journal's reader stops after `run_ended`) answers `None` at
+    // once: it is left out, and with both closed this waits for ever (the loop's other arms go on).
+    let (mut events_open, mut answers_open) = (true, true);
     loop {
         tokio::select! {
             biased;
