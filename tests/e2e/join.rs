@@ -150,6 +150,9 @@ fn a_scribe_seat_writes_and_observers_and_ungranted_halts_are_refused() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
+    let out = join(d, &["--role", "comms", "--milestone", "detected"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
     // Observers are read-only: by role, or a person the scenario lists under observers.
     let out = join(d, &["--role", "observer", "--can-halt", "--halt", "stop"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -201,6 +204,12 @@ fn a_scribe_seat_writes_and_observers_and_ungranted_halts_are_refused() {
         "{j}"
     );
     assert!(j.contains("\"seat_joined\""), "{j}");
+    assert!(
+        j.lines().any(|l| l.contains("\"milestone\"")
+            && l.contains("\"detected\"")
+            && l.contains("\"role\":\"comms (seat 3)\"")),
+        "{j}"
+    );
     assert!(
         j.contains("\"kind\":\"action_item\",\"owner\":\"bo\",\"due\":\"2026-12-31\""),
         "{j}"
