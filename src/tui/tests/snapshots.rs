@@ -421,3 +421,24 @@ fn joined_seat_run_screen() {
     app.update(Action::Halt);
     snap("joined_seat", &app);
 }
+
+/// The IC's console while a second seat is joined: the header counts it.
+#[test]
+fn ic_with_a_joined_seat() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.apply(&crate::event::Envelope {
+        seq: 999,
+        ts: at(25_000),
+        run: "r".into(),
+        event: crate::event::Event::SeatJoined {
+            seat: 1,
+            tag: "scribe Lee (seat 1)".into(),
+            role: "scribe".into(),
+            name: Some("Lee".into()),
+            uid: 1000,
+            pid: Some(4242),
+            may: vec!["note".into()],
+        },
+    });
+    snap("ic_with_a_joined_seat", &app);
+}

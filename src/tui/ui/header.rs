@@ -85,6 +85,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             optional.push(format!("max {} left", clock(secs_until(now, start + max))));
         }
     }
+    // Who else sits at this run (`gameday join`), for the IC.
+    if app.seat.is_none() && !run.seats.is_empty() && !run.ended {
+        let n = run.seats.len();
+        optional.push(format!("{n} seat{} joined", if n == 1 { "" } else { "s" }));
+    }
     // Lowest priority: where the journal is, for a second seat (`gameday follow PATH`).
     if let Some(j) = &app.journal_path {
         optional.push(format!("journal {}", j.display()));
