@@ -457,6 +457,36 @@ pub enum Event {
         reason: String,
     },
     RunEnded,
+    /// A second seat joined the run through its seat socket (`gameday join`): `seat` is the
+    /// number this run gave it; what it sends is journaled under `tag` (the `role` of its notes and
+    /// milestones, the `by` of its halt), e.g. `scribe Lee (seat 1)`. `uid` and `pid` are the
+    /// peer's, from the kernel (SO_PEERCRED).
+    SeatJoined {
+        seat: u32,
+        tag: String,
+        role: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        uid: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<i32>,
+        /// What the seat may send (`note`, `milestone`, `retract`, `edit`, `halt`); empty for an
+        /// observer.
+        may: Vec<String>,
+    },
+    /// A seat left (closed its connection, crashed, or was dropped); nothing else changes.
+    SeatLeft {
+        seat: u32,
+        reason: String,
+    },
+    /// A connection to the seat socket was refused before it became a seat (another user's, or a
+    /// malformed hello).
+    SeatRefused {
+        uid: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<i32>,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -887,10 +917,13 @@ pub(crate) mod hostile {
             Event::ExpansionRoundStarted { .. } => 32,
             Event::ExpansionRoundEnded { .. } => 33,
             Event::Notified { .. } => 34,
+            Event::SeatJoined { .. } => 35,
+            Event::SeatLeft { .. } => 36,
+            Event::SeatRefused { .. } => 37,
         }
     }
 
-    pub const VARIANTS: usize = 35;
+    pub const VARIANTS: usize = 38;
 
     /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
     /// `Option<f64>` appears.
@@ -1082,6 +1115,24 @@ pub(crate) mod hostile {
                 passed: true,
                 expanding: false,
                 reason: long("reason"),
+            },
+            Event::SeatJoined {
+                seat: u32::MAX,
+                tag: text("tag"),
+                role: text("role"),
+                name: Some(text("name")),
+                uid: u32::MAX,
+                pid: Some(i32::MIN),
+                may: vec![text("may"), String::new()],
+            },
+            Event::SeatLeft {
+                seat: 0,
+                reason: long("reason"),
+            },
+            Event::SeatRefused {
+                uid: u32::MAX,
+                pid: None,
+                reason: text("reason"),
             },
             Event::RunEnded,
         ];

@@ -19,8 +19,9 @@
 //! 8. `report`, `headless`, `notify`: the Markdown debrief and SVG charts; the stdout printer and
 //!    `follow`; webhook and Grafana notifications
 //! 9. `engine`: the run itself (stages, commands in, events out, halt and rollback)
-//! 10. `recover`, `lab`, `agenda`: `gameday recover`; the embedded demo lab; a game day's agenda
-//!     (what is next and when, stop rules, breaks, skips, postponements, the day journal)
+//! 10. `recover`, `lab`, `agenda`, `seat`: `gameday recover`; the embedded demo lab; a game day's
+//!     agenda (what is next and when, stop rules, breaks, skips, postponements, the day journal);
+//!     the run's seat socket (`gameday join`)
 //! 11. `session`, `tui`: the one wiring of a run (start, conclude, recover); the console (which
 //!     starts and ends runs through `session`) and the agenda screen
 //! 12. `day`: `gameday day`, headless or on the agenda screen (each scenario in the console)
@@ -43,6 +44,7 @@ pub mod notify;
 pub mod recover;
 pub mod report;
 pub mod scenario;
+pub mod seat;
 pub mod session;
 pub mod target;
 pub mod tui;

@@ -58,6 +58,9 @@ enum Cmd {
         /// criterion and fault rollback; schema docs/junit.xsd) to FILE at the end.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Let a second seat that joined with --can-halt halt this run (`gameday join`).
+        #[arg(long)]
+        allow_remote_halt: bool,
     },
     /// Run a demo game day on the embedded lab (SSH hosts, shops, load); needs no infrastructure.
     Demo {
@@ -116,6 +119,42 @@ enum Cmd {
         /// One short line per event (`T+mm:ss source: text`, cut at 120 characters).
         #[arg(long)]
         compact: bool,
+    },
+    /// Join a live run on this machine as a second seat (its Unix socket, same user only): the
+    /// run's console, whose notes and milestones go to the run tagged with this seat; or, with
+    /// --note, --milestone or --halt, send that one thing and exit.
+    Join {
+        /// The run's directory, or its journal.
+        run: PathBuf,
+        /// This seat's role: scribe, communications… `observer` (or a person the scenario lists
+        /// under observers) is read-only.
+        #[arg(long)]
+        role: String,
+        /// Who sits here (shown in the run's timeline with the role).
+        #[arg(long)]
+        name: Option<String>,
+        /// Ask to be able to halt the run; granted only if it was started with --allow-remote-halt.
+        #[arg(long)]
+        can_halt: bool,
+        /// Send this note and exit.
+        #[arg(long, conflicts_with_all = ["milestone", "halt"])]
+        note: Option<String>,
+        /// The note's kind: observation (default), action-item, went-well, went-wrong, question,
+        /// runbook-gap.
+        #[arg(long, requires = "note")]
+        kind: Option<String>,
+        /// Who owns the action item (with --note).
+        #[arg(long, requires = "note")]
+        owner: Option<String>,
+        /// When the action item is due, YYYY-MM-DD (with --note).
+        #[arg(long, requires = "note")]
+        due: Option<String>,
+        /// Mark a milestone (detected or mitigated) and exit.
+        #[arg(long, conflicts_with = "halt")]
+        milestone: Option<String>,
+        /// Halt the run with this reason and exit (needs --can-halt and the run's grant).
+        #[arg(long)]
+        halt: Option<String>,
     },
     /// Review a finished run in the console: the Run screen with a time slider.
     Replay { journal: PathBuf },
@@ -281,6 +320,7 @@ fn main() -> ExitCode {
                 dry_run,
                 output,
                 junit,
+                allow_remote_halt,
             } => {
                 let json = output == Output::Json;
                 if let Some(j) = &junit {
@@ -322,9 +362,10 @@ fn main() -> ExitCode {
                         return exit::INVALID;
                     }
                 };
-                let Some(options) = ssh.options(fanout) else {
+                let Some(mut options) = ssh.options(fanout) else {
                     return exit::INVALID;
                 };
+                options.allow_remote_halt = allow_remote_halt;
                 if dry_run {
                     return session::dry_run(&scenario, &options.open).await;
                 }
@@ -340,6 +381,55 @@ fn main() -> ExitCode {
                 journal,
             } => gameday::tui::front::demo(scenario, journal, headless).await,
             Cmd::Lab { hosts } => gameday::lab::serve(hosts).await,
+            Cmd::Join {
+                run,
+                role,
+                name,
+                can_halt,
+                note,
+                kind,
+                owner,
+                due,
+                milestone,
+                halt,
+            } => {
+                use gameday::seat::{self, Request};
+                let req = if let Some(text) = note {
+                    let kind = match kind.as_deref().map(seat::note_kind).transpose() {
+                        Ok(k) => k.unwrap_or_default(),
+                        Err(e) => {
+                            gameday::errln!("gameday: join: {e}");
+                            return exit::INVALID;
+                        }
+                    };
+                    Some(Request::Note {
+                        text,
+                        kind,
+                        owner,
+                        due,
+                    })
+                } else if let Some(m) = milestone {
+                    let kind = match m.as_str() {
+                        "detected" => gameday::event::MilestoneKind::Detected,
+                        "mitigated" => gameday::event::MilestoneKind::Mitigated,
+                        other => {
+                            gameday::errln!(
+                                "gameday: join: unknown milestone {other:?}: detected or mitigated"
+                            );
+                            return exit::INVALID;
+                        }
+                    };
+                    Some(Request::Milestone { kind })
+                } else {
+                    halt.map(|reason| Request::Halt { reason })
+                };
+                match req {
+                    Some(req) => {
+                        seat::send_once(&run, &role, name.as_deref(), can_halt, req).await
+                    }
+                    None => gameday::tui::join(&run, &role, name.as_deref(), can_halt).await,
+                }
+            }
             Cmd::Replay { journal } => gameday::tui::replay_command(&journal).await,
             Cmd::Report {
                 journal,

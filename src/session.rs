@@ -96,8 +96,13 @@ pub fn start_with_probes(
     writer.redact(metric::secret_values(&scenario));
     let path = writer.path().to_path_buf();
     tracing::info!(journal = %path.display(), scenario = %scenario.file.display(), "run starting");
-    let (engine, handle) = Engine::new(scenario, hosts, probes, writer, options);
+    let allow_remote_halt = options.allow_remote_halt;
+    let (engine, handle) = Engine::new(scenario.clone(), hosts, probes, writer, options);
     let events = handle.subscribe();
+    // A second seat (`gameday join`) is a convenience: without its socket the run goes on.
+    if let Err(why) = crate::seat::listen(&path, scenario, &handle, allow_remote_halt) {
+        tracing::warn!(%why, "no seat socket: gameday join cannot reach this run");
+    }
     let engine = tokio::spawn(engine.run());
     Ok(Running {
         handle,

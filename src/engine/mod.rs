@@ -127,6 +127,10 @@ pub enum Command {
         reason: String,
         by: String,
     },
+    /// Journal what happened at the run's seat socket (`crate::seat`): only
+    /// [`Event::SeatJoined`], [`Event::SeatLeft`] or [`Event::SeatRefused`]; anything else is
+    /// ignored (logged).
+    Seat(Box<Event>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -153,6 +157,9 @@ pub struct Options {
     pub hold_failed_preflight: bool,
     /// Time limits of notifications (`notify:`).
     pub notify: crate::notify::Limits,
+    /// `run --allow-remote-halt`: a seat joined with `--can-halt` may halt the run. Read by the
+    /// seat socket (`crate::seat`), not by the engine.
+    pub allow_remote_halt: bool,
 }
 
 impl Default for Options {
@@ -163,6 +170,7 @@ impl Default for Options {
             open: crate::target::OpenOptions::default(),
             hold_failed_preflight: false,
             notify: crate::notify::Limits::default(),
+            allow_remote_halt: false,
         }
     }
 }
@@ -1536,6 +1544,16 @@ impl Engine {
                         failures,
                     });
                     self.after_preflight();
+                }
+            }
+            Command::Seat(event) => {
+                if matches!(
+                    *event,
+                    Event::SeatJoined { .. } | Event::SeatLeft { .. } | Event::SeatRefused { .. }
+                ) {
+                    self.emit(*event);
+                } else {
+                    tracing::warn!("a seat command that is not a seat record ignored");
                 }
             }
             Command::Advance => {

@@ -171,6 +171,9 @@ fn kind(e: &Event) -> &'static str {
         Event::SelectionRefused { .. } => "selection_refused",
         Event::ExpansionRoundStarted { .. } => "round_started",
         Event::ExpansionRoundEnded { .. } => "round_ended",
+        Event::SeatJoined { .. } => "seat_joined",
+        Event::SeatLeft { .. } => "seat_left",
+        Event::SeatRefused { .. } => "seat_refused",
     }
 }
 

@@ -312,6 +312,28 @@ pub fn describe(event: &Event, hosts: &HostNames) -> (String, String) {
             edits, role, text, ..
         } => (role.as_str(), format!("edited note #{edits}: {text}")),
         Event::HaltRequested { by, reason } => ("HALT", format!("halt by {by}: {reason}")),
+        Event::SeatJoined {
+            tag, uid, pid, may, ..
+        } => (
+            "seat",
+            format!(
+                "{tag} joined (uid {uid}{}); {}",
+                pid.map(|p| format!(", pid {p}")).unwrap_or_default(),
+                if may.is_empty() {
+                    "read-only".to_string()
+                } else {
+                    format!("may {}", may.join(", "))
+                }
+            ),
+        ),
+        Event::SeatLeft { seat, reason } => ("seat", format!("seat {seat} left: {reason}")),
+        Event::SeatRefused { uid, pid, reason } => (
+            "seat",
+            format!(
+                "a connection from uid {uid}{} was refused: {reason}",
+                pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+            ),
+        ),
         Event::Notified {
             to,
             about,

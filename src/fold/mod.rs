@@ -590,7 +590,10 @@ impl Source {
             Event::Note { .. }
             | Event::NoteEdited { .. }
             | Event::Milestone { .. }
-            | Event::Retracted { .. } => (Source::Notes, None),
+            | Event::Retracted { .. }
+            | Event::SeatJoined { .. }
+            | Event::SeatLeft { .. }
+            | Event::SeatRefused { .. } => (Source::Notes, None),
             Event::FaultIntent { fault, host, .. }
             | Event::FaultInjected { fault, host, .. }
             | Event::FaultNotInjected { fault, host, .. }
@@ -701,6 +704,8 @@ impl KeyTimes {
 pub struct RunState {
     /// Notifications per target label: delivered, failed, the last failure's reason.
     pub notifications: BTreeMap<String, NotifyStats>,
+    /// Second seats joined now (`gameday join`): seat number → tag.
+    pub seats: BTreeMap<u32, String>,
     pub run: Option<String>,
     pub scenario: Option<Arc<Scenario>>,
     /// How people know the scenario's hosts (from the scenario in `run_started`).
@@ -1156,6 +1161,14 @@ impl RunState {
                     counts,
                 });
             }
+            // Who joined is in the timeline (describe); the notes carry the seat's tag.
+            Event::SeatJoined { seat, tag, .. } => {
+                self.seats.insert(*seat, tag.clone());
+            }
+            Event::SeatLeft { seat, .. } => {
+                self.seats.remove(seat);
+            }
+            Event::SeatRefused { .. } => {}
             Event::Notified { to, ok, error, .. } => {
                 let s = self.notifications.entry(to.clone()).or_default();
                 if *ok {

@@ -651,3 +651,43 @@ steps:
     assert_eq!(json["steps"][1]["time_to_mitigate_ms"], 7_000);
     assert!(json["steps"][1]["time_to_detect_ms"].is_null());
 }
+
+#[test]
+fn seats_joined_are_counted_until_they_leave_and_are_in_the_timeline() {
+    let joined = |seat: u32, tag: &str| Event::SeatJoined {
+        seat,
+        tag: tag.into(),
+        role: "scribe".into(),
+        name: None,
+        uid: 1000,
+        pid: Some(42),
+        may: vec!["note".into()],
+    };
+    let mut log = Log(vec![]);
+    log.push(0, joined(1, "scribe (seat 1)"))
+        .push(1, joined(2, "observer (seat 2)"))
+        .push(
+            2,
+            Event::SeatLeft {
+                seat: 1,
+                reason: "closed the connection".into(),
+            },
+        )
+        .push(
+            3,
+            Event::SeatRefused {
+                uid: 65534,
+                pid: None,
+                reason: "another user".into(),
+            },
+        );
+    let run = RunState::console_from(&log.0);
+    assert_eq!(
+        run.seats.values().collect::<Vec<_>>(),
+        ["observer (seat 2)"]
+    );
+    let lines: Vec<&str> = run.timeline.iter().map(|l| l.text.as_str()).collect();
+    assert!(lines[0].contains("scribe (seat 1) joined (uid 1000, pid 42); may note"));
+    assert!(lines[2].contains("seat 1 left: closed the connection"));
+    assert!(lines[3].contains("uid 65534 was refused: another user"));
+}

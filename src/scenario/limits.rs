@@ -169,6 +169,22 @@ fn is_secret_param(name: &str) -> bool {
     SECRET_PARAMS.contains(&n.as_str()) || SECRET_SUFFIXES.iter().any(|s| n.ends_with(s))
 }
 
+/// The seat socket (`gameday join`): longest request or reply line, in bytes.
+pub const MAX_SEAT_LINE: usize = 16 * 1024;
+/// Longest note, edit or halt reason a seat may send, in characters.
+pub const MAX_SEAT_TEXT: usize = 2000;
+/// Longest role or name a seat gives in its hello, in characters.
+pub const MAX_SEAT_NAME: usize = 64;
+/// Most seats connected to one run at once; more are refused.
+pub const MAX_SEATS: usize = 32;
+/// Refused connections journaled per run (the rest are only logged), so a flood cannot fill the
+/// journal.
+pub const MAX_SEAT_REFUSALS_JOURNALED: u32 = 16;
+/// How long a connection has to say hello.
+pub const SEAT_HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a reply may wait for the seat to read it; a seat that cannot keep up is dropped.
+pub const SEAT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[cfg(test)]
 mod unit {
     use super::*;

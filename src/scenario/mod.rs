@@ -540,7 +540,7 @@ impl Scenario {
     /// The seat a role or person sits in: `IC` (`IC`, `incident_commander`, or the person `roles`
     /// names so), `scribe`, `observer` (the role, `observers`, or a person named there); anyone
     /// else is `None`.
-    fn seat_of(&self, who: &str) -> Option<&'static str> {
+    pub fn seat_of(&self, who: &str) -> Option<&'static str> {
         let is = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
         let holds = |role: &str| {
             self.roles

@@ -92,6 +92,8 @@ pub enum Action {
     RunbookLoaded(Result<String, String>),
     Exported(Result<PathBuf, String>),
     RunFailed(String),
+    /// A joined seat's request was answered by the run (sent, or refused and why).
+    SeatAnswer(String),
     /// Opening the targets: how many hosts have answered (the start is still under way).
     Connecting(crate::target::Connecting),
 }

@@ -114,6 +114,9 @@ pub struct Loop<'a> {
     pub signals: mpsc::Receiver<&'static str>,
     /// The journal a replay reads, for export.
     pub journal: Option<PathBuf>,
+    /// A joined seat (`gameday join`): the run's events from its journal, commands over its seat
+    /// socket; there is no engine here to start, wait for or halt on leaving.
+    pub seat: Option<crate::seat::SeatLink>,
 }
 
 pub fn draw<B: Backend + SyncUpdate>(terminal: &mut Terminal<B>, app: &App) -> io::Result<()> {
@@ -211,6 +214,20 @@ impl Loop<'_> {
                         }
                     }
                 },
+                Some(msg) = seat_next(self.seat.as_mut()) => match msg {
+                    SeatMsg::Answer(text) => actions.push(Action::SeatAnswer(text)),
+                    SeatMsg::Event(env) => {
+                        actions.push(Action::Event(env));
+                        if let Some(link) = self.seat.as_mut() {
+                            while actions.len() < BURST {
+                                match link.events.try_recv() {
+                                    Ok(env) => actions.push(Action::Event(env)),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                    }
+                },
                 r = recv(events_rx), if listening => {
                     match r {
                         Ok(env) => actions.push(Action::Event(env)),
@@ -303,6 +320,15 @@ impl Loop<'_> {
                     send_command(s, cmd);
                 } else if let Some(st) = starting {
                     st.queued.push(cmd);
+                } else if let Some(link) = &self.seat {
+                    // Never waits: a full queue is said, not blocked on.
+                    let said = match crate::seat::request_of(cmd) {
+                        Ok(req) => link.requests.try_send(req).err().map(|_| {
+                            "not sent: the seat socket is busy or closed; try again".to_string()
+                        }),
+                        Err(why) => Some(why.to_string()),
+                    };
+                    follow.extend(said.map(Action::SeatAnswer));
                 }
             }
             Effect::Start {
@@ -372,6 +398,35 @@ async fn recv(
     match events {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+enum SeatMsg {
+    Event(std::sync::Arc<crate::event::Envelope>),
+    Answer(String),
+}
+
+/// The next event from the journal or answer from the run, for a joined seat; never for others.
+async fn seat_next(link: Option<&mut crate::seat::SeatLink>) -> Option<SeatMsg> {
+    let Some(l) = link else {
+        return std::future::pending().await;
+    };
+    // A channel that has closed (the journal's reader stops after `run_ended`) answers `None` at
+    // once: it is left out, and with both closed this waits for ever (the loop's other arms go on).
+    let (mut events_open, mut answers_open) = (true, true);
+    loop {
+        tokio::select! {
+            biased;
+            a = l.answers.recv(), if answers_open => match a {
+                Some(a) => return Some(SeatMsg::Answer(a)),
+                None => answers_open = false,
+            },
+            e = l.events.recv(), if events_open => match e {
+                Some(e) => return Some(SeatMsg::Event(e)),
+                None => events_open = false,
+            },
+            else => return std::future::pending().await,
+        }
     }
 }
 

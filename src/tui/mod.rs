@@ -96,6 +96,7 @@ pub async fn pick(options: Options) -> std::io::Result<Finished> {
         launcher: Some(&mut launcher),
         signals: mpsc::channel(1).1,
         journal: None,
+        seat: None,
     };
     on_terminal(app, lp).await
 }
@@ -265,6 +266,7 @@ pub async fn run(
         launcher: Some(&mut launcher),
         signals: mpsc::channel(1).1,
         journal: None,
+        seat: None,
     };
     on_terminal(app, lp).await
 }
@@ -296,6 +298,7 @@ pub async fn replay(journal: &Path) -> Result<Finished, String> {
         launcher: None,
         signals: mpsc::channel(1).1,
         journal: Some(journal.to_path_buf()),
+        seat: None,
     };
     on_terminal(app, lp).await.map_err(|e| e.to_string())
 }
@@ -305,4 +308,63 @@ pub async fn replay(journal: &Path) -> Result<Finished, String> {
 pub fn replay_app(journal: &Path) -> Result<App, String> {
     let (log, _) = crate::fold::log::RunLog::from_journal(journal).map_err(|e| e.to_string())?;
     Ok(App::replay_log(log))
+}
+
+/// `gameday join RUN --role R`: the console of a live run, joined as a second seat through the
+/// run's seat socket. Its screen is the run folded from the journal; its notes, milestones and
+/// (when granted) halt go over the socket, tagged with the seat. Leaving changes nothing in the
+/// run. Exit 0, or 2 when the run refused the seat or could not be reached.
+pub async fn join(run: &Path, role: &str, name: Option<&str>, can_halt: bool) -> u8 {
+    if !terminal_available() {
+        crate::errln!(
+            "gameday: join needs a terminal for its console; --note, --milestone or --halt send one thing without one"
+        );
+        return crate::exit::INVALID;
+    }
+    match joined_console(run, role, name, can_halt).await {
+        Ok(()) => crate::exit::HELD,
+        Err(e) => {
+            crate::errln!("gameday: join {}: {e}", run.display());
+            crate::exit::INVALID
+        }
+    }
+}
+
+/// The joined console: hello, then the loop on the terminal with the socket as its command sink.
+async fn joined_console(
+    run: &Path,
+    role: &str,
+    name: Option<&str>,
+    can_halt: bool,
+) -> Result<(), String> {
+    let client =
+        crate::seat::SeatClient::join(&crate::seat::socket_of(run)?, role, name, can_halt).await?;
+    let (app, lp) = joined(client)?;
+    let done = on_terminal(app, lp).await.map_err(|e| e.to_string())?;
+    // A note still being typed when the seat left (Ctrl-C, a signal) was not sent: say so.
+    for n in &done.late_notes {
+        crate::errln!(
+            "gameday: join: not sent (the seat left while it was being typed): [{}] {}",
+            n.kind.label(),
+            n.text
+        );
+    }
+    Ok(())
+}
+
+/// The state and loop of a console joined through `client` (tests drive them on a TestBackend).
+pub fn joined(client: crate::seat::SeatClient) -> Result<(App, Loop<'static>), String> {
+    let seat = app::SeatView {
+        tag: client.tag.clone(),
+        may: client.may.clone(),
+    };
+    let journal = client.journal.clone();
+    let app = App::joined(chrono::Utc::now(), seat, journal.clone());
+    let lp = Loop {
+        launcher: None,
+        signals: mpsc::channel(1).1,
+        journal: Some(journal),
+        seat: Some(client.link()?),
+    };
+    Ok((app, lp))
 }

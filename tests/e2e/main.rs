@@ -5,6 +5,7 @@ mod cli;
 mod demo;
 mod fault_kind_validation;
 mod fault_kinds;
+mod join;
 mod process_faults;
 mod pty;
 mod readers;

@@ -189,6 +189,23 @@ pub struct App {
     pub journal_path: Option<std::path::PathBuf>,
     /// Human checks sent to the engine, (step, index), not yet seen decided.
     pub checks_sent: Vec<(usize, usize)>,
+    /// A joined seat (`gameday join`): its commands go over the run's seat socket, never to an
+    /// engine of its own; leaving or a signal never halts the run.
+    pub seat: Option<SeatView>,
+}
+
+/// Which seat a joined console is, as the run answered its hello.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeatView {
+    pub tag: String,
+    /// What the run lets it send (`note`, `milestone`, `retract`, `edit`, `halt`); empty: read-only.
+    pub may: Vec<String>,
+}
+
+impl SeatView {
+    pub fn may(&self, what: &str) -> bool {
+        self.may.iter().any(|m| m == what)
+    }
 }
 
 impl App {
@@ -229,7 +246,82 @@ impl App {
             unverified_selected: 0,
             journal_path: None,
             checks_sent: Vec::new(),
+            seat: None,
         }
+    }
+
+    /// The Run screen of a live run this console joined as a second seat; the events come from
+    /// the journal.
+    pub fn joined(now: DateTime<Utc>, seat: SeatView, journal: std::path::PathBuf) -> App {
+        let mut app = App::base(now, Picker::default(), Screen::Run);
+        app.started = true;
+        app.role = if seat.may.is_empty() {
+            Role::Observer
+        } else {
+            Role::Scribe
+        };
+        app.journal_path = Some(journal);
+        app.seat = Some(seat);
+        app
+    }
+
+    /// What a joined seat may not do, said in the status line (`None`: go on as the console does).
+    fn seat_refuses(&mut self, action: &Action) -> Option<Vec<Effect>> {
+        let seat = self.seat.as_ref()?;
+        let read_only = seat.may.is_empty();
+        let why = match action {
+            // Leaving, or the terminal going away, changes nothing in the run.
+            Action::Quit | Action::Signal(_) => {
+                self.keep_open_note();
+                return Some(vec![Effect::Quit]);
+            }
+            Action::Halt if !seat.may("halt") => {
+                "this seat cannot halt: join with --can-halt, and the run must be started with --allow-remote-halt (or ask the IC)"
+            }
+            Action::AdvanceStep => "a joined seat cannot advance steps: ask the IC",
+            Action::OpenChecks | Action::CheckPassed | Action::CheckFailed => {
+                "a joined seat cannot tick checks: ask the IC"
+            }
+            Action::CycleRole => "this seat's role is fixed: join again with another --role",
+            // After the end the engine takes nothing more, and a seat never writes the journal.
+            Action::OpenNote
+            | Action::OpenActionItem
+            | Action::OpenNoteOf(_)
+            | Action::Undo
+            | Action::OpenNotesList
+            | Action::EditNote
+                if self.run.ended =>
+            {
+                "the run has ended: a seat writes only while it is live; the IC's console takes the hot wash"
+            }
+            Action::Select
+                if self.run.ended
+                    && matches!(
+                        self.field,
+                        Some(TextField {
+                            field: Field::Note { .. } | Field::EditNote { .. },
+                            ..
+                        })
+                    ) =>
+            {
+                "not sent: the run has ended (Ctrl-C leaves and prints the note)"
+            }
+            Action::OpenNote
+            | Action::OpenActionItem
+            | Action::OpenNoteOf(_)
+            | Action::Detected
+            | Action::Mitigated
+            | Action::Undo
+            | Action::OpenNotesList
+            | Action::EditNote
+                if read_only =>
+            {
+                "an observer's seat is read-only"
+            }
+            _ => return None,
+        };
+        self.status = Some(why.into());
+        Some(vec![])
     }
 
     pub fn picker(now: DateTime<Utc>, picker: Picker) -> App {
@@ -330,6 +422,12 @@ impl App {
     /// message newly set clears [`FLASH_SECS`] later; a `Tick` past that time clears it).
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         let before = self.status.clone();
+        if let Some(effects) = self.seat_refuses(&action) {
+            if self.status != before {
+                self.status_until = Some(self.wall + chrono::Duration::seconds(FLASH_SECS));
+            }
+            return effects;
+        }
         let tick = match &action {
             Action::Tick(t) => Some(*t),
             _ => None,
@@ -622,6 +720,10 @@ impl App {
                 if let Some(f) = &mut self.field {
                     f.input.handle(req);
                 }
+                vec![]
+            }
+            A::SeatAnswer(text) => {
+                self.status = Some(text);
                 vec![]
             }
             A::RunbookLoaded(r) => {

@@ -147,6 +147,7 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
         launcher: Some(&mut launcher),
         signals: mpsc::channel(1).1,
         journal: None,
+        seat: None,
     };
     let driver = async {
         let send = |e| keys.send(e).expect("loop is listening");
@@ -202,6 +203,7 @@ async fn a_note_typed_across_a_halt_and_the_end_reaches_the_journal() {
         launcher: Some(&mut launcher),
         signals: mpsc::channel(1).1,
         journal: None,
+        seat: None,
     };
     let enter = || {
         Ok(TermEvent::Key(KeyEvent::new(
@@ -351,6 +353,7 @@ async fn a_halt_pressed_while_the_hosts_open_reaches_the_run() {
         launcher: Some(&mut slow),
         signals: mpsc::channel(1).1,
         journal: None,
+        seat: None,
     };
     let driver = async {
         let send = |e| keys.send(e).expect("loop is listening");
@@ -405,6 +408,7 @@ async fn an_engine_that_dies_without_a_verdict_ends_the_console() {
         launcher: Some(&mut launcher),
         signals: mpsc::channel(1).1,
         journal: None,
+        seat: None,
     };
     let send = |e| keys.send(e).expect("loop is listening");
     start_with_reason(&send, "go");
@@ -420,4 +424,116 @@ async fn an_engine_that_dies_without_a_verdict_ends_the_console() {
     };
     assert!(why.contains("stopped unexpectedly"), "{why}");
     assert_eq!(done.journal, Some(dir.path().join("j.jsonl")));
+}
+
+/// Two consoles on TestBackends: the IC's, which runs the engine, and a scribe's joined through
+/// the run's real seat socket. The scribe's note reaches the journal with the seat's tag and the
+/// IC's timeline; the scribe's X is refused in its status line (no grant); the scribe leaving
+/// changes nothing, and only the IC's halt ends the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joined_scribe_note_reaches_the_ic_timeline_and_the_journal() {
+    let Setup {
+        dir: _dir,
+        marker,
+        journal,
+        mut launcher,
+        keys,
+        input,
+        mut app,
+    } = setup();
+    let mut terminal = Terminal::new(TestBackend::new(140, 40)).expect("terminal");
+    let lp = Loop {
+        launcher: Some(&mut launcher),
+        signals: mpsc::channel(1).1,
+        journal: None,
+        seat: None,
+    };
+    let read = || std::fs::read_to_string(&journal).unwrap_or_default();
+    let (scribe_keys, rx) = mpsc::unbounded_channel::<io::Result<TermEvent>>();
+    let scribe_input = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (e, rx))
+    }));
+    let mut scribe_terminal = Terminal::new(TestBackend::new(140, 40)).expect("terminal");
+    let mut scribe_app = None;
+    let driver = async {
+        let send = |e| keys.send(e).expect("loop is listening");
+        start_with_reason(&send, "two seats");
+        until("the fault", || marker.exists()).await;
+        let socket = journal.parent().expect("run dir").join(crate::seat::SOCKET);
+        let client = crate::seat::SeatClient::join(&socket, "scribe", Some("Lee"), false)
+            .await
+            .expect("the run takes the scribe");
+        assert_eq!(client.tag, "scribe Lee (seat 1)");
+        assert!(!client.may("halt"), "no halt without the run's grant");
+        let (mut sapp, slp) = crate::tui::joined(client).expect("joined console");
+        let scribe = async {
+            let ssend = |e| scribe_keys.send(e).expect("scribe loop is listening");
+            until("the seat journaled", || read().contains("\"seat_joined\"")).await;
+            ssend(key('X'));
+            ssend(key('n'));
+            for c in "failover took 40s".chars() {
+                ssend(key(c));
+            }
+            ssend(Ok(TermEvent::Key(KeyEvent::new(
+                KeyCode::Enter,
+                KeyModifiers::NONE,
+            ))));
+            until("the scribe's note", || {
+                read().contains("\"role\":\"scribe Lee (seat 1)\",\"text\":\"failover took 40s\"")
+            })
+            .await;
+            // Leaving asks nothing and halts nothing.
+            ssend(key('q'));
+        };
+        let (left, ()) = tokio::join!(
+            slp.run(&mut scribe_terminal, &mut sapp, scribe_input),
+            scribe
+        );
+        left.expect("scribe loop ran");
+        until("the seat left", || read().contains("\"seat_left\"")).await;
+        assert!(marker.exists(), "the scribe leaving changed nothing");
+        assert!(!read().contains("\"halt_requested\""), "{}", read());
+        scribe_app = Some(sapp);
+        send(key('X'));
+        until("the end of the run", || read().contains("\"run_ended\"")).await;
+        leave(&keys).await;
+    };
+    let (done, ()) =
+        bounded(async { tokio::join!(lp.run(&mut terminal, &mut app, input), driver) }).await;
+    done.expect("loop ran");
+    assert!(!marker.exists(), "rolled back");
+    let note = app
+        .run
+        .notes
+        .iter()
+        .find(|n| n.text == "failover took 40s")
+        .unwrap_or_else(|| panic!("the IC sees the scribe's note: {:?}", app.run.notes));
+    assert_eq!(note.role, "scribe Lee (seat 1)");
+    assert!(
+        app.run
+            .timeline
+            .iter()
+            .any(|l| l.text.contains("failover took 40s") && l.src == "scribe Lee (seat 1)"),
+        "in the IC's timeline"
+    );
+    assert_eq!(
+        app.run.halt.as_ref().map(|h| h.by.as_str()),
+        Some("IC"),
+        "only the IC halted"
+    );
+    let sapp = scribe_app.expect("scribe ran");
+    assert_eq!(
+        sapp.seat.as_ref().map(|s| s.tag.as_str()),
+        Some("scribe Lee (seat 1)")
+    );
+    let screen = format!("{:?}", scribe_terminal.backend().buffer());
+    assert!(screen.contains("JOINED as scribe Lee (seat 1)"), "{screen}");
+    // The socket goes with the run.
+    assert!(
+        !journal
+            .parent()
+            .expect("dir")
+            .join(crate::seat::SOCKET)
+            .exists()
+    );
 }

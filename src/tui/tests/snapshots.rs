@@ -405,3 +405,40 @@ fn the_header_names_the_journal_when_there_is_room() {
     let narrow = header(80);
     assert!(!narrow.contains("journal runs"), "{narrow}");
 }
+
+/// A console joined as a second seat: the header says which seat; a refused key says why.
+#[test]
+fn joined_seat_run_screen() {
+    let seat = crate::tui::app::SeatView {
+        tag: "scribe Lee (seat 1)".into(),
+        may: vec!["note".into(), "milestone".into()],
+    };
+    let mut app = App::joined(t0(), seat, PathBuf::from("/runs/checkout/journal.jsonl"));
+    for e in &fixture::breaching() {
+        app.apply(e);
+    }
+    app.update(Action::Tick(at(26_000)));
+    app.update(Action::Halt);
+    snap("joined_seat", &app);
+}
+
+/// The IC's console while a second seat is joined: the header counts it.
+#[test]
+fn ic_with_a_joined_seat() {
+    let mut app = live(&fixture::breaching(), 26_000);
+    app.apply(&crate::event::Envelope {
+        seq: 999,
+        ts: at(25_000),
+        run: "r".into(),
+        event: crate::event::Event::SeatJoined {
+            seat: 1,
+            tag: "scribe Lee (seat 1)".into(),
+            role: "scribe".into(),
+            name: Some("Lee".into()),
+            uid: 1000,
+            pid: Some(4242),
+            may: vec!["note".into()],
+        },
+    });
+    snap("ic_with_a_joined_seat", &app);
+}

@@ -1680,3 +1680,71 @@ fn the_hosts_not_verified_are_listed_worst_first_with_their_detail() {
     assert_eq!(calm.overlay, Overlay::None);
     assert!(calm.status.as_deref().unwrap_or("").contains("no rollback"));
 }
+
+fn joined(may: &[&str]) -> App {
+    let seat = crate::tui::app::SeatView {
+        tag: "scribe Lee (seat 1)".into(),
+        may: may.iter().map(|m| m.to_string()).collect(),
+    };
+    let mut app = App::joined(t0(), seat, PathBuf::from("/run/journal.jsonl"));
+    for e in &fixture::breaching() {
+        app.apply(e);
+    }
+    app
+}
+
+/// A joined seat: what it may not do is said in the status line and sends nothing; leaving, or a
+/// signal, quits at once and never halts the run.
+#[test]
+fn a_joined_seat_says_why_and_never_halts_by_leaving() {
+    let mut app = joined(&["note", "milestone", "retract", "edit"]);
+    assert_eq!(app.role, Role::Scribe);
+    assert!(app.update(Action::Halt).is_empty());
+    assert!(
+        app.status
+            .as_deref()
+            .is_some_and(|s| s.contains("--can-halt"))
+    );
+    assert!(!app.halt_sent);
+    for a in [Action::AdvanceStep, Action::OpenChecks, Action::CycleRole] {
+        assert!(app.update(a).is_empty());
+        assert!(app.status.is_some());
+    }
+    assert_eq!(app.role, Role::Scribe, "the role is fixed");
+    // A note goes out as the console's own command (the loop sends it over the socket).
+    app.update(Action::OpenNote);
+    typed(&mut app, "db failover slow");
+    let fx = app.update(Action::Select);
+    assert!(
+        matches!(&fx[..], [Effect::Engine(Command::NoteOf { text, .. })] if text == "db failover slow"),
+        "{fx:?}"
+    );
+    assert_eq!(app.update(Action::Quit), vec![Effect::Quit]);
+    assert_eq!(app.update(Action::Signal("SIGHUP")), vec![Effect::Quit]);
+    // With the grant, X halts as the console's X does.
+    let mut app = joined(&["note", "halt"]);
+    assert!(matches!(
+        &app.update(Action::Halt)[..],
+        [Effect::Engine(Command::Halt { .. })]
+    ));
+}
+
+#[test]
+fn an_observer_seat_is_read_only() {
+    let mut app = joined(&[]);
+    assert_eq!(app.role, Role::Observer);
+    for a in [
+        Action::OpenNote,
+        Action::OpenActionItem,
+        Action::Detected,
+        Action::Undo,
+    ] {
+        assert!(app.update(a).is_empty());
+        assert!(app.field.is_none());
+        assert!(
+            app.status
+                .as_deref()
+                .is_some_and(|s| s.contains("read-only"))
+        );
+    }
+}

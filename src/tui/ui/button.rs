@@ -110,6 +110,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(h) = &run.halt else {
         let text = if app.replay.is_some() {
             " REPLAY of a finished run — nothing here touches a system "
+        } else if app.seat.as_ref().is_some_and(|s| !s.may("halt")) && app.run_live() {
+            " the big red button is the IC's console: this seat cannot halt "
         } else if app.run_live() {
             " [X] BIG RED BUTTON — press X to halt now and roll every fault back "
         } else if run.ended {

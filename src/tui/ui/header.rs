@@ -45,6 +45,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if app.replay.is_some() {
         right.push(Span::styled("REPLAY ", theme.warn()));
     }
+    if let Some(seat) = &app.seat {
+        let mode = if seat.may.is_empty() {
+            " read-only"
+        } else {
+            ""
+        };
+        right.push(Span::styled(
+            format!("JOINED as {}{mode} ", seat.tag),
+            theme.warn(),
+        ));
+    }
     let mut optional: Vec<String> = Vec::new();
     if let Some(start) = run.start {
         // A finished run's clock stops at its last event.
@@ -73,6 +84,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let max = chrono::Duration::from_std(s.max_duration).unwrap_or_default();
             optional.push(format!("max {} left", clock(secs_until(now, start + max))));
         }
+    }
+    // Who else sits at this run (`gameday join`), for the IC.
+    if app.seat.is_none() && !run.seats.is_empty() && !run.ended {
+        let n = run.seats.len();
+        optional.push(format!("{n} seat{} joined", if n == 1 { "" } else { "s" }));
     }
     // Lowest priority: where the journal is, for a second seat (`gameday follow PATH`).
     if let Some(j) = &app.journal_path {
