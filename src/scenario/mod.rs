@@ -3,6 +3,7 @@
 //! Parsing keeps every node's line and column so that each problem is reported as
 //! `FILE:LINE:COLUMN: message`, all of them at once, before anything is touched.
 
+pub mod ctk;
 pub mod duration;
 mod faults;
 pub mod inventory;
