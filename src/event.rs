@@ -457,6 +457,34 @@ pub enum Event {
         reason: String,
     },
     RunEnded,
+    /// One Chaos Toolkit activity ran (`gameday run experiment.json`): a steady-state probe
+    /// (`phase` steady_state_before / _after), a method activity (`steps`) or a rollback. `status`
+    /// is chaostoolkit's: `succeeded` (it ran; a non-zero exit or an HTTP error status is still
+    /// that) or `failed` (no result: timed out, could not connect, could not start).
+    CtkActivity {
+        phase: Phase,
+        name: String,
+        /// `action` or `probe`.
+        activity: String,
+        /// `process` or `http`.
+        provider: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        background: bool,
+        ms: u64,
+        /// What the provider returned, as chaostoolkit shapes it: `{status, stdout, stderr}` or
+        /// `{status, headers, body}`; null when it failed.
+        output: serde_json::Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Set for a probe with a tolerance.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tolerance_met: Option<bool>,
+    },
+    /// Where gameday ran a Chaos Toolkit experiment more strictly than `chaos run` would, and how.
+    CtkStricter {
+        what: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -876,10 +904,12 @@ pub(crate) mod hostile {
             Event::ExpansionRoundStarted { .. } => 32,
             Event::ExpansionRoundEnded { .. } => 33,
             Event::Notified { .. } => 34,
+            Event::CtkActivity { .. } => 35,
+            Event::CtkStricter { .. } => 36,
         }
     }
 
-    pub const VARIANTS: usize = 35;
+    pub const VARIANTS: usize = 37;
 
     /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
     /// `Option<f64>` appears.
@@ -1008,6 +1038,23 @@ pub(crate) mod hostile {
                 by: text("by"),
                 reason: text("reason"),
             },
+            Event::CtkActivity {
+                phase: Phase::Rollback,
+                name: text("name"),
+                activity: text("action"),
+                provider: text("process"),
+                status: text("succeeded"),
+                background: true,
+                ms: u64::MAX,
+                output: serde_json::json!({
+                    "status": i64::MIN,
+                    "stdout": long("stdout"),
+                    "body": {"nested": [1.5, null, true, text("x")]},
+                }),
+                error: Some(long("error")),
+                tolerance_met: Some(false),
+            },
+            Event::CtkStricter { what: long("what") },
             Event::StepResult {
                 index: usize::MAX,
                 name: text("step"),

@@ -19,10 +19,12 @@
 //! 8. `report`, `headless`, `notify`: the Markdown debrief and SVG charts; the stdout printer and
 //!    `follow`; webhook and Grafana notifications
 //! 9. `engine`: the run itself (stages, commands in, events out, halt and rollback)
-//! 10. `recover`, `lab`: `gameday recover`; the embedded demo lab
+//! 10. `recover`, `lab`, `ctk`: `gameday recover`; the embedded demo lab; Chaos Toolkit experiments
+//!     run with `chaos run`'s semantics into gameday's journal
 //! 11. `session`, `tui`, `day`: the one wiring of a run (start, conclude, recover); the console
 //!     (which starts and ends runs through `session`); a game day's agenda, run in order
 
+pub mod ctk;
 pub mod day;
 pub mod engine;
 pub mod event;

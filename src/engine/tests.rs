@@ -171,6 +171,8 @@ fn kind(e: &Event) -> &'static str {
         Event::SelectionRefused { .. } => "selection_refused",
         Event::ExpansionRoundStarted { .. } => "round_started",
         Event::ExpansionRoundEnded { .. } => "round_ended",
+        Event::CtkActivity { .. } => "ctk_activity",
+        Event::CtkStricter { .. } => "ctk_stricter",
     }
 }
 

@@ -1396,6 +1396,8 @@ impl RunState {
                 }
             }
             Event::RunEnded => self.ended = true,
+            // A Chaos Toolkit run's activities and differences are timeline lines, nothing more.
+            Event::CtkActivity { .. } | Event::CtkStricter { .. } => {}
         }
     }
 

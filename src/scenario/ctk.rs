@@ -114,6 +114,11 @@ pub fn is_experiment(path: &Path, text: &str) -> bool {
         && tree.get("steps").is_none()
 }
 
+/// [`is_experiment`] of a file on disk; false when it cannot be read (the scenario loader says why).
+pub fn is_file_an_experiment(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| is_experiment(path, &t))
+}
+
 fn is_json(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
@@ -544,7 +549,7 @@ impl Experiment {
     /// The default bound on the whole run: every pause written as seconds, every activity's
     /// timeout (the default one where none is written), plus [`limits::CTK_MARGIN`]. Pauses given
     /// as `${name}` count at their run-time value (see [`Experiment::max_duration_with`]).
-    pub fn max_duration_with(&self, pause_of: impl Fn(&Pause) -> Duration) -> Duration {
+    pub fn max_duration_with(&self, mut pause_of: impl FnMut(&Pause) -> Duration) -> Duration {
         let mut total = limits::CTK_MARGIN;
         for a in self.activities() {
             for p in [&a.pause_before, &a.pause_after].into_iter().flatten() {
@@ -567,16 +572,30 @@ fn read_experiment(c: &mut Check<'_>, path: &Path, tree: &Node) -> Option<Experi
             String::new()
         }
     };
-    let description = tree
-        .get("description")
-        .and_then(|d| c.string(d, "`description`"));
+    // chaostoolkit refuses an experiment without a description, or without `method` (which may be
+    // empty): gameday refuses what `chaos run` refuses.
+    let description = match tree.get("description") {
+        Some(d) => c.string(d, "`description`").filter(|d| !d.is_empty()),
+        None => None,
+    };
+    if description.is_none() {
+        c.at(
+            tree.get("description").unwrap_or(tree),
+            "an experiment needs a non-empty `description` (chaos run refuses one without)",
+        );
+    }
+    if tree.get("method").is_none() {
+        c.at(tree, "an experiment needs `method` (a list of activities; `[]` to check the steady state only)");
+    }
     let mut tags = Vec::new();
     if let Some(t) = tree.get("tags") {
         match &t.value {
             NodeValue::Seq(items) => {
                 for i in items {
-                    if let Some(s) = c.string(i, "a tag") {
-                        tags.push(s);
+                    match c.string(i, "a tag") {
+                        Some(s) if s.is_empty() => c.at(i, "a tag cannot be empty"),
+                        Some(s) => tags.push(s),
+                        None => {}
                     }
                 }
             }
@@ -1274,6 +1293,292 @@ impl JsonPath {
     }
 }
 
+/// `gameday import`: the gameday scenario YAML closest to `exp`, with a `#` comment wherever the
+/// mapping is not one to one. What maps: the title, description and hypothesis; a `local: true`
+/// target; each hypothesis probe with an integer tolerance (exit code or HTTP status) or a `range`
+/// on `status` / `stdout` becomes a metric and a steady-state rule; each method action becomes a
+/// step with a `command` fault (an http action as a `curl` line), the CTK rollbacks becoming the
+/// last action's `rollback:`.
+pub fn import(exp: &Experiment) -> String {
+    let statics: serde_json::Map<String, Value> = exp
+        .configuration
+        .iter()
+        .filter_map(|(k, v)| match v {
+            ConfigValue::Static(v) => Some((k.clone(), v.clone())),
+            ConfigValue::Env { .. } => None,
+        })
+        .collect();
+    let q = |s: &str| Value::String(s.to_string()).to_string();
+    let mut out = String::new();
+    let mut notes: Vec<String> = Vec::new();
+    out.push_str(&format!(
+        "# Imported from the Chaos Toolkit experiment {} by `gameday import`.\n",
+        exp.file.display()
+    ));
+    out.push_str("# Read every `#` comment: each marks something that does not map one to one.\n");
+    for (name, v) in &exp.configuration {
+        if let ConfigValue::Env { key, .. } = v {
+            notes.push(format!(
+                "configuration `{name}` comes from ${key}: gameday scenarios have no configuration; `${{{name}}}` is left as written below, replace it"
+            ));
+        }
+    }
+    if !exp.secrets.is_empty() {
+        notes.push("secrets are not imported: a command that needs one reads its environment variable itself".into());
+    }
+    out.push_str(&format!("title: {}\n", q(&exp.title)));
+    if let Some(d) = &exp.description {
+        out.push_str(&format!("description: {}\n", q(d)));
+    }
+    let hypothesis = exp.hypothesis.as_ref().map_or_else(
+        || "(the experiment has no steady-state hypothesis)".to_string(),
+        |h| h.title.clone(),
+    );
+    out.push_str(&format!("hypothesis: {}\n", q(&hypothesis)));
+    let line_of = |p: &Provider| -> String {
+        let sub = |v: &Value| crate::scenario::ctk::substitute_static(v, &statics);
+        match p {
+            Provider::Process {
+                path, arguments, ..
+            } => {
+                let mut line = shell_word(path);
+                match arguments {
+                    Arguments::List(args) => {
+                        for a in args {
+                            let a = sub(a);
+                            let text = match &a {
+                                Value::String(s) => s.clone(),
+                                Value::Null => continue,
+                                other => other.to_string(),
+                            };
+                            line.push(' ');
+                            line.push_str(&shell_word(&text));
+                        }
+                    }
+                    Arguments::Line(text) => {
+                        if let Value::String(t) = sub(&Value::String(text.clone())) {
+                            line.push(' ');
+                            line.push_str(&t);
+                        }
+                    }
+                }
+                line
+            }
+            Provider::Http { url, method, .. } => {
+                let url = match sub(&Value::String(url.clone())) {
+                    Value::String(u) => u,
+                    other => other.to_string(),
+                };
+                format!("curl -sS -o /dev/null -X {method} {}", shell_word(&url))
+            }
+        }
+    };
+    let secs = |d: Duration| format!("{}s", d.as_secs().max(1));
+    let mut metrics = String::new();
+    let mut rules = String::new();
+    for (i, p) in exp
+        .hypothesis
+        .iter()
+        .flat_map(|h| h.probes.iter())
+        .enumerate()
+    {
+        let id = format!("probe_{}", i + 1);
+        let timeout = p
+            .provider
+            .timeout()
+            .unwrap_or(limits::CTK_DEFAULT_TIMEOUT)
+            .min(limits::MAX_METRIC_TIMEOUT);
+        let mapped = match (&p.provider, &p.tolerance) {
+            (Provider::Process { .. }, Some(Tolerance::Int(code))) => Some((
+                format!(
+                    "{{ command: {}, target: here, timeout: {} }}",
+                    q(&format!(
+                        "{} >/dev/null 2>&1; echo $?",
+                        line_of(&p.provider)
+                    )),
+                    secs(timeout)
+                ),
+                format!("between: [{code}, {code}]"),
+            )),
+            (Provider::Process { .. }, Some(Tolerance::Range { lo, hi, target }))
+                if target == "stdout" || target == "status" =>
+            {
+                Some((
+                    if target == "status" {
+                        format!(
+                            "{{ command: {}, target: here, timeout: {} }}",
+                            q(&format!(
+                                "{} >/dev/null 2>&1; echo $?",
+                                line_of(&p.provider)
+                            )),
+                            secs(timeout)
+                        )
+                    } else {
+                        format!(
+                            "{{ command: {}, target: here, timeout: {} }}",
+                            q(&line_of(&p.provider)),
+                            secs(timeout)
+                        )
+                    },
+                    format!("between: [{lo}, {hi}]"),
+                ))
+            }
+            (Provider::Http { url, method, .. }, Some(Tolerance::Int(code)))
+                if method == "GET" && !url.contains('$') =>
+            {
+                Some((
+                    format!(
+                        "{{ http: {}, expect_status: {code}, timeout: {} }}",
+                        q(url),
+                        secs(timeout)
+                    ),
+                    format!("below: {}", timeout.as_millis()),
+                ))
+            }
+            _ => None,
+        };
+        match mapped {
+            Some((source, cond)) => {
+                metrics.push_str(&format!("  {id}: {source}  # CTK probe `{}`\n", p.name));
+                rules.push_str(&format!("  - {{ metric: {id}, {cond}, name: {} }}\n", q(&p.name)));
+            }
+            None => notes.push(format!(
+                "hypothesis probe `{}` ({} provider, its tolerance) has no gameday metric that judges it the same way: add a metric and a steady_state rule, or a human check",
+                p.name,
+                p.provider.type_name()
+            )),
+        }
+    }
+    let process_anywhere =
+        !metrics.is_empty() || !exp.method.is_empty() || !exp.rollbacks.is_empty();
+    let rollback: Vec<String> = exp.rollbacks.iter().map(|r| line_of(&r.provider)).collect();
+    if exp.rollbacks.iter().any(|r| r.background) {
+        notes.push("background rollbacks run one after another in the imported rollback".into());
+    }
+    let actions: Vec<&Activity> = exp
+        .method
+        .iter()
+        .filter(|a| a.kind == Kind::Action)
+        .collect();
+    let mut steps = String::new();
+    let mut total = Duration::ZERO;
+    for (i, a) in exp.method.iter().enumerate() {
+        let pause = |p: &Option<Pause>| match p {
+            Some(Pause::Seconds(s)) => Duration::from_secs_f64(*s),
+            _ => Duration::ZERO,
+        };
+        let timeout = a.provider.timeout().unwrap_or(limits::CTK_DEFAULT_TIMEOUT);
+        let step = (pause(&a.pause_before) + pause(&a.pause_after) + Duration::from_secs(1))
+            .max(Duration::from_secs(1));
+        total = total.saturating_add(step).saturating_add(timeout);
+        steps.push_str(&format!(
+            "  - name: {}\n    duration: {}\n",
+            q(&a.name),
+            secs(step)
+        ));
+        if matches!(a.pause_before, Some(Pause::Var(_)))
+            || matches!(a.pause_after, Some(Pause::Var(_)))
+        {
+            steps.push_str(
+                "    # a pause from the configuration is not counted in this duration: set it\n",
+            );
+        }
+        if a.kind == Kind::Probe {
+            steps.push_str(&format!(
+                "    # CTK method probe `{}` ({}) is not imported: gameday steps observe through metrics and success criteria\n",
+                a.name,
+                a.provider.type_name()
+            ));
+            continue;
+        }
+        let last = actions.last().is_some_and(|l| std::ptr::eq(*l, a));
+        if a.background {
+            steps.push_str(
+                "    # CTK ran this action in the background; here the step waits for its inject\n",
+            );
+        }
+        if matches!(a.provider, Provider::Http { .. }) {
+            steps
+                .push_str("    # an http action, as a curl command (install curl where it runs)\n");
+        }
+        steps.push_str(&format!(
+            "    faults:\n      - kind: command\n        id: {}\n        target: here\n        inject: {}\n        timeout: {}\n",
+            q(&format!("a{}", i + 1)),
+            q(&line_of(&a.provider)),
+            secs(timeout.min(limits::MAX_COMMAND_TIMEOUT))
+        ));
+        if last && !rollback.is_empty() {
+            steps.push_str("        # the CTK rollbacks, in order: gameday runs them when this step ends (CTK at the very end)\n");
+            steps.push_str(&format!("        rollback: {}\n", q(&rollback.join("\n"))));
+        } else {
+            steps.push_str("        irreversible: true  # CTK actions have no undo of their own\n");
+        }
+    }
+    if actions.is_empty() && !rollback.is_empty() {
+        notes.push(
+            "the experiment has rollbacks but no action to attach them to: they are not imported"
+                .into(),
+        );
+    }
+    if steps.is_empty() {
+        steps.push_str("  - { name: Method, duration: 1s }  # the experiment's method is empty\n");
+        total = Duration::from_secs(1);
+    }
+    let max = total
+        .saturating_add(limits::CTK_MARGIN)
+        .min(limits::MAX_RUN);
+    out.push_str(&format!("max_duration: {}\n", secs(max)));
+    if process_anywhere {
+        out.push_str(
+            "targets:\n  here: { local: true }  # CTK process providers run on this machine\n",
+        );
+    }
+    if !metrics.is_empty() {
+        out.push_str("metrics:\n");
+        out.push_str(&metrics);
+        out.push_str("steady_state:\n");
+        out.push_str(&rules);
+    }
+    out.push_str("steps:\n");
+    out.push_str(&steps);
+    if !notes.is_empty() {
+        out.push_str("# Not mapped one to one:\n");
+        for n in notes {
+            out.push_str(&format!("#   - {n}\n"));
+        }
+    }
+    out
+}
+
+/// A word for `sh -c`, quoted when it needs to be (a NUL cannot be written: dropped).
+fn shell_word(s: &str) -> String {
+    let clean: String = s.chars().filter(|c| *c != '\0').collect();
+    shlex::try_quote(&clean).map_or(clean.clone(), |q| q.into_owned())
+}
+
+/// `${name}` replaced by static configuration values only (for `import`); the rest as written.
+pub fn substitute_static(v: &Value, statics: &serde_json::Map<String, Value>) -> Value {
+    match v {
+        Value::String(s) => {
+            if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}'))
+                && let Some(val) = statics.get(name)
+            {
+                return val.clone();
+            }
+            let mut out = s.clone();
+            for (k, val) in statics {
+                let text = match val {
+                    Value::String(t) => t.clone(),
+                    other => other.to_string(),
+                };
+                out = out.replace(&format!("${{{k}}}"), &text);
+            }
+            Value::String(out)
+        }
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1288,6 +1593,7 @@ mod tests {
     }
 
     const GOOD_YAML: &str = "title: t
+description: d
 configuration:
   base: http://127.0.0.1:1
   port: {type: env, key: PORT, default: 8080}
@@ -1323,7 +1629,7 @@ rollbacks:
         );
         assert_eq!(e.method.len(), 2);
         assert_eq!(e.method[1].name, "alive");
-        assert_eq!((e.method[1].line, e.method[1].column), (19, 5));
+        assert_eq!((e.method[1].line, e.method[1].column), (20, 5));
         assert_eq!(e.method[0].pause_after, Some(Pause::Var("wait".into())));
         assert!(e.rollbacks[0].background);
         assert!(matches!(
@@ -1343,7 +1649,7 @@ rollbacks:
 
     #[test]
     fn json_problems_point_at_the_key() {
-        let text = "{\n  \"title\": \"t\",\n  \"method\": [\n    {\"type\": \"action\", \"name\": \"a\",\n     \"provider\": {\"type\": \"python\", \"module\": \"m\", \"func\": \"f\"}}\n  ],\n  \"controls\": []\n}\n";
+        let text = "{\n  \"title\": \"t\", \"description\": \"d\",\n  \"method\": [\n    {\"type\": \"action\", \"name\": \"a\",\n     \"provider\": {\"type\": \"python\", \"module\": \"m\", \"func\": \"f\"}}\n  ],\n  \"controls\": []\n}\n";
         let e = parse("x.json", text).unwrap_err();
         let all: Vec<(u64, u64)> = e.0.iter().map(|d| (d.line, d.column)).collect();
         assert!(all.contains(&(7, 3)), "{e}");
@@ -1360,43 +1666,46 @@ rollbacks:
     fn refused_features_say_where_and_what_to_do() {
         let cases = [
             (
-                "title: t\nmethod: []\nextensions: []\n",
-                (3, 1),
+                "title: t\ndescription: d\nmethod: []\nextensions: []\n",
+                (4, 1),
                 "extensions",
             ),
             (
-                "title: t\nmethod:\n  - {type: action, name: a, provider: {type: process, path: sh, env: {}}}\n",
-                (3, 65),
+                "title: t\ndescription: d\nmethod:\n  - {type: action, name: a, provider: {type: process, path: sh, env: {}}}\n",
+                (4, 65),
                 "unknown key `env`",
             ),
             (
-                "title: t\nmethod:\n  - ref: nope\n",
-                (3, 10),
+                "title: t\ndescription: d\nmethod:\n  - ref: nope\n",
+                (4, 10),
                 "names no activity",
             ),
             (
-                "title: t\nsteady-state-hypothesis:\n  title: h\n  probes:\n    - {type: probe, name: p, provider: {type: process, path: sh}, tolerance: {type: probe, name: q}}\n",
-                (5, 85),
+                "title: t\ndescription: d\nsteady-state-hypothesis:\n  title: h\n  probes:\n    - {type: probe, name: p, provider: {type: process, path: sh}, tolerance: {type: probe, name: q}}\n",
+                (6, 85),
                 "Python function",
             ),
             (
-                "title: t\nsteady-state-hypothesis:\n  title: h\n  probes:\n    - {type: probe, name: p, provider: {type: process, path: sh}, tolerance: {type: regex, pattern: '(?=x)', target: stdout}}\n",
-                (5, 101),
+                "title: t\ndescription: d\nsteady-state-hypothesis:\n  title: h\n  probes:\n    - {type: probe, name: p, provider: {type: process, path: sh}, tolerance: {type: regex, pattern: '(?=x)', target: stdout}}\n",
+                (6, 101),
                 "Rust regex",
             ),
             (
-                "title: t\nmethod:\n  - {type: action, name: a, provider: {type: process, path: sh, timeout: 100000}}\n",
-                (3, 74),
+                "title: t\ndescription: d\nmethod:\n  - {type: action, name: a, provider: {type: process, path: sh, timeout: 100000}}\n",
+                (4, 74),
                 "at most",
             ),
             (
-                "title: t\nsecrets:\n  s: {k: inline}\nmethod: []\n",
-                (3, 10),
+                "title: t\ndescription: d\nsecrets:\n  s: {k: inline}\nmethod: []\n",
+                (4, 10),
                 "never written in the file",
             ),
         ];
         for (text, at, says) in cases {
-            let (l, col, m) = first(parse("x.yaml", text).unwrap_err());
+            let all = parse("x.yaml", text).unwrap_err();
+            let d = all.0.iter().find(|d| d.message.contains(says));
+            let d = d.unwrap_or_else(|| panic!("{text}: no `{says}` in {all}"));
+            let (l, col, m) = (d.line, d.column, d.message.clone());
             assert_eq!((l, col), at, "{text}: {m}");
             assert!(m.contains(says), "{m}");
         }
