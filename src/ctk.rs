@@ -769,9 +769,10 @@ impl Runner {
         list: &[Activity],
         stoppable: bool,
     ) -> (Vec<Value>, bool, Vec<(String, bool)>) {
-        let mut records: Vec<(DateTime<Utc>, Value)> = Vec::new();
+        // In the order they were started, as chaostoolkit lists them.
+        let mut records: Vec<(usize, Value)> = Vec::new();
         let mut done: Vec<(String, bool)> = Vec::new();
-        let mut background: Vec<(Activity, tokio::task::JoinHandle<Ran>)> = Vec::new();
+        let mut background: Vec<(usize, Activity, tokio::task::JoinHandle<Ran>)> = Vec::new();
         let mut halted = false;
         for (i, a) in list.iter().enumerate() {
             if phase == Phase::Steps {
@@ -797,13 +798,13 @@ impl Runner {
                     }
                     ran
                 });
-                background.push((a.clone(), task));
+                background.push((i, a.clone(), task));
             } else {
                 let (r, ran) = self.activity(a, stoppable).await;
                 if let Some(ran) = ran {
                     self.record(phase, a, &ran, None);
                     done.push((a.name.clone(), judged_ok(&ran)));
-                    records.push((ran.start, ctk_run(a, &ran, None)));
+                    records.push((i, ctk_run(a, &ran, None)));
                 }
                 if r.is_err() {
                     halted = true;
@@ -820,7 +821,7 @@ impl Runner {
                 break;
             }
         }
-        for (a, mut task) in background {
+        for (i, a, mut task) in background {
             let joined = if stoppable && !halted {
                 match self.interruptible(&mut task).await {
                     Ok(j) => Some(j),
@@ -856,7 +857,7 @@ impl Runner {
             };
             self.record(phase, &a, &ran, None);
             done.push((a.name.clone(), judged_ok(&ran)));
-            records.push((ran.start, ctk_run(&a, &ran, None)));
+            records.push((i, ctk_run(&a, &ran, None)));
         }
         records.sort_by_key(|(t, _)| *t);
         (records.into_iter().map(|(_, v)| v).collect(), halted, done)
