@@ -429,3 +429,96 @@ fn ctk_import_prints_a_scenario_that_validates() {
         );
     }
 }
+
+/// Waits (bounded) until `path` holds `needle`.
+fn wait_for(path: &Path, needle: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle)) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("{} never showed {needle}", path.display());
+}
+
+#[test]
+fn ctk_sigint_stops_the_method_and_the_rollbacks_still_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.yaml");
+    std::fs::write(
+        &file,
+        "title: slow\ndescription: a method that waits\nconfiguration: {state: {type: env, key: CTK_STATE}}\nmethod:\n  - {type: action, name: wait, provider: {type: process, path: sleep, arguments: ['60'], timeout: 120}}\n  - {type: action, name: never, provider: {type: process, path: touch, arguments: ['${state}/method-ran']}}\nrollbacks:\n  - {type: action, name: undo, provider: {type: process, path: touch, arguments: ['${state}/rb-undo'], timeout: 5}}\n",
+    )
+    .unwrap();
+    let journal = dir.path().join("run/journal.jsonl");
+    let ctk = dir.path().join("journal.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("run")
+        .arg(&file)
+        .args(["--headless", "--journal"])
+        .arg(&journal)
+        .arg("--ctk-journal")
+        .arg(&ctk)
+        .env("CTK_STATE", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&journal, "\"type\":\"step_started\"");
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&ctk).unwrap()).unwrap();
+    assert_eq!(j["status"], "interrupted");
+    assert_eq!(names(&j["rollbacks"]), vec!["undo succeeded".to_string()]);
+    assert_eq!(
+        markers(dir.path()),
+        BTreeSet::from(["rb-undo".to_string()]),
+        "the rollback ran, the rest of the method did not"
+    );
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.contains("SIGINT received"), "the halt is journaled");
+    assert!(text.contains("\"type\":\"ctk_stricter\""));
+}
+
+#[test]
+fn ctk_secrets_reach_no_journal_stdout_or_debrief() {
+    let secret = "s3cr3t-ctk-value-7781";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret.yaml");
+    std::fs::write(
+        &file,
+        "title: secret\ndescription: a secret echoed back\nsecrets:\n  api: {token: {type: env, key: CTK_TOKEN}}\nmethod:\n  - {type: action, name: echo, provider: {type: process, path: sh, arguments: ['-c', 'echo token=${token}; echo ${token} >&2'], timeout: 5}}\n",
+    )
+    .unwrap();
+    let journal = dir.path().join("run/journal.jsonl");
+    let ctk = dir.path().join("journal.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("run")
+        .arg(&file)
+        .args(["--headless", "--journal"])
+        .arg(&journal)
+        .arg("--ctk-journal")
+        .arg(&ctk)
+        .env("CTK_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let journal_text = std::fs::read_to_string(&journal).unwrap();
+    assert!(journal_text.contains("token=[REDACTED]"), "{journal_text}");
+    for (what, text) in [
+        ("journal", journal_text),
+        ("ctk journal", std::fs::read_to_string(&ctk).unwrap()),
+        (
+            "debrief",
+            std::fs::read_to_string(dir.path().join("run/debrief.md")).unwrap(),
+        ),
+        ("stdout", String::from_utf8_lossy(&out.stdout).into_owned()),
+        ("stderr", String::from_utf8_lossy(&out.stderr).into_owned()),
+    ] {
+        assert!(!text.contains(secret), "the secret is in the {what}");
+    }
+}
