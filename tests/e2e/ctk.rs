@@ -31,7 +31,12 @@ fn chaos() -> PathBuf {
     })
 }
 
-/// A loopback HTTP/1.1 server: `/health` JSON, `/text` plain text, anything else 503.
+/// The bearer token the loopback server accepts (`CTK_TOKEN` of the experiments).
+const TOKEN: &str = "tok-test-5521";
+
+/// A loopback HTTP/1.1 server: `/health` JSON, `/text` plain text, `/echo` what it was sent (method,
+/// query, body parsed as JSON when it is, the form and its content type, whether the bearer token
+/// was right), anything else 503.
 fn serve() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -44,27 +49,55 @@ fn serve() -> String {
                 if reader.read_line(&mut request).is_err() {
                     return;
                 }
-                // The headers, up to the blank line.
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                    line.clear();
+                let (mut length, mut ctype, mut auth) = (0usize, String::new(), String::new());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) <= 2 {
+                        break;
+                    }
+                    let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+                    let value = value.trim().to_string();
+                    match name.to_ascii_lowercase().as_str() {
+                        "content-length" => length = value.parse().unwrap_or(0),
+                        "content-type" => ctype = value,
+                        "authorization" => auth = value,
+                        _ => {}
+                    }
                 }
-                let path = request.split_whitespace().nth(1).unwrap_or("/");
-                let (status, ctype, body) = if path.starts_with("/health") {
-                    (
+                let mut body = vec![0u8; length];
+                if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+                    return;
+                }
+                let body = String::from_utf8_lossy(&body).into_owned();
+                let mut parts = request.split_whitespace();
+                let method = parts.next().unwrap_or("").to_string();
+                let target = parts.next().unwrap_or("/");
+                let (path, query) = target.split_once('?').unwrap_or((target, ""));
+                let echo;
+                let (status, ctype_out, text) = match path {
+                    "/health" => (
                         "200 OK",
                         "application/json",
                         r#"{"ok": true, "items": [{"name": "a"}, {"name": "b"}]}"#,
-                    )
-                } else if path.starts_with("/text") {
-                    ("200 OK", "text/plain", "hello 42")
-                } else {
-                    ("503 Service Unavailable", "text/plain", "down")
+                    ),
+                    "/text" => ("200 OK", "text/plain", "hello 42"),
+                    "/echo" => {
+                        echo = serde_json::json!({
+                            "method": method,
+                            "query": query,
+                            "json": serde_json::from_str::<Value>(&body).ok(),
+                            "form": [body, ctype],
+                            "auth": if auth == format!("Bearer {TOKEN}") { "yes" } else { "no" },
+                        })
+                        .to_string();
+                        ("200 OK", "application/json", echo.as_str())
+                    }
+                    _ => ("503 Service Unavailable", "text/plain", "down"),
                 };
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
+                    "HTTP/1.1 {status}\r\nContent-Type: {ctype_out}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
                 );
             });
         }
@@ -102,6 +135,7 @@ fn run_chaos(file: &Path, base: &str) -> Outcome {
         .arg(file)
         .env("CTK_STATE", dir.path())
         .env("CTK_BASE", base)
+        .env("CTK_TOKEN", TOKEN)
         .output()
         .unwrap();
     let text = std::fs::read_to_string(&journal).unwrap_or_else(|e| {
@@ -131,6 +165,7 @@ fn run_gameday(file: &Path, base: &str) -> Outcome {
         .arg(&ctk)
         .env("CTK_STATE", dir.path())
         .env("CTK_BASE", base)
+        .env("CTK_TOKEN", TOKEN)
         .output()
         .unwrap();
     let text = std::fs::read_to_string(&ctk).unwrap_or_else(|e| {
@@ -286,6 +321,19 @@ fn ctk_tolerances_background_and_refs_match_chaos_run() {
     assert_eq!(g.journal["deviated"], false);
     assert_eq!(g.journal["status"], "completed");
     assert_same_rollbacks("tolerances", &c, &g);
+}
+
+#[test]
+fn ctk_http_requests_are_sent_as_chaos_run_sends_them() {
+    let (c, g) = compare("http-requests.yaml");
+    let met = |o: &Outcome| probes(&o.journal["steady_states"]["before"]);
+    assert!(met(&g).iter().all(|(_, m)| *m), "{:?}", met(&g));
+    assert_eq!(met(&g).len(), 5);
+    assert_eq!(g.journal["status"], "completed");
+    assert_same_rollbacks("http-requests", &c, &g);
+    // The token went out in a header, and is in none of gameday's records.
+    let journal = std::fs::read_to_string(g.dir.path().join("run/journal.jsonl")).unwrap();
+    assert!(!journal.contains(TOKEN));
 }
 
 #[test]
