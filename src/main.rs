@@ -516,6 +516,10 @@ async fn run_experiment(
         );
         return exit::INVALID;
     }
+    if json {
+        // From here stdout carries only the JSON summary; event lines go to stderr.
+        gameday::reserve_stdout();
+    }
     let experiment = match Experiment::load(file) {
         Ok(e) => e,
         Err(invalid) => {

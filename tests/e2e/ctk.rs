@@ -570,3 +570,23 @@ fn ctk_secrets_reach_no_journal_stdout_or_debrief() {
         assert!(!text.contains(secret), "the secret is in the {what}");
     }
 }
+
+#[test]
+fn ctk_output_json_is_one_summary_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("run")
+        .arg(experiments().join("deviation-after.yaml"))
+        .args(["--headless", "--output", "json", "--journal"])
+        .arg(dir.path().join("run/journal.jsonl"))
+        .env("CTK_STATE", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["verdict"], "violated");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("steady state after NOT HELD"));
+}
