@@ -947,7 +947,9 @@ pub async fn run(
             };
         }
     };
-    let deadline = Instant::now() + p.max_duration;
+    // At most limits::MAX_RUN away; the fallback only guards the arithmetic.
+    let now = Instant::now();
+    let deadline = now.checked_add(p.max_duration).unwrap_or(now);
     let exp = p.experiment.clone();
     let mut r = Runner {
         p,

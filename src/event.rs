@@ -540,6 +540,10 @@ impl Event {
                 | Event::HostsSelected { .. }
                 | Event::SelectionRefused { .. }
                 | Event::RunEnded
+                | Event::CtkActivity {
+                    phase: Phase::Rollback,
+                    ..
+                }
         )
     }
 }

@@ -1468,8 +1468,10 @@ pub fn import(exp: &Experiment) -> String {
             _ => Duration::ZERO,
         };
         let timeout = a.provider.timeout().unwrap_or(limits::CTK_DEFAULT_TIMEOUT);
-        let step = (pause(&a.pause_before) + pause(&a.pause_after) + Duration::from_secs(1))
-            .max(Duration::from_secs(1));
+        let step = (pause(&a.pause_before)
+            .saturating_add(pause(&a.pause_after))
+            .saturating_add(Duration::from_secs(1)))
+        .max(Duration::from_secs(1));
         total = total.saturating_add(step).saturating_add(timeout);
         steps.push_str(&format!(
             "  - name: {}\n    duration: {}\n",
