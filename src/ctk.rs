@@ -418,7 +418,15 @@ async fn run_provider(
                 }
             }
             let timeout = timeout.unwrap_or(limits::CTK_DEFAULT_TIMEOUT);
+            // The shell writes its pid (its process group's id) first, so that a halt, which
+            // drops this future, can kill the whole group as a timeout does.
+            let mut group = GroupGuard::new();
+            let line = format!(
+                "echo $$ > {}; {line}",
+                quote(&group.path.display().to_string())?
+            );
             let out = LocalHost::new().exec(&line, timeout).await;
+            group.done = true;
             let status = match (out.exit, out.error.as_deref()) {
                 (Some(code), _) => i64::from(code),
                 // Python reports a process killed by signal N as status -N.
@@ -523,6 +531,42 @@ async fn run_provider(
                 )),
             }
         }
+    }
+}
+
+/// Kills a process activity's whole process group when its future is dropped before it ended (a
+/// halt, the max duration, an aborted background activity): `target::local` kills the group at a
+/// timeout, and only the shell when dropped. The group's id is the pid its shell wrote to `path`.
+struct GroupGuard {
+    path: PathBuf,
+    done: bool,
+}
+
+impl GroupGuard {
+    fn new() -> GroupGuard {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("gameday-ctk-{}-{n}.pid", std::process::id()));
+        GroupGuard { path, done: false }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        let pid = std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|t| t.trim().parse::<libc::pid_t>().ok())
+            .filter(|p| *p > 1);
+        if !self.done
+            && let Some(pid) = pid
+        {
+            // SAFETY: killpg only sends a signal, to the group local.rs made for this shell.
+            unsafe {
+                libc::killpg(pid, libc::SIGKILL);
+            }
+        }
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -1314,6 +1358,16 @@ mod tests {
         options: RunOptions,
         halt_after_step: bool,
     ) -> (CtkOutcome, Vec<Event>) {
+        run_text_halting(text, options, halt_after_step.then_some(None)).await
+    }
+
+    /// `halt`: `Some(file)` sends a Halt once the first step started (and `file`, when given,
+    /// holds a whole line: bounded wait).
+    async fn run_text_halting(
+        text: &str,
+        options: RunOptions,
+        halt: Option<Option<PathBuf>>,
+    ) -> (CtkOutcome, Vec<Event>) {
         let dir = tempfile::tempdir().unwrap();
         let exp = Experiment::parse(&dir.path().join("x.yaml"), text).unwrap();
         let state = dir.path().display().to_string();
@@ -1325,7 +1379,16 @@ mod tests {
         let (cmd_tx, cmd_rx) = mpsc::channel(4);
         let halter = tokio::spawn(async move {
             while let Ok(env) = rx.recv().await {
-                if halt_after_step && matches!(env.event, Event::StepStarted { .. }) {
+                if let Some(when) = &halt
+                    && matches!(env.event, Event::StepStarted { .. })
+                {
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    while when.as_ref().is_some_and(|f| {
+                        std::fs::read_to_string(f).map_or(true, |t| !t.ends_with('\n'))
+                    }) && std::time::Instant::now() < deadline
+                    {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
                     let _ = cmd_tx
                         .send(Command::Halt {
                             by: "test".into(),
@@ -1385,6 +1448,39 @@ rollbacks:
                 .any(|e| matches!(e, Event::CtkActivity { name, .. } if name == "never"))
         );
         assert!(matches!(events.last(), Some(Event::RunEnded)));
+    }
+
+    #[tokio::test]
+    async fn a_halt_kills_what_the_activity_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("child.pid");
+        let text = format!(
+            "title: t\ndescription: d\nmethod:\n  - {{type: action, name: slow, provider: {{type: process, path: sh, arguments: ['-c', 'sleep 60 & echo $! > {}; wait'], timeout: 120}}}}\n",
+            pidfile.display()
+        );
+        let (out, _) =
+            run_text_halting(&text, RunOptions::default(), Some(Some(pidfile.clone()))).await;
+        assert_eq!(out.status, "interrupted");
+        let pid: libc::pid_t = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Killed: gone, or a zombie until whoever adopted it reaps it, within a bounded wait.
+        let alive = |pid: libc::pid_t| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+            })
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while alive(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child outlived the halt"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[tokio::test(start_paused = true)]
