@@ -1714,6 +1714,48 @@ rollbacks:
     }
 
     #[test]
+    fn import_maps_probes_actions_and_rollbacks() {
+        let text = "title: t
+description: d
+configuration: {port: 8080}
+steady-state-hypothesis:
+  title: up
+  probes:
+    - {type: probe, name: alive, tolerance: 0, provider: {type: process, path: test, arguments: ['-e', '/tmp/x'], timeout: 5}}
+    - {type: probe, name: web, tolerance: 200, provider: {type: http, url: 'http://127.0.0.1:8080/h'}}
+    - {type: probe, name: text, tolerance: {type: regex, pattern: ok, target: stdout}, provider: {type: process, path: echo}}
+method:
+  - {type: action, name: one, provider: {type: process, path: sh, arguments: ['-c', 'echo ${port}']}}
+  - {type: action, name: two, pauses: {after: 2}, provider: {type: http, url: 'http://127.0.0.1:1/x', method: POST}}
+rollbacks:
+  - {type: action, name: back, provider: {type: process, path: rm, arguments: ['-f', '/tmp/x']}}
+";
+        let out = import(&parse("x.yaml", text).unwrap());
+        assert!(out.contains("probe_1: { command: \"test -e /tmp/x >/dev/null 2>&1; echo $?\", target: here, timeout: 5s }"), "{out}");
+        assert!(
+            out.contains("- { metric: probe_1, between: [0, 0], name: \"alive\" }"),
+            "{out}"
+        );
+        assert!(
+            out.contains("probe_2: { http: \"http://127.0.0.1:8080/h\", expect_status: 200"),
+            "{out}"
+        );
+        assert!(out.contains("hypothesis probe `text`"), "{out}");
+        assert!(out.contains("inject: \"sh -c 'echo 8080'\""), "{out}");
+        assert!(
+            out.contains("inject: \"curl -sS -o /dev/null -X POST http://127.0.0.1:1/x\""),
+            "{out}"
+        );
+        // The rollbacks go with the last action; the first is irreversible.
+        assert!(out.contains("irreversible: true"), "{out}");
+        assert!(out.contains("rollback: \"rm -f /tmp/x\""), "{out}");
+        assert!(
+            out.contains("  - name: \"two\"\n    duration: 3s\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn jsonpath_subset() {
         let v: Value = serde_json::json!({"a": [{"b": 1}, {"b": 2}], "c": {"d": "x"}});
         let m = |p: &str| {

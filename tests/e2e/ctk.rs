@@ -313,6 +313,16 @@ fn ctk_a_failing_probe_is_failed_and_gameday_rolls_back_where_chaos_run_does_not
     );
     assert_eq!(g.markers, BTreeSet::from(["rb-rb-always".to_string()]));
     assert!(journaled_stricter(&g, "would skip them"));
+    // The debrief's timeline says so too.
+    let debrief = std::fs::read_to_string(g.dir.path().join("run/debrief.md")).unwrap();
+    assert!(
+        debrief.contains("stricter than chaos run: rollbacks run although"),
+        "{debrief}"
+    );
+    assert!(
+        debrief.contains("rollback: action <code>rb-always</code>"),
+        "{debrief}"
+    );
 }
 
 #[test]
@@ -589,4 +599,32 @@ fn ctk_output_json_is_one_summary_on_stdout() {
     assert_eq!(v["exit_code"], 1);
     assert_eq!(v["verdict"], "violated");
     assert!(String::from_utf8_lossy(&out.stderr).contains("steady state after NOT HELD"));
+}
+
+#[test]
+fn ctk_experiments_need_headless_and_scenarios_refuse_ctk_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_gameday"))
+            .arg("run")
+            .args(args)
+            .current_dir(dir.path())
+            .env("CTK_STATE", dir.path())
+            .output()
+            .unwrap()
+    };
+    let exp = experiments().join("all-good.yaml");
+    let out = run(&[exp.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--headless"));
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo-latency.yaml");
+    let out = run(&[
+        scenario.to_str().unwrap(),
+        "--headless",
+        "--max-duration",
+        "1m",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("for Chaos Toolkit experiments"));
+    assert!(!dir.path().join("runs").exists(), "nothing ran");
 }
