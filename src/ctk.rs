@@ -260,6 +260,64 @@ fn python_str(v: &Value) -> String {
     }
 }
 
+/// JSON as Python's `json.dumps` writes it by default (what `requests` sends for `json=`): `", "` and
+/// `": "` separators, non-ASCII escaped as `\uXXXX`.
+fn python_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_python_json(v, &mut out);
+    out
+}
+
+fn write_python_json(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => {
+            out.push('"');
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\u{c}' => out.push_str("\\f"),
+                    c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+                    c => {
+                        let mut units = [0u16; 2];
+                        for u in c.encode_utf16(&mut units) {
+                            out.push_str(&format!("\\u{u:04x}"));
+                        }
+                    }
+                }
+            }
+            out.push('"');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_python_json(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_python_json(&Value::String(k.clone()), out);
+                out.push_str(": ");
+                write_python_json(x, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 /// Python's `==` on JSON values: numbers by value (1 == 1.0, True == 1).
 fn py_eq(a: &Value, b: &Value) -> bool {
     let num = |v: &Value| match v {
@@ -474,7 +532,7 @@ async fn run_provider(
                     }
                 }
                 (Some(_), true) => {}
-                (Some(a), false) if is_json => body = Some(a.to_string()),
+                (Some(a), false) if is_json => body = Some(python_json(a)),
                 (Some(Value::Object(m)), false) => {
                     // A form, encoded by the URL crate's serializer (reqwest's `form` is off).
                     let mut u =
@@ -1294,6 +1352,15 @@ mod tests {
         assert_eq!(
             substitute_str("a ${n} $s $b $$ ${nope}", &v),
             json!("a 5 x True $ ${nope}")
+        );
+    }
+
+    #[test]
+    fn json_bodies_are_written_as_python_writes_them() {
+        let v = json!({"a": 1, "b": [true, null, 1.5], "s": "é\"\n\u{1F600}"});
+        assert_eq!(
+            python_json(&v),
+            r#"{"a": 1, "b": [true, null, 1.5], "s": "\u00e9\"\n\ud83d\ude00"}"#
         );
     }
 

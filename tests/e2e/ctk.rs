@@ -199,6 +199,21 @@ fn names(list: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Each record's output as far as both sides must agree: the status, and stdout / a body that is
+/// text (HTTP headers differ by client).
+fn outputs(list: &Value) -> Vec<Value> {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    let o = &r["output"];
+                    serde_json::json!([o["status"], o["stdout"], o["body"]])
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn probes(state: &Value) -> Vec<(String, bool)> {
     state["probes"]
         .as_array()
@@ -225,9 +240,19 @@ fn compare(name: &str) -> (Outcome, Outcome) {
     assert_eq!(gj["status"], cj["status"], "{name}: status");
     assert_eq!(gj["deviated"], cj["deviated"], "{name}: deviated");
     assert_eq!(names(&gj["run"]), names(&cj["run"]), "{name}: method runs");
+    assert_eq!(
+        outputs(&gj["run"]),
+        outputs(&cj["run"]),
+        "{name}: method outputs"
+    );
     for phase in ["before", "after"] {
         let (gs, cs) = (&gj["steady_states"][phase], &cj["steady_states"][phase]);
         assert_eq!(probes(gs), probes(cs), "{name}: steady state {phase}");
+        assert_eq!(
+            outputs(&gs["probes"]),
+            outputs(&cs["probes"]),
+            "{name}: steady state {phase} outputs"
+        );
         assert_eq!(
             gs["steady_state_met"], cs["steady_state_met"],
             "{name}: steady state {phase} met"
