@@ -653,3 +653,69 @@ fn ctk_experiments_need_headless_and_scenarios_refuse_ctk_flags() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("for Chaos Toolkit experiments"));
     assert!(!dir.path().join("runs").exists(), "nothing ran");
 }
+
+#[test]
+fn ctk_recover_runs_the_rollbacks_a_killed_run_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("killed.yaml");
+    // `two` hangs the first time (the run is killed -9 meanwhile) and completes when recover runs it.
+    std::fs::write(
+        &file,
+        "title: killed\ndescription: a run killed during its rollbacks\nmethod: []\nrollbacks:\n  - {type: action, name: one, provider: {type: process, path: sh, arguments: ['-c', 'echo x >> \"$CTK_STATE/rb-one\"'], timeout: 5}}\n  - {type: action, name: two, provider: {type: process, path: sh, arguments: ['-c', 'test -e \"$CTK_STATE/two-once\" || { touch \"$CTK_STATE/two-once\"; sleep 20; }; echo x >> \"$CTK_STATE/rb-two\"'], timeout: 30}}\n",
+    )
+    .unwrap();
+    let journal = dir.path().join("run/journal.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("run")
+        .arg(&file)
+        .args(["--headless", "--journal"])
+        .arg(&journal)
+        .env("CTK_STATE", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&journal, "\"name\":\"one\"");
+    wait_for(&dir.path().join("two-once"), "");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("recover")
+        .arg(&journal)
+        .env("CTK_STATE", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("rollback `one`: already ran"), "{stdout}");
+    assert!(
+        stdout.contains("rollback `two`: ran and confirmed"),
+        "{stdout}"
+    );
+    let count = |f: &str| {
+        std::fs::read_to_string(dir.path().join(f))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    assert_eq!(
+        (count("rb-one"), count("rb-two")),
+        (1, 1),
+        "each rollback ran once"
+    );
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        text.trim_end().ends_with("\"type\":\"run_ended\"}"),
+        "{text}"
+    );
+    assert!(text.contains("\"by\":\"recover\""));
+    // A second recover finds the run ended and does nothing.
+    let again = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("recover")
+        .arg(&journal)
+        .env("CTK_STATE", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(count("rb-two"), 1);
+}
