@@ -753,6 +753,12 @@ impl Runner {
 
     fn record(&mut self, phase: Phase, a: &Activity, ran: &Ran, tolerance_met: Option<bool>) {
         let ms = u64::try_from((ran.end - ran.start).num_milliseconds()).unwrap_or(0);
+        // The log is not redacted by the journal: scrub the secrets here.
+        let error = ran
+            .error
+            .as_deref()
+            .map(|e| web::Redactor::new(self.p.secrets.clone()).scrub(e));
+        tracing::info!(?phase, activity = %a.name, ok = ran.ok, ms, error = ?error, "ctk activity");
         self.emit(Event::CtkActivity {
             phase,
             name: a.name.clone(),
@@ -1066,6 +1072,8 @@ pub async fn run(
         ctk: Map::new(),
     };
     let started = Utc::now();
+    tracing::info!(experiment = %exp.file.display(), journal = %r.journal.path().display(),
+        max_duration_ms = u64::try_from(r.p.max_duration.as_millis()).unwrap_or(u64::MAX), "ctk run started");
     r.emit(Event::RunStarted {
         scenario: Box::new(scenario),
         gameday_version: env!("CARGO_PKG_VERSION").into(),
@@ -1202,6 +1210,7 @@ pub async fn run(
     } else {
         (Verdict::Held, format!("chaos run status: {status}"))
     };
+    tracing::info!(status = %status, deviated, ?verdict, reason = %reason, "ctk run ended");
     r.emit(Event::Verdict {
         verdict,
         exit_code: verdict.exit_code(),
@@ -1429,12 +1438,13 @@ fn scrub(v: Value, redactor: &web::Redactor) -> Value {
 }
 
 /// `gameday run experiment.json --headless`: prepare (exit 2 when anything is missing, nothing
-/// run), journal, one line per event on stdout, signals halt and roll back. The caller writes the
-/// debrief.
-pub async fn run_headless(
+/// run), journal, the log (`start_logging` with the run's directory), one line per event on stdout,
+/// signals halt and roll back. The caller writes the debrief.
+pub async fn run_headless<G>(
     experiment: Experiment,
     journal: Option<PathBuf>,
     options: RunOptions,
+    start_logging: impl FnOnce(&Path) -> G,
 ) -> (u8, Option<PathBuf>) {
     let text = std::fs::read(&experiment.file).unwrap_or_default();
     let p = match prepare(experiment, &|k| std::env::var(k).ok(), &options) {
@@ -1455,6 +1465,8 @@ pub async fn run_headless(
     };
     writer.redact(p.secrets.clone());
     let path = writer.path().to_path_buf();
+    // The run's log beside its journal (`session::init_logging`), kept until the run ends.
+    let _log = start_logging(path.parent().unwrap_or(Path::new(".")));
     let (tx, rx) = broadcast::channel(1024);
     let out: Box<dyn std::io::Write + Send> = if crate::stdout_reserved() {
         Box::new(std::io::stderr())

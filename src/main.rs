@@ -542,7 +542,8 @@ async fn run_experiment(
         max_duration,
         ctk_journal,
     };
-    let (code, journal) = gameday::ctk::run_headless(experiment, journal, options).await;
+    let (code, journal) =
+        gameday::ctk::run_headless(experiment, journal, options, session::init_logging).await;
     if let Some(j) = &journal {
         session::debrief(j, None);
         if json {

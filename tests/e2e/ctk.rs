@@ -599,6 +599,10 @@ fn ctk_secrets_reach_no_journal_stdout_or_debrief() {
             "debrief",
             std::fs::read_to_string(dir.path().join("run/debrief.md")).unwrap(),
         ),
+        (
+            "log",
+            std::fs::read_to_string(dir.path().join("run/gameday.log")).unwrap(),
+        ),
         ("stdout", String::from_utf8_lossy(&out.stdout).into_owned()),
         ("stderr", String::from_utf8_lossy(&out.stderr).into_owned()),
     ] {
