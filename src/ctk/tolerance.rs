@@ -171,7 +171,7 @@ pub fn within_tolerance(t: &Tolerance, output: &Value, values: &Map<String, Valu
     let status = output.as_object().and_then(|o| o.get("status"));
     let target = |name: &str| output.get(name).unwrap_or(output);
     match t {
-        Tolerance::Bool(b) => py_eq(output, &Value::Bool(*b)) && !output.is_number(),
+        Tolerance::Bool(b) => py_eq(output, &Value::Bool(*b)),
         Tolerance::Int(i) => match status {
             Some(s) => py_eq(s, &Value::from(*i)),
             None => py_eq(output, &Value::from(*i)),

@@ -646,6 +646,11 @@ fn ctk_experiments_need_headless_and_scenarios_refuse_ctk_flags() {
     let out = run(&[exp.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--headless"));
+    for bad in ["5", "0s", "200h"] {
+        let out = run(&[exp.to_str().unwrap(), "--headless", "--max-duration", bad]);
+        assert_eq!(out.status.code(), Some(2), "--max-duration {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was run"));
+    }
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo-latency.yaml");
     let out = run(&[
         scenario.to_str().unwrap(),
