@@ -487,6 +487,34 @@ pub enum Event {
         pid: Option<i32>,
         reason: String,
     },
+    /// One Chaos Toolkit activity ran (`gameday run experiment.json`): a steady-state probe
+    /// (`phase` steady_state_before / _after), a method activity (`steps`) or a rollback. `status`
+    /// is chaostoolkit's: `succeeded` (it ran; a non-zero exit or an HTTP error status is still
+    /// that) or `failed` (no result: timed out, could not connect, could not start).
+    CtkActivity {
+        phase: Phase,
+        name: String,
+        /// `action` or `probe`.
+        activity: String,
+        /// `process` or `http`.
+        provider: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        background: bool,
+        ms: u64,
+        /// What the provider returned, as chaostoolkit shapes it: `{status, stdout, stderr}` or
+        /// `{status, headers, body}`; null when it failed.
+        output: serde_json::Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Set for a probe with a tolerance.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tolerance_met: Option<bool>,
+    },
+    /// Where gameday ran a Chaos Toolkit experiment more strictly than `chaos run` would, and how.
+    CtkStricter {
+        what: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -553,6 +581,10 @@ impl Event {
                 | Event::HostsSelected { .. }
                 | Event::SelectionRefused { .. }
                 | Event::RunEnded
+                | Event::CtkActivity {
+                    phase: Phase::Rollback,
+                    ..
+                }
         )
     }
 }
@@ -920,10 +952,12 @@ pub(crate) mod hostile {
             Event::SeatJoined { .. } => 35,
             Event::SeatLeft { .. } => 36,
             Event::SeatRefused { .. } => 37,
+            Event::CtkActivity { .. } => 38,
+            Event::CtkStricter { .. } => 39,
         }
     }
 
-    pub const VARIANTS: usize = 38;
+    pub const VARIANTS: usize = 40;
 
     /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
     /// `Option<f64>` appears.
@@ -1052,6 +1086,23 @@ pub(crate) mod hostile {
                 by: text("by"),
                 reason: text("reason"),
             },
+            Event::CtkActivity {
+                phase: Phase::Rollback,
+                name: text("name"),
+                activity: text("action"),
+                provider: text("process"),
+                status: text("succeeded"),
+                background: true,
+                ms: u64::MAX,
+                output: serde_json::json!({
+                    "status": i64::MIN,
+                    "stdout": long("stdout"),
+                    "body": {"nested": [1.5, null, true, text("x")]},
+                }),
+                error: Some(long("error")),
+                tolerance_met: Some(false),
+            },
+            Event::CtkStricter { what: long("what") },
             Event::StepResult {
                 index: usize::MAX,
                 name: text("step"),

@@ -19,14 +19,16 @@
 //! 8. `report`, `headless`, `notify`: the Markdown debrief and SVG charts; the stdout printer and
 //!    `follow`; webhook and Grafana notifications
 //! 9. `engine`: the run itself (stages, commands in, events out, halt and rollback)
-//! 10. `recover`, `lab`, `agenda`, `seat`: `gameday recover`; the embedded demo lab; a game day's
-//!     agenda (what is next and when, stop rules, breaks, skips, postponements, the day journal);
-//!     the run's seat socket (`gameday join`)
+//! 10. `recover`, `lab`, `agenda`, `seat`, `ctk`: `gameday recover`; the embedded demo lab; a game
+//!     day's agenda (what is next and when, stop rules, breaks, skips, postponements, the day
+//!     journal); the run's seat socket (`gameday join`); Chaos Toolkit experiments run with
+//!     `chaos run`'s semantics into gameday's journal
 //! 11. `session`, `tui`: the one wiring of a run (start, conclude, recover); the console (which
 //!     starts and ends runs through `session`) and the agenda screen
 //! 12. `day`: `gameday day`, headless or on the agenda screen (each scenario in the console)
 
 pub mod agenda;
+pub mod ctk;
 pub mod day;
 pub mod engine;
 pub mod event;

@@ -61,7 +61,16 @@ enum Cmd {
         /// Let a second seat that joined with --can-halt halt this run (`gameday join`).
         #[arg(long)]
         allow_remote_halt: bool,
+        /// A Chaos Toolkit experiment only: stop (and roll back) after this long, e.g. `10m`
+        /// (default: the sum of its pauses and timeouts + 30s).
+        #[arg(long, value_name = "DURATION")]
+        max_duration: Option<String>,
+        /// A Chaos Toolkit experiment only: also write chaostoolkit's journal.json here.
+        #[arg(long, value_name = "FILE")]
+        ctk_journal: Option<PathBuf>,
     },
+    /// Print the gameday scenario YAML equivalent to a Chaos Toolkit experiment (to edit and keep).
+    Import { experiment: PathBuf },
     /// Run a demo game day on the embedded lab (SSH hosts, shops, load); needs no infrastructure.
     Demo {
         /// demo-latency (default), demo-error-storm or demo-process-kill.
@@ -321,8 +330,35 @@ fn main() -> ExitCode {
                 output,
                 junit,
                 allow_remote_halt,
+                max_duration,
+                ctk_journal,
             } => {
                 let json = output == Output::Json;
+                if gameday::scenario::ctk::is_file_an_experiment(&file) {
+                    if junit.is_some() || allow_remote_halt {
+                        gameday::errln!(
+                            "gameday: --junit and --allow-remote-halt are for gameday scenarios ({} is a Chaos Toolkit experiment); nothing was run",
+                            file.display()
+                        );
+                        return exit::INVALID;
+                    }
+                    return run_experiment(
+                        &file,
+                        journal,
+                        headless && !dry_run,
+                        json,
+                        max_duration,
+                        ctk_journal,
+                    )
+                    .await;
+                }
+                if max_duration.is_some() || ctk_journal.is_some() {
+                    gameday::errln!(
+                        "gameday: --max-duration and --ctk-journal are for Chaos Toolkit experiments ({} is a gameday scenario: its max_duration is in the file); nothing was run",
+                        file.display()
+                    );
+                    return exit::INVALID;
+                }
                 if let Some(j) = &junit {
                     if !headless || dry_run {
                         gameday::errln!(
@@ -374,6 +410,19 @@ fn main() -> ExitCode {
                         .await;
                 }
                 gameday::tui::front::run_or_console(scenario, journal, options, headless).await
+            }
+            Cmd::Import { experiment } => {
+                match gameday::scenario::ctk::Experiment::load(&experiment) {
+                    Ok(e) => {
+                        gameday::outln!("{}", gameday::scenario::ctk::import(&e).trim_end());
+                        exit::HELD
+                    }
+                    Err(invalid) => {
+                        gameday::errln!("{invalid}");
+                        gameday::errln!("gameday: {} is not an experiment gameday can import", experiment.display());
+                        exit::INVALID
+                    }
+                }
             }
             Cmd::Demo {
                 scenario,
@@ -593,4 +642,62 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::from(code)
+}
+
+/// `gameday run experiment.json|yaml`: a Chaos Toolkit experiment (headless only for now), then
+/// its debrief.
+async fn run_experiment(
+    file: &std::path::Path,
+    journal: Option<PathBuf>,
+    headless: bool,
+    json: bool,
+    max_duration: Option<String>,
+    ctk_journal: Option<PathBuf>,
+) -> u8 {
+    use gameday::scenario::ctk::Experiment;
+    if !headless {
+        gameday::errln!(
+            "gameday: {} is a Chaos Toolkit experiment: run it with --headless (the console and --dry-run do not run experiments yet); nothing was run",
+            file.display()
+        );
+        return exit::INVALID;
+    }
+    if json {
+        // From here stdout carries only the JSON summary; event lines go to stderr.
+        gameday::reserve_stdout();
+    }
+    let experiment = match Experiment::load(file) {
+        Ok(e) => e,
+        Err(invalid) => {
+            gameday::errln!("{invalid}");
+            gameday::errln!("gameday: {} is invalid; nothing was run", file.display());
+            return exit::INVALID;
+        }
+    };
+    let max_duration = match max_duration
+        .map(|d| gameday::scenario::duration::HumanDuration::parse(&d))
+        .transpose()
+    {
+        Ok(d) => d.map(|d| d.0),
+        Err(e) => {
+            gameday::errln!("gameday: --max-duration: {e}; nothing was run");
+            return exit::INVALID;
+        }
+    };
+    let options = gameday::ctk::RunOptions {
+        max_duration,
+        ctk_journal,
+    };
+    let (code, journal) =
+        gameday::ctk::run_headless(experiment, journal, options, session::init_logging).await;
+    if let Some(j) = &journal {
+        session::debrief(j, None);
+        if json {
+            gameday::machine_out(&session::json_summary(j, code));
+        }
+    } else if json {
+        let v = serde_json::json!({ "exit_code": code, "error": "nothing was run" });
+        gameday::machine_out(&v.to_string());
+    }
+    code
 }

@@ -335,6 +335,9 @@ pub fn debrief(journal: &Path, output: Option<&Path>) -> Option<PathBuf> {
 /// per fault, writes the debrief. Exit 0 when every fault is verified back, 3 otherwise, 2 when
 /// the journal is refused (a live run's, or unreadable) and nothing was touched.
 pub async fn recover(journal: &Path, open: &OpenOptions) -> u8 {
+    if crate::ctk::is_ctk_journal(journal) {
+        return recover_experiment(journal).await;
+    }
     match crate::recover::recover(journal, open).await {
         Ok(r) => {
             for (fault, host, status, how) in &r.results {
@@ -370,6 +373,43 @@ pub async fn recover(journal: &Path, open: &OpenOptions) -> u8 {
             exit::INVALID
         }
         Err(e) => {
+            crate::errln!("gameday: recover {}: {e}", journal.display());
+            exit::MANUAL
+        }
+    }
+}
+
+/// `gameday recover` of a Chaos Toolkit run: its remaining rollbacks (see [`crate::ctk::recover`]).
+async fn recover_experiment(journal: &Path) -> u8 {
+    match crate::ctk::recover(journal).await {
+        Ok(r) => {
+            for name in &r.skipped {
+                crate::outln!("rollback `{name}`: already ran during the run; left alone");
+            }
+            for (name, ok) in &r.ran {
+                crate::outln!(
+                    "rollback `{name}`: {}",
+                    if *ok {
+                        "ran and confirmed"
+                    } else {
+                        "NOT confirmed"
+                    }
+                );
+            }
+            if r.ran.is_empty() && r.skipped.is_empty() {
+                crate::outln!("nothing to recover: the run ended");
+            }
+            debrief(journal, None);
+            r.exit_code
+        }
+        Err(crate::ctk::RecoverError::Live(e)) => {
+            crate::errln!(
+                "gameday: recover {}: {e}. The run is live: send it SIGTERM (it runs its rollbacks); recover is for runs that died",
+                journal.display()
+            );
+            exit::INVALID
+        }
+        Err(crate::ctk::RecoverError::Failed(e)) => {
             crate::errln!("gameday: recover {}: {e}", journal.display());
             exit::MANUAL
         }

@@ -174,6 +174,8 @@ fn kind(e: &Event) -> &'static str {
         Event::SeatJoined { .. } => "seat_joined",
         Event::SeatLeft { .. } => "seat_left",
         Event::SeatRefused { .. } => "seat_refused",
+        Event::CtkActivity { .. } => "ctk_activity",
+        Event::CtkStricter { .. } => "ctk_stricter",
     }
 }
 

@@ -334,6 +334,37 @@ pub fn describe(event: &Event, hosts: &HostNames) -> (String, String) {
                 pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
             ),
         ),
+        Event::CtkActivity {
+            phase,
+            name,
+            activity,
+            provider,
+            status,
+            background,
+            ms,
+            output,
+            error,
+            tolerance_met,
+        } => (
+            "ctk",
+            format!(
+                "{} {activity} `{name}` ({provider}{}): {status} in {}{}{}",
+                ctk_phase(*phase),
+                if *background { ", background" } else { "" },
+                fmt::elapsed_ms(*ms),
+                match output.get("status") {
+                    Some(s) if !s.is_null() => format!(", status {s}"),
+                    _ => String::new(),
+                },
+                match (error, tolerance_met) {
+                    (Some(e), _) => format!(": {e}"),
+                    (None, Some(true)) => ", tolerance met".to_string(),
+                    (None, Some(false)) => ", tolerance NOT met".to_string(),
+                    (None, None) => String::new(),
+                }
+            ),
+        ),
+        Event::CtkStricter { what } => ("ctk", format!("stricter than chaos run: {what}")),
         Event::Notified {
             to,
             about,
@@ -565,5 +596,14 @@ pub fn note_line(
             }
         }
         k => format!("{}: {text}", k.label().to_uppercase()),
+    }
+}
+
+fn ctk_phase(phase: Phase) -> &'static str {
+    match phase {
+        Phase::SteadyStateBefore => "steady state before:",
+        Phase::SteadyStateAfter => "steady state after:",
+        Phase::Rollback => "rollback:",
+        _ => "method:",
     }
 }

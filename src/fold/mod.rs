@@ -1409,6 +1409,8 @@ impl RunState {
                 }
             }
             Event::RunEnded => self.ended = true,
+            // A Chaos Toolkit run's activities and differences are timeline lines, nothing more.
+            Event::CtkActivity { .. } | Event::CtkStricter { .. } => {}
         }
     }
 

@@ -57,6 +57,21 @@ pub fn client() -> Result<reqwest::Client, WebError> {
         .map_err(|e| WebError::Client(e.to_string()))
 }
 
+/// [`client`] that accepts any server certificate: only for a Chaos Toolkit http activity that
+/// says `verify_tls: false` (a self-signed test endpoint), never for a metric source.
+pub fn client_accepting_any_certificate() -> Result<reqwest::Client, WebError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .user_agent(concat!("gameday/", env!("CARGO_PKG_VERSION")))
+        .danger_accept_invalid_certs(true)
+        .build()
+        .map_err(|e| WebError::Client(e.to_string()))
+}
+
 /// Checks a URL once, when probes are built, so each poll does not have to.
 pub fn check_url(url: &str) -> Result<reqwest::Url, WebError> {
     let parsed = reqwest::Url::parse(url).map_err(|e| WebError::BadUrl {

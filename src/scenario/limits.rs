@@ -72,6 +72,15 @@ pub const MAX_EXPAND_ROUNDS: usize = 10;
 pub const MAX_INVENTORY_HOSTS: usize = 100_000;
 /// An inventory file's size: a static inventory of the host limit fits well within it.
 pub const MAX_INVENTORY_BYTES: u64 = 64 << 20;
+/// Chaos Toolkit: the longest pause (`pauses: {before, after}`) an activity may ask for.
+pub const CTK_MAX_PAUSE: Duration = HOUR;
+/// Chaos Toolkit: the time limit of an activity whose provider sets none (chaostoolkit has none:
+/// gameday never waits without a bound).
+pub const CTK_DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Chaos Toolkit: added to the sum of pauses and timeouts for the run's default max duration.
+pub const CTK_MARGIN: Duration = Duration::from_secs(30);
+/// Chaos Toolkit: activities in one experiment (hypothesis probes, method, rollbacks).
+pub const CTK_MAX_ACTIVITIES: usize = 1000;
 pub const STATUS_RANGE: std::ops::RangeInclusive<u16> = 100..=599;
 
 /// Query parameter names that carry credentials (compared lowercased, `-` read as `_`).

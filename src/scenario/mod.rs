@@ -3,6 +3,7 @@
 //! Parsing keeps every node's line and column so that each problem is reported as
 //! `FILE:LINE:COLUMN: message`, all of them at once, before anything is touched.
 
+pub mod ctk;
 pub mod duration;
 mod faults;
 pub mod inventory;
@@ -1795,6 +1796,24 @@ pub mod duration_ms {
 pub fn validate_files(files: &[std::path::PathBuf]) -> u8 {
     let mut bad = 0;
     for f in files {
+        if ctk::is_file_an_experiment(f) {
+            match ctk::Experiment::load(f) {
+                Ok(e) => crate::outln!(
+                    "{}: ok — Chaos Toolkit experiment: {} ({} method activities, {} rollbacks)",
+                    f.display(),
+                    e.title,
+                    e.method.len(),
+                    e.rollbacks.len()
+                ),
+                Err(invalid) => {
+                    bad += 1;
+                    for d in &invalid.0 {
+                        crate::outln!("{d}");
+                    }
+                }
+            }
+            continue;
+        }
         match Scenario::load(f) {
             Ok(s) => crate::outln!(
                 "{}: ok — {} ({} steps, {} faults)",

@@ -2,6 +2,7 @@
 //! One test binary (each links russh, reqwest and ratatui once; CI time matters).
 
 mod cli;
+mod ctk;
 mod demo;
 mod fault_kind_validation;
 mod fault_kinds;
