@@ -561,3 +561,24 @@ async fn sshd_a_hung_exchange_step_is_ended_then_decided_step_by_step() {
     let dir = tempfile::tempdir().unwrap();
     a_hung_exchange_step_is_ended_then_decided_step_by_step(&place, dir.path()).await;
 }
+
+/// With `sudo: true` the whole exchange runs under one `sudo -n --` (the marker still comes on its
+/// stdin): the same decisions as the step-by-step path, where every command has its own sudo.
+#[tokio::test]
+async fn in_process_rollback_exchange_under_sudo_equals_step_by_step() {
+    if !std::path::Path::new("/usr/bin/sudo").exists() {
+        panic!("sudo is not installed: run .ci/run (it installs sudo) or apt-get install sudo");
+    }
+    let mut place = in_process().await;
+    place.target.sudo = true;
+    let dir = tempfile::tempdir().unwrap();
+    rollback_exchange_equals_step_by_step(&place, dir.path()).await;
+    let written = place._server.as_ref().unwrap().written();
+    assert!(
+        written
+            .iter()
+            .filter(|w| w.contains("gd_step()"))
+            .all(|w| w.contains("sudo -n -- timeout")),
+        "{written:?}"
+    );
+}
