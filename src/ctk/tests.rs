@@ -221,6 +221,7 @@ async fn the_max_duration_halts_and_rolls_back() {
     let options = RunOptions {
         max_duration: Some(Duration::from_secs(2)),
         ctk_journal: None,
+        halt_when_alone: false,
     };
     let (out, events) = run_text(SLOW, options, false).await;
     assert_eq!(out.status, "interrupted");

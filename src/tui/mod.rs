@@ -72,6 +72,52 @@ pub async fn console(scenario: Scenario, journal: Option<PathBuf>, options: Opti
     conclude(tokio::spawn(run(scenario, journal, options)).await, &open).await
 }
 
+/// `gameday run EXPERIMENT` on a terminal: a Chaos Toolkit experiment's run
+/// ([`crate::session::start_experiment`]: prepared, journaled, started before the terminal is
+/// taken, so what is missing is said plainly with exit 2) on the Run screen, then ended as
+/// [`console`] ends a run. The log goes beside the journal.
+pub async fn experiment(
+    experiment: crate::scenario::ctk::Experiment,
+    journal: Option<PathBuf>,
+    options: crate::ctk::RunOptions,
+) -> u8 {
+    let running = match crate::session::start_experiment(experiment, journal, options) {
+        Ok(r) => r,
+        Err(e) => {
+            crate::errln!("gameday: {e}");
+            return crate::exit::INVALID;
+        }
+    };
+    let log_dir = running
+        .journal
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let _log = crate::session::init_logging(&log_dir);
+    let open = crate::target::OpenOptions::default();
+    conclude(tokio::spawn(run_started(running)).await, &open).await
+}
+
+/// The console on a run that is already under way (its Run screen, the IC's seat).
+pub async fn run_started(running: crate::session::Running) -> std::io::Result<Finished> {
+    let (app, lp) = started(running);
+    on_terminal(app, lp).await
+}
+
+/// The state and loop of a console on a run already started (tests drive them on a TestBackend).
+pub fn started(running: crate::session::Running) -> (App, Loop<'static>) {
+    let app = App::running(chrono::Utc::now(), running.journal.clone());
+    let lp = Loop {
+        launcher: None,
+        signals: mpsc::channel(1).1,
+        journal: None,
+        seat: None,
+        running: Some(running),
+    };
+    (app, lp)
+}
+
 /// `gameday` with no arguments on a terminal: the console on the scenario picker (`scenarios/`
 /// and its templates), then the run chosen, ended as [`console`] ends it.
 pub async fn console_picker(options: Options) -> u8 {
@@ -97,6 +143,7 @@ pub async fn pick(options: Options) -> std::io::Result<Finished> {
         signals: mpsc::channel(1).1,
         journal: None,
         seat: None,
+        running: None,
     };
     on_terminal(app, lp).await
 }
@@ -236,6 +283,31 @@ pub fn summary(run: &crate::fold::RunState, journal: &Path) -> String {
         .iter()
         .filter(|f| f.state != FaultState::NotInjected && (f.injected.is_some() || f.unresolved()))
         .collect();
+    if !run.ctk.is_empty() {
+        // A Chaos Toolkit run has no faults: say what became of its rollbacks.
+        let rollbacks: Vec<_> = run
+            .ctk
+            .iter()
+            .filter(|r| r.phase == crate::event::Phase::Rollback)
+            .collect();
+        let unconfirmed = rollbacks
+            .iter()
+            .filter(|r| {
+                let ok = match r.provider.as_str() {
+                    "http" => r.output_status.is_some_and(|s| s < 400),
+                    _ => r.output_status == Some(0),
+                };
+                r.status != "succeeded" || !ok
+            })
+            .count();
+        let n = rollbacks.len();
+        let tail = match (n, unconfirmed) {
+            (0, _) => "no rollback ran".to_string(),
+            (n, 0) => format!("{n} rollback(s) ran, all confirmed"),
+            (n, u) => format!("{u} of {n} rollback(s) NOT confirmed: check the system by hand"),
+        };
+        return format!("{verdict}: {tail}");
+    }
     let unresolved = run.unresolved().count();
     let n = went_in.len();
     let faults = if n == 1 { "fault" } else { "faults" };
@@ -267,6 +339,7 @@ pub async fn run(
         signals: mpsc::channel(1).1,
         journal: None,
         seat: None,
+        running: None,
     };
     on_terminal(app, lp).await
 }
@@ -299,6 +372,7 @@ pub async fn replay(journal: &Path) -> Result<Finished, String> {
         signals: mpsc::channel(1).1,
         journal: Some(journal.to_path_buf()),
         seat: None,
+        running: None,
     };
     on_terminal(app, lp).await.map_err(|e| e.to_string())
 }
@@ -365,6 +439,7 @@ pub fn joined(client: crate::seat::SeatClient) -> Result<(App, Loop<'static>), S
         signals: mpsc::channel(1).1,
         journal: Some(journal),
         seat: Some(client.link()?),
+        running: None,
     };
     Ok((app, lp))
 }
