@@ -541,8 +541,9 @@ impl Runner {
     async fn unstoppable<F: std::future::Future>(&mut self, fut: F) -> F::Output {
         let mut fut = std::pin::pin!(fut);
         loop {
+            // Commands first: what was sent before the activity ended is journaled before it.
             tokio::select! {
-                out = &mut fut => return out,
+                biased;
                 cmd = self.commands.recv(), if self.commands_open => match cmd {
                     Some(Command::Halt { by, .. }) => {
                         tracing::info!(%by, "halt during the rollbacks: they run to their end");
@@ -550,6 +551,7 @@ impl Runner {
                     Some(other) => self.on_command(other),
                     None => self.commands_open = false,
                 },
+                out = &mut fut => return out,
             }
         }
     }
