@@ -784,6 +784,29 @@ pub struct RunState {
 }
 
 impl RunState {
+    /// A Chaos Toolkit experiment's run (its runner journals a `ctk_stricter` right after
+    /// `run_started`: the max duration).
+    pub fn is_ctk(&self) -> bool {
+        !self.ctk.is_empty() || !self.ctk_stricter.is_empty()
+    }
+
+    /// The experiment's rollbacks journaled so far, and how many of them did not confirm (failed,
+    /// or an exit other than 0 / an HTTP status of 400 or more: the runner's rule).
+    pub fn ctk_rollbacks(&self) -> (usize, usize) {
+        let rows = self.ctk.iter().filter(|r| r.phase == Phase::Rollback);
+        let unconfirmed = rows
+            .clone()
+            .filter(|r| {
+                let ok = match r.provider.as_str() {
+                    "http" => r.output_status.is_some_and(|s| s < 400),
+                    _ => r.output_status == Some(0),
+                };
+                r.status != "succeeded" || !ok
+            })
+            .count();
+        (rows.count(), unconfirmed)
+    }
+
     /// The whole run, every timeline line kept, no recent series (only the bounded chart
     /// overview): for the debrief and `recover`.
     pub fn new() -> RunState {

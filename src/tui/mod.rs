@@ -283,25 +283,9 @@ pub fn summary(run: &crate::fold::RunState, journal: &Path) -> String {
         .iter()
         .filter(|f| f.state != FaultState::NotInjected && (f.injected.is_some() || f.unresolved()))
         .collect();
-    if !run.ctk.is_empty() {
+    if run.is_ctk() {
         // A Chaos Toolkit run has no faults: say what became of its rollbacks.
-        let rollbacks: Vec<_> = run
-            .ctk
-            .iter()
-            .filter(|r| r.phase == crate::event::Phase::Rollback)
-            .collect();
-        let unconfirmed = rollbacks
-            .iter()
-            .filter(|r| {
-                let ok = match r.provider.as_str() {
-                    "http" => r.output_status.is_some_and(|s| s < 400),
-                    _ => r.output_status == Some(0),
-                };
-                r.status != "succeeded" || !ok
-            })
-            .count();
-        let n = rollbacks.len();
-        let tail = match (n, unconfirmed) {
+        let tail = match run.ctk_rollbacks() {
             (0, _) => "no rollback ran".to_string(),
             (n, 0) => format!("{n} rollback(s) ran, all confirmed"),
             (n, u) => format!("{u} of {n} rollback(s) NOT confirmed: check the system by hand"),

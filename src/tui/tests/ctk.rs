@@ -187,6 +187,11 @@ async fn ctk_console_x_stops_the_long_action_and_the_rollbacks_run() {
     crate::tui::event_loop::draw(&mut terminal, &app).expect("draw");
     let screen = terminal.backend().to_string();
     assert!(screen.contains("A long action"), "{screen}");
+    assert!(screen.contains("Activities (3)"), "{screen}");
+    assert!(
+        screen.contains("the experiment's rollbacks ran: 1, all confirmed"),
+        "{screen}"
+    );
     assert!(
         screen.contains("ABORTED") || screen.contains("aborted"),
         "{screen}"
