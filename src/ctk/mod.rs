@@ -11,8 +11,8 @@
 //! [`limits::CTK_DEFAULT_TIMEOUT`], and a rollback is confirmed only by exit 0 / an HTTP status
 //! below 400.
 //!
-//! The run's shape is the engine's: [`Command`]s in (a `Halt` from signals today, from a console
-//! later), journaled [`Envelope`]s out on a broadcast channel.
+//! The run's shape is the engine's: [`Command`]s in (a `Halt` from signals headless, from the console's
+//! `X`; its notes and milestones), journaled [`Envelope`]s out on a broadcast channel.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
