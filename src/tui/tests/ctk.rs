@@ -433,6 +433,22 @@ fn ctk_run_screen_during_the_method_and_after_a_halt() {
 }
 
 #[test]
+fn ctk_advance_is_refused_with_why() {
+    let mut app = app_of(&recorded(false), 5_000);
+    assert!(app.run_live());
+    let effects = app.update(crate::tui::action::Action::AdvanceStep);
+    assert!(effects.is_empty());
+    assert_eq!(app.overlay, crate::tui::app::Overlay::None);
+    assert!(
+        app.status
+            .as_deref()
+            .is_some_and(|s| s.contains("nothing to advance")),
+        "{:?}",
+        app.status
+    );
+}
+
+#[test]
 fn ctk_debrief_lists_the_activities_by_phase_and_where_gameday_was_stricter() {
     let events = recorded(true);
     let run = crate::fold::RunState::from_events(events.iter());
