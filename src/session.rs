@@ -117,12 +117,14 @@ pub fn start_with_probes(
 /// secrets redacted, the runner ([`crate::ctk::run`]) spawned with the console's command sender
 /// and its events subscribed before it starts. The runner halts and rolls back if the console's
 /// sender goes away mid-run; its [`CtkOutcome`](crate::ctk::CtkOutcome) is given back as the
-/// engine's [`RunOutcome`], so [`conclude`] ends it like any run.
-pub fn start_experiment(
+/// engine's [`RunOutcome`], so [`conclude`] ends it like any run. `start_logging` is called with
+/// the run's directory before the runner starts (its guard is returned: keep it for the run).
+pub fn start_experiment<G>(
     experiment: crate::scenario::ctk::Experiment,
     journal: Option<PathBuf>,
     options: crate::ctk::RunOptions,
-) -> Result<Running, String> {
+    start_logging: impl FnOnce(&Path) -> G,
+) -> Result<(Running, G), String> {
     let text = std::fs::read(&experiment.file).unwrap_or_default();
     let options = crate::ctk::RunOptions {
         halt_when_alone: true,
@@ -135,6 +137,7 @@ pub fn start_experiment(
         .map_err(|e| format!("cannot start the journal: {e}; nothing was run"))?;
     writer.redact(p.secrets.clone());
     let path = writer.path().to_path_buf();
+    let log = start_logging(path.parent().unwrap_or(Path::new(".")));
     let (tx, events) = broadcast::channel(1024);
     let (commands, cmd_rx) = mpsc::channel(16);
     let handle = Handle {
@@ -153,12 +156,15 @@ pub fn start_experiment(
             unjournaled: Vec::new(),
         })
     });
-    Ok(Running {
-        handle,
-        events,
-        engine,
-        journal: path,
-    })
+    Ok((
+        Running {
+            handle,
+            events,
+            engine,
+            journal: path,
+        },
+        log,
+    ))
 }
 
 /// The exit code of a run that ended, after the debrief is written. An engine that died is

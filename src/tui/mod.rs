@@ -81,20 +81,18 @@ pub async fn experiment(
     journal: Option<PathBuf>,
     options: crate::ctk::RunOptions,
 ) -> u8 {
-    let running = match crate::session::start_experiment(experiment, journal, options) {
+    let (running, _log) = match crate::session::start_experiment(
+        experiment,
+        journal,
+        options,
+        crate::session::init_logging,
+    ) {
         Ok(r) => r,
         Err(e) => {
             crate::errln!("gameday: {e}");
             return crate::exit::INVALID;
         }
     };
-    let log_dir = running
-        .journal
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let _log = crate::session::init_logging(&log_dir);
     let open = crate::target::OpenOptions::default();
     conclude(tokio::spawn(run_started(running)).await, &open).await
 }

@@ -835,6 +835,9 @@ fn ctk_experiment_runs_in_the_console_to_its_end() {
     assert!(text.contains("\"type\":\"note\"") && text.contains("waiting for go"));
     let debrief = std::fs::read_to_string(journal.with_file_name("debrief.md")).unwrap();
     assert!(debrief.contains("## Chaos Toolkit activities"), "{debrief}");
+    // The log beside the journal has the run from its first line.
+    let log = std::fs::read_to_string(journal.with_file_name("gameday.log")).unwrap_or_default();
+    assert!(log.contains("ctk run started"), "{log}");
     assert!(
         debrief.contains("| action `undo` | process | succeeded |"),
         "{debrief}"

@@ -78,10 +78,11 @@ fn start(
     std::fs::write(&file, text.replace("DIR", &dir.display().to_string())).expect("write");
     let experiment = Experiment::load(&file).expect("a valid experiment");
     let journal = dir.join("run/journal.jsonl");
-    let running = crate::session::start_experiment(
+    let (running, ()) = crate::session::start_experiment(
         experiment,
         Some(journal.clone()),
         crate::ctk::RunOptions::default(),
+        |_| (),
     )
     .expect("started");
     let (app, lp) = crate::tui::started(running);
