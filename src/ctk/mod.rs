@@ -517,7 +517,10 @@ impl Runner {
                         self.commands_open = false;
                         if self.p.halt_when_alone {
                             let reason = "the console is gone".to_string();
-                            self.emit(Event::HaltRequested { by: "gameday".into(), reason: reason.clone() });
+                            self.emit(Event::HaltRequested {
+                                by: "gameday".into(),
+                                reason: reason.clone(),
+                            });
                             self.halted = Some(reason);
                             return Err(Interrupted::Halt);
                         }
