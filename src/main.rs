@@ -342,10 +342,17 @@ fn main() -> ExitCode {
                         );
                         return exit::INVALID;
                     }
+                    if dry_run {
+                        gameday::errln!(
+                            "gameday: {} is a Chaos Toolkit experiment: --dry-run does not run experiments; nothing was run",
+                            file.display()
+                        );
+                        return exit::INVALID;
+                    }
                     return run_experiment(
                         &file,
                         journal,
-                        headless && !dry_run,
+                        headless,
                         json,
                         max_duration,
                         ctk_journal,
@@ -644,7 +651,7 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// `gameday run experiment.json|yaml`: a Chaos Toolkit experiment (headless only for now), then
+/// `gameday run experiment.json|yaml`: a Chaos Toolkit experiment (in the console, or headless), then
 /// its debrief.
 async fn run_experiment(
     file: &std::path::Path,
@@ -655,9 +662,13 @@ async fn run_experiment(
     ctk_journal: Option<PathBuf>,
 ) -> u8 {
     use gameday::scenario::ctk::Experiment;
-    if !headless {
+    if !headless && json {
+        gameday::errln!("gameday: --output json goes with --headless: nothing was run");
+        return exit::INVALID;
+    }
+    if !headless && !gameday::tui::terminal_available() {
         gameday::errln!(
-            "gameday: {} is a Chaos Toolkit experiment: run it with --headless (the console and --dry-run do not run experiments yet); nothing was run",
+            "gameday: {} is a Chaos Toolkit experiment and there is no terminal for the console: run it with --headless; nothing was run",
             file.display()
         );
         return exit::INVALID;
@@ -687,7 +698,11 @@ async fn run_experiment(
     let options = gameday::ctk::RunOptions {
         max_duration,
         ctk_journal,
+        halt_when_alone: false,
     };
+    if !headless {
+        return gameday::tui::experiment(experiment, journal, options).await;
+    }
     let (code, journal) =
         gameday::ctk::run_headless(experiment, journal, options, session::init_logging).await;
     if let Some(j) = &journal {

@@ -112,6 +112,61 @@ pub fn start_with_probes(
     })
 }
 
+/// A Chaos Toolkit experiment's run, held as the console holds an engine's: prepared (an error,
+/// and nothing run, when a variable or a program is missing), its journal started with the
+/// secrets redacted, the runner ([`crate::ctk::run`]) spawned with the console's command sender
+/// and its events subscribed before it starts. The runner halts and rolls back if the console's
+/// sender goes away mid-run; its [`CtkOutcome`](crate::ctk::CtkOutcome) is given back as the
+/// engine's [`RunOutcome`], so [`conclude`] ends it like any run. `start_logging` is called with
+/// the run's directory before the runner starts (its guard is returned: keep it for the run).
+pub fn start_experiment<G>(
+    experiment: crate::scenario::ctk::Experiment,
+    journal: Option<PathBuf>,
+    options: crate::ctk::RunOptions,
+    start_logging: impl FnOnce(&Path) -> G,
+) -> Result<(Running, G), String> {
+    let text = std::fs::read(&experiment.file).unwrap_or_default();
+    let options = crate::ctk::RunOptions {
+        halt_when_alone: true,
+        ..options
+    };
+    let p = crate::ctk::prepare(experiment, &|k| std::env::var(k).ok(), &options)
+        .map_err(|e| format!("{e}; nothing was run"))?;
+    let scenario = crate::ctk::scenario_of(&p.experiment, &text, p.max_duration);
+    let mut writer = JournalWriter::start_for(&scenario, journal)
+        .map_err(|e| format!("cannot start the journal: {e}; nothing was run"))?;
+    writer.redact(p.secrets.clone());
+    let path = writer.path().to_path_buf();
+    let log = start_logging(path.parent().unwrap_or(Path::new(".")));
+    let (tx, events) = broadcast::channel(1024);
+    let (commands, cmd_rx) = mpsc::channel(16);
+    let handle = Handle {
+        commands,
+        events: tx.clone(),
+    };
+    let ctk_journal = options.ctk_journal;
+    let engine = tokio::spawn(async move {
+        let _live = crate::engine::LiveRun::enter();
+        let out = crate::ctk::run(p, writer, tx, cmd_rx, scenario, ctk_journal.as_deref()).await;
+        Ok(RunOutcome {
+            verdict: out.verdict,
+            exit_code: i32::from(out.exit_code),
+            reason: format!("chaos run status: {}", out.status),
+            journal: out.journal,
+            unjournaled: Vec::new(),
+        })
+    });
+    Ok((
+        Running {
+            handle,
+            events,
+            engine,
+            journal: path,
+        },
+        log,
+    ))
+}
+
 /// The exit code of a run that ended, after the debrief is written. An engine that died is
 /// rolled back from its journal first (whatever that finds, exit 3: a person must look).
 pub async fn conclude(journal: &Path, ended: Ended, open: &OpenOptions) -> u8 {

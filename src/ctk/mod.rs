@@ -11,8 +11,8 @@
 //! [`limits::CTK_DEFAULT_TIMEOUT`], and a rollback is confirmed only by exit 0 / an HTTP status
 //! below 400.
 //!
-//! The run's shape is the engine's: [`Command`]s in (a `Halt` from signals today, from a console
-//! later), journaled [`Envelope`]s out on a broadcast channel.
+//! The run's shape is the engine's: [`Command`]s in (a `Halt` from signals headless, from the console's
+//! `X`; its notes and milestones), journaled [`Envelope`]s out on a broadcast channel.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +49,9 @@ pub struct RunOptions {
     pub max_duration: Option<Duration>,
     /// `--ctk-journal FILE`: also write chaostoolkit's `journal.json` there.
     pub ctk_journal: Option<PathBuf>,
+    /// Halt (and roll back) when every command sender is gone: the console's, whose task ended
+    /// without ending the run (a panic). Off headless, where only signals send commands.
+    pub halt_when_alone: bool,
 }
 
 /// The experiment with its configuration and secrets read from the environment, every pause known
@@ -63,6 +66,7 @@ pub struct Prepared {
     pub max_duration: Duration,
     /// Activities that set no timeout and get the default.
     untimed: Vec<String>,
+    halt_when_alone: bool,
 }
 
 /// Reads the configuration and secrets (`env` looks a variable up) and checks what can only be
@@ -140,6 +144,7 @@ pub fn prepare(
         secrets,
         max_duration,
         untimed,
+        halt_when_alone: options.halt_when_alone,
     })
 }
 
@@ -507,8 +512,19 @@ impl Runner {
                         self.halted = Some(format!("halted by {by}: {reason}"));
                         return Err(Interrupted::Halt);
                     }
-                    Some(_) => {}
-                    None => self.commands_open = false,
+                    Some(other) => self.on_command(other),
+                    None => {
+                        self.commands_open = false;
+                        if self.p.halt_when_alone {
+                            let reason = "the console is gone".to_string();
+                            self.emit(Event::HaltRequested {
+                                by: "gameday".into(),
+                                reason: reason.clone(),
+                            });
+                            self.halted = Some(reason);
+                            return Err(Interrupted::Halt);
+                        }
+                    }
                 },
                 () = tokio::time::sleep_until(self.deadline) => {
                     let reason = format!(
@@ -519,6 +535,92 @@ impl Runner {
                     self.halted = Some(reason);
                     return Err(Interrupted::Halt);
                 }
+            }
+        }
+    }
+
+    /// Runs `fut` to its end (a rollback, a pause between them), journaling the notes and
+    /// milestones that come meanwhile; a halt now only says that the rollbacks are under way.
+    async fn unstoppable<F: std::future::Future>(&mut self, fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            // Commands first: what was sent before the activity ended is journaled before it.
+            tokio::select! {
+                biased;
+                cmd = self.commands.recv(), if self.commands_open => match cmd {
+                    Some(Command::Halt { by, .. }) => {
+                        tracing::info!(%by, "halt during the rollbacks: they run to their end");
+                    }
+                    Some(other) => self.on_command(other),
+                    None => self.commands_open = false,
+                },
+                out = &mut fut => return out,
+            }
+        }
+    }
+
+    /// What is not a halt: notes, milestones, note edits and retractions are journaled as the
+    /// engine journals them (a note holds no metrics or faults: an experiment has neither);
+    /// advance, proceed, checks and seats mean nothing to an experiment and are ignored.
+    fn on_command(&mut self, cmd: Command) {
+        use crate::event::NoteKind;
+        let note = |role, text, kind: NoteKind, owner, due| Event::Note {
+            role,
+            text,
+            action: kind == NoteKind::ActionItem,
+            kind: Some(kind),
+            owner,
+            due,
+            metrics: Default::default(),
+            faults: Vec::new(),
+        };
+        let event = match cmd {
+            Command::Note { role, text, action } => {
+                note(role, text, NoteKind::of(None, action), None, None)
+            }
+            Command::NoteOf {
+                role,
+                text,
+                kind,
+                owner,
+                due,
+            } => note(role, text, kind, owner, due),
+            Command::Milestone { kind, role } => Event::Milestone { kind, role },
+            Command::EditNote {
+                edits,
+                role,
+                text,
+                kind,
+                owner,
+                due,
+            } => Event::NoteEdited {
+                edits,
+                role,
+                text,
+                kind,
+                owner,
+                due,
+            },
+            Command::Retract { seq, role } => Event::Retracted {
+                retracts: seq,
+                role,
+            },
+            other => {
+                tracing::info!(command = ?other, "ignored: a Chaos Toolkit run does not take it");
+                return;
+            }
+        };
+        self.emit(event);
+    }
+
+    /// Journals what the console sent that is still queued (a note saved just before the end).
+    fn drain_commands(&mut self) {
+        while self.commands_open {
+            match self.commands.try_recv() {
+                Ok(Command::Halt { .. }) => {}
+                Ok(other) => self.on_command(other),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.commands_open = false,
             }
         }
     }
@@ -551,7 +653,7 @@ impl Runner {
         if stoppable {
             self.interruptible(tokio::time::sleep(d)).await
         } else {
-            tokio::time::sleep(d).await;
+            self.unstoppable(tokio::time::sleep(d)).await;
             Ok(())
         }
     }
@@ -584,7 +686,7 @@ impl Runner {
                 }
             }
         } else {
-            fut.await
+            self.unstoppable(fut).await
         };
         let after = self.pause(a.pause_after.as_ref(), stoppable).await;
         (after, Some(ran))
@@ -713,7 +815,7 @@ impl Runner {
             } else if halted && stoppable {
                 None
             } else {
-                Some((&mut task).await)
+                Some(self.unstoppable(&mut task).await)
             };
             let ran = match joined {
                 Some(Ok(r)) => r,
@@ -982,6 +1084,7 @@ pub async fn run(
     } else {
         (Verdict::Held, format!("chaos run status: {status}"))
     };
+    r.drain_commands();
     tracing::info!(status = %status, deviated, ?verdict, reason = %reason, "ctk run ended");
     r.emit(Event::Verdict {
         verdict,

@@ -221,6 +221,7 @@ async fn the_max_duration_halts_and_rolls_back() {
     let options = RunOptions {
         max_duration: Some(Duration::from_secs(2)),
         ctk_journal: None,
+        halt_when_alone: false,
     };
     let (out, events) = run_text(SLOW, options, false).await;
     assert_eq!(out.status, "interrupted");
@@ -269,4 +270,139 @@ fn prepare_refuses_what_is_missing_before_anything_runs() {
     )
     .unwrap_err();
     assert!(e.contains("no number `w`"), "{e}");
+}
+
+/// A run whose command sender is dropped before it starts (a console that died): with
+/// `halt_when_alone` (the console's runs) it halts and rolls back; without (headless) it runs on.
+async fn run_alone(text: &str, halt_when_alone: bool) -> (CtkOutcome, Vec<Event>) {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = Experiment::parse(&dir.path().join("x.yaml"), text).unwrap();
+    let state = dir.path().display().to_string();
+    let env = move |k: &str| (k == "CTK_STATE").then(|| state.clone());
+    let options = RunOptions {
+        halt_when_alone,
+        ..RunOptions::default()
+    };
+    let p = prepare(exp, &env, &options).unwrap();
+    let scenario = scenario_of(&p.experiment, text.as_bytes(), p.max_duration);
+    let journal = JournalWriter::create(&dir.path().join("j.jsonl"), "r").unwrap();
+    let (tx, _rx) = broadcast::channel::<Arc<Envelope>>(256);
+    let (cmd_tx, cmd_rx) = mpsc::channel(4);
+    drop(cmd_tx);
+    let out = run(p, journal, tx, cmd_rx, scenario, None).await;
+    let events = crate::journal::read(&dir.path().join("j.jsonl"))
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    (out, events)
+}
+
+#[tokio::test]
+async fn a_console_run_whose_console_is_gone_halts_and_rolls_back() {
+    let (out, events) = run_alone(SLOW, true).await;
+    assert_eq!(out.status, "interrupted");
+    assert_eq!(out.rollbacks, vec!["undo".to_string()]);
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::HaltRequested { by, reason } if by == "gameday" && reason == "the console is gone"
+    )));
+    let (out, _) = run_alone(
+        "title: t\ndescription: d\nmethod:\n  - {type: action, name: a, provider: {type: process, path: 'true', timeout: 5}}\n",
+        false,
+    )
+    .await;
+    assert_eq!(
+        out.status, "completed",
+        "headless runs are not halted by it"
+    );
+}
+
+#[tokio::test]
+async fn notes_and_milestones_sent_to_the_run_are_journaled_even_during_rollbacks() {
+    use crate::event::{MilestoneKind, NoteKind};
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("rolling");
+    let sent = dir.path().join("sent");
+    // The rollback runs until the test has sent its commands (bounded by its timeout).
+    let text = format!(
+        "title: t\ndescription: d\nmethod: []\nrollbacks:\n  - {{type: action, name: slow-undo, provider: {{type: process, path: sh, arguments: ['-c', 'touch {}; while [ ! -e {} ]; do sleep 0.02; done'], timeout: 10}}}}\n",
+        flag.display(),
+        sent.display()
+    );
+    let exp = Experiment::parse(&dir.path().join("x.yaml"), &text).unwrap();
+    let p = prepare(exp, &|_| None, &RunOptions::default()).unwrap();
+    let scenario = scenario_of(&p.experiment, text.as_bytes(), p.max_duration);
+    let path = dir.path().join("j.jsonl");
+    let journal = JournalWriter::create(&path, "r").unwrap();
+    let (tx, _rx) = broadcast::channel::<Arc<Envelope>>(256);
+    let (cmd_tx, cmd_rx) = mpsc::channel(4);
+    let sender = tokio::spawn(async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !flag.exists() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let send = |c| {
+            let tx = cmd_tx.clone();
+            async move { tx.send(c).await.is_ok() }
+        };
+        assert!(
+            send(Command::NoteOf {
+                role: "scribe".into(),
+                text: "undo is slow".into(),
+                kind: NoteKind::ActionItem,
+                owner: Some("ana".into()),
+                due: None,
+            })
+            .await
+        );
+        assert!(
+            send(Command::Milestone {
+                kind: MilestoneKind::Mitigated,
+                role: "IC".into(),
+            })
+            .await
+        );
+        // A halt during the rollbacks changes nothing: they run to their end.
+        assert!(
+            send(Command::Halt {
+                by: "IC".into(),
+                reason: "again".into(),
+            })
+            .await
+        );
+        std::fs::write(&sent, "").unwrap();
+        cmd_tx
+    });
+    let out = run(p, journal, tx, cmd_rx, scenario, None).await;
+    let _keep = sender.await.unwrap();
+    assert_eq!(out.status, "completed");
+    assert_eq!(out.exit_code, exit::HELD);
+    let events: Vec<Event> = crate::journal::read(&path)
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    let at = |f: &dyn Fn(&Event) -> bool| events.iter().position(f).expect("journaled");
+    let note = at(
+        &|e| matches!(e, Event::Note { text, kind: Some(NoteKind::ActionItem), owner: Some(o), .. } if text == "undo is slow" && o == "ana"),
+    );
+    let milestone = at(&|e| {
+        matches!(
+            e,
+            Event::Milestone {
+                kind: MilestoneKind::Mitigated,
+                ..
+            }
+        )
+    });
+    let rolled = at(&|e| matches!(e, Event::CtkActivity { name, .. } if name == "slow-undo"));
+    assert!(note < rolled && milestone < rolled, "{events:?}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::HaltRequested { .. }))
+    );
 }

@@ -39,11 +39,12 @@ use rollback::RollbackJob;
 /// Runs in progress in this process, so the CLI can wait for their rollback if the console dies.
 static LIVE_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Counts a run as live until dropped, even when the engine task unwinds.
-struct LiveRun;
+/// Counts a run as live until dropped, even when the engine task unwinds (also held by a Chaos
+/// Toolkit run's task, `session::start_experiment`).
+pub struct LiveRun;
 
 impl LiveRun {
-    fn enter() -> LiveRun {
+    pub fn enter() -> LiveRun {
         LIVE_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         LiveRun
     }

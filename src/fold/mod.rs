@@ -452,6 +452,28 @@ impl CriterionRow {
     }
 }
 
+/// One activity of a Chaos Toolkit run (`ctk_activity`), as the debrief lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CtkRow {
+    /// When it ended (journaled then).
+    pub ts: DateTime<Utc>,
+    pub phase: Phase,
+    pub name: String,
+    /// `action` or `probe`.
+    pub activity: String,
+    /// `process` or `http`.
+    pub provider: String,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    pub background: bool,
+    pub ms: u64,
+    /// The output's `status` (exit code or HTTP status), when it has one.
+    pub output_status: Option<i64>,
+    pub error: Option<String>,
+    /// A steady-state probe's tolerance; `None` for the method and the rollbacks.
+    pub tolerance_met: Option<bool>,
+}
+
 /// A step's journaled result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepResultRow {
@@ -752,12 +774,39 @@ pub struct RunState {
     pub lagged: u64,
     /// Highest journal sequence number folded in: a replayed or re-read event is not applied twice.
     pub last_seq: Option<u64>,
+    /// A Chaos Toolkit run's activities, in the order they ended.
+    pub ctk: Vec<CtkRow>,
+    /// Where that run was stricter than `chaos run` (`ctk_stricter`), in order.
+    pub ctk_stricter: Vec<String>,
     /// Keep each metric's recent [`MetricState::series`] (the console's panels). Off for the
     /// debrief and `recover`, which need only the bounded overview: see [`RunState::keep_series`].
     pub series_kept: bool,
 }
 
 impl RunState {
+    /// A Chaos Toolkit experiment's run (its runner journals a `ctk_stricter` right after
+    /// `run_started`: the max duration).
+    pub fn is_ctk(&self) -> bool {
+        !self.ctk.is_empty() || !self.ctk_stricter.is_empty()
+    }
+
+    /// The experiment's rollbacks journaled so far, and how many of them did not confirm (failed,
+    /// or an exit other than 0 / an HTTP status of 400 or more: the runner's rule).
+    pub fn ctk_rollbacks(&self) -> (usize, usize) {
+        let rows = self.ctk.iter().filter(|r| r.phase == Phase::Rollback);
+        let unconfirmed = rows
+            .clone()
+            .filter(|r| {
+                let ok = match r.provider.as_str() {
+                    "http" => r.output_status.is_some_and(|s| s < 400),
+                    _ => r.output_status == Some(0),
+                };
+                r.status != "succeeded" || !ok
+            })
+            .count();
+        (rows.count(), unconfirmed)
+    }
+
     /// The whole run, every timeline line kept, no recent series (only the bounded chart
     /// overview): for the debrief and `recover`.
     pub fn new() -> RunState {
@@ -1409,8 +1458,31 @@ impl RunState {
                 }
             }
             Event::RunEnded => self.ended = true,
-            // A Chaos Toolkit run's activities and differences are timeline lines, nothing more.
-            Event::CtkActivity { .. } | Event::CtkStricter { .. } => {}
+            Event::CtkActivity {
+                phase,
+                name,
+                activity,
+                provider,
+                status,
+                background,
+                ms,
+                output,
+                error,
+                tolerance_met,
+            } => self.ctk.push(CtkRow {
+                ts: env.ts,
+                phase: *phase,
+                name: name.clone(),
+                activity: activity.clone(),
+                provider: provider.clone(),
+                status: status.clone(),
+                background: *background,
+                ms: *ms,
+                output_status: output.get("status").and_then(serde_json::Value::as_i64),
+                error: error.clone(),
+                tolerance_met: *tolerance_met,
+            }),
+            Event::CtkStricter { what } => self.ctk_stricter.push(what.clone()),
         }
     }
 

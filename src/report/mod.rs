@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::event::{RollbackStatus, RuleCheck};
+use crate::event::{Phase, RollbackStatus, RuleCheck};
 use crate::fmt::{self, t_plus};
 use crate::fold::{FaultRow, Incident, MetricState, NoteRow, RunState};
 use crate::scenario::Scenario;
@@ -140,6 +140,7 @@ pub fn debrief(run: &RunState) -> String {
     executive_summary(&mut out, run);
     roles(&mut out, scenario);
     step_results(&mut out, run, start);
+    ctk_activities(&mut out, run, start);
     impact(&mut out, run, start);
 
     // Summary and key times
@@ -770,6 +771,75 @@ fn roles(out: &mut String, scenario: Option<&Scenario>) {
         _ => {
             let _ = writeln!(out, "No roles were named in the scenario.\n");
         }
+    }
+}
+
+/// A Chaos Toolkit run's activities by phase (steady state before, method, steady state after,
+/// rollbacks) and where gameday was stricter than `chaos run`; nothing for other runs.
+fn ctk_activities(out: &mut String, run: &RunState, start: DateTime<Utc>) {
+    if run.ctk.is_empty() && run.ctk_stricter.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## Chaos Toolkit activities
+"
+    );
+    let phases = [
+        (Phase::SteadyStateBefore, "Steady state before"),
+        (Phase::Steps, "Method"),
+        (Phase::SteadyStateAfter, "Steady state after"),
+        (Phase::Rollback, "Rollbacks"),
+    ];
+    for (phase, title) in phases {
+        let rows: Vec<_> = run.ctk.iter().filter(|r| r.phase == phase).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "### {title}
+"
+        );
+        let _ = writeln!(
+            out,
+            "| Activity | Provider | Status | Returned | Tolerance met | Ended | Took |\n|---|---|---|---|---|---|---|"
+        );
+        for r in rows {
+            let returned = match (&r.error, r.output_status) {
+                (Some(e), _) => cell(e),
+                (None, Some(s)) => format!("status {s}"),
+                (None, None) => "—".into(),
+            };
+            let tolerance = match r.tolerance_met {
+                Some(true) => "✅ yes",
+                Some(false) => "❌ no",
+                None => "—",
+            };
+            let _ = writeln!(
+                out,
+                "| {} `{}`{} | {} | {} | {returned} | {tolerance} | {} | {} |",
+                cell(&r.activity),
+                cell(&r.name),
+                if r.background { " (background)" } else { "" },
+                cell(&r.provider),
+                if r.status == "succeeded" {
+                    "succeeded".to_string()
+                } else {
+                    format!("**{}**", cell(&r.status))
+                },
+                t_plus(start, r.ts),
+                fmt::elapsed_ms(r.ms)
+            );
+        }
+        out.push('\n');
+    }
+    if !run.ctk_stricter.is_empty() {
+        let _ = writeln!(out, "### Where gameday was stricter than `chaos run`\n");
+        for what in &run.ctk_stricter {
+            let _ = writeln!(out, "- {}", prose(html(what)));
+        }
+        out.push('\n');
     }
 }
 

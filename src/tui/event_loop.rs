@@ -117,6 +117,9 @@ pub struct Loop<'a> {
     /// A joined seat (`gameday join`): the run's events from its journal, commands over its seat
     /// socket; there is no engine here to start, wait for or halt on leaving.
     pub seat: Option<crate::seat::SeatLink>,
+    /// A run already started before the console opened (a Chaos Toolkit experiment's,
+    /// `session::start_experiment`): the console drives it as one it started itself.
+    pub running: Option<Session>,
 }
 
 pub fn draw<B: Backend + SyncUpdate>(terminal: &mut Terminal<B>, app: &App) -> io::Result<()> {
@@ -144,7 +147,7 @@ impl Loop<'_> {
         B: Backend + SyncUpdate,
         S: Stream<Item = io::Result<TermEvent>> + Unpin,
     {
-        let mut session: Option<Session> = None;
+        let mut session: Option<Session> = self.running.take();
         let mut starting: Option<Starting> = None;
         // The engine task's result once it has ended: a run that ends without its verdict (a
         // panic, a journal that could not start) must not leave the console waiting for events.
@@ -153,6 +156,10 @@ impl Loop<'_> {
             journal: self.journal.clone(),
             ..Finished::default()
         };
+        if let Some(s) = &session {
+            done.journal = Some(s.journal.clone());
+            app.journal_path = Some(s.journal.clone());
+        }
         if app.journal_path.is_none() {
             app.journal_path = self.journal.clone();
         }

@@ -72,6 +72,50 @@ pub async fn console(scenario: Scenario, journal: Option<PathBuf>, options: Opti
     conclude(tokio::spawn(run(scenario, journal, options)).await, &open).await
 }
 
+/// `gameday run EXPERIMENT` on a terminal: a Chaos Toolkit experiment's run
+/// ([`crate::session::start_experiment`]: prepared, journaled, started before the terminal is
+/// taken, so what is missing is said plainly with exit 2) on the Run screen, then ended as
+/// [`console`] ends a run. The log goes beside the journal.
+pub async fn experiment(
+    experiment: crate::scenario::ctk::Experiment,
+    journal: Option<PathBuf>,
+    options: crate::ctk::RunOptions,
+) -> u8 {
+    let (running, _log) = match crate::session::start_experiment(
+        experiment,
+        journal,
+        options,
+        crate::session::init_logging,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            crate::errln!("gameday: {e}");
+            return crate::exit::INVALID;
+        }
+    };
+    let open = crate::target::OpenOptions::default();
+    conclude(tokio::spawn(run_started(running)).await, &open).await
+}
+
+/// The console on a run that is already under way (its Run screen, the IC's seat).
+pub async fn run_started(running: crate::session::Running) -> std::io::Result<Finished> {
+    let (app, lp) = started(running);
+    on_terminal(app, lp).await
+}
+
+/// The state and loop of a console on a run already started (tests drive them on a TestBackend).
+pub fn started(running: crate::session::Running) -> (App, Loop<'static>) {
+    let app = App::running(chrono::Utc::now(), running.journal.clone());
+    let lp = Loop {
+        launcher: None,
+        signals: mpsc::channel(1).1,
+        journal: None,
+        seat: None,
+        running: Some(running),
+    };
+    (app, lp)
+}
+
 /// `gameday` with no arguments on a terminal: the console on the scenario picker (`scenarios/`
 /// and its templates), then the run chosen, ended as [`console`] ends it.
 pub async fn console_picker(options: Options) -> u8 {
@@ -97,6 +141,7 @@ pub async fn pick(options: Options) -> std::io::Result<Finished> {
         signals: mpsc::channel(1).1,
         journal: None,
         seat: None,
+        running: None,
     };
     on_terminal(app, lp).await
 }
@@ -236,6 +281,15 @@ pub fn summary(run: &crate::fold::RunState, journal: &Path) -> String {
         .iter()
         .filter(|f| f.state != FaultState::NotInjected && (f.injected.is_some() || f.unresolved()))
         .collect();
+    if run.is_ctk() {
+        // A Chaos Toolkit run has no faults: say what became of its rollbacks.
+        let tail = match run.ctk_rollbacks() {
+            (0, _) => "no rollback ran".to_string(),
+            (n, 0) => format!("{n} rollback(s) ran, all confirmed"),
+            (n, u) => format!("{u} of {n} rollback(s) NOT confirmed: check the system by hand"),
+        };
+        return format!("{verdict}: {tail}");
+    }
     let unresolved = run.unresolved().count();
     let n = went_in.len();
     let faults = if n == 1 { "fault" } else { "faults" };
@@ -267,6 +321,7 @@ pub async fn run(
         signals: mpsc::channel(1).1,
         journal: None,
         seat: None,
+        running: None,
     };
     on_terminal(app, lp).await
 }
@@ -299,6 +354,7 @@ pub async fn replay(journal: &Path) -> Result<Finished, String> {
         signals: mpsc::channel(1).1,
         journal: Some(journal.to_path_buf()),
         seat: None,
+        running: None,
     };
     on_terminal(app, lp).await.map_err(|e| e.to_string())
 }
@@ -365,6 +421,7 @@ pub fn joined(client: crate::seat::SeatClient) -> Result<(App, Loop<'static>), S
         signals: mpsc::channel(1).1,
         journal: Some(journal),
         seat: Some(client.link()?),
+        running: None,
     };
     Ok((app, lp))
 }

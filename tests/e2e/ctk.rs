@@ -728,3 +728,118 @@ fn ctk_recover_runs_the_rollbacks_a_killed_run_left() {
     assert_eq!(again.status.code(), Some(0));
     assert_eq!(count("rb-two"), 1);
 }
+
+/// `gameday run EXPERIMENT` on a terminal (tmux): the console's Run screen on the experiment's
+/// run; a note typed during the method reaches the journal; the run ends on its own (steady state
+/// after, the rollback), `q` leaves, the shell shows the verdict and the rollbacks, exit 0, and
+/// the debrief has the activities section.
+#[test]
+fn ctk_experiment_runs_in_the_console_to_its_end() {
+    use super::pty::{Session, tmux, wait_for};
+    use std::time::Duration;
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux not installed: skipping the PTY experiment test");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let file = dir.path().join("console.yaml");
+    // The action waits for the test's `go` file (bounded by its timeout), so the note is typed
+    // while the method runs.
+    std::fs::write(
+        &file,
+        format!(
+            "title: In the console\ndescription: an experiment on the Run screen\nsteady-state-hypothesis:\n  title: all is well\n  probes:\n    - {{type: probe, name: is-well, tolerance: 0, provider: {{type: process, path: 'true', timeout: 5}}}}\nmethod:\n  - {{type: action, name: wait-for-go, provider: {{type: process, path: sh, arguments: ['-c', 'touch {d}/started; while [ ! -e {d}/go ]; do sleep 0.05; done'], timeout: 60}}}}\nrollbacks:\n  - {{type: action, name: undo, provider: {{type: process, path: touch, arguments: ['{d}/rolled-back'], timeout: 5}}}}\n"
+        ),
+    )
+    .unwrap();
+    let journal = dir.path().join("run/journal.jsonl");
+    let name = format!("gameday-ctk-{}", std::process::id());
+    let cmd = format!(
+        "{} run {} --journal {}; echo GAMEDAY_EXIT=$?; exec sh",
+        env!("CARGO_BIN_EXE_gameday"),
+        file.display(),
+        journal.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-c",
+        &d,
+        &cmd,
+    ]);
+    let _session = Session(name.clone());
+    let screen = || tmux(&["capture-pane", "-p", "-t", &name]);
+    let journal_text = || std::fs::read_to_string(&journal).unwrap_or_default();
+    let limit = Duration::from_secs(30);
+    wait_for(
+        "the method's action",
+        limit,
+        || dir.path().join("started").exists(),
+        screen,
+    );
+    wait_for(
+        "the Run screen on the experiment",
+        limit,
+        || {
+            let s = screen();
+            s.contains("In the console") && s.contains("probe `is-well`")
+        },
+        screen,
+    );
+    tmux(&["send-keys", "-t", &name, "n"]);
+    wait_for("the note box", limit, || screen().contains("Enter"), screen);
+    tmux(&["send-keys", "-t", &name, "-l", "waiting for go"]);
+    tmux(&["send-keys", "-t", &name, "Enter"]);
+    wait_for(
+        "the note in the journal",
+        limit,
+        || journal_text().contains("waiting for go"),
+        screen,
+    );
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    wait_for(
+        "the run to end",
+        limit,
+        || journal_text().contains("\"run_ended\""),
+        screen,
+    );
+    wait_for(
+        "the console to show the run ended",
+        limit,
+        || screen().contains("D debrief ·"),
+        screen,
+    );
+    assert!(screen().contains("rollback: action `undo`"), "{}", screen());
+    tmux(&["send-keys", "-t", &name, "q"]);
+    wait_for(
+        "gameday to exit",
+        limit,
+        || screen().contains("GAMEDAY_EXIT="),
+        screen,
+    );
+    let shown = screen();
+    assert!(shown.contains("GAMEDAY_EXIT=0"), "{shown}");
+    assert!(
+        shown.contains("gameday: HYPOTHESIS HELD: 1 rollback(s) ran, all confirmed"),
+        "{shown}"
+    );
+    assert!(dir.path().join("rolled-back").exists());
+    let text = journal_text();
+    assert!(text.contains("\"type\":\"note\"") && text.contains("waiting for go"));
+    let debrief = std::fs::read_to_string(journal.with_file_name("debrief.md")).unwrap();
+    assert!(debrief.contains("## Chaos Toolkit activities"), "{debrief}");
+    // The log beside the journal has the run from its first line.
+    let log = std::fs::read_to_string(journal.with_file_name("gameday.log")).unwrap_or_default();
+    assert!(log.contains("ctk run started"), "{log}");
+    assert!(
+        debrief.contains("| action `undo` | process | succeeded |"),
+        "{debrief}"
+    );
+}

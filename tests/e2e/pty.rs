@@ -31,12 +31,12 @@ steps:
         verify: "test ! -e MARKER"
 "#;
 
-fn tmux(args: &[&str]) -> String {
+pub(crate) fn tmux(args: &[&str]) -> String {
     let out = Command::new("tmux").args(args).output().expect("run tmux");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn wait_for(
+pub(crate) fn wait_for(
     what: &str,
     limit: Duration,
     mut ok: impl FnMut() -> bool,
@@ -53,7 +53,7 @@ fn wait_for(
     }
 }
 
-struct Session(String);
+pub(crate) struct Session(pub(crate) String);
 
 impl Drop for Session {
     fn drop(&mut self) {

@@ -89,6 +89,11 @@ impl App {
     pub(super) fn advance(&mut self) -> Vec<Effect> {
         if !self.run_live() {
             self.status = Some("no run in progress: nothing to advance".into());
+        } else if self.run.is_ctk() {
+            self.status = Some(
+                "a Chaos Toolkit method runs its activities to their end: nothing to advance (X stops it and runs the rollbacks)"
+                    .into(),
+            );
         } else if self.run.halt.is_some() {
             self.status = Some("the run is halted: no further step starts".into());
         } else if self.run.step.is_none() {

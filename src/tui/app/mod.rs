@@ -265,6 +265,15 @@ impl App {
         app
     }
 
+    /// The Run screen of a run started before the console opened (a Chaos Toolkit experiment):
+    /// the IC's console, its scenario taken from the run's `run_started`.
+    pub fn running(now: DateTime<Utc>, journal: std::path::PathBuf) -> App {
+        let mut app = App::base(now, Picker::default(), Screen::Run);
+        app.started = true;
+        app.journal_path = Some(journal);
+        app
+    }
+
     /// What a joined seat may not do, said in the status line (`None`: go on as the console does).
     fn seat_refuses(&mut self, action: &Action) -> Option<Vec<Effect>> {
         let seat = self.seat.as_ref()?;

@@ -148,6 +148,7 @@ async fn loop_starts_a_run_halts_on_x_and_quits_after_rollback() {
         signals: mpsc::channel(1).1,
         journal: None,
         seat: None,
+        running: None,
     };
     let driver = async {
         let send = |e| keys.send(e).expect("loop is listening");
@@ -204,6 +205,7 @@ async fn a_note_typed_across_a_halt_and_the_end_reaches_the_journal() {
         signals: mpsc::channel(1).1,
         journal: None,
         seat: None,
+        running: None,
     };
     let enter = || {
         Ok(TermEvent::Key(KeyEvent::new(
@@ -354,6 +356,7 @@ async fn a_halt_pressed_while_the_hosts_open_reaches_the_run() {
         signals: mpsc::channel(1).1,
         journal: None,
         seat: None,
+        running: None,
     };
     let driver = async {
         let send = |e| keys.send(e).expect("loop is listening");
@@ -409,6 +412,7 @@ async fn an_engine_that_dies_without_a_verdict_ends_the_console() {
         signals: mpsc::channel(1).1,
         journal: None,
         seat: None,
+        running: None,
     };
     let send = |e| keys.send(e).expect("loop is listening");
     start_with_reason(&send, "go");
@@ -447,6 +451,7 @@ async fn a_joined_scribe_note_reaches_the_ic_timeline_and_the_journal() {
         signals: mpsc::channel(1).1,
         journal: None,
         seat: None,
+        running: None,
     };
     let read = || std::fs::read_to_string(&journal).unwrap_or_default();
     let (scribe_keys, rx) = mpsc::unbounded_channel::<io::Result<TermEvent>>();

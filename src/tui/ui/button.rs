@@ -141,6 +141,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .filter(|f| f.state == FaultState::Done(crate::event::RollbackStatus::Verified))
         .count();
     let status = match h.finished {
+        // A Chaos Toolkit run has no faults: its rollbacks are activities.
+        _ if run.is_ctk() => match (run.ctk_rollbacks(), run.ended) {
+            ((n, 0), true) => format!("the experiment's rollbacks ran: {n}, all confirmed"),
+            ((n, u), true) => {
+                format!("ROLLBACK NOT CONFIRMED — {u} of {n}: check the system by hand")
+            }
+            ((n, _), false) => format!(
+                "the method stopped; the experiment's rollbacks run… {n} done, {} s since halt",
+                secs_since(h.ts, app.now)
+            ),
+        },
         Some((true, _, _)) if total == 0 => "no fault was live: nothing to roll back".into(),
         None if total == 0 => "no fault is live: nothing to roll back".into(),
         Some((true, _, ms)) => format!(

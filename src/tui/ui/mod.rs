@@ -1,6 +1,7 @@
 //! Rendering: free functions of `&App`, one file per screen region. Nothing here reads a clock or
 //! a file: time is `app.now`, so a frame is a pure function of the state.
 
+mod activities;
 pub mod agenda;
 mod alert;
 mod button;
@@ -75,7 +76,12 @@ fn render_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let [steps_area, metrics_area] =
         Layout::horizontal([Constraint::Length(steps_w), Constraint::Min(10)]).areas(middle);
     steps::render(frame, steps_area, app, theme);
-    metrics::render(frame, metrics_area, app, theme);
+    // A Chaos Toolkit run has no metrics: its activities take their place.
+    if app.run.is_ctk() {
+        activities::render(frame, metrics_area, app, theme);
+    } else {
+        metrics::render(frame, metrics_area, app, theme);
+    }
     let [faults_area, timeline_area] =
         Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
     faults::render(frame, faults_area, app, theme);
