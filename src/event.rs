@@ -457,6 +457,19 @@ pub enum Event {
         reason: String,
     },
     RunEnded,
+    /// A host key `--accept-new` added to known_hosts while the hosts were opened (before the
+    /// journal started, so journaled right after `run_started`), or while `recover` opened them.
+    HostKeyAccepted {
+        /// The address dialled, `host:port`.
+        host: String,
+        key_type: String,
+        /// `SHA256:…`, as `ssh-keygen -l` prints it.
+        fingerprint: String,
+        /// The known_hosts file written.
+        known_hosts: String,
+        /// What accepted it: `--accept-new` (the one way gameday trusts a key during a run).
+        by: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -513,6 +526,18 @@ impl Event {
                 | Event::SelectionRefused { .. }
                 | Event::RunEnded
         )
+    }
+}
+
+impl From<crate::target::known_hosts::AcceptedKey> for Event {
+    fn from(k: crate::target::known_hosts::AcceptedKey) -> Event {
+        Event::HostKeyAccepted {
+            host: k.host,
+            key_type: k.key_type,
+            fingerprint: k.fingerprint,
+            known_hosts: k.known_hosts.display().to_string(),
+            by: "--accept-new".into(),
+        }
     }
 }
 
@@ -876,10 +901,11 @@ pub(crate) mod hostile {
             Event::ExpansionRoundStarted { .. } => 32,
             Event::ExpansionRoundEnded { .. } => 33,
             Event::Notified { .. } => 34,
+            Event::HostKeyAccepted { .. } => 35,
         }
     }
 
-    pub const VARIANTS: usize = 35;
+    pub const VARIANTS: usize = 36;
 
     /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
     /// `Option<f64>` appears.
@@ -1003,6 +1029,13 @@ pub(crate) mod hostile {
                 attempts: u32::MAX,
                 status: Some(u16::MAX),
                 error: Some(long("error")),
+            },
+            Event::HostKeyAccepted {
+                host: text("host"),
+                key_type: text("key type"),
+                fingerprint: text("SHA256:"),
+                known_hosts: long("known_hosts"),
+                by: text("--accept-new"),
             },
             Event::HaltRequested {
                 by: text("by"),

@@ -171,6 +171,7 @@ fn kind(e: &Event) -> &'static str {
         Event::SelectionRefused { .. } => "selection_refused",
         Event::ExpansionRoundStarted { .. } => "round_started",
         Event::ExpansionRoundEnded { .. } => "round_ended",
+        Event::HostKeyAccepted { .. } => "host_key_accepted",
     }
 }
 

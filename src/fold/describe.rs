@@ -312,6 +312,19 @@ pub fn describe(event: &Event, hosts: &HostNames) -> (String, String) {
             edits, role, text, ..
         } => (role.as_str(), format!("edited note #{edits}: {text}")),
         Event::HaltRequested { by, reason } => ("HALT", format!("halt by {by}: {reason}")),
+        Event::HostKeyAccepted {
+            host,
+            key_type,
+            fingerprint,
+            known_hosts,
+            by,
+        } => (
+            "ssh",
+            format!(
+                "{by}: trusted the {key_type} key {fingerprint} of {} (first seen; added to {known_hosts})",
+                hosts.detail(host)
+            ),
+        ),
         Event::Notified {
             to,
             about,
