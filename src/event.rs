@@ -515,6 +515,19 @@ pub enum Event {
     CtkStricter {
         what: String,
     },
+    /// A host key `--accept-new` added to known_hosts while the hosts were opened (before the
+    /// journal started, so journaled right after `run_started`), or while `recover` opened them.
+    HostKeyAccepted {
+        /// The address dialled, `host:port`.
+        host: String,
+        key_type: String,
+        /// `SHA256:…`, as `ssh-keygen -l` prints it.
+        fingerprint: String,
+        /// The known_hosts file written.
+        known_hosts: String,
+        /// What accepted it: `--accept-new` (the one way gameday trusts a key during a run).
+        by: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -586,6 +599,18 @@ impl Event {
                     ..
                 }
         )
+    }
+}
+
+impl From<crate::target::known_hosts::AcceptedKey> for Event {
+    fn from(k: crate::target::known_hosts::AcceptedKey) -> Event {
+        Event::HostKeyAccepted {
+            host: k.host,
+            key_type: k.key_type,
+            fingerprint: k.fingerprint,
+            known_hosts: k.known_hosts.display().to_string(),
+            by: "--accept-new".into(),
+        }
     }
 }
 
@@ -954,10 +979,11 @@ pub(crate) mod hostile {
             Event::SeatRefused { .. } => 37,
             Event::CtkActivity { .. } => 38,
             Event::CtkStricter { .. } => 39,
+            Event::HostKeyAccepted { .. } => 40,
         }
     }
 
-    pub const VARIANTS: usize = 40;
+    pub const VARIANTS: usize = 41;
 
     /// At least one instance of every variant, with every non-finite and extreme f64 wherever an
     /// `Option<f64>` appears.
@@ -1081,6 +1107,13 @@ pub(crate) mod hostile {
                 attempts: u32::MAX,
                 status: Some(u16::MAX),
                 error: Some(long("error")),
+            },
+            Event::HostKeyAccepted {
+                host: text("host"),
+                key_type: text("key type"),
+                fingerprint: text("SHA256:"),
+                known_hosts: long("known_hosts"),
+                by: text("--accept-new"),
             },
             Event::HaltRequested {
                 by: text("by"),

@@ -84,6 +84,9 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
         .map(|f| (f.target.clone(), f.host.clone()))
         .collect();
     let hosts = target::open_each(&scenario, &wanted, options).await;
+    for key in options.ssh.accepted.take() {
+        record(&mut writer, key.into(), &mut unjournaled);
+    }
     let jobs = todo
         .into_iter()
         .map(|f| {

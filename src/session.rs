@@ -305,17 +305,38 @@ pub fn json_summary(journal: &Path, code: u8) -> String {
 /// Logs go to `gameday.log` in `dir`, never to the terminal. Keep the guard for the process's
 /// life; `None` when logging was set up already (or cannot be).
 pub fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    init_logging_with(
+        dir,
+        log_filter(std::env::var("GAMEDAY_LOG").ok().as_deref()),
+    )
+}
+
+fn init_logging_with(
+    dir: &Path,
+    filter: tracing_subscriber::filter::Targets,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let appender = tracing_appender::rolling::never(dir, "gameday.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GAMEDAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(false)
+    // The registry, not `fmt()`: that builder caps levels at INFO before the filter is asked.
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false),
+        )
         .try_init()
         .ok()?;
     Some(guard)
+}
+
+/// The `GAMEDAY_LOG` filter: comma-separated `LEVEL` and `TARGET=LEVEL` directives
+/// (`info,russh=debug`); unset or unreadable means `info`.
+pub fn log_filter(spec: Option<&str>) -> tracing_subscriber::filter::Targets {
+    let info = || tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO);
+    spec.and_then(|s| s.parse().ok()).unwrap_or_else(info)
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP halt the run: every live fault is rolled back before gameday exits.
@@ -559,4 +580,42 @@ pub async fn dry_run(scenario: &Scenario, open: &OpenOptions) -> u8 {
     }
     crate::outln!("\ndry run: no fault command was sent (the run id in tags is a placeholder)");
     exit::HELD
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+    use tracing::Level;
+
+    #[test]
+    fn gameday_log_reads_levels_per_target_and_falls_back_to_info() {
+        let f = log_filter(Some("warn,russh=debug"));
+        assert!(f.would_enable("russh::client", &Level::DEBUG));
+        assert!(!f.would_enable("gameday::engine", &Level::INFO));
+        assert!(f.would_enable("gameday::engine", &Level::WARN));
+        for unset in [None, Some("=not a filter=")] {
+            let f = log_filter(unset);
+            assert!(f.would_enable("gameday", &Level::INFO), "{unset:?}");
+            assert!(!f.would_enable("gameday", &Level::DEBUG), "{unset:?}");
+        }
+    }
+
+    /// The only test that sets the process's subscriber: a debug record of a target the filter
+    /// names reaches gameday.log, one of another target does not.
+    #[test]
+    fn the_log_file_takes_what_the_filter_lets_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let guard = super::init_logging_with(dir.path(), log_filter(Some("info,probe=debug")));
+        assert!(guard.is_some());
+        tracing::debug!(target: "probe", "wanted debug");
+        tracing::debug!(target: "other", "unwanted debug");
+        tracing::info!(target: "other", "wanted info");
+        drop(guard);
+        let log = std::fs::read_to_string(dir.path().join("gameday.log")).unwrap();
+        assert!(
+            log.contains("wanted debug") && log.contains("wanted info"),
+            "{log}"
+        );
+        assert!(!log.contains("unwanted"), "{log}");
+    }
 }

@@ -499,6 +499,10 @@ impl Engine {
         let started = Arc::new(started);
         let _ = self.events.send(started.clone());
         self.journal.group_sync(true);
+        // Keys `--accept-new` recorded while the hosts were opened, before there was a journal.
+        for key in self.options.open.ssh.accepted.take() {
+            self.emit(key.into());
+        }
         let (notifier, failed) = crate::notify::Notifier::start(
             &self.scenario,
             |v| std::env::var(v).ok(),

@@ -176,6 +176,7 @@ fn kind(e: &Event) -> &'static str {
         Event::SeatRefused { .. } => "seat_refused",
         Event::CtkActivity { .. } => "ctk_activity",
         Event::CtkStricter { .. } => "ctk_stricter",
+        Event::HostKeyAccepted { .. } => "host_key_accepted",
     }
 }
 

@@ -365,6 +365,19 @@ pub fn describe(event: &Event, hosts: &HostNames) -> (String, String) {
             ),
         ),
         Event::CtkStricter { what } => ("ctk", format!("stricter than chaos run: {what}")),
+        Event::HostKeyAccepted {
+            host,
+            key_type,
+            fingerprint,
+            known_hosts,
+            by,
+        } => (
+            "ssh",
+            format!(
+                "{by}: trusted the {key_type} key {fingerprint} of {} (first seen; added to {known_hosts})",
+                hosts.detail(host)
+            ),
+        ),
         Event::Notified {
             to,
             about,

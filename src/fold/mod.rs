@@ -341,6 +341,17 @@ pub struct NotifyStats {
     pub last_error: Option<String>,
 }
 
+/// A host key `--accept-new` trusted for this run (or its `recover`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceptedKeyRow {
+    pub ts: DateTime<Utc>,
+    pub host: String,
+    pub key_type: String,
+    pub fingerprint: String,
+    pub known_hosts: String,
+    pub by: String,
+}
+
 /// One edit of a note: when, by whom, what it said before and after.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoteRevision {
@@ -728,6 +739,8 @@ pub struct RunState {
     pub notifications: BTreeMap<String, NotifyStats>,
     /// Second seats joined now (`gameday join`): seat number → tag.
     pub seats: BTreeMap<u32, String>,
+    /// Host keys trusted on first sight (`--accept-new`), in journal order.
+    pub accepted_keys: Vec<AcceptedKeyRow>,
     pub run: Option<String>,
     pub scenario: Option<Arc<Scenario>>,
     /// How people know the scenario's hosts (from the scenario in `run_started`).
@@ -1218,6 +1231,20 @@ impl RunState {
                 self.seats.remove(seat);
             }
             Event::SeatRefused { .. } => {}
+            Event::HostKeyAccepted {
+                host,
+                key_type,
+                fingerprint,
+                known_hosts,
+                by,
+            } => self.accepted_keys.push(AcceptedKeyRow {
+                ts,
+                host: host.clone(),
+                key_type: key_type.clone(),
+                fingerprint: fingerprint.clone(),
+                known_hosts: known_hosts.clone(),
+                by: by.clone(),
+            }),
             Event::Notified { to, ok, error, .. } => {
                 let s = self.notifications.entry(to.clone()).or_default();
                 if *ok {

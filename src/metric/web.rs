@@ -396,6 +396,15 @@ pub fn body_hint(body: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// The build has no Unicode tables for host names (`idna_adapter` 1.0 in Cargo.lock): an
+    /// internationalized name is written in its ASCII (punycode) form, as docs/scenario-format.md says.
+    #[test]
+    fn host_names_in_urls_are_ascii() {
+        assert!(reqwest::Url::parse("http://xn--bcher-kva.example:9090/metrics").is_ok());
+        assert!(reqwest::Url::parse("http://Prom.Example:9090/").is_ok());
+        assert!(reqwest::Url::parse("http://bücher.example:9090/metrics").is_err());
+    }
+
     #[test]
     fn base64_matches_rfc4648() {
         use basic_b64::encode;

@@ -446,6 +446,28 @@ pub fn debrief(run: &RunState) -> String {
         .iter()
         .flat_map(|n| n.edits.iter().map(move |e| (n, e)))
         .collect();
+    if !run.accepted_keys.is_empty() {
+        let _ = writeln!(out, "\n### Host keys accepted\n");
+        let _ = writeln!(
+            out,
+            "Keys trusted on first sight, without a check against the host's own: compare each with `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` on the host.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| Host | Key | Fingerprint | Written to | By |\n|---|---|---|---|---|"
+        );
+        for k in &run.accepted_keys {
+            let _ = writeln!(
+                out,
+                "| {} | {} | `{}` | `{}` | `{}` |",
+                cell(&run.host_names.detail(&k.host)),
+                cell(&k.key_type),
+                cell(&k.fingerprint),
+                cell(&k.known_hosts),
+                cell(&k.by)
+            );
+        }
+    }
     if !run.notifications.is_empty() {
         let _ = writeln!(out, "\n### Notifications\n");
         let _ = writeln!(

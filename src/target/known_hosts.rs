@@ -57,6 +57,57 @@ pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
 }
 
+/// A host key `--accept-new` recorded while connecting: journaled once the run's journal starts
+/// ([`crate::event::Event::HostKeyAccepted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedKey {
+    /// The address dialled, `host:port` (the name the key is recorded under).
+    pub host: String,
+    /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, …
+    pub key_type: String,
+    /// `SHA256:…` ([`fingerprint`]).
+    pub fingerprint: String,
+    /// The known_hosts file the key was appended to.
+    pub known_hosts: PathBuf,
+}
+
+impl AcceptedKey {
+    pub fn new(host: String, key: &PublicKey, known_hosts: &Path) -> AcceptedKey {
+        AcceptedKey {
+            host,
+            key_type: key.algorithm().to_string(),
+            fingerprint: fingerprint(key),
+            known_hosts: known_hosts.to_path_buf(),
+        }
+    }
+}
+
+/// Where the key checks of one run (or one `recover`) leave the keys they accepted, until the
+/// journal takes them. Clones share the list; at most [`AcceptedKeys::MAX`] are kept (one per host
+/// and bastion of a run: the most hosts an inventory may list).
+#[derive(Debug, Clone, Default)]
+pub struct AcceptedKeys(std::sync::Arc<std::sync::Mutex<Vec<AcceptedKey>>>);
+
+impl AcceptedKeys {
+    pub const MAX: usize = crate::scenario::limits::MAX_INVENTORY_HOSTS;
+
+    pub fn push(&self, key: AcceptedKey) {
+        if let Ok(mut keys) = self.0.lock()
+            && keys.len() < Self::MAX
+        {
+            keys.push(key);
+        }
+    }
+
+    /// Every key accepted since the last `take`, in the order accepted.
+    pub fn take(&self) -> Vec<AcceptedKey> {
+        self.0
+            .lock()
+            .map(|mut keys| std::mem::take(&mut *keys))
+            .unwrap_or_default()
+    }
+}
+
 /// The system-wide file OpenSSH reads beside the user's; gameday reads it too, never writes it.
 pub const GLOBAL_PATH: &str = "/etc/ssh/ssh_known_hosts";
 

@@ -43,6 +43,8 @@ pub struct SshOptions {
     /// Trust and record the key of a host that has no entry yet (OpenSSH `accept-new`).
     /// A changed key is refused all the same.
     pub accept_new: bool,
+    /// Where the keys `accept_new` recorded wait for the run's journal (shared by clones).
+    pub accepted: known_hosts::AcceptedKeys,
     pub connect_timeout: Duration,
     pub keepalive_interval: Duration,
     pub keepalive_max: usize,
@@ -61,6 +63,7 @@ impl Default for SshOptions {
                 .unwrap_or_else(|| PathBuf::from(".ssh/known_hosts")),
             global_known_hosts: Some(PathBuf::from(known_hosts::GLOBAL_PATH)),
             accept_new: false,
+            accepted: known_hosts::AcceptedKeys::default(),
             connect_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(5),
             keepalive_max: 3,
@@ -164,6 +167,7 @@ pub struct KeyChecker {
     /// Write accepted keys hashed (the ssh config's `HashKnownHosts yes`).
     hash: bool,
     accept_new: bool,
+    accepted: known_hosts::AcceptedKeys,
     /// Only record, never refuse: used by `gameday trust` to show a key before asking.
     probe_only: bool,
     seen: Arc<Mutex<KeyCheck>>,
@@ -210,6 +214,11 @@ impl client::Handler for KeyChecker {
                 match append(&self.known_hosts, &self.addr.host, self.addr.port, key) {
                     Ok(()) => {
                         tracing::warn!(host = %self.addr, fingerprint = %known_hosts::fingerprint(key), "accept-new: recorded a new host key");
+                        self.accepted.push(known_hosts::AcceptedKey::new(
+                            self.addr.to_string(),
+                            key,
+                            &self.known_hosts,
+                        ));
                         None
                     }
                     Err(e) => Some(Refusal::Error(e.to_string())),
@@ -310,6 +319,7 @@ async fn handshake_with(
             .as_ref()
             .is_some_and(|c| c.hash_known_hosts(&addr.host)),
         accept_new: opts.accept_new,
+        accepted: opts.accepted.clone(),
         probe_only,
         seen: seen.clone(),
         _bastion: None,

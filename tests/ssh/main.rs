@@ -1,5 +1,6 @@
 //! The SSH transport: an in-process russh server and a real OpenSSH sshd on loopback.
 
+mod accept_new;
 mod control;
 mod inprocess;
 mod lease_engine;
