@@ -302,34 +302,98 @@ pub fn json_summary(journal: &Path, code: u8) -> String {
     v.to_string()
 }
 
-/// Logs go to `gameday.log` in `dir`, never to the terminal. Keep the guard for the process's
-/// life; `None` when logging was set up already (or cannot be).
-pub fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// Logs go to `gameday.log` in `dir`, never to the terminal. Keep the guard while the run lasts:
+/// dropping it flushes that file. `None` only when `dir`'s log cannot be set up.
+///
+/// One subscriber serves the whole process (installed by the first call, with the `GAMEDAY_LOG`
+/// filter read then); each call points it at its own run's file, so a process that runs several
+/// runs one after another (`gameday day`) writes each run's lines beside that run's journal.
+/// Between a guard's drop and the next call, lines are dropped (no run is going on).
+pub fn init_logging(dir: &Path) -> Option<LogGuard> {
     init_logging_with(
         dir,
         log_filter(std::env::var("GAMEDAY_LOG").ok().as_deref()),
     )
 }
 
-fn init_logging_with(
-    dir: &Path,
-    filter: tracing_subscriber::filter::Targets,
-) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// The current run's log file (see [`init_logging`]): the writer, and which call set it.
+static RUN_LOG: std::sync::Mutex<Option<(u64, tracing_appender::non_blocking::NonBlocking)>> =
+    std::sync::Mutex::new(None);
+static RUN_LOG_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Keeps a run's log file open; on drop, flushes it and stops sending lines there.
+pub struct LogGuard {
+    id: u64,
+    _worker: tracing_appender::non_blocking::WorkerGuard,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        if let Ok(mut current) = RUN_LOG.lock()
+            && current.as_ref().is_some_and(|(id, _)| *id == self.id)
+        {
+            *current = None;
+        }
+    }
+}
+
+/// The subscriber's writer: a line goes to the current run's file, or nowhere.
+struct RunLogWriter;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RunLogWriter {
+    type Writer = RunLogLine;
+
+    fn make_writer(&'a self) -> RunLogLine {
+        RunLogLine(
+            RUN_LOG
+                .lock()
+                .ok()
+                .and_then(|current| current.as_ref().map(|(_, w)| w.clone())),
+        )
+    }
+}
+
+struct RunLogLine(Option<tracing_appender::non_blocking::NonBlocking>);
+
+impl std::io::Write for RunLogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.0 {
+            Some(w) => w.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.0 {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+fn init_logging_with(dir: &Path, filter: tracing_subscriber::filter::Targets) -> Option<LogGuard> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
     let appender = tracing_appender::rolling::never(dir, "gameday.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    // The registry, not `fmt()`: that builder caps levels at INFO before the filter is asked.
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(writer)
-                .with_ansi(false),
-        )
-        .try_init()
-        .ok()?;
-    Some(guard)
+    let (writer, worker) = tracing_appender::non_blocking(appender);
+    let id = RUN_LOG_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    *RUN_LOG.lock().ok()? = Some((id, writer));
+    INSTALLED.call_once(|| {
+        // The registry, not `fmt()`: that builder caps levels at INFO before the filter is asked.
+        let _ = tracing_subscriber::registry()
+            .with(filter)
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(RunLogWriter)
+                    .with_ansi(false),
+            )
+            .try_init();
+    });
+    Some(LogGuard {
+        id,
+        _worker: worker,
+    })
 }
 
 /// The `GAMEDAY_LOG` filter: comma-separated `LEVEL` and `TARGET=LEVEL` directives
@@ -611,11 +675,25 @@ mod tests {
         tracing::debug!(target: "other", "unwanted debug");
         tracing::info!(target: "other", "wanted info");
         drop(guard);
+        tracing::info!(target: "other", "between two runs");
+        // A second run in the same process (`gameday day`): its lines go to its own file.
+        let second = tempfile::tempdir().unwrap();
+        let guard = super::init_logging_with(second.path(), log_filter(None));
+        assert!(guard.is_some());
+        tracing::info!(target: "other", "the second run");
+        drop(guard);
         let log = std::fs::read_to_string(dir.path().join("gameday.log")).unwrap();
         assert!(
             log.contains("wanted debug") && log.contains("wanted info"),
             "{log}"
         );
         assert!(!log.contains("unwanted"), "{log}");
+        assert!(
+            !log.contains("second run") && !log.contains("between"),
+            "{log}"
+        );
+        let log = std::fs::read_to_string(second.path().join("gameday.log")).unwrap();
+        assert!(log.contains("the second run"), "{log}");
+        assert!(!log.contains("wanted"), "{log}");
     }
 }
