@@ -12,8 +12,8 @@
 //! What a seat sends reaches the engine as the same [`Command`]s the console sends, with the
 //! seat's tag (`scribe Lee (seat 1)`) as the role or `by`; [`Event::SeatJoined`] maps the tag to
 //! the peer's uid and pid. The engine never waits for a seat: a command goes in with `try_send`
-//! (a full queue is a refusal the seat is told about), and a seat that does not read its replies
-//! is dropped. A seat that leaves, however it leaves, changes nothing in the run.
+//! (a full queue is a refusal the seat is told about; a granted halt waits for room, bounded, in
+//! the seat's own task), and a seat that does not read its replies is dropped. A seat that leaves, however it leaves, changes nothing in the run.
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -268,6 +268,23 @@ fn forward(seats: &Seats, cmd: Command) -> Result<(), String> {
         mpsc::error::TrySendError::Full(_) => "the run is busy; send it again".to_string(),
         mpsc::error::TrySendError::Closed(_) => "the run has ended".to_string(),
     })
+}
+
+/// A granted halt: waits (at most `SEAT_WRITE_TIMEOUT`, in this seat's own task) for room in the
+/// engine's queue, so the big red button is not refused because the run is busy at that moment. The
+/// engine never waits for it; every other request is refused at once when the queue is full.
+async fn forward_halt(seats: &Seats, cmd: Command) -> Result<(), String> {
+    let Some(tx) = seats.commands.upgrade() else {
+        return Err("the run has ended".into());
+    };
+    match tokio::time::timeout(limits::SEAT_WRITE_TIMEOUT, tx.send(cmd)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err("the run has ended".into()),
+        Err(_) => Err(format!(
+            "the run stayed busy for {}: the halt was not sent; press X again or ask the IC",
+            crate::fmt::duration(limits::SEAT_WRITE_TIMEOUT)
+        )),
+    }
 }
 
 async fn connection(stream: UnixStream, seats: Arc<Seats>) {
@@ -542,7 +559,12 @@ async fn answer(seats: &Seats, tag: &str, may: &[String], can_halt: bool, req: R
             )
         }
     };
-    match forward(seats, cmd) {
+    let sent = if what == "halt" {
+        forward_halt(seats, cmd).await
+    } else {
+        forward(seats, cmd)
+    };
+    match sent {
         Ok(()) => Reply::Sent { what: what.into() },
         Err(why) => Reply::Refused { why },
     }
@@ -1062,6 +1084,53 @@ steps:
                 assert_eq!(
                     (role.as_str(), text.as_str()),
                     ("scribe Lee (seat 1)", "n0")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A granted halt is not refused because the engine's queue is full at that moment: it waits
+    /// (bounded) for room, in the seat's task; a note in the same spot is refused at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_granted_halt_waits_for_room_in_a_full_queue() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = server(dir.path(), 3, true);
+        let mut c = SeatClient::join(&s.socket, "comms", Some("Sam"), true)
+            .await
+            .expect("joined");
+        assert!(c.may.iter().any(|m| m == "halt"), "{:?}", c.may);
+        // seat_joined and two notes fill the queue; a third note is refused at once.
+        for i in 0..3 {
+            let reply = c.send(&note(&format!("n{i}"))).await.expect("answered");
+            assert_eq!(matches!(reply, Reply::Sent { .. }), i < 2, "{reply:?}");
+        }
+        let halt = tokio::spawn(async move {
+            c.send(&Request::Halt {
+                reason: "smoke in the DC".into(),
+            })
+            .await
+        });
+        // Room appears two seconds later.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        assert!(
+            !halt.is_finished(),
+            "the halt waits for room, it is not refused"
+        );
+        assert!(matches!(s.commands.recv().await, Some(Command::Seat(_))));
+        let reply = halt.await.expect("task").expect("answered");
+        assert!(matches!(reply, Reply::Sent { .. }), "{reply:?}");
+        for _ in 0..2 {
+            assert!(matches!(
+                s.commands.recv().await,
+                Some(Command::NoteOf { .. })
+            ));
+        }
+        match s.commands.recv().await {
+            Some(Command::Halt { by, reason }) => {
+                assert_eq!(
+                    (by.as_str(), reason.as_str()),
+                    ("comms Sam (seat 1)", "smoke in the DC")
                 );
             }
             other => panic!("{other:?}"),
