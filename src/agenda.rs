@@ -247,6 +247,12 @@ impl Agenda {
         if self.slots.get(i).map(|s| &s.status) != Some(&Status::Pending) {
             return Err("only an item not started yet can be skipped".into());
         }
+        self.skipped(i, who, why);
+        Ok(())
+    }
+
+    /// Item `i` is skipped (`who` skipped it, or nobody: it could not start), journaled.
+    fn skipped(&mut self, i: usize, who: Option<String>, why: String) {
         self.slots[i].status = Status::Skipped { why: why.clone() };
         let label = self.label(i);
         self.note(DayEvent::ItemSkipped {
@@ -255,7 +261,6 @@ impl Agenda {
             why,
             who,
         });
-        Ok(())
     }
 
     /// A person moves item `i` (pending only) `POSTPONE_STEP` later: from its time, or from now
@@ -364,14 +369,7 @@ impl Agenda {
     /// Item `i` could not start (`why`, with its exit code): journaled as skipped; the day stops
     /// unless the plan says `continue_on_failure`.
     pub fn refuse(&mut self, i: usize, why: String, code: u8, stop: String) {
-        self.slots[i].status = Status::Skipped { why: why.clone() };
-        let label = self.label(i);
-        self.note(DayEvent::ItemSkipped {
-            index: i,
-            label,
-            why,
-            who: None,
-        });
+        self.skipped(i, None, why);
         self.code = worse(self.code, code);
         if !self.plan.continue_on_failure {
             self.stop_with(stop);

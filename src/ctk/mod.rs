@@ -563,54 +563,12 @@ impl Runner {
     /// engine journals them (a note holds no metrics or faults: an experiment has neither);
     /// advance, proceed, checks and seats mean nothing to an experiment and are ignored.
     fn on_command(&mut self, cmd: Command) {
-        use crate::event::NoteKind;
-        let note = |role, text, kind: NoteKind, owner, due| Event::Note {
-            role,
-            text,
-            action: kind == NoteKind::ActionItem,
-            kind: Some(kind),
-            owner,
-            due,
-            metrics: Default::default(),
-            faults: Vec::new(),
-        };
-        let event = match cmd {
-            Command::Note { role, text, action } => {
-                note(role, text, NoteKind::of(None, action), None, None)
-            }
-            Command::NoteOf {
-                role,
-                text,
-                kind,
-                owner,
-                due,
-            } => note(role, text, kind, owner, due),
-            Command::Milestone { kind, role } => Event::Milestone { kind, role },
-            Command::EditNote {
-                edits,
-                role,
-                text,
-                kind,
-                owner,
-                due,
-            } => Event::NoteEdited {
-                edits,
-                role,
-                text,
-                kind,
-                owner,
-                due,
-            },
-            Command::Retract { seq, role } => Event::Retracted {
-                retracts: seq,
-                role,
-            },
-            other => {
+        match cmd.into_record(Default::default) {
+            Ok(record) => self.emit(record),
+            Err(other) => {
                 tracing::info!(command = ?other, "ignored: a Chaos Toolkit run does not take it");
-                return;
             }
-        };
-        self.emit(event);
+        }
     }
 
     /// Journals what the console sent that is still queued (a note saved just before the end).
@@ -978,25 +936,21 @@ pub async fn run(
     let mut ss_before = Value::Null;
     let mut ss_after = Value::Null;
     let mut run_records = Vec::new();
-    let failed_probe = |state: &Value| {
-        state["probes"]
-            .as_array()
-            .is_some_and(|ps| ps.iter().any(|p| p["status"] != "succeeded"))
+    // chaostoolkit's status once the hypothesis was checked (`met`: None when interrupted), and
+    // whether it deviated.
+    let judged = |met: Option<bool>, state: &Value| match met {
+        None => (Some("interrupted"), false),
+        Some(false) => {
+            let failed = state["probes"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["status"] != "succeeded"));
+            (Some(if failed { "failed" } else { "completed" }), true)
+        }
+        Some(true) => (None, false),
     };
     if with_ssh {
         let (met, state) = r.hypothesis(Phase::SteadyStateBefore).await;
-        match met {
-            None => status = Some("interrupted"),
-            Some(false) => {
-                before_deviated = true;
-                status = Some(if failed_probe(&state) {
-                    "failed"
-                } else {
-                    "completed"
-                });
-            }
-            Some(true) => {}
-        }
+        (status, before_deviated) = judged(met, &state);
         ss_before = state;
     }
     if status.is_none() {
@@ -1011,18 +965,7 @@ pub async fn run(
     }
     if status.is_none() && with_ssh {
         let (met, state) = r.hypothesis(Phase::SteadyStateAfter).await;
-        match met {
-            None => status = Some("interrupted"),
-            Some(false) => {
-                deviated = true;
-                status = Some(if failed_probe(&state) {
-                    "failed"
-                } else {
-                    "completed"
-                });
-            }
-            Some(true) => {}
-        }
+        (status, deviated) = judged(met, &state);
         ss_after = state;
     }
     // chaostoolkit's default rollback strategy plays them unless the status is failed or

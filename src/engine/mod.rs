@@ -134,6 +134,63 @@ pub enum Command {
     Seat(Box<Event>),
 }
 
+/// What a note holds of its moment: every metric's latest value and the live faults.
+pub type Snapshot = (BTreeMap<String, Option<f64>>, Vec<crate::event::LiveFault>);
+
+impl Command {
+    /// The timeline record a person's input becomes, as every runner journals it: a note (with
+    /// `snapshot()` of its moment), a milestone, a note's edit or a retraction. Any other command
+    /// comes back for its runner to act on.
+    pub fn into_record(self, snapshot: impl FnOnce() -> Snapshot) -> Result<Event, Command> {
+        let note = |role, text, kind: NoteKind, owner, due| {
+            let (metrics, faults) = snapshot();
+            Event::Note {
+                role,
+                text,
+                action: kind == NoteKind::ActionItem,
+                kind: Some(kind),
+                owner,
+                due,
+                metrics,
+                faults,
+            }
+        };
+        Ok(match self {
+            Command::Note { role, text, action } => {
+                note(role, text, NoteKind::of(None, action), None, None)
+            }
+            Command::NoteOf {
+                role,
+                text,
+                kind,
+                owner,
+                due,
+            } => note(role, text, kind, owner, due),
+            Command::Milestone { kind, role } => Event::Milestone { kind, role },
+            Command::EditNote {
+                edits,
+                role,
+                text,
+                kind,
+                owner,
+                due,
+            } => Event::NoteEdited {
+                edits,
+                role,
+                text,
+                kind,
+                owner,
+                due,
+            },
+            Command::Retract { seq, role } => Event::Retracted {
+                retracts: seq,
+                role,
+            },
+            other => return Err(other),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
     pub verdict: Verdict,
@@ -1444,31 +1501,18 @@ impl Engine {
 
     // ---- inputs -------------------------------------------------------------------------------
 
-    /// A note, journaled with every metric's latest value and the live faults.
-    fn note(
-        &mut self,
-        role: String,
-        text: String,
-        kind: NoteKind,
-        owner: Option<String>,
-        due: Option<String>,
-    ) {
-        let metrics = self.latest.clone();
-        let faults = self.ledger.live();
-        self.emit(Event::Note {
-            role,
-            text,
-            action: kind == NoteKind::ActionItem,
-            kind: Some(kind),
-            owner,
-            due,
-            metrics,
-            faults,
-        });
-    }
-
     fn on_command(&mut self, cmd: Command) {
         match cmd {
+            record @ (Command::Note { .. }
+            | Command::NoteOf { .. }
+            | Command::Milestone { .. }
+            | Command::EditNote { .. }
+            | Command::Retract { .. }) => {
+                if let Ok(event) = record.into_record(|| (self.latest.clone(), self.ledger.live()))
+                {
+                    self.emit(event);
+                }
+            }
             // A halt during the recovery watch ends the watch.
             Command::Halt { .. } if matches!(self.stage, Stage::Watching { .. }) => self.end_run(),
             Command::Halt { by, reason } => self.halt(&by, &reason),
@@ -1502,43 +1546,6 @@ impl Engine {
                     Ok(decided) => self.decided(decided),
                     Err(why) => tracing::warn!(%why, "check ignored"),
                 }
-            }
-            Command::Note { role, text, action } => {
-                let kind = NoteKind::of(None, action);
-                self.note(role, text, kind, None, None);
-            }
-            Command::NoteOf {
-                role,
-                text,
-                kind,
-                owner,
-                due,
-            } => self.note(role, text, kind, owner, due),
-            Command::Milestone { kind, role } => {
-                self.emit(Event::Milestone { kind, role });
-            }
-            Command::EditNote {
-                edits,
-                role,
-                text,
-                kind,
-                owner,
-                due,
-            } => {
-                self.emit(Event::NoteEdited {
-                    edits,
-                    role,
-                    text,
-                    kind,
-                    owner,
-                    due,
-                });
-            }
-            Command::Retract { seq, role } => {
-                self.emit(Event::Retracted {
-                    retracts: seq,
-                    role,
-                });
             }
             Command::Proceed { by, reason } => {
                 if self.stage == Stage::PreflightHold && self.halt.is_none() {

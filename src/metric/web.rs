@@ -44,6 +44,17 @@ pub enum WebError {
 /// - No proxies, not even from `HTTP_PROXY`: a game day talks to the hosts it names, nothing else.
 /// - No redirects: an `http` probe reports the status it got, and a query is not sent elsewhere.
 pub fn client() -> Result<reqwest::Client, WebError> {
+    build(builder())
+}
+
+/// [`client`] that accepts any server certificate: only for a Chaos Toolkit http activity that
+/// says `verify_tls: false` (a self-signed test endpoint), never for a metric source.
+pub fn client_accepting_any_certificate() -> Result<reqwest::Client, WebError> {
+    build(builder().danger_accept_invalid_certs(true))
+}
+
+/// The settings every client shares (see [`client`]).
+fn builder() -> reqwest::ClientBuilder {
     // Err means a provider is already installed for the process; with one provider in the build,
     // that is ring too.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -53,23 +64,10 @@ pub fn client() -> Result<reqwest::Client, WebError> {
         .connect_timeout(Duration::from_secs(10))
         .pool_idle_timeout(Duration::from_secs(90))
         .user_agent(concat!("gameday/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| WebError::Client(e.to_string()))
 }
 
-/// [`client`] that accepts any server certificate: only for a Chaos Toolkit http activity that
-/// says `verify_tls: false` (a self-signed test endpoint), never for a metric source.
-pub fn client_accepting_any_certificate() -> Result<reqwest::Client, WebError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .user_agent(concat!("gameday/", env!("CARGO_PKG_VERSION")))
-        .danger_accept_invalid_certs(true)
-        .build()
-        .map_err(|e| WebError::Client(e.to_string()))
+fn build(b: reqwest::ClientBuilder) -> Result<reqwest::Client, WebError> {
+    b.build().map_err(|e| WebError::Client(e.to_string()))
 }
 
 /// Checks a URL once, when probes are built, so each poll does not have to.
