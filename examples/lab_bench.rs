@@ -13,7 +13,8 @@
 //! Starts a lab of N hosts (`lab::Lab`: an in-process SSH server and a shop per host, on
 //! 127.0.0.1), opens every host through the production path (`target::open`: TCP_NODELAY,
 //! curve25519, strict known_hosts, key auth, then the control shell), runs one `command` fault on
-//! all of them (with its dead-man lease), halts once every inject is in, and prints:
+//! all of them (the lab's latency knob, `faults/latency_ms`, turned with builtins; with its
+//! dead-man lease), halts once every inject is in, and prints:
 //! open time (connect + auth + control shell, N hosts, `--fanout` 64), halt → all verified
 //! (`rollback_finished.since_halt_ms`), the process's peak RSS (VmHWM: client AND the lab's
 //! servers, since both live in this process) and the memory per host that opening took (RSS
@@ -61,8 +62,14 @@ async fn main() {
         .cloned();
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
-    let fault = "{ kind: command, id: f, target: fleet, inject: \"touch injected\", rollback: \"rm -f injected\", verify: \"test ! -e injected\" }";
-    let (scenario, known_hosts, _lab, _child) = match &separate {
+    // The lab's own latency knob, as `scenarios/demo-latency.yaml` turns it (its verify reads the
+    // knob with `read` where the demo forks a `cat`): the fault's commands are the shell's
+    // builtins, so the halt measures gameday (its bounded exchange, the lease cancel, the
+    // transport) and not an `rm` per host. With `touch`/`rm` the halt also spends an exec per
+    // host on the fault itself: about 0.8 ms of CPU each on this machine, 0.4 s for 1,000 hosts
+    // on two cores.
+    let fault = "{ kind: command, id: f, target: fleet, inject: \"echo 300 > faults/latency_ms\", rollback: \"echo 0 > faults/latency_ms\", verify: \"read v < faults/latency_ms && [ \\\"$v\\\" = 0 ]\" }";
+    let (scenario, known_hosts, _lab, lab_child) = match &separate {
         None => {
             let lab = Lab::start(&dir.path().join("lab"), n).await.expect("lab");
             let hosts: Vec<String> = (1..=n).map(|i| format!("shop-{i}")).collect();
@@ -132,6 +139,10 @@ async fn main() {
     let mut halted_by = None;
     let t = Instant::now();
     let mut inject_ms = 0.0;
+    let lab_pid = lab_child.as_ref().map(|c| c.0.id());
+    // CPU used during the halt: (this process, the lab's server process) at the halt.
+    let mut cpu_at_halt = None;
+    let mut halt_cpu = None;
     while let Ok(env) = events.recv().await {
         match &env.event {
             Event::FaultInjected { ok, .. } => {
@@ -139,6 +150,7 @@ async fn main() {
                 injected += 1;
                 if injected == n {
                     inject_ms = t.elapsed().as_secs_f64() * 1e3;
+                    cpu_at_halt = Some((cpu_ms(None), cpu_ms(lab_pid)));
                     let _ = running
                         .handle
                         .commands
@@ -159,6 +171,12 @@ async fn main() {
             } => {
                 verified = *all_verified;
                 since_halt = *since_halt_ms;
+                if let Some((client, lab)) = cpu_at_halt {
+                    halt_cpu = Some((
+                        cpu_ms(None).saturating_sub(client),
+                        cpu_ms(lab_pid).saturating_sub(lab),
+                    ));
+                }
             }
             Event::RunEnded => break,
             _ => {}
@@ -180,6 +198,25 @@ async fn main() {
         "N={n}: halt -> all verified: {} ms",
         since_halt.expect("no since_halt_ms")
     );
+    if let Some((client, lab)) = halt_cpu {
+        let wall = since_halt.unwrap_or_default();
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as u64;
+        println!(
+            "N={n}: CPU during the halt: this process (the client{}) {client} ms ({:.2} ms a host), {}of {} ms on {cores} cores: the rest is the hosts' processes (sh, timeout, the lease watchers)",
+            if lab_pid.is_some() {
+                ""
+            } else {
+                " and the lab's servers"
+            },
+            client as f64 / n as f64,
+            if lab_pid.is_some() {
+                format!("the lab's SSH servers {lab} ms, ")
+            } else {
+                String::new()
+            },
+            wall.saturating_mul(cores),
+        );
+    }
     println!(
         "N={n}: peak RSS of this process (the client; and the lab's servers unless --lab): {:.1} MiB",
         status_kib("VmHWM") as f64 / 1024.0
@@ -192,6 +229,27 @@ async fn main() {
         "N={n}: memory per opened host once the allocator gave back what it held free (malloc_trim): {:.1} KiB",
         trimmed.saturating_sub(before) as f64 / n as f64
     );
+}
+
+/// CPU time (user + system) in ms of this process (`None`) or of process `pid` (its threads,
+/// not its children): fields 14 and 15 of `/proc/PID/stat`, in clock ticks.
+fn cpu_ms(pid: Option<u32>) -> u64 {
+    let path = pid.map_or("/proc/self/stat".to_string(), |p| format!("/proc/{p}/stat"));
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let fields: Vec<u64> = text
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .unwrap_or(100)
+        .max(1);
+    // After the pid and the name: state is field 3, utime 14 and stime 15 (indices 11, 12 here).
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    ticks.saturating_mul(1000) / hz
 }
 
 /// The lab in its own process, stopped (SIGTERM: it removes its directory) when dropped.

@@ -33,7 +33,8 @@ pub struct LeasePlan {
     /// fired, was cancelled, or its watcher died.
     pub renew: String,
     /// Leaves the tombstone (the watcher exits without undoing, renewals refuse), ends the watcher
-    /// (TERM), then waits up to about 3 s for it to exit. Exit 0 once the tombstone is in place.
+    /// (SIGKILL: it runs none of its code after that) and removes the lease's files. Exit 0 once
+    /// the tombstone is in place.
     pub cancel: String,
 }
 
@@ -72,7 +73,7 @@ fn whole_secs(d: Duration) -> u64 {
 /// sleeps until its deadline when that is nearer (a renewal only moves the deadline later, so
 /// waking at the old one is never late), so a lease costs one `sleep` every 5 s on its host, not
 /// one a second: on the 1,000-host lab (every host this machine) that was 1,000 execs a second.
-/// Bounds how late a watcher notices a tombstone left without the TERM that `cancel` sends, and
+/// Bounds how late a watcher notices a tombstone left without the kill that `cancel` sends, and
 /// how late it fires on a host whose monotonic clock stood still (a paused VM).
 pub const WATCH_MAX_S: u64 = 5;
 
@@ -128,13 +129,16 @@ if gd_watcher; then echo \"lease armed: $how, watcher pid $w\"; else : > \"$c\";
         renew: format!(
             "{files}; {helpers}; [ ! -e \"$c\" ] || {{ echo 'lease was cancelled: not renewing' >&2; exit 3; }}; gd_watcher || {{ echo 'lease watcher is gone (fired or killed): the host may have reverted the fault' >&2; exit 3; }}; {write}; [ ! -e \"$c\" ] && gd_watcher || {{ echo 'lease watcher stopped while renewing: the host may have reverted the fault' >&2; exit 3; }}"
         ),
-        // The tombstone alone stops the watcher (at its next look, within WATCH_MAX_S); the TERM sent to
-        // the watcher once the tombstone is down ends it at once (an undo it had already started
-        // runs on as its own process), so a rollback's exchange does not wait on the poll. Waiting
-        // (bounded) for it to exit lets cancel report a lease that is really gone, and clear the
-        // files of a watcher that died.
+        // The tombstone first (a watcher that outlives this still exits without undoing, and
+        // renewals refuse), then SIGKILL to the watcher: once `kill` succeeds it runs no more of
+        // its own code (an undo it had already started runs on as its own process), so its
+        // files go at once, without waiting for it to be scheduled and exit (on a loaded host
+        // that wait was a `sleep` per lease in every halt). Removing the pid file also ends any
+        // claim of a dying watcher: `gd_watcher` reads the file, so the next arm of the same lease
+        // (the next expansion round) is not refused by it. A watcher that cannot be killed (not
+        // ours to signal) keeps the tombstone, which stops it at its next look.
         cancel: format!(
-            "{files}; {helpers}; : > \"$c\" || exit 3; if gd_watcher; then kill \"$w\" 2>/dev/null; fi; i=0; while gd_watcher && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; if gd_watcher; then echo \"lease watcher $w has not exited yet; the tombstone stops it\" >&2; else rm -f \"$f\" \"$p\" \"$c\"; fi"
+            "{files}; {helpers}; : > \"$c\" || exit 3; if gd_watcher && ! kill -KILL \"$w\" 2>/dev/null && gd_watcher; then echo \"lease watcher $w could not be ended; the tombstone stops it within {WATCH_MAX_S} s\" >&2; else rm -f \"$f\" \"$p\" \"$c\"; fi"
         ),
     }
 }
@@ -196,6 +200,19 @@ mod tests {
         })
     }
 
+    /// The process `pid` has ended (or is a zombie) within 5 s: `cancel` kills the watcher and
+    /// returns without waiting for the kernel to finish it.
+    fn gone(pid: &str) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while alive(pid) {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
+    }
+
     /// The watcher's pid from its pid file (`PID START`).
     fn watcher_pid(name: &str) -> String {
         let text = std::fs::read_to_string(file(name, "pid")).unwrap_or_default();
@@ -255,7 +272,7 @@ mod tests {
         assert_eq!(sh(&c.arm), Some(0));
         let pid = watcher_pid(&name);
         assert_eq!(sh(&c.cancel), Some(0));
-        assert!(!alive(&pid), "cancel returned while the watcher runs");
+        assert!(gone(&pid), "the cancelled watcher still runs");
         for ext in ["lease", "pid", "cancelled"] {
             assert!(!file(&name, ext).exists(), "cancel left .{ext} behind");
         }
@@ -344,6 +361,84 @@ mod tests {
         );
     }
 
+    /// A watcher that `cancel` may not signal (another user's process: here a root process
+    /// named by a lease of `nobody`) keeps its tombstone and its files, and the cancel says why:
+    /// removing them would leave a live watcher with no tombstone to stop it. Needs root and
+    /// `setpriv` (util-linux) to run the cancel as `nobody`; skipped otherwise.
+    #[test]
+    fn a_watcher_that_cannot_be_killed_keeps_its_tombstone() {
+        // SAFETY: geteuid cannot fail and touches no memory.
+        if unsafe { libc::geteuid() } != 0 || sh("command -v setpriv >/dev/null") != Some(0) {
+            println!("skipped: needs root and setpriv to run the cancel as another user");
+            return;
+        }
+        let nobody = 65534;
+        let dir = PathBuf::from(format!("/tmp/gameday-{nobody}"));
+        if !dir.is_dir() {
+            std::fs::create_dir(&dir).unwrap();
+        }
+        // The private directory of `nobody`, as its own arm would have made it.
+        assert_eq!(
+            sh(&format!(
+                "chown {nobody}:{nobody} {0} && chmod 700 {0}",
+                dir.display()
+            )),
+            Some(0)
+        );
+        let mut root = Command::new("sleep").arg("60").spawn().unwrap();
+        let pid = root.id().to_string();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let start = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .to_string();
+        let name = lease_name("unkillable");
+        let l = plan(
+            &name,
+            "true",
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+        );
+        let f = |ext: &str| dir.join(format!("{name}.{ext}"));
+        std::fs::write(f("pid"), format!("{pid} {start}\n")).unwrap();
+        std::fs::write(f("lease"), "999999999\n").unwrap();
+        let o = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sh",
+                "-c",
+            ])
+            .arg(&l.cancel)
+            .current_dir("/")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let kept: Vec<bool> = ["cancelled", "lease", "pid"]
+            .iter()
+            .map(|e| f(e).exists())
+            .collect();
+        let still = alive(&pid);
+        let _ = root.kill();
+        let _ = root.wait();
+        for ext in ["cancelled", "lease", "pid"] {
+            let _ = std::fs::remove_file(f(ext));
+        }
+        assert_eq!(o.status.code(), Some(0), "the tombstone is in place: {err}");
+        assert!(err.contains("could not be ended"), "{err}");
+        assert!(still, "the root process was ended by nobody's cancel");
+        assert_eq!(
+            kept,
+            [true, true, true],
+            "tombstone, deadline and pid file are kept"
+        );
+    }
+
     /// The watcher is known by its pid AND its start time (builtins only): a live process that
     /// got the watcher's pid, or any other live process named in the pid file, is not the
     /// watcher; a pid file of an older gameday (the pid alone) is still checked by the lease
@@ -380,7 +475,7 @@ mod tests {
         assert_eq!(sh(&l.renew), Some(0), "a pid file of an older gameday");
         std::fs::write(file(&name, "pid"), &text).unwrap();
         assert_eq!(sh(&l.cancel), Some(0));
-        assert!(!alive(fields[0]), "cancel ends the watcher");
+        assert!(gone(fields[0]), "cancel ends the watcher");
         for ext in ["lease", "pid", "cancelled"] {
             assert!(!file(&name, ext).exists(), "cancel left .{ext} behind");
         }
