@@ -463,7 +463,17 @@ fn append_whole_line(path: &Path, text: &str) -> io::Result<()> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
-    let len = f.metadata()?.len();
+    let meta = f.metadata()?;
+    // A file another user made there first (the fallback's name is guessable) would receive
+    // the record: refused, so the record goes to stderr instead.
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if std::os::unix::fs::MetadataExt::uid(&meta) != unsafe { libc::geteuid() } {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} belongs to another user", path.display()),
+        ));
+    }
+    let len = meta.len();
     let mut bytes = Vec::with_capacity(text.len() + 1);
     bytes.extend_from_slice(text.as_bytes());
     bytes.push(b'\n');
@@ -1256,6 +1266,27 @@ mod tests {
         while f.write_all(&chunk).is_ok() {}
         let _ = f.write_all(&[0]);
         filler
+    }
+
+    /// The side file's name in the shared temporary directory is guessable: a file another
+    /// user made there first is not written to (needs root to make a file of `nobody`).
+    #[test]
+    fn a_side_file_of_another_user_is_not_written() {
+        // SAFETY: geteuid cannot fail and touches no memory.
+        if unsafe { libc::geteuid() } != 0 {
+            println!("skipped: needs root to make a file of another user");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("planted.unjournaled");
+        std::fs::write(&p, "").unwrap();
+        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+        let e = append_whole_line(&p, "a record").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "");
+        let mine = dir.path().join("mine.unjournaled");
+        append_whole_line(&mine, "a record").unwrap();
+        assert_eq!(std::fs::read_to_string(&mine).unwrap(), "a record\n");
     }
 
     #[test]

@@ -29,8 +29,7 @@ use crate::journal::JournalWriter;
 use crate::metric::web;
 use crate::scenario::ctk::{Activity, Arguments, ConfigValue, Experiment, Pause, Provider};
 use crate::scenario::{Scenario, Step, limits};
-use crate::target::Host as _;
-use crate::target::local::LocalHost;
+use crate::target::local;
 use crate::{exit, headless};
 
 mod recover;
@@ -253,14 +252,10 @@ async fn run_provider(
                 }
             }
             let timeout = timeout.unwrap_or(limits::CTK_DEFAULT_TIMEOUT);
-            // The shell writes its pid (its process group's id) first, so that a halt, which
-            // drops this future, can kill the whole group as a timeout does.
-            let mut group = GroupGuard::new();
-            let line = format!(
-                "echo $$ > {}; {line}",
-                quote(&group.path.display().to_string())?
-            );
-            let out = LocalHost::new().exec(&line, timeout).await;
+            // The group is known in memory from the shell's start, so that a halt, which drops
+            // this future, can kill the whole group as a timeout does.
+            let mut group = GroupGuard::default();
+            let out = local::exec_in_group(&line, timeout, &group.id).await;
             group.done = true;
             let status = match (out.exit, out.error.as_deref()) {
                 (Some(code), _) => i64::from(code),
@@ -371,37 +366,26 @@ async fn run_provider(
 
 /// Kills a process activity's whole process group when its future is dropped before it ended (a
 /// halt, the max duration, an aborted background activity): `target::local` kills the group at a
-/// timeout, and only the shell when dropped. The group's id is the pid its shell wrote to `path`.
+/// timeout, and only the shell when dropped. The group is the one `local::exec_in_group` reported,
+/// held in memory: it was once a pid file at a guessable name in /tmp, which a local user could
+/// plant as a symlink for a root run to write through, or fill with another process's group to
+/// have gameday kill it.
+#[derive(Default)]
 struct GroupGuard {
-    path: PathBuf,
+    id: local::GroupId,
     done: bool,
-}
-
-impl GroupGuard {
-    fn new() -> GroupGuard {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("gameday-ctk-{}-{n}.pid", std::process::id()));
-        GroupGuard { path, done: false }
-    }
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        let pid = std::fs::read_to_string(&self.path)
-            .ok()
-            .and_then(|t| t.trim().parse::<libc::pid_t>().ok())
-            .filter(|p| *p > 1);
         if !self.done
-            && let Some(pid) = pid
+            && let Some(pid) = self.id.get()
         {
             // SAFETY: killpg only sends a signal, to the group local.rs made for this shell.
             unsafe {
                 libc::killpg(pid, libc::SIGKILL);
             }
         }
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 

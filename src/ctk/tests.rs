@@ -216,6 +216,54 @@ async fn a_halt_kills_what_the_activity_started() {
     }
 }
 
+/// A process activity keeps nothing at a name another local user can guess: gameday used to
+/// write its shell's pid to `/tmp/gameday-ctk-<pid>-<n>.pid`, following a symlink planted
+/// there (a root run then overwrote the link's target), and a halt read the group to SIGKILL
+/// back from that file. Every name of that form this process could use is planted here as a
+/// symlink to a victim file: the victim must be untouched, and the halt must still end the
+/// activity's group.
+#[tokio::test]
+async fn a_process_activity_follows_no_planted_symlink_in_tmp() {
+    let victim_dir = tempfile::tempdir().unwrap();
+    let victim = victim_dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let tmp = std::env::temp_dir();
+    let planted: Vec<PathBuf> = (0..2000)
+        .map(|n| tmp.join(format!("gameday-ctk-{}-{n}.pid", std::process::id())))
+        .filter(|p| std::os::unix::fs::symlink(&victim, p).is_ok())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("child.pid");
+    let text = format!(
+        "title: t\ndescription: d\nmethod:\n  - {{type: action, name: slow, provider: {{type: process, path: sh, arguments: ['-c', 'sleep 60 & echo $! > {}; wait'], timeout: 120}}}}\n",
+        pidfile.display()
+    );
+    let (out, _) =
+        run_text_halting(&text, RunOptions::default(), Some(Some(pidfile.clone()))).await;
+    let left = std::fs::read_to_string(&victim).unwrap_or_default();
+    for p in &planted {
+        let _ = std::fs::remove_file(p);
+    }
+    assert_eq!(left, "precious\n", "the activity wrote through a planted symlink");
+    assert_eq!(out.status, "interrupted");
+    let pid: libc::pid_t = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child outlived the halt"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_max_duration_halts_and_rolls_back() {
     let options = RunOptions {

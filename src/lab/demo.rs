@@ -54,7 +54,11 @@ impl ScratchDir {
             std::process::id(),
             chrono::Utc::now().timestamp_subsec_nanos()
         ));
-        std::fs::create_dir_all(&base)?;
+        // Created here, private, and never an existing one: a directory of that name that
+        // another user made first (the temp dir is shared) is refused, not used for the lab's
+        // client key.
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&base)?;
         Ok(ScratchDir(base))
     }
 
@@ -154,6 +158,15 @@ impl Demo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lab's scratch directory (it holds the lab's client key) is private to this user.
+    #[test]
+    fn the_scratch_directory_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = ScratchDir::create().unwrap();
+        let mode = std::fs::metadata(d.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+    }
 
     #[test]
     fn every_builtin_demo_is_valid_and_found_by_each_of_its_names() {

@@ -27,7 +27,7 @@ impl Host for LocalHost {
     }
 
     fn exec<'a>(&'a self, command: &'a str, timeout: Duration) -> BoxFuture<'a, CommandOutcome> {
-        Box::pin(run(command, timeout))
+        Box::pin(run(command, timeout, None))
     }
 
     /// A local fault outlives a killed console just as a remote one does, so it gets the same
@@ -37,10 +37,28 @@ impl Host for LocalHost {
     }
 }
 
+/// The process group of a command run by [`exec_in_group`], known from the moment it started
+/// (0 until then). Kept in memory by the caller, never in a file a local user could plant.
+#[derive(Debug, Default, Clone)]
+pub struct GroupId(std::sync::Arc<std::sync::atomic::AtomicI32>);
+
+impl GroupId {
+    pub fn get(&self) -> Option<libc::pid_t> {
+        Some(self.0.load(std::sync::atomic::Ordering::Acquire)).filter(|p| *p > 1)
+    }
+}
+
+/// As [`Host::exec`] on the local host, and `group` learns the command's process group as soon
+/// as its shell is started, so a caller whose future may be dropped before the command ends (a
+/// halt) can kill the whole group: dropping the future kills the shell alone.
+pub async fn exec_in_group(command: &str, timeout: Duration, group: &GroupId) -> CommandOutcome {
+    run(command, timeout, Some(group)).await
+}
+
 /// How long output is still read after the shell exits, for pipes a background child keeps open.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
 
-async fn run(command: &str, timeout: Duration) -> CommandOutcome {
+async fn run(command: &str, timeout: Duration, group: Option<&GroupId>) -> CommandOutcome {
     let started = Instant::now();
     let elapsed_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let mut child = match Command::new("sh")
@@ -63,6 +81,9 @@ async fn run(command: &str, timeout: Duration) -> CommandOutcome {
         }
     };
     let pgid = child.id();
+    if let (Some(g), Some(id)) = (group, pgid.and_then(|p| libc::pid_t::try_from(p).ok())) {
+        g.0.store(id, std::sync::atomic::Ordering::Release);
+    }
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     // Outside the timed future so that a timed-out command still shows what it printed.
