@@ -523,6 +523,9 @@ pub async fn recover(journal: &Path, open: &OpenOptions) -> u8 {
 async fn recover_experiment(journal: &Path) -> u8 {
     match crate::ctk::recover(journal).await {
         Ok(r) => {
+            for (pid, name) in &r.ended {
+                crate::outln!("ended process {pid} ({name}), left running by the run");
+            }
             for name in &r.skipped {
                 crate::outln!("rollback `{name}`: already ran during the run; left alone");
             }

@@ -195,11 +195,15 @@ fn which(program: &str) -> Option<PathBuf> {
 struct Clients {
     strict: reqwest::Client,
     insecure: reqwest::Client,
+    /// The run's id, in the environment of every process an activity starts
+    /// (`local::RUN_ENV`), so that `recover` can end what a run that died left running.
+    run_id: String,
 }
 
 impl Clients {
-    fn new() -> Result<Clients, String> {
+    fn new(run_id: &str) -> Result<Clients, String> {
         Ok(Clients {
+            run_id: run_id.to_string(),
             strict: web::client().map_err(|e| e.to_string())?,
             insecure: web::client_accepting_any_certificate().map_err(|e| e.to_string())?,
         })
@@ -255,7 +259,7 @@ async fn run_provider(
             // The group is known in memory from the shell's start, so that a halt, which drops
             // this future, can kill the whole group as a timeout does.
             let mut group = GroupGuard::default();
-            let out = local::exec_in_group(&line, timeout, &group.id).await;
+            let out = local::exec_in_group(&line, timeout, &group.id, &clients.run_id).await;
             group.done = true;
             let status = match (out.exit, out.error.as_deref()) {
                 (Some(code), _) => i64::from(code),
@@ -856,7 +860,7 @@ pub async fn run(
     scenario: Scenario,
     ctk_journal: Option<&Path>,
 ) -> CtkOutcome {
-    let clients = match Clients::new() {
+    let clients = match Clients::new(journal.run_id()) {
         Ok(c) => c,
         Err(e) => {
             crate::errln!("gameday: {e}");

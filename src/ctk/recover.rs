@@ -20,6 +20,8 @@ pub struct Recovered {
     pub ran: Vec<(String, bool)>,
     /// Rollbacks the journal shows already ran, left alone.
     pub skipped: Vec<String>,
+    /// Processes the dead run's activities left running (pid, name), ended before any rollback.
+    pub ended: Vec<(i32, String)>,
     pub exit_code: u8,
 }
 
@@ -84,6 +86,7 @@ async fn recover_with(writer: JournalWriter, journal: &Path) -> Result<Recovered
         return Ok(Recovered {
             ran: Vec::new(),
             skipped: done,
+            ended: Vec::new(),
             exit_code: exit::HELD,
         });
     }
@@ -128,7 +131,11 @@ async fn recover_with(writer: JournalWriter, journal: &Path) -> Result<Recovered
         .collect();
     let (events, _) = broadcast::channel(16);
     let (_commands_tx, commands) = mpsc::channel(1);
-    let clients = Clients::new()?;
+    // What the dead run's activities left running ends first: a rollback must not run beside
+    // the action it undoes (a killed run cannot end its own processes).
+    let run_id = writer.run_id().to_string();
+    let ended = crate::target::local::end_left_running(&run_id);
+    let clients = Clients::new(&run_id)?;
     let mut r = Runner {
         p,
         clients,
@@ -153,6 +160,15 @@ async fn recover_with(writer: JournalWriter, journal: &Path) -> Result<Recovered
             "gameday recover runs the rollbacks a run that died did not (chaos run has no recover)"
                 .into(),
     });
+    if !ended.is_empty() {
+        let list: Vec<String> = ended.iter().map(|(p, n)| format!("{p} ({n})")).collect();
+        r.emit(Event::CtkStricter {
+            what: format!(
+                "gameday recover ended what the run's activities left running, before the rollbacks: {}",
+                list.join(", ")
+            ),
+        });
+    }
     if !todo.is_empty() {
         r.emit(Event::PhaseStarted {
             phase: Phase::Rollback,
@@ -169,6 +185,7 @@ async fn recover_with(writer: JournalWriter, journal: &Path) -> Result<Recovered
     Ok(Recovered {
         ran,
         skipped,
+        ended,
         exit_code: exit::MANUAL,
     })
 }

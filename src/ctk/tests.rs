@@ -244,7 +244,10 @@ async fn a_process_activity_follows_no_planted_symlink_in_tmp() {
     for p in &planted {
         let _ = std::fs::remove_file(p);
     }
-    assert_eq!(left, "precious\n", "the activity wrote through a planted symlink");
+    assert_eq!(
+        left, "precious\n",
+        "the activity wrote through a planted symlink"
+    );
     assert_eq!(out.status, "interrupted");
     let pid: libc::pid_t = std::fs::read_to_string(&pidfile)
         .unwrap()

@@ -27,7 +27,7 @@ impl Host for LocalHost {
     }
 
     fn exec<'a>(&'a self, command: &'a str, timeout: Duration) -> BoxFuture<'a, CommandOutcome> {
-        Box::pin(run(command, timeout, None))
+        Box::pin(run(command, timeout, None, None))
     }
 
     /// A local fault outlives a killed console just as a remote one does, so it gets the same
@@ -50,18 +50,92 @@ impl GroupId {
 
 /// As [`Host::exec`] on the local host, and `group` learns the command's process group as soon
 /// as its shell is started, so a caller whose future may be dropped before the command ends (a
-/// halt) can kill the whole group: dropping the future kills the shell alone.
-pub async fn exec_in_group(command: &str, timeout: Duration, group: &GroupId) -> CommandOutcome {
-    run(command, timeout, Some(group)).await
+/// halt) can kill the whole group: dropping the future kills the shell alone. The command and
+/// everything it starts carry `GAMEDAY_RUN=<run>` ([`RUN_ENV`]) in their environment, so that
+/// `gameday recover` of a run that died can find and end what it left running
+/// ([`end_left_running`]), even a process that left the group.
+pub async fn exec_in_group(
+    command: &str,
+    timeout: Duration,
+    group: &GroupId,
+    run_id: &str,
+) -> CommandOutcome {
+    run(command, timeout, Some(group), Some(run_id)).await
+}
+
+/// The environment variable that names the run a local command was started by.
+pub const RUN_ENV: &str = "GAMEDAY_RUN";
+
+/// Ends (SIGKILL) every process of this user that carries `GAMEDAY_RUN=<run_id>` in its
+/// environment: what a run that died left running. Each process is held by a pidfd while its
+/// environment is read and the signal sent, so a pid reused meanwhile is never signalled.
+/// Returns the pid and name of each process ended. Never this process itself.
+pub fn end_left_running(run_id: &str) -> Vec<(i32, String)> {
+    let wanted = format!("{RUN_ENV}={run_id}");
+    let own = std::process::id();
+    let mut ended = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return ended;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+            .filter(|p| *p > 1 && u32::try_from(*p).ok() != Some(own))
+        else {
+            continue;
+        };
+        // SAFETY: pidfd_open takes a pid and flags, and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        let Ok(fd) = i32::try_from(fd) else { continue };
+        if fd < 0 {
+            continue;
+        }
+        // SAFETY: fd was just returned by pidfd_open and is owned here alone.
+        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        let carries = std::fs::read(format!("/proc/{pid}/environ"))
+            .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == wanted.as_bytes()));
+        if !carries {
+            continue;
+        }
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|c| c.trim().to_string())
+            .unwrap_or_default();
+        use std::os::fd::AsRawFd;
+        // SAFETY: pidfd_send_signal on our pidfd, no siginfo, no flags.
+        let sent = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        if sent == 0 {
+            ended.push((pid, name));
+        }
+    }
+    ended
 }
 
 /// How long output is still read after the shell exits, for pipes a background child keeps open.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
 
-async fn run(command: &str, timeout: Duration, group: Option<&GroupId>) -> CommandOutcome {
+async fn run(
+    command: &str,
+    timeout: Duration,
+    group: Option<&GroupId>,
+    run_id: Option<&str>,
+) -> CommandOutcome {
     let started = Instant::now();
     let elapsed_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let mut child = match Command::new("sh")
+    let mut sh = Command::new("sh");
+    if let Some(run_id) = run_id {
+        sh.env(RUN_ENV, run_id);
+    }
+    let mut child = match sh
         .arg("-c")
         .arg(command)
         .stdin(Stdio::null())

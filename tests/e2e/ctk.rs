@@ -729,6 +729,86 @@ fn ctk_recover_runs_the_rollbacks_a_killed_run_left() {
     assert_eq!(count("rb-two"), 1);
 }
 
+/// A run killed -9 while an action runs leaves that action's processes running (nothing of
+/// gameday is left to end them). `gameday recover` ends them (they carry the run's id in their
+/// environment, even a grandchild that left the group) before it runs the rollbacks, so a
+/// rollback never runs beside what it undoes, and says so on stdout and in the journal.
+#[test]
+fn ctk_recover_ends_what_a_killed_run_left_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("left.yaml");
+    std::fs::write(
+        &file,
+        "title: left running\ndescription: an action still running when the run is killed\nmethod:\n  - {type: action, name: hog, provider: {type: process, path: sh, arguments: ['-c', 'setsid sleep 300 & echo $! > \"$CTK_STATE/grandchild\"; echo $$$$ > \"$CTK_STATE/action\"; exec sleep 300'], timeout: 600}}\nrollbacks:\n  - {type: action, name: undo, provider: {type: process, path: touch, arguments: ['${state}/rb-undo'], timeout: 5}}\nconfiguration: {state: {type: env, key: CTK_STATE}}\n",
+    )
+    .unwrap();
+    let journal = dir.path().join("run/journal.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("run")
+        .arg(&file)
+        .args(["--headless", "--journal"])
+        .arg(&journal)
+        .env("CTK_STATE", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&dir.path().join("action"), "\n");
+    wait_for(&dir.path().join("grandchild"), "\n");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid = |f: &str| -> i32 {
+        std::fs::read_to_string(dir.path().join(f))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (action, grandchild) = (pid("action"), pid("grandchild"));
+    let alive = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+        })
+    };
+    assert!(
+        alive(action) && alive(grandchild),
+        "the kill -9 left them running (the case under test)"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("recover")
+        .arg(&journal)
+        .env("CTK_STATE", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while (alive(action) || alive(grandchild)) && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    let left = (alive(action), alive(grandchild));
+    for p in [action, grandchild] {
+        // SAFETY: a plain kill(2) of a test process, in case recover left it.
+        unsafe { libc::kill(p, libc::SIGKILL) };
+    }
+    assert_eq!(
+        left,
+        (false, false),
+        "recover left the dead run's action running: {stdout}"
+    );
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains(&format!("ended process {action}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rollback `undo`: ran and confirmed"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.contains("left running"), "journaled: {text}");
+}
+
 /// `gameday run EXPERIMENT` on a terminal (tmux): the console's Run screen on the experiment's
 /// run; a note typed during the method reaches the journal; the run ends on its own (steady state
 /// after, the rollback), `q` leaves, the shell shows the verdict and the rollbacks, exit 0, and
