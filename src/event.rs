@@ -510,6 +510,11 @@ pub enum Event {
         /// Set for a probe with a tolerance.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tolerance_met: Option<bool>,
+        /// A process activity's token: what it started carries `GAMEDAY_RUN=<run>/<token>` in its
+        /// environment. Once this record is in, `recover` leaves those processes alone (a
+        /// daemon an ended activity left in the background is meant to run on).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        process: Option<u64>,
     },
     /// Where gameday ran a Chaos Toolkit experiment more strictly than `chaos run` would, and how.
     CtkStricter {
@@ -1134,6 +1139,7 @@ pub(crate) mod hostile {
                 }),
                 error: Some(long("error")),
                 tolerance_met: Some(false),
+                process: Some(u64::MAX),
             },
             Event::CtkStricter { what: long("what") },
             Event::StepResult {

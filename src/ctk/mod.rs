@@ -195,15 +195,23 @@ fn which(program: &str) -> Option<PathBuf> {
 struct Clients {
     strict: reqwest::Client,
     insecure: reqwest::Client,
-    /// The run's id, in the environment of every process an activity starts
-    /// (`local::RUN_ENV`), so that `recover` can end what a run that died left running.
+    /// The run's id and the next activity token: every process an activity starts carries
+    /// `GAMEDAY_RUN=<run>/<token>` (`local::RUN_ENV`), so that `recover` can end what the
+    /// activities still running when a run died left. Tokens count up from the runner's start
+    /// time in nanoseconds, so a `recover`'s own activities never reuse the dead run's.
     run_id: String,
+    next_token: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Clients {
     fn new(run_id: &str) -> Result<Clients, String> {
+        let base = Utc::now()
+            .timestamp_nanos_opt()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0);
         Ok(Clients {
             run_id: run_id.to_string(),
+            next_token: Arc::new(std::sync::atomic::AtomicU64::new(base)),
             strict: web::client().map_err(|e| e.to_string())?,
             insecure: web::client_accepting_any_certificate().map_err(|e| e.to_string())?,
         })
@@ -218,12 +226,15 @@ struct Ran {
     error: Option<String>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+    /// A process activity's token (`GAMEDAY_RUN=<run>/<token>`).
+    token: Option<u64>,
 }
 
 async fn run_provider(
     p: &Provider,
     values: &Map<String, Value>,
     clients: &Clients,
+    token: u64,
 ) -> Result<Value, String> {
     match p {
         Provider::Process {
@@ -259,7 +270,7 @@ async fn run_provider(
             // The group is known in memory from the shell's start, so that a halt, which drops
             // this future, can kill the whole group as a timeout does.
             let mut group = GroupGuard::default();
-            let out = local::exec_in_group(&line, timeout, &group.id, &clients.run_id).await;
+            let out = local::exec_in_group(&line, timeout, &group.id, &clients.run_id, token).await;
             group.done = true;
             let status = match (out.exit, out.error.as_deref()) {
                 (Some(code), _) => i64::from(code),
@@ -394,8 +405,13 @@ impl Drop for GroupGuard {
 }
 
 async fn run_activity(a: &Activity, values: &Map<String, Value>, clients: &Clients) -> Ran {
+    let token = matches!(a.provider, Provider::Process { .. }).then(|| {
+        clients
+            .next_token
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    });
     let start = Utc::now();
-    let result = run_provider(&a.provider, values, clients).await;
+    let result = run_provider(&a.provider, values, clients, token.unwrap_or(0)).await;
     let end = Utc::now();
     match result {
         Ok(output) => Ran {
@@ -404,6 +420,7 @@ async fn run_activity(a: &Activity, values: &Map<String, Value>, clients: &Clien
             error: None,
             start,
             end,
+            token,
         },
         Err(e) => Ran {
             ok: false,
@@ -411,6 +428,7 @@ async fn run_activity(a: &Activity, values: &Map<String, Value>, clients: &Clien
             error: Some(e),
             start,
             end,
+            token,
         },
     }
 }
@@ -590,6 +608,7 @@ impl Runner {
             output: ran.output.clone(),
             error: ran.error.clone(),
             tolerance_met,
+            process: ran.token,
         });
     }
 
@@ -627,6 +646,8 @@ impl Runner {
                         error: Some(self.halted.clone().unwrap_or_default()),
                         start,
                         end: Utc::now(),
+                        // Not ended: what it left is still the run's to end.
+                        token: None,
                     };
                     return (Err(i), Some(ran));
                 }
@@ -771,6 +792,7 @@ impl Runner {
                     error: Some(format!("background task ended: {e}")),
                     start: Utc::now(),
                     end: Utc::now(),
+                    token: None,
                 },
                 None => {
                     task.abort();
@@ -780,6 +802,7 @@ impl Runner {
                         error: Some(self.halted.clone().unwrap_or_else(|| "halted".into())),
                         start: Utc::now(),
                         end: Utc::now(),
+                        token: None,
                     }
                 }
             };

@@ -68,8 +68,16 @@ async fn recover_with(writer: JournalWriter, journal: &Path) -> Result<Recovered
     let records = crate::journal::read(journal).map_err(|e| e.to_string())?;
     let mut scenario = None;
     let mut done: Vec<String> = Vec::new();
+    // The tokens of every process activity that ended: what they left running is meant to run.
+    let mut ended_tokens: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut ended = false;
     for env in &records.events {
+        if let Event::CtkActivity {
+            process: Some(t), ..
+        } = &env.event
+        {
+            ended_tokens.insert(t.to_string());
+        }
         match &env.event {
             Event::RunStarted { scenario: s, .. } => scenario = Some((**s).clone()),
             Event::CtkActivity {
@@ -131,10 +139,12 @@ async fn recover_with(writer: JournalWriter, journal: &Path) -> Result<Recovered
         .collect();
     let (events, _) = broadcast::channel(16);
     let (_commands_tx, commands) = mpsc::channel(1);
-    // What the dead run's activities left running ends first: a rollback must not run beside
-    // the action it undoes (a killed run cannot end its own processes).
+    // What the activities still running when the run died left ends first: a rollback must not
+    // run beside the action it undoes (a killed run cannot end its own processes). What an
+    // activity that ended left (a daemon in the background) is meant to run on.
     let run_id = writer.run_id().to_string();
-    let ended = crate::target::local::end_left_running(&run_id);
+    let ended =
+        crate::target::local::end_left_running(&run_id, &|t: &str| ended_tokens.contains(t));
     let clients = Clients::new(&run_id)?;
     let mut r = Runner {
         p,

@@ -345,6 +345,7 @@ pub fn describe(event: &Event, hosts: &HostNames) -> (String, String) {
             output,
             error,
             tolerance_met,
+            process: _,
         } => (
             "ctk",
             format!(

@@ -1496,6 +1496,7 @@ impl RunState {
                 output,
                 error,
                 tolerance_met,
+                process: _,
             } => self.ctk.push(CtkRow {
                 ts: env.ts,
                 phase: *phase,

@@ -51,27 +51,36 @@ impl GroupId {
 /// As [`Host::exec`] on the local host, and `group` learns the command's process group as soon
 /// as its shell is started, so a caller whose future may be dropped before the command ends (a
 /// halt) can kill the whole group: dropping the future kills the shell alone. The command and
-/// everything it starts carry `GAMEDAY_RUN=<run>` ([`RUN_ENV`]) in their environment, so that
-/// `gameday recover` of a run that died can find and end what it left running
-/// ([`end_left_running`]), even a process that left the group.
+/// everything it starts carry `GAMEDAY_RUN=<run>/<token>` ([`RUN_ENV`]) in their environment,
+/// so that `gameday recover` of a run that died can find and end what a command still running
+/// at its death left ([`end_left_running`]), even a process that left the group.
 pub async fn exec_in_group(
     command: &str,
     timeout: Duration,
     group: &GroupId,
     run_id: &str,
+    token: u64,
 ) -> CommandOutcome {
-    run(command, timeout, Some(group), Some(run_id)).await
+    run(
+        command,
+        timeout,
+        Some(group),
+        Some(&format!("{run_id}/{token}")),
+    )
+    .await
 }
 
 /// The environment variable that names the run a local command was started by.
 pub const RUN_ENV: &str = "GAMEDAY_RUN";
 
-/// Ends (SIGKILL) every process of this user that carries `GAMEDAY_RUN=<run_id>` in its
-/// environment: what a run that died left running. Each process is held by a pidfd while its
-/// environment is read and the signal sent, so a pid reused meanwhile is never signalled.
-/// Returns the pid and name of each process ended. Never this process itself.
-pub fn end_left_running(run_id: &str) -> Vec<(i32, String)> {
-    let wanted = format!("{RUN_ENV}={run_id}");
+/// Ends (SIGKILL) every process of this user that carries `GAMEDAY_RUN=<run_id>/<token>` in its
+/// environment with a token `finished` does not name: what the commands a run that died was still
+/// running left behind (a command that ended may have left a daemon meant to run on). Each
+/// process is held by a pidfd while its environment is read and the signal sent, so a pid reused
+/// meanwhile is never signalled. Returns the pid and name of each process ended. Never this
+/// process itself.
+pub fn end_left_running(run_id: &str, finished: &dyn Fn(&str) -> bool) -> Vec<(i32, String)> {
+    let wanted = format!("{RUN_ENV}={run_id}/");
     let own = std::process::id();
     let mut ended = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -94,8 +103,13 @@ pub fn end_left_running(run_id: &str) -> Vec<(i32, String)> {
         }
         // SAFETY: fd was just returned by pidfd_open and is owned here alone.
         let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-        let carries = std::fs::read(format!("/proc/{pid}/environ"))
-            .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == wanted.as_bytes()));
+        let carries = std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+            env.split(|b| *b == 0).any(|v| {
+                v.strip_prefix(wanted.as_bytes())
+                    .and_then(|t| std::str::from_utf8(t).ok())
+                    .is_some_and(|token| !finished(token))
+            })
+        });
         if !carries {
             continue;
         }

@@ -730,16 +730,18 @@ fn ctk_recover_runs_the_rollbacks_a_killed_run_left() {
 }
 
 /// A run killed -9 while an action runs leaves that action's processes running (nothing of
-/// gameday is left to end them). `gameday recover` ends them (they carry the run's id in their
-/// environment, even a grandchild that left the group) before it runs the rollbacks, so a
-/// rollback never runs beside what it undoes, and says so on stdout and in the journal.
+/// gameday is left to end them). `gameday recover` ends them (they carry the run's id and the
+/// activity's token in their environment, even a grandchild that left the group) before it runs
+/// the rollbacks, so a rollback never runs beside what it undoes, and says so on stdout and in the
+/// journal. A daemon that an action which ENDED left in the background is meant to run on: it is
+/// left alone.
 #[test]
 fn ctk_recover_ends_what_a_killed_run_left_running() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("left.yaml");
     std::fs::write(
         &file,
-        "title: left running\ndescription: an action still running when the run is killed\nmethod:\n  - {type: action, name: hog, provider: {type: process, path: sh, arguments: ['-c', 'setsid sleep 300 & echo $! > \"$CTK_STATE/grandchild\"; echo $$$$ > \"$CTK_STATE/action\"; exec sleep 300'], timeout: 600}}\nrollbacks:\n  - {type: action, name: undo, provider: {type: process, path: touch, arguments: ['${state}/rb-undo'], timeout: 5}}\nconfiguration: {state: {type: env, key: CTK_STATE}}\n",
+        "title: left running\ndescription: an action still running when the run is killed\nmethod:\n  - {type: action, name: start-daemon, provider: {type: process, path: sh, arguments: ['-c', 'setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > \"$CTK_STATE/daemon\"'], timeout: 10}}\n  - {type: action, name: hog, provider: {type: process, path: sh, arguments: ['-c', 'setsid sleep 300 & echo $! > \"$CTK_STATE/grandchild\"; echo $$$$ > \"$CTK_STATE/action\"; exec sleep 300'], timeout: 600}}\nrollbacks:\n  - {type: action, name: undo, provider: {type: process, path: touch, arguments: ['${state}/rb-undo'], timeout: 5}}\nconfiguration: {state: {type: env, key: CTK_STATE}}\n",
     )
     .unwrap();
     let journal = dir.path().join("run/journal.jsonl");
@@ -764,7 +766,7 @@ fn ctk_recover_ends_what_a_killed_run_left_running() {
             .parse()
             .unwrap()
     };
-    let (action, grandchild) = (pid("action"), pid("grandchild"));
+    let (action, grandchild, daemon) = (pid("action"), pid("grandchild"), pid("daemon"));
     let alive = |pid: i32| {
         std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
             s.rsplit_once(") ")
@@ -787,7 +789,8 @@ fn ctk_recover_ends_what_a_killed_run_left_running() {
         std::thread::yield_now();
     }
     let left = (alive(action), alive(grandchild));
-    for p in [action, grandchild] {
+    let daemon_runs = alive(daemon);
+    for p in [action, grandchild, daemon] {
         // SAFETY: a plain kill(2) of a test process, in case recover left it.
         unsafe { libc::kill(p, libc::SIGKILL) };
     }
@@ -795,6 +798,10 @@ fn ctk_recover_ends_what_a_killed_run_left_running() {
         left,
         (false, false),
         "recover left the dead run's action running: {stdout}"
+    );
+    assert!(
+        daemon_runs,
+        "recover ended the daemon of an action that had ended: {stdout}"
     );
     assert_eq!(out.status.code(), Some(3), "{stdout}");
     assert!(

@@ -277,6 +277,7 @@ fn recorded(halted: bool) -> Vec<crate::event::Envelope> {
                 },
                 error: error.map(Into::into),
                 tolerance_met: tm,
+                process: None,
             }
         };
     r.push(
