@@ -87,37 +87,76 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
     for key in options.ssh.accepted.take() {
         record(&mut writer, key.into(), &mut unjournaled);
     }
+    // An inject that had no answer when the run died may still be running on its host, and
+    // land after this rollback. It is bounded there (`target::host_bound`: the host's own
+    // `timeout`), so: roll back now, keep its lease armed, wait until it cannot be running any
+    // more, then roll it back again and only then stand the lease down.
+    let in_flight: Vec<_> = todo
+        .iter()
+        .filter(|f| f.injected.is_none() && f.not_injected.is_none())
+        .cloned()
+        .collect();
+    let job = |f: crate::fold::FaultRow, cancel_lease: bool| {
+        // `open_each` answers for every host asked; were one missing, its fault still gets a
+        // result (UNKNOWN, with the reason) rather than being skipped.
+        let host = hosts
+            .get(&(f.target.clone(), f.host.clone()))
+            .cloned()
+            .unwrap_or_else(|| {
+                Arc::new(target::Unreachable::new(&f.host, "not opened".into(), None))
+                    as Arc<dyn target::Host>
+            });
+        RollbackJob {
+            fault: f.fault,
+            host,
+            plan: FaultPlan {
+                inject: f.inject,
+                undo: f.undo,
+                verify: f.verify,
+                // recover never injects: the refusal contract does not apply.
+                refusable: false,
+            },
+            timeout: std::time::Duration::from_millis(f.timeout_ms),
+            lease_cancel: f.lease_cancel.filter(|_| cancel_lease),
+        }
+    };
     let jobs = todo
         .into_iter()
         .map(|f| {
-            // `open_each` answers for every host asked; were one missing, its fault still gets a
-            // result (UNKNOWN, with the reason) rather than being skipped.
-            let host = hosts
-                .get(&(f.target.clone(), f.host.clone()))
-                .cloned()
-                .unwrap_or_else(|| {
-                    Arc::new(target::Unreachable::new(&f.host, "not opened".into(), None))
-                        as Arc<dyn target::Host>
-                });
-            RollbackJob {
-                fault: f.fault,
-                host,
-                plan: FaultPlan {
-                    inject: f.inject,
-                    undo: f.undo,
-                    verify: f.verify,
-                    // recover never injects: the refusal contract does not apply.
-                    refusable: false,
-                },
-                timeout: std::time::Duration::from_millis(f.timeout_ms),
-                lease_cancel: f.lease_cancel,
-            }
+            let settled = f.injected.is_some() || f.not_injected.is_some();
+            job(f, settled)
         })
         .collect();
-    let BatchOutcome { results } = run_batch(jobs, options.fanout, |event| {
+    let BatchOutcome { mut results } = run_batch(jobs, options.fanout, |event| {
         record(&mut writer, event, &mut unjournaled)
     })
     .await;
+    if !in_flight.is_empty() {
+        let bound = in_flight
+            .iter()
+            .map(|f| target::host_bound(std::time::Duration::from_millis(f.timeout_ms)))
+            .max()
+            .unwrap_or_default();
+        for f in &in_flight {
+            crate::outln!(
+                "{} on {}: its inject was still running when the run died and may still land; rolling it back again once it cannot be running (within {} of recover's start)",
+                f.fault,
+                f.host_label(),
+                crate::fmt::duration(bound)
+            );
+        }
+        tokio::time::sleep(bound.saturating_sub(started.elapsed())).await;
+        let again: Vec<_> = in_flight.into_iter().map(|f| job(f, true)).collect();
+        let BatchOutcome { results: second } = run_batch(again, options.fanout, |event| {
+            record(&mut writer, event, &mut unjournaled)
+        })
+        .await;
+        // The second result is the one that stands for those faults.
+        results.retain(|(fault, host, _, _)| {
+            !second.iter().any(|(f, h, _, _)| f == fault && h == host)
+        });
+        results.extend(second);
+    }
     let mut recovery = Recovery {
         results,
         unjournaled,

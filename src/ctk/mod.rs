@@ -267,11 +267,10 @@ async fn run_provider(
                 }
             }
             let timeout = timeout.unwrap_or(limits::CTK_DEFAULT_TIMEOUT);
-            // The group is known in memory from the shell's start, so that a halt, which drops
-            // this future, can kill the whole group as a timeout does.
-            let mut group = GroupGuard::default();
-            let out = local::exec_in_group(&line, timeout, &group.id, &clients.run_id, token).await;
-            group.done = true;
+            // A halt drops this future: `local` then kills the activity's whole process group, as
+            // at its timeout (the group is held in memory, never in a file a local user could
+            // plant).
+            let out = local::exec_marked(&line, timeout, &clients.run_id, token).await;
             let status = match (out.exit, out.error.as_deref()) {
                 (Some(code), _) => i64::from(code),
                 // Python reports a process killed by signal N as status -N.
@@ -374,31 +373,6 @@ async fn run_provider(
                     "activity took too long to complete (timed out after {})",
                     crate::fmt::duration(limit)
                 )),
-            }
-        }
-    }
-}
-
-/// Kills a process activity's whole process group when its future is dropped before it ended (a
-/// halt, the max duration, an aborted background activity): `target::local` kills the group at a
-/// timeout, and only the shell when dropped. The group is the one `local::exec_in_group` reported,
-/// held in memory: it was once a pid file at a guessable name in /tmp, which a local user could
-/// plant as a symlink for a root run to write through, or fill with another process's group to
-/// have gameday kill it.
-#[derive(Default)]
-struct GroupGuard {
-    id: local::GroupId,
-    done: bool,
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        if !self.done
-            && let Some(pid) = self.id.get()
-        {
-            // SAFETY: killpg only sends a signal, to the group local.rs made for this shell.
-            unsafe {
-                libc::killpg(pid, libc::SIGKILL);
             }
         }
     }

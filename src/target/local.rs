@@ -27,7 +27,7 @@ impl Host for LocalHost {
     }
 
     fn exec<'a>(&'a self, command: &'a str, timeout: Duration) -> BoxFuture<'a, CommandOutcome> {
-        Box::pin(run(command, timeout, None, None))
+        Box::pin(run(command, timeout, None))
     }
 
     /// A local fault outlives a killed console just as a remote one does, so it gets the same
@@ -37,37 +37,17 @@ impl Host for LocalHost {
     }
 }
 
-/// The process group of a command run by [`exec_in_group`], known from the moment it started
-/// (0 until then). Kept in memory by the caller, never in a file a local user could plant.
-#[derive(Debug, Default, Clone)]
-pub struct GroupId(std::sync::Arc<std::sync::atomic::AtomicI32>);
-
-impl GroupId {
-    pub fn get(&self) -> Option<libc::pid_t> {
-        Some(self.0.load(std::sync::atomic::Ordering::Acquire)).filter(|p| *p > 1)
-    }
-}
-
-/// As [`Host::exec`] on the local host, and `group` learns the command's process group as soon
-/// as its shell is started, so a caller whose future may be dropped before the command ends (a
-/// halt) can kill the whole group: dropping the future kills the shell alone. The command and
-/// everything it starts carry `GAMEDAY_RUN=<run>/<token>` ([`RUN_ENV`]) in their environment,
-/// so that `gameday recover` of a run that died can find and end what a command still running
-/// at its death left ([`end_left_running`]), even a process that left the group.
-pub async fn exec_in_group(
+/// As [`Host::exec`] on the local host, with `GAMEDAY_RUN=<run>/<token>` ([`RUN_ENV`]) in the
+/// environment of the command and of everything it starts, so that `gameday recover` of a run
+/// that died can find and end what a command still running at its death left
+/// ([`end_left_running`]), even a process that left the group.
+pub async fn exec_marked(
     command: &str,
     timeout: Duration,
-    group: &GroupId,
     run_id: &str,
     token: u64,
 ) -> CommandOutcome {
-    run(
-        command,
-        timeout,
-        Some(group),
-        Some(&format!("{run_id}/{token}")),
-    )
-    .await
+    run(command, timeout, Some(&format!("{run_id}/{token}"))).await
 }
 
 /// The environment variable that names the run a local command was started by.
@@ -137,17 +117,48 @@ pub fn end_left_running(run_id: &str, finished: &dyn Fn(&str) -> bool) -> Vec<(i
 /// How long output is still read after the shell exits, for pipes a background child keeps open.
 const DRAIN_GRACE: Duration = Duration::from_millis(200);
 
-async fn run(
-    command: &str,
-    timeout: Duration,
-    group: Option<&GroupId>,
-    run_id: Option<&str>,
-) -> CommandOutcome {
+/// The command's whole process group is SIGKILLed when its future is dropped before it ended (a
+/// halt, an aborted task): dropping a tokio `Child` kills the direct child alone.
+struct GroupOnDrop(Option<libc::pid_t>);
+
+impl Drop for GroupOnDrop {
+    fn drop(&mut self) {
+        kill_group(self.0.and_then(|p| u32::try_from(p).ok()));
+    }
+}
+
+/// Where coreutils' `timeout` is, looked up once on PATH: local commands run under it, so they
+/// are bounded on this machine even when gameday is killed (as on an SSH host). Without it, the
+/// bound is gameday's own timer alone.
+fn timeout_program() -> Option<&'static std::path::Path> {
+    static FOUND: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            std::env::split_paths(&std::env::var_os("PATH")?)
+                .map(|d| d.join("timeout"))
+                .find(|p| p.is_file())
+        })
+        .as_deref()
+}
+
+async fn run(command: &str, timeout: Duration, marker: Option<&str>) -> CommandOutcome {
     let started = Instant::now();
     let elapsed_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let mut sh = Command::new("sh");
-    if let Some(run_id) = run_id {
-        sh.env(RUN_ENV, run_id);
+    // The host-side bound is a second past gameday's own, so that gameday's timer (which kills
+    // the whole group and reports "timed out") is what ends a command while gameday lives.
+    let mut sh = match timeout_program() {
+        Some(t) => {
+            let mut c = Command::new(t);
+            c.arg("-k")
+                .arg(super::KILL_AFTER_S.to_string())
+                .arg(super::bound_secs(timeout).saturating_add(1).to_string())
+                .arg("sh");
+            c
+        }
+        None => Command::new("sh"),
+    };
+    if let Some(marker) = marker {
+        sh.env(RUN_ENV, marker);
     }
     let mut child = match sh
         .arg("-c")
@@ -169,9 +180,7 @@ async fn run(
         }
     };
     let pgid = child.id();
-    if let (Some(g), Some(id)) = (group, pgid.and_then(|p| libc::pid_t::try_from(p).ok())) {
-        g.0.store(id, std::sync::atomic::Ordering::Release);
-    }
+    let mut on_drop = GroupOnDrop(pgid.and_then(|p| libc::pid_t::try_from(p).ok()));
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     // Outside the timed future so that a timed-out command still shows what it printed.
@@ -206,6 +215,9 @@ async fn run(
         status
     };
     let waited = tokio::time::timeout(timeout, collect).await;
+    // Ended (or timed out, killed below): a daemon the command left in the background on a
+    // normal end is meant to run on.
+    on_drop.0 = None;
     if waited.is_err() {
         kill_group(pgid);
     }

@@ -26,6 +26,30 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Output kept per stream of one command; the rest is cut so the journal stays small.
 pub const OUTPUT_CAP: usize = 16 * 1024;
 
+/// Grace a host's `timeout` gives a command after TERM before it sends KILL.
+pub const KILL_AFTER_S: u64 = 5;
+
+/// The whole seconds a host's `timeout` gets for `timeout`: rounded up, at least 1.
+pub fn bound_secs(timeout: Duration) -> u64 {
+    timeout
+        .as_secs()
+        .saturating_add(u64::from(timeout.subsec_nanos() > 0))
+        .max(1)
+}
+
+/// The longest a command gameday started (an inject, an undo) can still run on its host after
+/// it started, whether or not gameday lives: every command runs under the host's own
+/// `timeout -k 5` (`ssh::wrap_command`, the exchange's bound, `local`'s, which is one second
+/// longer). What `recover` waits out before it trusts a rollback of an inject that was still
+/// running when its run died.
+pub fn host_bound(timeout: Duration) -> Duration {
+    Duration::from_secs(
+        bound_secs(timeout)
+            .saturating_add(1)
+            .saturating_add(KILL_AFTER_S),
+    )
+}
+
 /// A place that runs shell commands.
 pub trait Host: Send + Sync {
     /// How the journal and the screen name this host (`local`, `db-1:2222`).

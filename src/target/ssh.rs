@@ -24,8 +24,7 @@ use super::{BoxFuture, CappedOutput, Exchange, ExchangeDone, ExchangeResult, Hos
 use crate::fmt;
 use crate::scenario::HostAddr;
 
-/// Grace the remote `timeout` gives a command after TERM before it sends KILL.
-const KILL_AFTER_S: u64 = 5;
+use super::KILL_AFTER_S;
 /// How much longer the console waits than the remote `timeout`, so the remote side answers first.
 const LOCAL_GRACE: Duration = Duration::from_secs(KILL_AFTER_S + 5);
 /// How long past its timeout (and the flow's pauses) a step of an exchange may take to report
@@ -532,10 +531,7 @@ fn exchange_text(
     );
     inner.push_str(&ex.flow);
     inner.push('\n');
-    let secs = limit
-        .as_secs()
-        .saturating_add(u64::from(limit.subsec_nanos() > 0))
-        .max(1);
+    let secs = super::bound_secs(limit);
     let run = format!(
         "timeout -k {KILL_AFTER_S} {secs} sh -c {} {name}",
         quote(&inner)
@@ -1281,10 +1277,7 @@ impl Host for SshHost {
 /// `timeout -k 5 <secs> sh -c '<command>'`, inside `sudo -n --` when asked: a closed channel does
 /// not kill a non-PTY command, so the host itself bounds it.
 pub fn wrap_command(command: &str, timeout: Duration, sudo: bool) -> String {
-    let secs = timeout
-        .as_secs()
-        .saturating_add(u64::from(timeout.subsec_nanos() > 0));
-    let secs = secs.max(1);
+    let secs = super::bound_secs(timeout);
     let inner = format!("timeout -k {KILL_AFTER_S} {secs} sh -c {}", quote(command));
     if sudo {
         format!("sudo -n -- {inner}")

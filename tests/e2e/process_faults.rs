@@ -541,6 +541,72 @@ fn a_local_fault_left_by_a_killed_run_is_reverted_by_its_lease() {
     );
 }
 
+/// A run killed -9 while an inject is still running: the inject lands after `recover`'s
+/// rollback unless recover waits it out. The inject runs under the host's own bound (`timeout`,
+/// here on this machine), so recover rolls back at once, keeps the lease armed, waits until the
+/// inject cannot still be running, then rolls back again and only then stands the lease down.
+#[test]
+fn recover_waits_out_an_inject_still_running_when_the_run_died() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let state = dir.path().join("state");
+    std::fs::write(&state, "off\n").unwrap();
+    // The inject records its shell's pid, then lands 1.5 s later: after recover's first rollback.
+    let fault = format!(
+        "      - {{ kind: command, id: late, target: here, inject: \"echo $$ > {d}/inject.pid; sleep 1.5; echo on > {d}/state\", rollback: \"echo off > {d}/state\", verify: \"read v < {d}/state && [ $v = off ]\", timeout: 3s }}\n"
+    );
+    let s = scenario(dir.path(), "2m", &fault);
+    let j = dir.path().join("journal.jsonl");
+    let mut child = headless(dir.path(), &s, &j)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pidfile = dir.path().join("inject.pid");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&pidfile).is_ok_and(|t| t.ends_with('\n')) {
+        assert!(Instant::now() < deadline, "the inject never started");
+        std::thread::yield_now();
+    }
+    child.kill().unwrap(); // SIGKILL mid-inject: no rollback from gameday
+    child.wait().unwrap();
+    let inject: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let out = gameday()
+        .args(["recover", j.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Whatever recover did, the inject is over within its host-side bound (3 s + 1 + 5).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::fs::read_to_string(format!("/proc/{inject}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    }) {
+        assert!(Instant::now() < deadline, "the inject outlived its bound");
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        "off\n",
+        "the inject landed after recover's rollback: {stdout}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("still running when the run died"),
+        "{stdout}"
+    );
+    let journal = std::fs::read_to_string(&j).unwrap();
+    assert_eq!(
+        journal.matches("\"type\":\"rollback_result\"").count(),
+        2,
+        "rolled back at once, then again once the inject was over"
+    );
+}
+
 #[test]
 fn recover_rolls_back_even_when_the_journal_cannot_take_the_results() {
     let dir = tempfile::tempdir().unwrap();
