@@ -104,7 +104,7 @@ async fn armed_before_inject_renewed_while_healthy_cancelled_after_verify() {
     let cancel = asked
         .iter()
         .rposition(|c| {
-            c.contains(&format!("n=gameday-{run}-fill--db-1;")) && c.contains("has not exited yet")
+            c.contains(&format!("n=gameday-{run}-fill--db-1;")) && c.contains("could not be ended")
         })
         .unwrap();
     assert!(arm < inject && inject < undo && undo < cancel, "{asked:#?}");
