@@ -185,6 +185,12 @@ async fn a_halt_stops_the_method_and_still_rolls_back() {
 
 #[tokio::test]
 async fn a_halt_kills_what_the_activity_started() {
+    halt_a_slow_action_and_see_its_child_killed().await;
+}
+
+/// Halts a run whose action started a background child (`sleep 60 &`): the run is interrupted
+/// and the child is killed with the activity's group.
+async fn halt_a_slow_action_and_see_its_child_killed() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("child.pid");
     let text = format!(
@@ -199,7 +205,12 @@ async fn a_halt_kills_what_the_activity_started() {
         .trim()
         .parse()
         .unwrap();
-    // Killed: gone, or a zombie until whoever adopted it reaps it, within a bounded wait.
+    assert_killed(pid);
+}
+
+/// The process `pid` is killed: gone, or a zombie until whoever adopted it reaps it, within a
+/// bounded wait.
+fn assert_killed(pid: libc::pid_t) {
     let alive = |pid: libc::pid_t| {
         std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
             s.rsplit_once(") ")
@@ -224,47 +235,31 @@ async fn a_halt_kills_what_the_activity_started() {
 /// activity's group.
 #[tokio::test]
 async fn a_process_activity_follows_no_planted_symlink_in_tmp() {
+    /// Removes the planted links however the test ends.
+    struct Planted(Vec<PathBuf>);
+    impl Drop for Planted {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
     let victim_dir = tempfile::tempdir().unwrap();
     let victim = victim_dir.path().join("victim");
     std::fs::write(&victim, "precious\n").unwrap();
     let tmp = std::env::temp_dir();
-    let planted: Vec<PathBuf> = (0..2000)
-        .map(|n| tmp.join(format!("gameday-ctk-{}-{n}.pid", std::process::id())))
-        .filter(|p| std::os::unix::fs::symlink(&victim, p).is_ok())
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let pidfile = dir.path().join("child.pid");
-    let text = format!(
-        "title: t\ndescription: d\nmethod:\n  - {{type: action, name: slow, provider: {{type: process, path: sh, arguments: ['-c', 'sleep 60 & echo $! > {}; wait'], timeout: 120}}}}\n",
-        pidfile.display()
+    let _planted = Planted(
+        (0..2000)
+            .map(|n| tmp.join(format!("gameday-ctk-{}-{n}.pid", std::process::id())))
+            .filter(|p| std::os::unix::fs::symlink(&victim, p).is_ok())
+            .collect(),
     );
-    let (out, _) =
-        run_text_halting(&text, RunOptions::default(), Some(Some(pidfile.clone()))).await;
-    let left = std::fs::read_to_string(&victim).unwrap_or_default();
-    for p in &planted {
-        let _ = std::fs::remove_file(p);
-    }
+    halt_a_slow_action_and_see_its_child_killed().await;
     assert_eq!(
-        left, "precious\n",
+        std::fs::read_to_string(&victim).unwrap_or_default(),
+        "precious\n",
         "the activity wrote through a planted symlink"
     );
-    assert_eq!(out.status, "interrupted");
-    let pid: libc::pid_t = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-    }) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the child outlived the halt"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[tokio::test(start_paused = true)]

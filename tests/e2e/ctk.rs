@@ -513,6 +513,30 @@ fn ctk_import_prints_a_scenario_that_validates() {
     }
 }
 
+/// `gameday run FILE --headless --journal JOURNAL` with `CTK_STATE=state`, output discarded.
+fn spawn_quiet(file: &Path, journal: &Path, state: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("run")
+        .arg(file)
+        .args(["--headless", "--journal"])
+        .arg(journal)
+        .env("CTK_STATE", state)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// `gameday recover JOURNAL` with `CTK_STATE=state`.
+fn recover(journal: &Path, state: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("recover")
+        .arg(journal)
+        .env("CTK_STATE", state)
+        .output()
+        .unwrap()
+}
+
 /// Waits (bounded) until `path` holds `needle`.
 fn wait_for(path: &Path, needle: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -674,26 +698,12 @@ fn ctk_recover_runs_the_rollbacks_a_killed_run_left() {
     )
     .unwrap();
     let journal = dir.path().join("run/journal.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .arg("run")
-        .arg(&file)
-        .args(["--headless", "--journal"])
-        .arg(&journal)
-        .env("CTK_STATE", dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_quiet(&file, &journal, dir.path());
     wait_for(&journal, "\"name\":\"one\"");
     wait_for(&dir.path().join("two-once"), "");
     child.kill().unwrap();
     child.wait().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .arg("recover")
-        .arg(&journal)
-        .env("CTK_STATE", dir.path())
-        .output()
-        .unwrap();
+    let out = recover(&journal, dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{stdout}");
     assert!(stdout.contains("rollback `one`: already ran"), "{stdout}");
@@ -719,12 +729,7 @@ fn ctk_recover_runs_the_rollbacks_a_killed_run_left() {
     );
     assert!(text.contains("\"by\":\"recover\""));
     // A second recover finds the run ended and does nothing.
-    let again = Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .arg("recover")
-        .arg(&journal)
-        .env("CTK_STATE", dir.path())
-        .output()
-        .unwrap();
+    let again = recover(&journal, dir.path());
     assert_eq!(again.status.code(), Some(0));
     assert_eq!(count("rb-two"), 1);
 }
@@ -745,16 +750,7 @@ fn ctk_recover_ends_what_a_killed_run_left_running() {
     )
     .unwrap();
     let journal = dir.path().join("run/journal.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .arg("run")
-        .arg(&file)
-        .args(["--headless", "--journal"])
-        .arg(&journal)
-        .env("CTK_STATE", dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_quiet(&file, &journal, dir.path());
     wait_for(&dir.path().join("action"), "\n");
     wait_for(&dir.path().join("grandchild"), "\n");
     child.kill().unwrap();
@@ -777,12 +773,7 @@ fn ctk_recover_ends_what_a_killed_run_left_running() {
         alive(action) && alive(grandchild),
         "the kill -9 left them running (the case under test)"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .arg("recover")
-        .arg(&journal)
-        .env("CTK_STATE", dir.path())
-        .output()
-        .unwrap();
+    let out = recover(&journal, dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while (alive(action) || alive(grandchild)) && std::time::Instant::now() < deadline {

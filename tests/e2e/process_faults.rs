@@ -87,6 +87,15 @@ fn marker_fault(id: &str, marker: &Path, extra_inject: &str) -> String {
     )
 }
 
+/// [`headless`], started, its output discarded.
+fn quiet(dir: &Path, scenario: &Path, journal: &Path) -> std::process::Child {
+    headless(dir, scenario, journal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn headless(dir: &Path, scenario: &Path, journal: &Path) -> Command {
     let mut c = gameday();
     c.current_dir(dir).args([
@@ -148,11 +157,7 @@ fn signals_keep_working_after_the_first_one() {
     );
     let s = scenario(dir.path(), "2m", &fault);
     let j = dir.path().join("journal.jsonl");
-    let mut child = headless(dir.path(), &s, &j)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = quiet(dir.path(), &s, &j);
     wait_for(&j, "\"fault_injected\"");
     signal(&child, "INT");
     wait_for(&j, "\"rollback_started\"");
@@ -388,11 +393,7 @@ fn recover_on_a_live_runs_journal_is_refused_and_touches_nothing() {
     let marker = dir.path().join("marker");
     let s = scenario(dir.path(), "2m", &marker_fault("m", &marker, ""));
     let j = dir.path().join("journal.jsonl");
-    let mut run = headless(dir.path(), &s, &j)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = quiet(dir.path(), &s, &j);
     wait_for(&j, "\"fault_injected\"");
     let before = std::fs::read(&j).unwrap();
     let out = gameday()
@@ -507,11 +508,7 @@ fn a_local_fault_left_by_a_killed_run_is_reverted_by_its_lease() {
     );
     let s = scenario(dir.path(), "2m", &fault);
     let j = dir.path().join("journal.jsonl");
-    let mut child = headless(dir.path(), &s, &j)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = quiet(dir.path(), &s, &j);
     wait_for(&j, "\"fault_injected\"");
     assert!(j.exists() && marker.exists());
     let journal = std::fs::read_to_string(&j).unwrap();
@@ -557,11 +554,7 @@ fn recover_waits_out_an_inject_still_running_when_the_run_died() {
     );
     let s = scenario(dir.path(), "2m", &fault);
     let j = dir.path().join("journal.jsonl");
-    let mut child = headless(dir.path(), &s, &j)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = quiet(dir.path(), &s, &j);
     let pidfile = dir.path().join("inject.pid");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !std::fs::read_to_string(&pidfile).is_ok_and(|t| t.ends_with('\n')) {
@@ -622,11 +615,7 @@ fn recover_rolls_back_even_when_the_journal_cannot_take_the_results() {
     );
     let s = scenario(dir.path(), "2m", &fault);
     let j = fs.0.join("journal.jsonl");
-    let mut child = headless(dir.path(), &s, &j)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = quiet(dir.path(), &s, &j);
     wait_for(&j, "\"fault_injected\"");
     child.kill().unwrap(); // SIGKILL: the fault stays
     child.wait().unwrap();
