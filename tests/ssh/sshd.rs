@@ -257,6 +257,64 @@ fn lease_reverts_after_kill_9_and_recover_verifies() {
     assert!(text.contains("\"type\":\"lease_cancelled\""), "{text}");
 }
 
+/// The console dies (SIGKILL) while an inject is still running on the host: the inject lands
+/// after `recover`'s first rollback. The host bounds it (`timeout -k 5`), so recover rolls back
+/// at once, waits that bound out, rolls back again and only then stands the lease down: the
+/// state is reverted when recover returns.
+#[test]
+fn recover_waits_out_an_inject_still_running_on_the_host() {
+    let Some(sshd) = Sshd::start() else { return };
+    let state = sshd.path("state");
+    std::fs::write(&state, "off\n").unwrap();
+    let started = sshd.path("started");
+    let faults = format!(
+        "      - {{ kind: command, id: late, target: box, timeout: 3s, inject: \"touch {started}; sleep 1.5; echo on > {s}\", rollback: \"echo off > {s}\", verify: \"read v < {s} && [ $v = off ]\" }}\n",
+        s = state.display(),
+        started = started.display()
+    );
+    let scenario = write_scenario(&sshd, "late.yaml", "2m", &faults);
+    let journal = sshd.path("late/journal.jsonl");
+    let mut child = gameday()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--journal")
+        .arg(&journal)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        poll(Duration::from_secs(20), || started.exists()),
+        "the inject never started: {}",
+        journal_text(&journal)
+    );
+    child.kill().unwrap(); // SIGKILL mid-inject
+    let _ = child.wait();
+    let out = gameday()
+        .arg("recover")
+        .arg(&journal)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        "off\n",
+        "the inject landed after recover: {stdout}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("still running when the run died"), "{stdout}");
+    assert_eq!(
+        journal_text(&journal)
+            .matches("\"type\":\"rollback_result\"")
+            .count(),
+        2
+    );
+}
+
 /// `gameday trust --yes` records the key; afterwards the host is accepted.
 #[test]
 fn trust_adds_the_key_then_the_host_is_accepted() {
