@@ -306,7 +306,10 @@ fn recover_waits_out_an_inject_still_running_on_the_host() {
         "the inject landed after recover: {stdout}"
     );
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("still running when the run died"), "{stdout}");
+    assert!(
+        stdout.contains("still running when the run died"),
+        "{stdout}"
+    );
     assert_eq!(
         journal_text(&journal)
             .matches("\"type\":\"rollback_result\"")
