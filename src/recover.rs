@@ -93,7 +93,7 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
     // more, then roll it back again and only then stand the lease down.
     let in_flight: Vec<_> = todo
         .iter()
-        .filter(|f| f.injected.is_none() && f.not_injected.is_none())
+        .filter(|f| f.inject_in_flight())
         .cloned()
         .collect();
     let job = |f: crate::fold::FaultRow, cancel_lease: bool| {
@@ -123,7 +123,7 @@ pub async fn recover(journal: &Path, options: &OpenOptions) -> Result<Recovery, 
     let jobs = todo
         .into_iter()
         .map(|f| {
-            let settled = f.injected.is_some() || f.not_injected.is_some();
+            let settled = !f.inject_in_flight();
             job(f, settled)
         })
         .collect();

@@ -119,7 +119,7 @@ pub fn prepare(
             untimed.push(a.name.clone());
         }
         if let Provider::Process { path, .. } = &a.provider
-            && which(path).is_none()
+            && local::which(path).is_none()
         {
             return Err(format!(
                 "{}:{}:{}: activity `{}`: program `{path}` is not found (on PATH) or not executable; nothing was run",
@@ -167,26 +167,6 @@ fn pause_seconds(p: &Pause, values: &Map<String, Value>) -> Result<Duration, Str
         return Err(format!("a pause of {s} s: pauses are 0 to {max} seconds"));
     }
     Ok(Duration::from_secs_f64(s))
-}
-
-/// `shutil.which`: a path with a `/` as it is (`~/` expanded), else the first executable on PATH.
-fn which(program: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    let program = match (program.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => Path::new(&home).join(rest).display().to_string(),
-        _ => program.to_string(),
-    };
-    if program.contains('/') {
-        let p = PathBuf::from(&program);
-        return executable(&p).then_some(p);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(&program))
-        .find(|p| executable(p))
 }
 
 /// The two HTTP clients a run may need (`verify_tls: false` gets the second), both with the
@@ -242,7 +222,8 @@ async fn run_provider(
             arguments,
             timeout,
         } => {
-            let program = which(path).ok_or_else(|| format!("program `{path}` is not found"))?;
+            let program =
+                local::which(path).ok_or_else(|| format!("program `{path}` is not found"))?;
             let quote = |s: &str| {
                 shlex::try_quote(s)
                     .map(|q| q.into_owned())

@@ -165,6 +165,12 @@ impl FaultRow {
         }
     }
 
+    /// Its inject was sent and never answered (the run died meanwhile): it may still be running on
+    /// the host, within `target::host_bound` of its start.
+    pub fn inject_in_flight(&self) -> bool {
+        self.injected.is_none() && self.not_injected.is_none()
+    }
+
     /// May still be on its host: it has an undo, went (or may have gone) in, and no rollback was
     /// verified. What `recover` rolls back and the debrief lists under "Manual action needed".
     pub fn unresolved(&self) -> bool {

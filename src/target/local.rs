@@ -1,6 +1,7 @@
 //! The `local` transport: `sh -c` on this machine, in its own process group so that a timeout
 //! kills the whole tree, not just the shell.
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -127,18 +128,32 @@ impl Drop for GroupOnDrop {
     }
 }
 
+/// `shutil.which`: a path with a `/` as it is (`~/` expanded), else the first executable on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let program = match (program.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest).display().to_string(),
+        _ => program.to_string(),
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(&program);
+        return executable(&p).then_some(p);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(&program))
+        .find(|p| executable(p))
+}
+
 /// Where coreutils' `timeout` is, looked up once on PATH: local commands run under it, so they
 /// are bounded on this machine even when gameday is killed (as on an SSH host). Without it, the
 /// bound is gameday's own timer alone.
 fn timeout_program() -> Option<&'static std::path::Path> {
     static FOUND: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-    FOUND
-        .get_or_init(|| {
-            std::env::split_paths(&std::env::var_os("PATH")?)
-                .map(|d| d.join("timeout"))
-                .find(|p| p.is_file())
-        })
-        .as_deref()
+    FOUND.get_or_init(|| which("timeout")).as_deref()
 }
 
 async fn run(command: &str, timeout: Duration, marker: Option<&str>) -> CommandOutcome {

@@ -25,6 +25,32 @@ fn write_scenario(sshd: &Sshd, name: &str, step: &str, faults: &str) -> std::pat
     path
 }
 
+/// `gameday run SCENARIO --journal JOURNAL` trusting `sshd`'s key, output discarded.
+fn run_quiet(sshd: &Sshd, scenario: &Path, journal: &Path) -> std::process::Child {
+    gameday()
+        .arg("run")
+        .arg(scenario)
+        .arg("--journal")
+        .arg(journal)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// `gameday recover JOURNAL` trusting `sshd`'s key.
+fn recover(sshd: &Sshd, journal: &Path) -> std::process::Output {
+    gameday()
+        .arg("recover")
+        .arg(journal)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .output()
+        .unwrap()
+}
+
 fn journal_text(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
@@ -210,17 +236,7 @@ fn lease_reverts_after_kill_9_and_recover_verifies() {
     );
     let scenario = write_scenario(&sshd, "kill.yaml", "2m", &faults);
     let journal = sshd.path("k/journal.jsonl");
-    let mut child = gameday()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--journal")
-        .arg(&journal)
-        .arg("--known-hosts")
-        .arg(&sshd.known_hosts)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = run_quiet(&sshd, &scenario, &journal);
     let injected = poll(Duration::from_secs(20), || {
         journal_text(&journal).contains("\"type\":\"fault_injected\"")
     });
@@ -236,13 +252,7 @@ fn lease_reverts_after_kill_9_and_recover_verifies() {
         killed_at.elapsed()
     );
 
-    let out = gameday()
-        .arg("recover")
-        .arg(&journal)
-        .arg("--known-hosts")
-        .arg(&sshd.known_hosts)
-        .output()
-        .unwrap();
+    let out = recover(&sshd, &journal);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -274,17 +284,7 @@ fn recover_waits_out_an_inject_still_running_on_the_host() {
     );
     let scenario = write_scenario(&sshd, "late.yaml", "2m", &faults);
     let journal = sshd.path("late/journal.jsonl");
-    let mut child = gameday()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--journal")
-        .arg(&journal)
-        .arg("--known-hosts")
-        .arg(&sshd.known_hosts)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = run_quiet(&sshd, &scenario, &journal);
     assert!(
         poll(Duration::from_secs(20), || started.exists()),
         "the inject never started: {}",
@@ -292,13 +292,7 @@ fn recover_waits_out_an_inject_still_running_on_the_host() {
     );
     child.kill().unwrap(); // SIGKILL mid-inject
     let _ = child.wait();
-    let out = gameday()
-        .arg("recover")
-        .arg(&journal)
-        .arg("--known-hosts")
-        .arg(&sshd.known_hosts)
-        .output()
-        .unwrap();
+    let out = recover(&sshd, &journal);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         std::fs::read_to_string(&state).unwrap(),
@@ -427,17 +421,7 @@ fn recover_of_an_unreachable_host_is_unknown_with_a_manual_command() {
     );
     let scenario = write_scenario(&sshd, "gone.yaml", "2m", &faults);
     let journal = sshd.path("g/journal.jsonl");
-    let mut child = gameday()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--journal")
-        .arg(&journal)
-        .arg("--known-hosts")
-        .arg(&sshd.known_hosts)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = run_quiet(&sshd, &scenario, &journal);
     let injected = poll(Duration::from_secs(20), || {
         journal_text(&journal).contains("\"type\":\"fault_injected\"")
     });
